@@ -1,0 +1,20 @@
+"""kd_toolkit: knowledge distillation and compression for Keras 3 students.
+
+The public API:
+
+- `kd_toolkit.Distiller`: a `keras.Model` that trains a student from a
+  teacher with pluggable losses (`kd_toolkit.losses`).
+- `kd_toolkit.models`: CIFAR-style ResNets, wide ResNets and small CNNs with
+  stable layer names.
+- `kd_toolkit.data`: TFDS and offline dataset pipelines.
+- `kd_toolkit.adaptation`: activation map adaptation of the teacher.
+- `kd_toolkit.export`: LiteRT/TFLite and ONNX export with verification.
+- `kd_toolkit.compress`: pruning and quantization-aware training (tfmot).
+"""
+
+from kd_toolkit import data
+from kd_toolkit import losses
+from kd_toolkit import models
+from kd_toolkit.distiller import Distiller
+from kd_toolkit.distiller import StopOnNonFiniteLoss
+from kd_toolkit.version import __version__

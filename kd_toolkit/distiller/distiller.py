@@ -1,0 +1,371 @@
+"""The Distiller: a `keras.Model` that trains a student from a teacher."""
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from kd_toolkit.distiller import feature_taps
+from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
+from kd_toolkit.distiller.output_kind import PROBABILITIES
+from kd_toolkit.distiller.output_kind import detect_output_kind
+from kd_toolkit.losses import registry
+from kd_toolkit.losses.base import LossInputs
+from kd_toolkit.losses.base import check_non_negative
+
+
+@keras.saving.register_keras_serializable(package="kd_toolkit")
+class Distiller(keras.Model):
+    """Trains a student from a frozen teacher with pluggable losses.
+
+    One `train_step` runs the teacher (inference mode, frozen) and the
+    student on the same batch, sums the student's cross-entropy and every
+    distillation term, and updates the student and any trainable part the
+    losses own (connectors, adapters). Each term is reported as its own
+    metric (`student_loss`, `kd_loss`, `hint_loss`, ...); metrics passed to
+    `compile` are computed on the student output. `call()` is the student.
+
+    Output convention: both models may output logits or softmax
+    probabilities; the kind is detected (`"auto"`) or declared. Losses always
+    receive logits (log-probabilities for a softmax model). Labels may be
+    integer class ids or one-hot/soft targets.
+
+    Args:
+        teacher: a trained `keras.Model`. Frozen unless a loss declares
+            `trains_teacher` (e.g. activation map adaptation).
+        student: the `keras.Model` to train.
+        losses: list of `DistillationLoss` instances or registered names
+            (`kd_toolkit.losses.names()`).
+        student_loss_weight: float >= 0. Weight of the hard-label
+            cross-entropy. Defaults to `1.0`.
+        teacher_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        student_outputs: `"auto"`, `"logits"` or `"probabilities"`.
+        stop_on_nonfinite_loss: bool. Adds `StopOnNonFiniteLoss` to every
+            `fit`. Defaults to `True`.
+        name: str. Model name.
+
+    Raises:
+        ValueError: on mismatched input shapes or class counts, unknown loss
+            names, unknown feature layer names, or an output kind that
+            contradicts the model.
+
+    Example:
+
+    ```python
+    distiller = kd_toolkit.Distiller(
+        teacher, student, losses=[kd_toolkit.losses.KD(temperature=4.0)])
+    distiller.compile(optimizer="adam", metrics=["accuracy"])
+    distiller.fit(train_ds, validation_data=test_ds, epochs=10)
+    distiller.student.save("student.keras")
+    ```
+    """
+
+    def __init__(self, teacher, student, losses=("kd",),
+                 student_loss_weight=1.0, teacher_outputs="auto",
+                 student_outputs="auto", stop_on_nonfinite_loss=True,
+                 name="distiller", **kwargs):
+        super().__init__(name=name, **kwargs)
+        _check_models(teacher, student)
+        if isinstance(losses, (str, bytes)) or not isinstance(
+                losses, (list, tuple)):
+            losses = [losses]
+        self.distillation_losses = [registry.get(loss) for loss in losses]
+        self.student_loss_weight = check_non_negative(
+            "student_loss_weight", student_loss_weight)
+        self.teacher = teacher
+        self.student = student
+        self.num_classes = int(student.outputs[0].shape[-1]) if (
+            feature_taps.is_graph_model(student)) else _probe_classes(student)
+        self.teacher_outputs = detect_output_kind(teacher, teacher_outputs,
+                                                  "teacher")
+        self.student_outputs = detect_output_kind(student, student_outputs,
+                                                  "student")
+        self.stop_on_nonfinite_loss = bool(stop_on_nonfinite_loss)
+        self._trains_teacher = any(
+            loss.trains_teacher for loss in self.distillation_losses)
+        if not self._trains_teacher:
+            teacher.trainable = False
+        self._teacher_names = _unique(
+            n for loss in self.distillation_losses
+            for n in loss.teacher_feature_names())
+        self._student_names = _unique(
+            n for loss in self.distillation_losses
+            for n in loss.student_feature_names())
+        self._teacher_view = feature_taps.build_view(
+            teacher, self._teacher_names, "teacher")
+        self._student_view = feature_taps.build_view(
+            student, self._student_names, "student")
+        t_shapes = _shapes(teacher, self._teacher_names)
+        s_shapes = _shapes(student, self._student_names)
+        for loss in self.distillation_losses:
+            loss.build_from_features(t_shapes, s_shapes)
+        term_names = ["student_loss"] + _unique(
+            _term_names(self.distillation_losses))
+        self._term_trackers = [keras.metrics.Mean(name=n) for n in term_names]
+        self._total_tracker = keras.metrics.Mean(name="loss")
+        self._student_loss_fn = None
+
+    # -- Keras plumbing -------------------------------------------------
+    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+        """Configures training.
+
+        Args:
+            optimizer: optimizer for the student and trainable loss parts.
+            loss: optional hard-label loss of the student. `None` (default)
+                uses cross-entropy matched to the student's output kind and
+                label format. A Keras cross-entropy whose `from_logits`
+                contradicts the student's outputs raises, instead of
+                silently training on the wrong quantity.
+            metrics: metrics on the student output, e.g. `["accuracy"]`.
+            **kwargs: forwarded to `keras.Model.compile`.
+
+        Raises:
+            ValueError: if `loss` expects logits when the student outputs
+                probabilities, or the reverse.
+        """
+        self._student_loss_fn = _check_student_loss(loss, self.student_outputs)
+        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+
+    @property
+    def metrics(self):
+        own = [self._total_tracker] + list(self._term_trackers)
+        return own + [m for m in super().metrics
+                      if all(m is not o for o in own) and m.name != "loss"]
+
+    def call(self, inputs, training=None):
+        return self.student(inputs, training=training)
+
+    def fit(self, *args, callbacks=None, **kwargs):
+        callbacks = list(callbacks or [])
+        if self.stop_on_nonfinite_loss and not any(
+                isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
+            callbacks.append(StopOnNonFiniteLoss())
+        return super().fit(*args, callbacks=callbacks, **kwargs)
+
+    # -- steps ----------------------------------------------------------
+    def train_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        if not self._trains_teacher:
+            teacher_out = self._run(self.teacher, self._teacher_view, x, False)
+        with tf.GradientTape() as tape:
+            if self._trains_teacher:
+                teacher_out = self._run(self.teacher, self._teacher_view, x,
+                                        True)
+            student_out = self._run(self.student, self._student_view, x, True)
+            terms, total = self._loss_terms(
+                y, sample_weight, teacher_out, student_out, training=True)
+            scaled = self.optimizer.scale_loss(total)
+        weights = self.trainable_weights
+        grads = tape.gradient(scaled, weights)
+        self.optimizer.apply(grads, weights)
+        return self._update_metrics(x, y, sample_weight, student_out[0],
+                                    terms, total)
+
+    def test_step(self, data):
+        x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
+        teacher_out = self._run(self.teacher, self._teacher_view, x, False)
+        student_out = self._run(self.student, self._student_view, x, False)
+        terms, total = self._loss_terms(
+            y, sample_weight, teacher_out, student_out, training=False)
+        return self._update_metrics(x, y, sample_weight, student_out[0],
+                                    terms, total)
+
+    # -- helpers --------------------------------------------------------
+    @staticmethod
+    def _run(model, view, x, training):
+        if view is None:
+            return [model(x, training=training)]
+        return list(view(x, training=training))
+
+    def _to_logits(self, output, kind):
+        output = ops.cast(output, "float32")
+        if kind == PROBABILITIES:
+            return ops.log(ops.clip(output, 1e-12, 1.0))
+        return output
+
+    def _labels(self, y):
+        """Integer or one-hot labels -> float32 one-hot `(batch, classes)`."""
+        y = tf.convert_to_tensor(y)
+        if y.shape.rank == 2 and y.shape[-1] == self.num_classes:
+            return tf.cast(y, "float32")
+        y = tf.reshape(tf.cast(y, "int32"), [-1])
+        with tf.control_dependencies([
+            tf.debugging.assert_non_negative(
+                y, message="Labels must be in [0, num_classes). Received: a "
+                "negative label in y"),
+            tf.debugging.assert_less(
+                y, self.num_classes,
+                message=f"Labels must be in [0, num_classes={self.num_classes})."
+                " Received: a label >= num_classes in y"),
+        ]):
+            return tf.one_hot(y, self.num_classes, dtype="float32")
+
+    def _loss_terms(self, y, sample_weight, teacher_out, student_out,
+                    training):
+        labels = self._labels(y)
+        t_logits = self._to_logits(teacher_out[0], self.teacher_outputs)
+        s_logits = self._to_logits(student_out[0], self.student_outputs)
+        t_feats = dict(zip(self._teacher_names, teacher_out[1:]))
+        if not self._trains_teacher:
+            t_logits = ops.stop_gradient(t_logits)
+            t_feats = {k: ops.stop_gradient(v) for k, v in t_feats.items()}
+        inputs = LossInputs(
+            labels=labels, teacher_logits=t_logits, student_logits=s_logits,
+            teacher_features=t_feats,
+            student_features=dict(zip(self._student_names, student_out[1:])),
+            training=training)
+        if self._student_loss_fn is None:
+            ce = keras.losses.categorical_crossentropy(
+                labels, s_logits, from_logits=True)
+            per_sample = {"student_loss": self.student_loss_weight * ce}
+        else:
+            fn = self._student_loss_fn
+            if isinstance(fn, keras.losses.Loss):
+                fn = fn.call  # unreduced: sample weights apply below
+            per_sample = {"student_loss": self.student_loss_weight * ops.cast(
+                fn(y, student_out[0]), "float32")}
+        sg_inputs = LossInputs(
+            labels=labels, teacher_logits=ops.stop_gradient(t_logits),
+            teacher_features={k: ops.stop_gradient(v)
+                              for k, v in t_feats.items()},
+            student_logits=s_logits,
+            student_features=inputs.student_features, training=training)
+        for loss in self.distillation_losses:
+            for name, value in loss.compute(
+                    inputs if loss.trains_teacher else sg_inputs).items():
+                per_sample[name] = per_sample.get(name, 0.0) + value
+        terms = {n: _reduce(v, sample_weight) for n, v in per_sample.items()}
+        total = sum(terms.values())
+        if training and self.student.losses:
+            total = total + ops.sum(self.student.losses)
+        return terms, total
+
+    def _update_metrics(self, x, y, sample_weight, y_pred, terms, total):
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        self._total_tracker.update_state(total * replicas)
+        for tracker in self._term_trackers:
+            tracker.update_state(terms[tracker.name] * replicas)
+        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+
+    # -- serialization --------------------------------------------------
+    def get_config(self):
+        return {
+            "name": self.name,
+            "teacher": keras.saving.serialize_keras_object(self.teacher),
+            "student": keras.saving.serialize_keras_object(self.student),
+            "losses": [keras.saving.serialize_keras_object(loss)
+                       for loss in self.distillation_losses],
+            "student_loss_weight": self.student_loss_weight,
+            "teacher_outputs": self.teacher_outputs,
+            "student_outputs": self.student_outputs,
+            "stop_on_nonfinite_loss": self.stop_on_nonfinite_loss,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("teacher", "student"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        config["losses"] = [keras.saving.deserialize_keras_object(c)
+                            for c in config["losses"]]
+        return cls(**config)
+
+
+def _reduce(per_sample, sample_weight):
+    """Weighted mean over the global batch, as Keras losses reduce."""
+    per_sample = ops.cast(per_sample, "float32")
+    if sample_weight is not None:
+        sample_weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+    if per_sample.shape.rank == 0:
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return per_sample / replicas
+    return tf.nn.compute_average_loss(per_sample, sample_weight=sample_weight)
+
+
+def _check_models(teacher, student):
+    for role, model in (("teacher", teacher), ("student", student)):
+        if not isinstance(model, keras.Model):
+            raise TypeError(
+                f"`{role}` must be a keras.Model. "
+                f"Received: {role}={model!r} of type {type(model).__name__}")
+    t_in, s_in = _input_shape(teacher), _input_shape(student)
+    if t_in is not None and s_in is not None and not _compatible(t_in, s_in):
+        raise ValueError(
+            "Teacher and student must take the same input shape. Received: "
+            f"teacher input shape {t_in}, student input shape {s_in}")
+    t_out, s_out = _output_classes(teacher), _output_classes(student)
+    if t_out is not None and s_out is not None and t_out != s_out:
+        raise ValueError(
+            "Teacher and student must predict the same number of classes. "
+            f"Received: teacher num_classes={t_out}, student "
+            f"num_classes={s_out}")
+
+
+def _input_shape(model):
+    try:
+        shape = model.input_shape
+    except (AttributeError, ValueError):
+        return None
+    return tuple(shape[1:]) if isinstance(shape, tuple) else None
+
+
+def _output_classes(model):
+    if not feature_taps.is_graph_model(model):
+        return None
+    return model.outputs[0].shape[-1]
+
+
+def _probe_classes(model):
+    shape = _input_shape(model)
+    if shape is None or any(d is None for d in shape):
+        raise ValueError(
+            f"Cannot infer the number of classes of subclassed model "
+            f"'{model.name}': build it with a known input shape first.")
+    return int(model(ops.zeros((1,) + shape)).shape[-1])
+
+
+def _compatible(a, b):
+    return len(a) == len(b) and all(
+        x is None or y is None or x == y for x, y in zip(a, b))
+
+
+def _shapes(model, names):
+    return {n: tuple(model.get_layer(n).output.shape) for n in names}
+
+
+def _term_names(losses):
+    """Metric names the losses report, in order."""
+    names = []
+    for loss in losses:
+        names.extend(loss.metric_names())
+    return names
+
+
+def _unique(items):
+    seen = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+def _check_student_loss(loss, student_outputs):
+    if loss is None:
+        return None
+    fn = keras.losses.get(loss)
+    from_logits = None
+    if isinstance(fn, keras.losses.Loss):
+        from_logits = fn.get_config().get("from_logits")
+    elif isinstance(loss, str) and "crossentropy" in loss:
+        from_logits = False  # Keras's string losses assume probabilities.
+    expects = "logits" if from_logits else "probabilities"
+    if from_logits is not None and expects != student_outputs:
+        fix = ("keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
+               if student_outputs == "logits" else
+               "keras.losses.SparseCategoricalCrossentropy()")
+        raise ValueError(
+            f"`loss` expects the student to output {expects} "
+            f"(from_logits={from_logits}), but the student outputs "
+            f"{student_outputs}: it would train on the wrong quantity. Pass "
+            f"loss=None (cross-entropy matched to the student) or {fix}. "
+            f"Received: loss={loss!r}")
+    return fn

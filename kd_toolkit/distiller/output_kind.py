@@ -1,0 +1,80 @@
+"""Detect whether a classifier outputs logits or probabilities."""
+
+import numpy as np
+
+LOGITS = "logits"
+PROBABILITIES = "probabilities"
+_CHOICES = ("auto", LOGITS, PROBABILITIES)
+
+
+def _output_layer(model):
+    try:
+        history = model.outputs[0]._keras_history
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    return history[0]
+
+
+def _layer_applies_softmax(layer):
+    if layer is None:
+        return False
+    if type(layer).__name__ == "Softmax":
+        return True
+    try:
+        activation = layer.get_config().get("activation")
+    except NotImplementedError:
+        return False
+    if isinstance(activation, dict):
+        activation = activation.get("config", {}).get("name", activation)
+    return activation == "softmax"
+
+
+def _probe(model):
+    """Runs the model on random inputs; True if rows look like softmax."""
+    shape = model.input_shape
+    if not isinstance(shape, tuple) or any(d is None for d in shape[1:]):
+        return None
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(4,) + tuple(shape[1:])).astype("float32")
+    y = np.asarray(model(x, training=False), dtype="float64")
+    return bool(np.all(y >= 0) and np.all(y <= 1)
+                and np.allclose(y.sum(axis=-1), 1.0, atol=1e-3))
+
+
+def detect_output_kind(model, declared="auto", role="student"):
+    """Returns `"logits"` or `"probabilities"` for a classifier.
+
+    The output layer is inspected (a softmax activation means
+    probabilities); when that is inconclusive the model is run once on random
+    inputs and rows that are non-negative and sum to one are taken as
+    probabilities.
+
+    Args:
+        model: the classifier.
+        declared: `"auto"`, `"logits"` or `"probabilities"`.
+        role: `"teacher"` or `"student"`, used in messages.
+
+    Raises:
+        ValueError: if `declared` is not a valid choice, or contradicts what
+            the model computes.
+    """
+    arg = f"{role}_outputs"
+    if declared not in _CHOICES:
+        raise ValueError(
+            f"`{arg}` must be one of {list(_CHOICES)}. "
+            f"Received: {arg}={declared!r}")
+    layer = _output_layer(model)
+    detected = PROBABILITIES if _layer_applies_softmax(layer) else None
+    if detected is None:
+        probe = _probe(model)
+        if probe is not None:
+            detected = PROBABILITIES if probe else LOGITS
+    if declared == "auto":
+        return detected or LOGITS
+    if detected is not None and detected != declared:
+        where = f"output layer '{layer.name}'" if layer is not None else "output"
+        raise ValueError(
+            f"`{arg}` says the {role} outputs {declared}, but its {where} "
+            f"computes {detected}. Pass {arg}='{detected}' or 'auto'. "
+            f"Received: {arg}={declared!r}")
+    return declared

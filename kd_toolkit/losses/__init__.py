@@ -1,0 +1,14 @@
+"""Distillation losses, one file per method."""
+
+from kd_toolkit.losses.attention_transfer import AttentionTransfer
+from kd_toolkit.losses.base import DistillationLoss
+from kd_toolkit.losses.base import LossInputs
+from kd_toolkit.losses.hint import Hint
+from kd_toolkit.losses.kd import KD
+from kd_toolkit.losses.registry import get
+from kd_toolkit.losses.registry import names
+from kd_toolkit.losses.registry import register
+
+register("kd", KD)
+register("hint", Hint)
+register("attention_transfer", AttentionTransfer)

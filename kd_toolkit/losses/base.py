@@ -1,0 +1,128 @@
+"""Base class of every distillation loss."""
+
+import dataclasses
+import math
+
+import keras
+
+
+@dataclasses.dataclass(frozen=True)
+class LossInputs:
+    """Everything a distillation loss may read during one step.
+
+    The `Distiller` builds this once per step. Teacher tensors are already
+    under `stop_gradient` unless the loss declares `trains_teacher = True`.
+
+    Attributes:
+        labels: float32 tensor `(batch, num_classes)`: one-hot (or soft)
+            targets, whatever label format the user fed.
+        teacher_logits: teacher logits `(batch, num_classes)`. A softmax
+            teacher is converted to log-probabilities, which are logits up to
+            a per-row constant.
+        student_logits: student logits, same convention.
+        teacher_features: dict, layer name -> teacher activation, for the
+            names the loss listed in `teacher_feature_names()`.
+        student_features: dict, layer name -> student activation.
+        training: Python bool, whether this is a training step.
+    """
+
+    labels: object
+    teacher_logits: object
+    student_logits: object
+    teacher_features: dict
+    student_features: dict
+    training: bool
+
+
+class DistillationLoss(keras.layers.Layer):
+    """A weighted distillation term that the `Distiller` adds to its loss.
+
+    A loss declares the hidden activations it needs by layer name
+    (`teacher_feature_names()`, `student_feature_names()`); the `Distiller`
+    builds the multi-output views once and hands the tensors over in a
+    `LossInputs`. A loss may own trainable parts (connectors, adapters):
+    it is a `keras.layers.Layer`, so they are tracked, trained and saved.
+
+    Subclasses implement `compute(inputs)` and return a dict mapping a metric
+    name (for example `"kd_loss"`) to a per-sample loss of shape `(batch,)`,
+    already multiplied by its weight. The `Distiller` reduces each one with
+    the sample weights over the global batch and reports it as a metric.
+
+    Args:
+        weight: float. Multiplier of the loss. Defaults to `1.0`.
+        name: str. Layer name, also the prefix of the reported metric.
+        **kwargs: forwarded to `keras.layers.Layer`.
+
+    Raises:
+        ValueError: if `weight` is negative or not finite.
+    """
+
+    # Whether the loss trains parts of the teacher (e.g. adapters). When
+    # False, the Distiller freezes the teacher and passes its tensors under
+    # stop_gradient.
+    trains_teacher = False
+
+    def __init__(self, weight=1.0, name=None, **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.weight = check_non_negative("weight", weight)
+
+    def teacher_feature_names(self):
+        """Names of the teacher layers whose outputs this loss reads."""
+        return ()
+
+    def student_feature_names(self):
+        """Names of the student layers whose outputs this loss reads."""
+        return ()
+
+    def metric_names(self):
+        """Names of the terms `compute` returns, reported as metrics."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `metric_names()`."
+        )
+
+    def build_from_features(self, teacher_shapes, student_shapes):
+        """Creates trainable parts once the feature shapes are known.
+
+        Args:
+            teacher_shapes: dict, layer name -> shape tuple (batch first).
+            student_shapes: dict, layer name -> shape tuple (batch first).
+        """
+        del teacher_shapes, student_shapes
+        self.built = True
+
+    def compute(self, inputs):
+        """Returns a dict of weighted per-sample losses, each `(batch,)`."""
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement `compute(inputs)`."
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"weight": self.weight})
+        # `trainable` and `dtype` are Layer plumbing, not constructor args
+        # a user passes to a loss.
+        config.pop("trainable", None)
+        config.pop("dtype", None)
+        return config
+
+
+def check_non_negative(name, value):
+    """Returns `value` as float, or raises naming the argument."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"`{name}` must be a non-negative number. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(
+            f"`{name}` must be a finite number >= 0. Received: {name}={value}"
+        )
+    return float(value)
+
+
+def check_positive(name, value):
+    """Returns `value` as float, or raises naming the argument."""
+    value = check_non_negative(name, value)
+    if value == 0:
+        raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
+    return value

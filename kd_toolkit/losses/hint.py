@@ -1,0 +1,121 @@
+"""FitNets hint: regress a teacher activation from a student activation."""
+
+import keras
+from keras import layers
+from keras import ops
+
+from kd_toolkit.losses.base import DistillationLoss
+from kd_toolkit.losses.feature_ops import match_spatial
+
+
+@keras.saving.register_keras_serializable(package="kd_toolkit")
+class Hint(DistillationLoss):
+    """FitNets hint loss with a trainable connector (regressor).
+
+    Romero et al., "FitNets: Hints for Thin Deep Nets", ICLR 2015,
+    https://arxiv.org/abs/1412.6550.
+
+    With teacher activation `u` (the hint) and student activation `v` (the
+    guided layer), and a trainable connector `r`:
+
+    ```
+    loss = weight · mean_k (r(v)_k − u_k)²
+    ```
+
+    The paper uses `½‖u − r(v)‖²` summed over elements; we average over
+    elements so the scale does not grow with the map size (our choice). The
+    connector is a 1×1 convolution followed by batch normalization, with a
+    stride when the student map is an integer multiple of the teacher map;
+    when the student map is smaller, the teacher map is average-pooled down
+    to it. Vector features (rank 2) use a `Dense` connector.
+    The connector trains with the student and is not part of the student.
+
+    Args:
+        teacher_layer: str. Name of the teacher layer giving the hint.
+        student_layer: str. Name of the guided student layer.
+        weight: float >= 0. Multiplier of the loss. Defaults to `1.0`.
+        name: str. Layer name; the metric is reported as `hint_loss`.
+
+    Returns:
+        From `compute`: `{"hint_loss": per-sample loss of shape (batch,)}`.
+
+    Raises:
+        ValueError: if the layer names are empty, or the activation ranks
+            differ or are not 2 or 4.
+
+    Example:
+
+    ```python
+    hint = kd_toolkit.losses.Hint(teacher_layer="stage2_out",
+                                  student_layer="stage2_out")
+    ```
+    """
+
+    def __init__(self, teacher_layer, student_layer, weight=1.0, name="hint",
+                 **kwargs):
+        super().__init__(weight=weight, name=name, **kwargs)
+        for arg, value in (("teacher_layer", teacher_layer),
+                           ("student_layer", student_layer)):
+            if not isinstance(value, str) or not value:
+                raise ValueError(
+                    f"`{arg}` must be a layer name. Received: {arg}={value!r}")
+        self.teacher_layer = teacher_layer
+        self.student_layer = student_layer
+        self.connector = None
+        self._target_hw = None
+
+    def teacher_feature_names(self):
+        return (self.teacher_layer,)
+
+    def student_feature_names(self):
+        return (self.student_layer,)
+
+    def build_from_features(self, teacher_shapes, student_shapes):
+        t_shape = tuple(teacher_shapes[self.teacher_layer])
+        s_shape = tuple(student_shapes[self.student_layer])
+        if len(t_shape) != len(s_shape) or len(t_shape) not in (2, 4):
+            raise ValueError(
+                "Hint needs two 4-D activation maps or two 2-D vectors. "
+                f"Received: teacher layer '{self.teacher_layer}' with shape "
+                f"{t_shape}, student layer '{self.student_layer}' with shape "
+                f"{s_shape}")
+        if len(t_shape) == 2:
+            self.connector = layers.Dense(t_shape[-1], name="connector")
+            self.connector.build(s_shape)
+        else:
+            th, tw, sh, sw = t_shape[1], t_shape[2], s_shape[1], s_shape[2]
+            stride = 1
+            if sh > th and sh % th == 0 and sw % tw == 0 and sh // th == sw // tw:
+                stride = sh // th
+            self._target_hw = (min(th, sh // stride), min(tw, sw // stride))
+            self.connector = keras.Sequential(
+                [
+                    layers.Conv2D(t_shape[-1], 1, strides=stride,
+                                  use_bias=False, name="connector_conv"),
+                    layers.BatchNormalization(name="connector_bn"),
+                ],
+                name="connector",
+            )
+            self.connector.build(s_shape)
+        self.built = True
+
+    def metric_names(self):
+        return ("hint_loss",)
+
+    def compute(self, inputs):
+        t = ops.cast(inputs.teacher_features[self.teacher_layer], "float32")
+        s = self.connector(inputs.student_features[self.student_layer],
+                           training=inputs.training)
+        s = ops.cast(s, "float32")
+        if self._target_hw is not None:
+            t = match_spatial(t, self._target_hw)
+            s = match_spatial(s, self._target_hw)
+        sq = ops.square(s - t)
+        per_sample = ops.mean(ops.reshape(sq, (ops.shape(sq)[0], -1)), axis=-1)
+        return {"hint_loss": self.weight * per_sample}
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"teacher_layer": self.teacher_layer,
+                       "student_layer": self.student_layer})
+        return config

@@ -1,0 +1,36 @@
+"""Look-up of distillation losses by name, for command lines and configs."""
+
+_REGISTRY = {}
+
+
+def register(name, cls):
+    """Makes `cls` available as `kd_toolkit.losses.get(name, ...)`."""
+    _REGISTRY[name] = cls
+    return cls
+
+
+def names():
+    """Sorted list of the registered loss names."""
+    return sorted(_REGISTRY)
+
+
+def get(identifier, **kwargs):
+    """Returns a loss from a name (with constructor kwargs) or an instance.
+
+    Args:
+        identifier: a registered name such as `"kd"`, or a
+            `DistillationLoss` instance (returned unchanged).
+        **kwargs: constructor arguments when `identifier` is a name.
+
+    Raises:
+        ValueError: naming the valid choices when the name is unknown.
+    """
+    from kd_toolkit.losses.base import DistillationLoss
+
+    if isinstance(identifier, DistillationLoss):
+        return identifier
+    if isinstance(identifier, str) and identifier in _REGISTRY:
+        return _REGISTRY[identifier](**kwargs)
+    raise ValueError(
+        f"Unknown distillation loss. Expected one of {names()} or a "
+        f"DistillationLoss instance. Received: loss={identifier!r}")
