@@ -32,5 +32,6 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
         if bad:
             raise FloatingPointError(
                 f"Non-finite loss at epoch {self._epoch + 1}, batch {batch}: "
-                f"{bad} (all terms: {values}). Lower the learning rate or the "
+                f"{bad} (finite terms: "
+                f"{ {k: v for k, v in values.items() if k not in bad} }). Lower the learning rate or the "
                 f"loss weights, or check the inputs for NaN/inf.")

@@ -64,7 +64,7 @@ class Distiller(keras.Model):
                  student_outputs="auto", stop_on_nonfinite_loss=True,
                  name="distiller", **kwargs):
         super().__init__(name=name, **kwargs)
-        _check_models(teacher, student)
+        input_shape = _check_models(teacher, student)
         if isinstance(losses, (str, bytes)) or not isinstance(
                 losses, (list, tuple)):
             losses = [losses]
@@ -74,11 +74,12 @@ class Distiller(keras.Model):
         self.teacher = teacher
         self.student = student
         self.num_classes = int(student.outputs[0].shape[-1]) if (
-            feature_taps.is_graph_model(student)) else _probe_classes(student)
-        self.teacher_outputs = detect_output_kind(teacher, teacher_outputs,
-                                                  "teacher")
-        self.student_outputs = detect_output_kind(student, student_outputs,
-                                                  "student")
+            feature_taps.is_graph_model(student)) else _probe_classes(
+                student, input_shape)
+        self.teacher_outputs = detect_output_kind(
+            teacher, teacher_outputs, "teacher", input_shape)
+        self.student_outputs = detect_output_kind(
+            student, student_outputs, "student", input_shape)
         self.stop_on_nonfinite_loss = bool(stop_on_nonfinite_loss)
         self._trains_teacher = any(
             loss.trains_teacher for loss in self.distillation_losses)
@@ -298,13 +299,13 @@ def _check_models(teacher, student):
             "Teacher and student must predict the same number of classes. "
             f"Received: teacher num_classes={t_out}, student "
             f"num_classes={s_out}")
+    return s_in if s_in is not None else t_in
 
 
 def _input_shape(model):
-    try:
-        shape = model.input_shape
-    except (AttributeError, ValueError):
+    if not feature_taps.is_graph_model(model):
         return None
+    shape = model.input_shape
     return tuple(shape[1:]) if isinstance(shape, tuple) else None
 
 
@@ -314,8 +315,7 @@ def _output_classes(model):
     return model.outputs[0].shape[-1]
 
 
-def _probe_classes(model):
-    shape = _input_shape(model)
+def _probe_classes(model, shape):
     if shape is None or any(d is None for d in shape):
         raise ValueError(
             f"Cannot infer the number of classes of subclassed model "

@@ -29,19 +29,19 @@ def _layer_applies_softmax(layer):
     return activation == "softmax"
 
 
-def _probe(model):
+def _probe(model, input_shape):
     """Runs the model on random inputs; True if rows look like softmax."""
-    shape = model.input_shape
-    if not isinstance(shape, tuple) or any(d is None for d in shape[1:]):
+    if input_shape is None or any(d is None for d in input_shape):
         return None
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(4,) + tuple(shape[1:])).astype("float32")
+    x = rng.normal(size=(4,) + tuple(input_shape)).astype("float32")
     y = np.asarray(model(x, training=False), dtype="float64")
     return bool(np.all(y >= 0) and np.all(y <= 1)
                 and np.allclose(y.sum(axis=-1), 1.0, atol=1e-3))
 
 
-def detect_output_kind(model, declared="auto", role="student"):
+def detect_output_kind(model, declared="auto", role="student",
+                       input_shape=None):
     """Returns `"logits"` or `"probabilities"` for a classifier.
 
     The output layer is inspected (a softmax activation means
@@ -53,6 +53,8 @@ def detect_output_kind(model, declared="auto", role="student"):
         model: the classifier.
         declared: `"auto"`, `"logits"` or `"probabilities"`.
         role: `"teacher"` or `"student"`, used in messages.
+        input_shape: per-example input shape for the probe run; `None`
+            skips the probe.
 
     Raises:
         ValueError: if `declared` is not a valid choice, or contradicts what
@@ -66,7 +68,7 @@ def detect_output_kind(model, declared="auto", role="student"):
     layer = _output_layer(model)
     detected = PROBABILITIES if _layer_applies_softmax(layer) else None
     if detected is None:
-        probe = _probe(model)
+        probe = _probe(model, input_shape)
         if probe is not None:
             detected = PROBABILITIES if probe else LOGITS
     if declared == "auto":

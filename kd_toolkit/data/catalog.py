@@ -1,0 +1,149 @@
+"""The named datasets kd_toolkit knows: shapes, classes and sizes."""
+
+import dataclasses
+
+SPLITS = ("train", "test")
+SOURCES = ("auto", "tfds", "local")
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """Static facts about a named dataset.
+
+    Args:
+        name: str. The name used by `kd_toolkit.data.load`.
+        input_shape: tuple of int. Shape of one image, `(H, W, C)`.
+        num_classes: int. Number of label classes.
+        class_names: tuple of str. Human-readable name of each class, in
+            label order.
+        num_train: int. Number of examples in the full train split.
+        num_test: int. Number of examples in the full test split.
+
+    Example:
+
+    ```python
+    info = kd_toolkit.data.dataset_info("fashion_mnist")
+    info.input_shape  # (28, 28, 1)
+    ```
+    """
+
+    name: str
+    input_shape: tuple
+    num_classes: int
+    class_names: tuple
+    num_train: int
+    num_test: int
+
+    def num_examples(self, split):
+        """Number of examples in `split` (`"train"` or `"test"`)."""
+        return self.num_train if split == "train" else self.num_test
+
+
+@dataclasses.dataclass(frozen=True)
+class AugmentSpec:
+    """The standard training augmentation of a dataset.
+
+    Args:
+        pad: int. Zero padding on each side before the random crop back to
+            the original size.
+        flip: bool. Whether a random horizontal flip is applied.
+    """
+
+    pad: int
+    flip: bool
+
+
+_CIFAR10_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)  # fmt: skip
+
+_CIFAR100_CLASSES = (
+    "apple", "aquarium_fish", "baby", "bear", "beaver", "bed", "bee",
+    "beetle", "bicycle", "bottle", "bowl", "boy", "bridge", "bus",
+    "butterfly", "camel", "can", "castle", "caterpillar", "cattle", "chair",
+    "chimpanzee", "clock", "cloud", "cockroach", "couch", "crab",
+    "crocodile", "cup", "dinosaur", "dolphin", "elephant", "flatfish",
+    "forest", "fox", "girl", "hamster", "house", "kangaroo", "keyboard",
+    "lamp", "lawn_mower", "leopard", "lion", "lizard", "lobster", "man",
+    "maple_tree", "motorcycle", "mountain", "mouse", "mushroom", "oak_tree",
+    "orange", "orchid", "otter", "palm_tree", "pear", "pickup_truck",
+    "pine_tree", "plain", "plate", "poppy", "porcupine", "possum", "rabbit",
+    "raccoon", "ray", "road", "rocket", "rose", "sea", "seal", "shark",
+    "shrew", "skunk", "skyscraper", "snail", "snake", "spider", "squirrel",
+    "streetcar", "sunflower", "sweet_pepper", "table", "tank", "telephone",
+    "television", "tiger", "tractor", "train", "trout", "tulip", "turtle",
+    "wardrobe", "whale", "willow_tree", "wolf", "woman", "worm",
+)  # fmt: skip
+
+_FASHION_MNIST_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
+
+_MNIST_CLASSES = tuple(str(i) for i in range(10))
+
+_CATALOG = {
+    "cifar10": DatasetInfo(
+        "cifar10", (32, 32, 3), 10, _CIFAR10_CLASSES, 50000, 10000
+    ),
+    "cifar100": DatasetInfo(
+        "cifar100", (32, 32, 3), 100, _CIFAR100_CLASSES, 50000, 10000
+    ),
+    "fashion_mnist": DatasetInfo(
+        "fashion_mnist", (28, 28, 1), 10, _FASHION_MNIST_CLASSES, 60000, 10000
+    ),
+    "mnist": DatasetInfo("mnist", (28, 28, 1), 10, _MNIST_CLASSES, 60000, 10000),
+}
+
+# Digits must never be mirrored; clothes and CIFAR objects may be.
+_AUGMENT = {
+    "cifar10": AugmentSpec(pad=4, flip=True),
+    "cifar100": AugmentSpec(pad=4, flip=True),
+    "fashion_mnist": AugmentSpec(pad=2, flip=True),
+    "mnist": AugmentSpec(pad=2, flip=False),
+}
+
+
+def names():
+    """Sorted list of the dataset names `kd_toolkit.data.load` accepts."""
+    return sorted(_CATALOG)
+
+
+def dataset_info(name):
+    """Returns the `DatasetInfo` of a named dataset.
+
+    Args:
+        name: str. One of `kd_toolkit.data.names()`.
+
+    Returns:
+        A frozen `DatasetInfo`.
+
+    Raises:
+        ValueError: if `name` is not a known dataset.
+
+    Example:
+
+    ```python
+    kd_toolkit.data.dataset_info("cifar10").num_classes  # 10
+    ```
+    """
+    check_choice("name", name, names(), what="dataset name")
+    return _CATALOG[name]
+
+
+def augment_spec(name):
+    """Returns the `AugmentSpec` of a named dataset."""
+    check_choice("name", name, names(), what="dataset name")
+    return _AUGMENT[name]
+
+
+def check_choice(arg, value, choices, what=None):
+    """Raises a ValueError unless `value` is one of `choices`."""
+    if isinstance(value, str) and value in choices:
+        return value
+    what = what or arg
+    raise ValueError(
+        f"Unknown {what}. Expected one of {list(choices)}. "
+        f"Received: {arg}={value!r}"
+    )
