@@ -215,8 +215,10 @@ def _open(name, split, source, data_dir, download, limit):
         if source == "tfds":
             raise
         raise FileNotFoundError(
-            f"Dataset '{name}' is not on this machine. "
-            f"{_no_local_files(name, data_dir)} {e}"
+            f"Dataset '{name}' is not on this machine, neither as local "
+            "files nor as prepared TFDS data. Either:\n"
+            f"- local files: {_no_local_files(name, data_dir)}\n"
+            f"- TFDS: {e}"
         ) from e
     if limit is not None:
         dataset = dataset.take(limit)

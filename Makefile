@@ -1,0 +1,40 @@
+# kd_toolkit: two commands on a fresh machine.
+#   make demo   distil on Fashion-MNIST, export the student, print reports
+#   make test   install everything and run the test suite
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
+FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
+DEMO_DIR ?= runs/demo
+DEMO_FLAGS ?= --dataset=fashion_mnist --teacher=resnet20 --teacher_epochs=6 \
+	--student=resnet8 --student_width=8 --method=kd --epochs=8 \
+	--train_limit=30000
+PYTEST_ARGS ?=
+
+.PHONY: install data demo test clean
+
+$(VENV)/.installed: setup.py constraints.txt
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[all]"
+	touch $@
+
+install: $(VENV)/.installed
+
+data:
+	@if [ ! -f $(FASHION_MNIST) ]; then \
+		echo "Installing the Debian package dataset-fashion-mnist"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) apt-get install -y -qq dataset-fashion-mnist; \
+	fi
+
+demo: install data
+	$(PY) -m kd_toolkit.train $(DEMO_FLAGS) --out_dir=$(DEMO_DIR)
+	$(PY) export/export_student.py --model=$(DEMO_DIR)/student.keras \
+		--dataset=fashion_mnist --out_dir=$(DEMO_DIR)/export --overwrite
+
+test: install data
+	$(PY) -m pytest -q -rs $(PYTEST_ARGS)
+
+clean:
+	rm -rf runs build *.egg-info .pytest_cache

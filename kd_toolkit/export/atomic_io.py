@@ -1,0 +1,89 @@
+"""Atomic, overwrite-aware artifact writes."""
+
+import os
+import pathlib
+import tempfile
+
+
+def check_output_path(path, overwrite):
+    """Validates a file path the export stage is about to write.
+
+    Args:
+        path: str or `os.PathLike`. Target file.
+        overwrite: bool. Whether an existing file may be replaced.
+
+    Returns:
+        The path as a `pathlib.Path`.
+
+    Raises:
+        IsADirectoryError: if `path` is an existing directory.
+        FileExistsError: if `path` exists and `overwrite` is False.
+        FileNotFoundError: if the parent directory does not exist.
+    """
+    path = pathlib.Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"The output path is a directory, expected a file path. "
+            f"Received: path={str(path)!r}"
+        )
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"Refusing to overwrite the existing file {str(path)!r}; pass "
+            f"overwrite=True (or --overwrite) to replace it. "
+            f"Received: overwrite={overwrite}"
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"The output directory does not exist: {str(path.parent)!r}. "
+            f"Received: path={str(path)!r}"
+        )
+    return path
+
+
+def atomic_write_bytes(path, data, overwrite=False):
+    """Writes `data` to `path` through a temporary file and `os.replace`.
+
+    The bytes go to a temporary file in the same directory, are flushed and
+    fsynced, then renamed over `path` in one step. On any failure (including
+    `KeyboardInterrupt`) the temporary file is removed and `path` is left as
+    it was.
+
+    Args:
+        path: str or `os.PathLike`. Target file.
+        data: bytes. Content.
+        overwrite: bool. Whether an existing file may be replaced.
+            Defaults to `False`.
+
+    Returns:
+        The written path as a `pathlib.Path`.
+
+    Raises:
+        TypeError: if `data` is not bytes.
+        IsADirectoryError, FileExistsError, FileNotFoundError: see
+            `check_output_path`.
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(
+            f"`data` must be bytes. Received: data of type "
+            f"{type(data).__name__}"
+        )
+    path = check_output_path(path, overwrite)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
+        raise
+    return path
+
+
+def atomic_write_text(path, text, overwrite=False):
+    """Writes UTF-8 `text` atomically; see `atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite)

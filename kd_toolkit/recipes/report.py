@@ -1,0 +1,55 @@
+"""JSON and Markdown reports of a distillation run."""
+
+import json
+import os
+
+from kd_toolkit.utils.atomic_io import atomic_write_text
+
+
+def _fmt(value, digits=4):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def to_markdown(report):
+    """Renders the result table of `run_distillation`'s report."""
+    cfg = report["config"]
+    lines = [
+        f"# Distillation report: {cfg['dataset']}",
+        "",
+        f"Teacher `{report['teacher']['arch']}`, student "
+        f"`{report['student_arch']}`, method `{cfg['method']}`, "
+        f"{cfg['epochs']} epochs, batch {cfg['batch_size']}, train images "
+        f"{report['train_images']}, test images {report['test_images']}.",
+        "",
+        "| model | test top-1 | params | epochs | seconds/epoch |",
+        "|---|---|---|---|---|",
+    ]
+    for key, label in (("teacher", "teacher"),
+                       ("student_alone", "student alone"),
+                       ("distilled", f"student + {cfg['method']}")):
+        row = report.get(key)
+        if row is None:
+            continue
+        lines.append(
+            f"| {label} | {_fmt(row['test_accuracy'])} | {row['params']:,} "
+            f"| {row['epochs']} | {_fmt(row.get('seconds_per_epoch'), 1)} |")
+    final = report["distilled"].get("final_logs", {})
+    if final:
+        lines += ["", "Final training loss terms of the distilled run: "
+                  + ", ".join(f"`{k}`={_fmt(v)}" for k, v in
+                              sorted(final.items())) + "."]
+    lines += ["", f"Command: `{report['command']}`", ""]
+    return "\n".join(lines)
+
+
+def write_report(report, out_dir, stem="report"):
+    """Writes `<stem>.json` and `<stem>.md` atomically; returns both paths."""
+    json_path = os.path.join(out_dir, f"{stem}.json")
+    md_path = os.path.join(out_dir, f"{stem}.md")
+    atomic_write_text(json_path, json.dumps(report, indent=2, default=str))
+    atomic_write_text(md_path, to_markdown(report))
+    return json_path, md_path
