@@ -93,7 +93,9 @@ _CATALOG = {
     "fashion_mnist": DatasetInfo(
         "fashion_mnist", (28, 28, 1), 10, _FASHION_MNIST_CLASSES, 60000, 10000
     ),
-    "mnist": DatasetInfo("mnist", (28, 28, 1), 10, _MNIST_CLASSES, 60000, 10000),
+    "mnist": DatasetInfo(
+        "mnist", (28, 28, 1), 10, _MNIST_CLASSES, 60000, 10000
+    ),
 }
 
 # Digits must never be mirrored; clothes and CIFAR objects may be.

@@ -3,7 +3,7 @@
 Krizhevsky, "Learning Multiple Layers of Features from Tiny Images", 2009,
 https://www.cs.toronto.edu/~kriz/cifar.html. Each batch file is a pickled
 dict with a `data` uint8 array of shape `(N, 3072)` (1024 red, 1024 green,
-then 1024 blue values of a 32×32 image, row-major) and a list of labels.
+then 1024 blue values of a 32x32 image, row-major) and a list of labels.
 
 Pickles can run code when loaded, so batches are read with an unpickler
 that only accepts the few globals a numpy array needs.

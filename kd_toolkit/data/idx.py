@@ -137,8 +137,7 @@ def load_idx_split(directory, split, num_classes):
         path = find_idx_file(directory, stem)
         if path is None:
             raise FileNotFoundError(
-                f"Missing IDX file '{stem}' (or '{stem}.gz') in "
-                f"'{directory}'."
+                f"Missing IDX file '{stem}' (or '{stem}.gz') in '{directory}'."
             )
         paths.append(path)
     images, labels = read_idx(paths[0]), read_idx(paths[1])

@@ -35,8 +35,8 @@ def load(
     when they are there and TFDS otherwise. Nothing is downloaded unless
     `download=True`.
 
-    Training augmentation: CIFAR pads 4 pixels, crops 32×32 at random and
-    flips horizontally; Fashion-MNIST pads 2, crops 28×28 and flips; MNIST
+    Training augmentation: CIFAR pads 4 pixels, crops 32x32 at random and
+    flips horizontally; Fashion-MNIST pads 2, crops 28x28 and flips; MNIST
     pads 2 and crops (digits are never mirrored).
 
     Args:
@@ -100,8 +100,9 @@ def load(
         num_examples = len(arrays[1])
         dataset = tf.data.Dataset.from_tensor_slices(arrays)
     else:
-        num_examples = min(limit or info.num_examples(split),
-                           info.num_examples(split))
+        num_examples = min(
+            limit or info.num_examples(split), info.num_examples(split)
+        )
     return pipeline.build(
         dataset,
         num_classes=info.num_classes,
@@ -117,8 +118,7 @@ def load(
     )
 
 
-def load_numpy(name, split="test", *, source="auto", data_dir=None,
-               limit=None):
+def load_numpy(name, split="test", *, source="auto", data_dir=None, limit=None):
     """Loads a whole split as numpy arrays (no augmentation, no shuffle).
 
     Args:
@@ -155,8 +155,9 @@ def load_numpy(name, split="test", *, source="auto", data_dir=None,
     return images.astype(np.float32) / np.float32(255.0), labels
 
 
-def representative_dataset(name, num_samples=200, *, split="train",
-                           source="auto", data_dir=None):
+def representative_dataset(
+    name, num_samples=200, *, split="train", source="auto", data_dir=None
+):
     """A calibration data generator for TFLite full-integer quantization.
 
     Uses the first `num_samples` images of the split, scaled to `[0, 1]`
@@ -238,9 +239,9 @@ def _no_local_files(name, data_dir):
 
 
 def _check_int(arg, value, minimum):
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        if value >= minimum:
-            return int(value)
+    is_int = isinstance(value, (int, np.integer))
+    if is_int and not isinstance(value, bool) and value >= minimum:
+        return int(value)
     raise ValueError(
         f"Argument `{arg}` must be an int >= {minimum}. "
         f"Received: {arg}={value!r}"

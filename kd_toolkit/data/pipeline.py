@@ -8,7 +8,7 @@ def augment_batch(images, seed, pad, flip):
 
     Every image gets its own crop offset and flip, drawn with stateless
     random ops, so the result is a pure function of `seed`. Working on a
-    whole batch with two gathers costs about a third of the CPU time of
+    whole batch with two gathers costs about a fifth of the CPU time of
     cropping image by image, which matters on small machines.
 
     Args:

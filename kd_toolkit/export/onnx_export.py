@@ -26,7 +26,8 @@ MAX_OPSET = 21
 INPUT_NAME = "input"
 
 
-def _check_opset(opset):
+def check_opset(opset):
+    """Raises ValueError unless `opset` is an int in the supported range."""
     if (
         isinstance(opset, bool)
         or not isinstance(opset, int)
@@ -59,7 +60,7 @@ def convert_to_onnx(model, opset=DEFAULT_OPSET):
     onnx_bytes = convert_to_onnx(student, opset=17)
     ```
     """
-    _check_opset(opset)
+    check_opset(opset)
     input_shape = model_input_shape(model)
     tf2onnx = require("tf2onnx", "ONNX export")
     spec = tf.TensorSpec(

@@ -92,7 +92,7 @@ def collect_representative_samples(data, input_shape, num_samples):
             array = array[None]
         if array.ndim != len(sample_shape) + 1 or any(
             expected is not None and got != expected
-            for got, expected in zip(array.shape[1:], sample_shape)
+            for got, expected in zip(array.shape[1:], sample_shape, strict=True)
         ):
             raise ValueError(
                 "`representative_data` samples must match the model input: "

@@ -1,13 +1,17 @@
-"""Reads the operator list of a LiteRT flatbuffer without running it."""
+"""Reads operators and stored tensors of a LiteRT flatbuffer, no runtime."""
 
 from kd_toolkit.export.optional_imports import require
 
 
+def _schema():
+    return require(
+        "ai_edge_litert.schema_py_generated", "reading .tflite files"
+    )
+
+
 def _operator_codes(flatbuffer):
     """Yields `(builtin_code, custom_code_or_None, schema)` per op code."""
-    schema = require(
-        "ai_edge_litert.schema_py_generated", "reading .tflite operators"
-    )
+    schema = _schema()
     model = schema.Model.GetRootAs(flatbuffer, 0)
     for i in range(model.OperatorCodesLength()):
         code = model.OperatorCodes(i)
@@ -56,6 +60,51 @@ def non_builtin_ops(flatbuffer):
     Returns:
         tuple of str; empty for a builtin-only model.
     """
-    return tuple(
-        sorted({custom for _, custom, _ in _operator_codes(flatbuffer)} - {None})
+    customs = {custom for _, custom, _ in _operator_codes(flatbuffer)}
+    return tuple(sorted(customs - {None}))
+
+
+def constant_tensors(flatbuffer):
+    """Returns the tensors that carry stored data (weights, biases, ...).
+
+    Args:
+        flatbuffer: bytes of a `.tflite` model.
+
+    Returns:
+        tuple of `(name, dtype_name, num_bytes)`, e.g.
+        `("conv/kernel", "INT8", 288)`, over the first subgraph.
+    """
+    schema = _schema()
+    type_names = {
+        value: key
+        for key, value in vars(schema.TensorType).items()
+        if not key.startswith("_")
+    }
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    subgraph = model.Subgraphs(0)
+    tensors = []
+    for i in range(subgraph.TensorsLength()):
+        tensor = subgraph.Tensors(i)
+        size = model.Buffers(tensor.Buffer()).DataLength()
+        if size:
+            tensors.append(
+                (
+                    tensor.Name().decode("utf-8"),
+                    type_names.get(tensor.Type(), str(tensor.Type())),
+                    size,
+                )
+            )
+    return tuple(tensors)
+
+
+def weight_bytes(flatbuffer):
+    """Returns the bytes of stored tensor data (the weight payload).
+
+    Counts every non-empty buffer once, so tensors sharing a buffer are not
+    double counted. The rest of a file is graph structure, tensor names and
+    quantization parameters: a fixed overhead that dominates tiny models.
+    """
+    model = _schema().Model.GetRootAs(flatbuffer, 0)
+    return sum(
+        model.Buffers(i).DataLength() for i in range(model.BuffersLength())
     )

@@ -1,5 +1,6 @@
 """Distillation losses, one file per method."""
 
+from kd_toolkit.losses.activation_map_adaptation import ActivationMapAdaptation
 from kd_toolkit.losses.attention_transfer import AttentionTransfer
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.base import LossInputs
@@ -12,3 +13,4 @@ from kd_toolkit.losses.registry import register
 register("kd", KD)
 register("hint", Hint)
 register("attention_transfer", AttentionTransfer)
+register("ama", ActivationMapAdaptation)

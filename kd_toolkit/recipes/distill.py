@@ -73,15 +73,33 @@ def _kd(cfg, teacher, student):
     return [losses.KD(cfg.temperature, weight=cfg.kd_weight)]
 
 
+def common_stages(teacher, student):
+    """`stage{i}_out` names present in both models, in order.
+
+    Raises:
+        ValueError: if the models share no stage output name.
+    """
+    student_stages = set(models.stage_output_names(student))
+    common = [n for n in models.stage_output_names(teacher)
+              if n in student_stages]
+    if not common:
+        raise ValueError(
+            "Feature methods need `stage{i}_out` layers in both models. "
+            f"Received: teacher stages {models.stage_output_names(teacher)}, "
+            f"student stages {sorted(student_stages)}")
+    return common
+
+
 def _fitnets(cfg, teacher, student):
-    del teacher, student
-    return _kd(cfg, None, None) + [losses.Hint("stage2_out", "stage2_out")]
+    # FitNets hints at the middle of the network.
+    stages = common_stages(teacher, student)
+    middle = stages[(len(stages) - 1) // 2]
+    return _kd(cfg, teacher, student) + [losses.Hint(middle, middle)]
 
 
 def _attention(cfg, teacher, student):
-    del teacher, student
-    pairs = [(f"stage{i}_out", f"stage{i}_out") for i in (1, 2, 3)]
-    return _kd(cfg, None, None) + [losses.AttentionTransfer(pairs)]
+    pairs = [(n, n) for n in common_stages(teacher, student)]
+    return _kd(cfg, teacher, student) + [losses.AttentionTransfer(pairs)]
 
 
 # method name -> function(config, teacher, student) -> list of losses.

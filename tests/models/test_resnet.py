@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from kd_toolkit.models import resnet
-from kd_toolkit.models.resnet import RESNET_NAMES
 from tests.models import model_checks
 
 
@@ -27,7 +26,7 @@ def expected_trainable(depth, stem, width, channels, classes):
 @pytest.mark.parametrize(
     "name,depth,stem,width",
     [("resnet8", 8, 16, 16), ("resnet20", 20, 16, 16),
-     ("resnet56", 56, 16, 16), ("resnet8x4", 8, 32, 64)])
+     ("resnet14", 14, 16, 16), ("resnet8x4", 8, 32, 64)])
 def test_trainable_count_matches_hand_count(name, depth, stem, width):
     model = resnet(name, input_shape=(28, 28, 1), num_classes=7)
     assert model_checks.trainable_count(model) == expected_trainable(
@@ -42,22 +41,13 @@ def test_trainable_count_matches_hand_count(name, depth, stem, width):
      ("resnet32x4", 100, 7.43)])  # CRD (ICLR 2020) table, CIFAR-100
 def test_trainable_count_matches_published(name, num_classes,
                                            published_millions):
-    model = resnet(name, num_classes=num_classes)
+    model = resnet(name, input_shape=(32, 32, 3), num_classes=num_classes)
+    x = model_checks.random_images((32, 32, 3))
+    assert tuple(model(x, training=False).shape) == (2, num_classes)
     millions = model_checks.trainable_count(model) / 1e6
     # Published figures are rounded to their last digit.
     digits = len(str(published_millions).split(".")[1])
     assert abs(millions - published_millions) <= 0.5 * 10 ** -digits
-
-
-@pytest.mark.parametrize("name", RESNET_NAMES)
-def test_every_resnet_builds_and_outputs_logits(name):
-    for input_shape in ((28, 28, 1), (32, 32, 3)):
-        model = resnet(name, input_shape=input_shape, num_classes=10)
-        assert model.name == name
-        x = model_checks.random_images(input_shape)
-        assert tuple(model(x, training=False).shape) == (2, 10)
-        assert model.get_layer("logits").get_config()["activation"] == (
-            "linear")
 
 
 def test_stage_shapes_and_contract_names_resnet20():

@@ -1,0 +1,74 @@
+"""Export a Keras 3 student to LiteRT/TFLite and ONNX, and verify it.
+
+Every artifact is run in its real runtime (the LiteRT interpreter from
+`ai_edge_litert`, onnxruntime) and compared with the Keras model: output
+differences, cosine similarity, top-1 agreement, accuracy, size and
+single-image latency, against the acceptance thresholds of the design.
+
+The heavy runtimes (tf2onnx, onnxruntime, ai_edge_litert) are imported only
+when used; install them with `pip install kd_toolkit[export]`.
+"""
+
+from kd_toolkit.export.artifact_format import ArtifactFormat
+from kd_toolkit.export.artifact_format import Runtime
+from kd_toolkit.export.artifact_format import format_names
+from kd_toolkit.export.artifact_format import get_format
+from kd_toolkit.export.artifact_format import parse_formats
+from kd_toolkit.export.atomic_io import atomic_write_bytes
+from kd_toolkit.export.latency import LatencyStats
+from kd_toolkit.export.latency import measure_latency
+from kd_toolkit.export.onnx_export import convert_to_onnx
+from kd_toolkit.export.onnx_export import export_onnx
+from kd_toolkit.export.parity import Parity
+from kd_toolkit.export.parity import compare_outputs
+from kd_toolkit.export.pipeline import export_and_verify
+from kd_toolkit.export.quantization import Quantization
+from kd_toolkit.export.quantization import get_quantization
+from kd_toolkit.export.quantization import quantization_names
+from kd_toolkit.export.report import ExportReport
+from kd_toolkit.export.runners import KerasRunner
+from kd_toolkit.export.runners import LiteRTRunner
+from kd_toolkit.export.runners import OnnxRunner
+from kd_toolkit.export.tflite_export import UnsupportedOpsError
+from kd_toolkit.export.tflite_export import convert_to_tflite
+from kd_toolkit.export.tflite_export import export_tflite
+from kd_toolkit.export.tflite_inspect import constant_tensors
+from kd_toolkit.export.tflite_inspect import non_builtin_ops
+from kd_toolkit.export.tflite_inspect import operator_names
+from kd_toolkit.export.thresholds import AcceptanceThresholds
+from kd_toolkit.export.thresholds import default_thresholds
+from kd_toolkit.export.verification import ArtifactReport
+from kd_toolkit.export.verification import verify_artifact
+
+__all__ = [
+    "AcceptanceThresholds",
+    "ArtifactFormat",
+    "ArtifactReport",
+    "ExportReport",
+    "KerasRunner",
+    "LatencyStats",
+    "LiteRTRunner",
+    "OnnxRunner",
+    "Parity",
+    "Quantization",
+    "Runtime",
+    "UnsupportedOpsError",
+    "atomic_write_bytes",
+    "compare_outputs",
+    "constant_tensors",
+    "convert_to_onnx",
+    "convert_to_tflite",
+    "default_thresholds",
+    "export_and_verify",
+    "export_onnx",
+    "export_tflite",
+    "format_names",
+    "get_format",
+    "get_quantization",
+    "measure_latency",
+    "non_builtin_ops",
+    "operator_names",
+    "parse_formats",
+    "quantization_names",
+    "verify_artifact",
+]

@@ -1,0 +1,283 @@
+"""Export a Keras model to several artifacts and verify each one."""
+
+import dataclasses
+import os
+import pathlib
+
+import numpy as np
+
+from kd_toolkit.export.artifact_format import FLOAT32_REFERENCE
+from kd_toolkit.export.artifact_format import Runtime
+from kd_toolkit.export.artifact_format import parse_formats
+from kd_toolkit.export.atomic_io import atomic_write_bytes
+from kd_toolkit.export.atomic_io import check_output_path
+from kd_toolkit.export.latency import DEFAULT_RUNS
+from kd_toolkit.export.latency import DEFAULT_WARMUP
+from kd_toolkit.export.latency import measure_latency
+from kd_toolkit.export.onnx_export import DEFAULT_OPSET
+from kd_toolkit.export.onnx_export import check_opset
+from kd_toolkit.export.onnx_export import convert_to_onnx
+from kd_toolkit.export.parity import top1_accuracy
+from kd_toolkit.export.report import REPORT_JSON
+from kd_toolkit.export.report import REPORT_MARKDOWN
+from kd_toolkit.export.report import ExportReport
+from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
+from kd_toolkit.export.representative import collect_representative_samples
+from kd_toolkit.export.representative import model_input_shape
+from kd_toolkit.export.runners import KerasRunner
+from kd_toolkit.export.tflite_export import convert_to_tflite
+from kd_toolkit.export.thresholds import AcceptanceThresholds
+from kd_toolkit.export.thresholds import default_thresholds
+from kd_toolkit.export.verification import failed_report
+from kd_toolkit.export.verification import verify_artifact
+
+FAILED_SUFFIX = ".failed"
+
+
+def _check_positive_int(name, value, allow_none=False):
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ValueError(
+            f"`{name}` must be a positive int"
+            f"{' or None' if allow_none else ''}. Received: {name}={value!r}"
+        )
+
+
+def _load_eval_data(dataset, eval_data, eval_limit):
+    if eval_data is not None:
+        x, y = eval_data
+        x = np.asarray(x, np.float32)
+        y = None if y is None else np.asarray(y)
+        if eval_limit is not None:
+            x = x[:eval_limit]
+            y = None if y is None else y[:eval_limit]
+        return x, y
+    if dataset is None:
+        raise ValueError(
+            "Pass `dataset` (a kd_toolkit.data name such as "
+            "'fashion_mnist') or `eval_data=(x, y)` to verify the artifacts "
+            "on. Received: dataset=None, eval_data=None"
+        )
+    from kd_toolkit import data
+
+    x, y = data.load_numpy(dataset, split="test", limit=eval_limit)
+    return np.asarray(x, np.float32), np.asarray(y)
+
+
+def _representative(formats, dataset, representative_data, samples, shape):
+    needing = [
+        f.name for f in formats if f.quantization.needs_representative_data
+    ]
+    if not needing:
+        return None
+    if representative_data is None:
+        if dataset is None:
+            raise ValueError(
+                f"The full-integer formats {needing} need "
+                "`representative_data` or a `dataset` whose training split "
+                "provides it. Received: representative_data=None, "
+                "dataset=None"
+            )
+        from kd_toolkit import data
+
+        representative_data = data.representative_dataset(
+            dataset, num_samples=samples, split="train"
+        )
+    return collect_representative_samples(representative_data, shape, samples)
+
+
+def _thresholds_for(fmt, thresholds):
+    if thresholds is None or fmt.name not in thresholds:
+        return default_thresholds(fmt)
+    value = thresholds[fmt.name]
+    if not isinstance(value, AcceptanceThresholds):
+        raise TypeError(
+            f"`thresholds[{fmt.name!r}]` must be an AcceptanceThresholds. "
+            f"Received: {type(value).__name__}"
+        )
+    return value
+
+
+def _convert(model, fmt, samples, allow_select_tf_ops, opset):
+    if fmt.runtime is Runtime.ONNXRUNTIME:
+        return convert_to_onnx(model, opset)
+    return convert_to_tflite(
+        model,
+        fmt.quantization,
+        samples,
+        len(samples) if samples is not None else 1,
+        allow_select_tf_ops,
+    )
+
+
+def _try_convert(model, fmt, samples, allow_select_tf_ops, opset):
+    """Returns the artifact bytes, or the exception that stopped them."""
+    try:
+        return _convert(model, fmt, samples, allow_select_tf_ops, opset)
+    except ImportError:
+        raise  # A missing converter is a set-up problem: say so at once.
+    except Exception as error:  # noqa: BLE001 - recorded as a failed artifact.
+        return error
+
+
+def export_and_verify(
+    model,
+    formats,
+    out_dir,
+    *,
+    dataset=None,
+    eval_data=None,
+    eval_limit=None,
+    representative_data=None,
+    representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES,
+    thresholds=None,
+    basename=None,
+    overwrite=False,
+    allow_select_tf_ops=False,
+    opset=DEFAULT_OPSET,
+    latency_runs=DEFAULT_RUNS,
+    latency_warmup=DEFAULT_WARMUP,
+    num_threads=1,
+    write_report=True,
+):
+    """Exports `model` to every format, runs each artifact and checks it.
+
+    Each artifact is converted in memory, written atomically to
+    `out_dir/<basename>_<format><suffix>`, loaded from that file in its
+    runtime (LiteRT interpreter or onnxruntime) and compared with the Keras
+    outputs on the evaluation data. An artifact that fails a check (or
+    cannot be converted or run) is reported as failing and, if written,
+    renamed to `<file>.failed`, so only verified artifacts keep their
+    deployable name.
+
+    Args:
+        model: `keras.Model` with one input, e.g. `distiller.student`.
+        formats: str like `"tflite_float32,onnx"` or a sequence of names /
+            `ArtifactFormat`s; names from `format_names()`.
+        out_dir: str or `os.PathLike`. Output directory (created if absent).
+        dataset: str or None. A `kd_toolkit.data` name: evaluation uses its
+            test split, calibration its training split, unless `eval_data` /
+            `representative_data` are given.
+        eval_data: `(x, y)` arrays or None. Evaluation inputs and labels
+            (`y` may be None: accuracy checks then fail as unmeasurable).
+        eval_limit: int or None. Use only the first `eval_limit` samples.
+        representative_data: calibration data for the int8 formats (see
+            `collect_representative_samples`), or None to draw
+            `representative_samples` images from `dataset`'s training split.
+        representative_samples: int > 0. Calibration samples. Defaults to
+            `200`.
+        thresholds: mapping of format name to `AcceptanceThresholds`, or
+            None; missing formats use `default_thresholds`.
+        basename: str or None. File stem; defaults to the model's name.
+        overwrite: bool. Replace existing artifacts and reports. Defaults
+            to `False`.
+        allow_select_tf_ops: bool. Allow select TF (Flex) ops in LiteRT
+            artifacts. Defaults to `False`.
+        opset: int. ONNX opset. Defaults to `17`.
+        latency_runs: int. Timed single-image runs. Defaults to `200`.
+        latency_warmup: int. Untimed runs first. Defaults to `20`.
+        num_threads: int. LiteRT / onnxruntime threads. Defaults to `1`.
+        write_report: bool. Write `export_report.md` and `.json` to
+            `out_dir`. Defaults to `True`.
+
+    Returns:
+        `ExportReport` (`.passed`, `.to_markdown()`, `.to_json()`).
+
+    Raises:
+        ValueError: for unknown formats, no evaluation data, or int8
+            formats without calibration data.
+        FileExistsError: if an output exists and `overwrite` is False
+            (checked before any conversion).
+        IsADirectoryError: if an output path is a directory.
+
+    Example:
+
+    ```python
+    report = kd_toolkit.export.export_and_verify(
+        distiller.student, "tflite_float32,tflite_int8,onnx", "artifacts",
+        dataset="fashion_mnist")
+    print(report.to_markdown())
+    assert report.passed, report.failed
+    ```
+    """
+    formats = parse_formats(formats)
+    _check_positive_int("eval_limit", eval_limit, allow_none=True)
+    _check_positive_int("num_threads", num_threads)
+    _check_positive_int("representative_samples", representative_samples)
+    if any(f.runtime is Runtime.ONNXRUNTIME for f in formats):
+        check_opset(opset)
+    shape = model_input_shape(model)
+    basename = basename or model.name
+    out_dir = pathlib.Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NotADirectoryError(
+            "`out_dir` must be a directory. Received: "
+            f"out_dir={str(out_dir)!r} (an existing file)"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {f.name: out_dir / f.filename(basename) for f in formats}
+    for path in paths.values():
+        check_output_path(path, overwrite)
+    if write_report:
+        check_output_path(out_dir / REPORT_MARKDOWN, overwrite)
+        check_output_path(out_dir / REPORT_JSON, overwrite)
+    per_format = {f.name: _thresholds_for(f, thresholds) for f in formats}
+
+    x, y = _load_eval_data(dataset, eval_data, eval_limit)
+    samples = _representative(
+        formats, dataset, representative_data, representative_samples, shape
+    )
+    keras_runner = KerasRunner(model)
+    reference = keras_runner.predict(x)
+    keras_latency = measure_latency(
+        keras_runner.single_call(x[:1]), latency_runs, latency_warmup
+    )
+    converted = {
+        FLOAT32_REFERENCE.name: _try_convert(
+            model, FLOAT32_REFERENCE, None, allow_select_tf_ops, opset
+        )
+    }
+    float32_tflite = converted[FLOAT32_REFERENCE.name]
+    if not isinstance(float32_tflite, bytes):
+        float32_tflite = None
+    artifacts = []
+    for fmt in formats:
+        path = paths[fmt.name]
+        content = converted.pop(fmt.name, None) or _try_convert(
+            model, fmt, samples, allow_select_tf_ops, opset
+        )
+        if not isinstance(content, bytes):
+            artifacts.append(failed_report(fmt, content, per_format[fmt.name]))
+            continue
+        atomic_write_bytes(path, content, overwrite)
+        report = verify_artifact(
+            fmt,
+            path,
+            reference,
+            x,
+            y,
+            per_format[fmt.name],
+            float32_tflite,
+            latency_runs,
+            latency_warmup,
+            num_threads,
+        )
+        if not report.passed:
+            failed_path = path.with_name(path.name + FAILED_SUFFIX)
+            os.replace(path, failed_path)
+            report = dataclasses.replace(report, path=str(failed_path))
+        artifacts.append(report)
+    report = ExportReport(
+        model_name=model.name,
+        dataset=dataset,
+        num_eval_samples=len(x),
+        keras_accuracy=None if y is None else top1_accuracy(reference, y),
+        keras_latency=keras_latency,
+        num_threads=num_threads,
+        artifacts=tuple(artifacts),
+    )
+    if write_report:
+        report.save(out_dir, overwrite)
+    return report
+

@@ -1,0 +1,117 @@
+"""Acceptance thresholds of an exported artifact against its Keras model."""
+
+import dataclasses
+import math
+
+from kd_toolkit.export.artifact_format import get_format
+from kd_toolkit.export.quantization import Quantization
+
+
+def _check(name, value, low, high):
+    if value is None:
+        return
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or math.isnan(value)
+        or not low <= value <= high
+    ):
+        raise ValueError(
+            f"`{name}` must be None or a number in [{low}, {high}]. "
+            f"Received: {name}={value!r}"
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class AcceptanceThresholds:
+    """What an artifact must satisfy to pass verification.
+
+    `None` disables a check. The defaults of `default_thresholds` follow
+    section 4 of the design (export acceptance on the test set).
+
+    Args:
+        max_abs_diff: float >= 0 or None. Largest allowed absolute difference
+            between any artifact output and the Keras output.
+        min_top1_agreement: float in [0, 1] or None. Least allowed fraction
+            of samples whose arg-max equals the Keras arg-max.
+        max_accuracy_drop: float or None. Largest allowed
+            `keras_accuracy - artifact_accuracy`, in percentage points.
+        max_size_ratio: float > 0 or None. Largest allowed artifact file
+            size as a fraction of the float32 `.tflite` file size.
+        max_weights_ratio: float > 0 or None. Largest allowed LiteRT weight
+            payload (stored tensor data) as a fraction of the float32
+            payload. Not set by default; useful for students so small
+            (under ~50k parameters) that the fixed per-file overhead (graph,
+            tensor names, per-channel quantization parameters) keeps the
+            file ratio above the design's bounds.
+        builtin_ops_only: bool. Fail a LiteRT artifact holding custom or
+            select TF (Flex) ops.
+
+    Raises:
+        ValueError: for a value outside its range.
+    """
+
+    max_abs_diff: float | None = None
+    min_top1_agreement: float | None = None
+    max_accuracy_drop: float | None = None
+    max_size_ratio: float | None = None
+    max_weights_ratio: float | None = None
+    builtin_ops_only: bool = True
+
+    def __post_init__(self):
+        _check("max_abs_diff", self.max_abs_diff, 0.0, math.inf)
+        _check("min_top1_agreement", self.min_top1_agreement, 0.0, 1.0)
+        _check("max_accuracy_drop", self.max_accuracy_drop, -100.0, 100.0)
+        _check("max_size_ratio", self.max_size_ratio, 0.0, math.inf)
+        _check("max_weights_ratio", self.max_weights_ratio, 0.0, math.inf)
+        if not isinstance(self.builtin_ops_only, bool):
+            raise ValueError(
+                "`builtin_ops_only` must be a bool. Received: "
+                f"builtin_ops_only={self.builtin_ops_only!r}"
+            )
+
+    def replace(self, **changes):
+        """Returns a copy with some thresholds changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+_FLOAT32_EXACT = AcceptanceThresholds(
+    max_abs_diff=1e-4, min_top1_agreement=1.0, max_accuracy_drop=0.0
+)
+_DEFAULTS = {
+    Quantization.NONE: _FLOAT32_EXACT,
+    Quantization.FLOAT16: AcceptanceThresholds(
+        min_top1_agreement=0.999, max_accuracy_drop=0.1, max_size_ratio=0.55
+    ),
+    Quantization.DYNAMIC_INT8: AcceptanceThresholds(max_accuracy_drop=0.3),
+    Quantization.INT8: AcceptanceThresholds(
+        max_accuracy_drop=1.0, max_size_ratio=0.30
+    ),
+    Quantization.INT8_FLOAT_IO: AcceptanceThresholds(
+        max_accuracy_drop=1.0, max_size_ratio=0.30
+    ),
+}
+
+
+def default_thresholds(artifact_format):
+    """Returns the design's acceptance thresholds for a format.
+
+    | format | thresholds |
+    |---|---|
+    | tflite_float32, onnx | max abs diff ≤ 1e-4, agreement 100%, drop 0 |
+    | tflite_float16 | agreement ≥ 99.9%, drop ≤ 0.1 pt, size ≤ 0.55× |
+    | tflite_dynamic_int8 | drop ≤ 0.3 pt |
+    | tflite_int8, tflite_int8_float_io | drop ≤ 1.0 pt, size ≤ 0.30× |
+
+    All LiteRT formats also require builtin ops only.
+
+    Args:
+        artifact_format: `ArtifactFormat` or its name.
+
+    Returns:
+        `AcceptanceThresholds`.
+
+    Raises:
+        ValueError: for an unknown format name.
+    """
+    return _DEFAULTS[get_format(artifact_format).quantization]

@@ -1,0 +1,37 @@
+import pytest
+
+from kd_toolkit.export import AcceptanceThresholds
+from kd_toolkit.export import default_thresholds
+
+
+def test_defaults_follow_the_design_table():
+    for name in ("tflite_float32", "onnx"):
+        t = default_thresholds(name)
+        assert (t.max_abs_diff, t.min_top1_agreement, t.max_accuracy_drop) \
+            == (1e-4, 1.0, 0.0)
+    fp16 = default_thresholds("tflite_float16")
+    assert (fp16.min_top1_agreement, fp16.max_accuracy_drop,
+            fp16.max_size_ratio) == (0.999, 0.1, 0.55)
+    assert default_thresholds("tflite_dynamic_int8").max_accuracy_drop == 0.3
+    for name in ("tflite_int8", "tflite_int8_float_io"):
+        t = default_thresholds(name)
+        assert (t.max_accuracy_drop, t.max_size_ratio) == (1.0, 0.30)
+        assert t.builtin_ops_only and t.max_abs_diff is None
+
+
+def test_replace_validates():
+    t = default_thresholds("onnx").replace(max_abs_diff=1e-3)
+    assert t.max_abs_diff == 1e-3
+    with pytest.raises(ValueError, match=r"Received: min_top1_agreement=1\.5"):
+        t.replace(min_top1_agreement=1.5)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"max_abs_diff": -1.0}, r"Received: max_abs_diff=-1\.0"),
+    ({"max_size_ratio": "0.5"}, r"Received: max_size_ratio='0\.5'"),
+    ({"max_weights_ratio": float("nan")}, r"Received: max_weights_ratio=nan"),
+    ({"builtin_ops_only": 1}, r"Received: builtin_ops_only=1"),
+])
+def test_bad_thresholds(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        AcceptanceThresholds(**kwargs)

@@ -1,0 +1,55 @@
+"""Tests for kd_toolkit.models.validation."""
+
+import numpy as np
+import pytest
+
+from kd_toolkit.models import validation
+
+
+def test_valid_shapes_pass_and_come_back_as_tuples():
+    assert validation.check_input_shape([28, 28, 1], 4) == (28, 28, 1)
+    assert validation.check_input_shape((None, None, 3), 4) == (
+        None, None, 3)
+    assert validation.check_input_shape(
+        (np.int64(4), 4, 3), 4) == (4, 4, 3)
+
+
+@pytest.mark.parametrize(
+    "shape,match",
+    [((28, 28), "rank-3"),
+     ("28x28", "rank-3"),
+     ((28, 28, None), "channels"),
+     ((28, 0, 1), "width must be a positive int"),
+     ((-1, 28, 1), "height must be a positive int"),
+     ((28.0, 28, 1), "height must be a positive int"),
+     ((True, 28, 1), "height must be a positive int"),
+     ((3, 28, 1), "at least 4")])
+def test_bad_shapes_raise(shape, match):
+    with pytest.raises(ValueError, match=match + ".*Received: input_shape="):
+        validation.check_input_shape(shape, 4)
+
+
+@pytest.mark.parametrize("value", [1, 0, -3, 2.0, True, "10", None])
+def test_bad_num_classes_raise(value):
+    with pytest.raises(ValueError, match=r"int >= 2\. Received: num_cl"):
+        validation.check_num_classes(value)
+
+
+def test_rates_and_weight_decay():
+    assert validation.check_rate(0, "dropout") == 0.0
+    assert validation.check_weight_decay(5e-4) == 5e-4
+    for bad in (-0.1, 1.0, float("nan"), "0.1"):
+        with pytest.raises(ValueError, match="Received: dropout="):
+            validation.check_rate(bad, "dropout")
+    for bad in (-1e-4, float("nan"), None):
+        with pytest.raises(ValueError, match="Received: weight_decay="):
+            validation.check_weight_decay(bad)
+
+
+def test_check_choice_lists_valid_and_close():
+    with pytest.raises(ValueError, match=(
+            r"Did you mean \['alpha'\]\? Valid choices: \['alpha', 'beta'\]"
+            r"\. Received: name='alpah'")):
+        validation.check_choice("alpah", ("beta", "alpha"), "name")
+    with pytest.raises(ValueError, match=r"Unknown `name`\. Valid choices"):
+        validation.check_choice(None, ("beta", "alpha"), "name")
