@@ -38,6 +38,8 @@ setuptools.setup(
         "tensorflow>=2.16,<2.22",
         "keras>=3.10,<4",
         "tensorflow-datasets>=4.9,<5",
+        # tensorflow-datasets needs it to prepare data (download=True).
+        "importlib_resources>=5",
         "absl-py>=1.0,<3",
         "numpy>=1.26,<3",
     ],

@@ -10,11 +10,14 @@ The public API:
 - `kd_toolkit.adaptation`: activation map adaptation of the teacher.
 - `kd_toolkit.export`: LiteRT/TFLite and ONNX export with verification.
 - `kd_toolkit.compress`: pruning and quantization-aware training (tfmot).
+- `kd_toolkit.recipes`: the end-to-end runs behind the command lines.
 """
 
+from kd_toolkit import adaptation
 from kd_toolkit import data
 from kd_toolkit import losses
 from kd_toolkit import models
+from kd_toolkit import recipes
 from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import StopOnNonFiniteLoss
 from kd_toolkit.version import __version__

@@ -131,6 +131,39 @@ class ActivationMapAdapter(keras.layers.Layer):
             shape = next_shape
         return out
 
+    def copy_weights_from(self, *layers):
+        """Sets the adapter's weights from existing layers, in call order.
+
+        With `kind="conv"`, `copy_weights_from(conv, bn)` copies a conv-BN
+        (-ReLU) block, so the adapter computes exactly that block; with
+        `kind="separable"`, pass `(depthwise, bn, pointwise, bn)`.
+
+        Args:
+            *layers: built layers, one per weighted sublayer of the adapter
+                (see `sublayer_shapes`), with matching weight shapes.
+
+        Raises:
+            ValueError: on a wrong number of layers or a shape mismatch,
+                naming both layers.
+        """
+        targets = [layer for layer in self.stack if layer.weights]
+        if len(layers) != len(targets):
+            raise ValueError(
+                f"Adapter '{self.name}' ({self.kind}) has {len(targets)} "
+                f"weighted sublayers {[t.name for t in targets]}. "
+                f"Received: {len(layers)} layers "
+                f"{[getattr(src, 'name', src) for src in layers]}")
+        for target, source in zip(targets, layers):
+            weights = source.get_weights()
+            want = [tuple(w.shape) for w in target.weights]
+            got = [tuple(w.shape) for w in weights]
+            if want != got:
+                raise ValueError(
+                    f"Cannot copy layer '{source.name}' into adapter "
+                    f"sublayer '{target.name}': expected weight shapes "
+                    f"{want}. Received: {got}")
+            target.set_weights(weights)
+
     def call(self, inputs, training=None):
         x = inputs
         for layer in self.stack:

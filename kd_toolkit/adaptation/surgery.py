@@ -82,8 +82,8 @@ def adapt_teacher(teacher, replacements, name=None):
     The adapted model is rebuilt by re-calling the original layer objects
     (weights shared, not copied), each wrapped in a `FrozenLayer` so it
     runs frozen and in inference mode even when the `Distiller` runs the
-    teacher with `training=True`. This sets `trainable=False` on the
-    original teacher's layers. The removed layers are not in the new graph,
+    teacher with `training=True`. This sets `trainable=False` on every
+    layer of the original teacher (shared objects). The removed layers are not in the new graph,
     so they are not executed. Only the adapters are trainable.
 
     Args:
@@ -137,6 +137,8 @@ def adapt_teacher(teacher, replacements, name=None):
             name=rep.adapter_name)
         subs[id(end)] = (start, adapter)
     model = _rebuild(graph, subs, name or f"{teacher.name}_adapted")
+    for layer in teacher.layers:  # the removed ones too: frozen teacher
+        layer.trainable = False
     removed = tuple(
         tuple(_layer_names(graph, region)) for _, _, region in plans)
     return AdaptedTeacher(model=model, original=teacher, replacements=reps,

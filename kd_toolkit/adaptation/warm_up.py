@@ -189,7 +189,8 @@ def _fitter(adapted):
     for rep in adapted.replacements:
         taps += [graph.layer_output(rep.start, "start"),
                  graph.layer_output(rep.end, "end")]
-    view = keras.Model(adapted.original.inputs, taps,
+    inputs = adapted.original.inputs
+    view = keras.Model(inputs[0] if len(inputs) == 1 else inputs, taps,
                        name=f"{adapted.original.name}_cuts")
     adapters = [adapted.model.get_layer(r.adapter_name)
                 for r in adapted.replacements]

@@ -32,6 +32,7 @@ from kd_toolkit.export.runners import OnnxRunner
 from kd_toolkit.export.tflite_export import UnsupportedOpsError
 from kd_toolkit.export.tflite_export import convert_to_tflite
 from kd_toolkit.export.tflite_export import export_tflite
+from kd_toolkit.export.tflite_inspect import ConstantTensor
 from kd_toolkit.export.tflite_inspect import constant_tensors
 from kd_toolkit.export.tflite_inspect import non_builtin_ops
 from kd_toolkit.export.tflite_inspect import operator_names
@@ -44,6 +45,7 @@ __all__ = [
     "AcceptanceThresholds",
     "ArtifactFormat",
     "ArtifactReport",
+    "ConstantTensor",
     "ExportReport",
     "KerasRunner",
     "LatencyStats",

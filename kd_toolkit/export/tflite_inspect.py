@@ -1,6 +1,15 @@
 """Reads operators and stored tensors of a LiteRT flatbuffer, no runtime."""
 
+import collections
+
 from kd_toolkit.export.optional_imports import require
+
+
+ConstantTensor = collections.namedtuple(
+    "ConstantTensor", ["name", "dtype", "shape", "num_bytes"]
+)
+ConstantTensor.__doc__ = """A tensor with stored data: `dtype` is the LiteRT
+`TensorType` name (`"INT8"`, `"FLOAT16"`, ...), `shape` a tuple."""
 
 
 def _schema():
@@ -71,8 +80,9 @@ def constant_tensors(flatbuffer):
         flatbuffer: bytes of a `.tflite` model.
 
     Returns:
-        tuple of `(name, dtype_name, num_bytes)`, e.g.
-        `("conv/kernel", "INT8", 288)`, over the first subgraph.
+        tuple of `ConstantTensor(name, dtype, shape, num_bytes)`, e.g.
+        `ConstantTensor("conv", "INT8", (8, 3, 3, 1), 72)`, over the first
+        subgraph. Kernels have rank >= 2; biases rank 1.
     """
     schema = _schema()
     type_names = {
@@ -88,10 +98,11 @@ def constant_tensors(flatbuffer):
         size = model.Buffers(tensor.Buffer()).DataLength()
         if size:
             tensors.append(
-                (
-                    tensor.Name().decode("utf-8"),
-                    type_names.get(tensor.Type(), str(tensor.Type())),
-                    size,
+                ConstantTensor(
+                    name=tensor.Name().decode("utf-8"),
+                    dtype=type_names.get(tensor.Type(), str(tensor.Type())),
+                    shape=tuple(int(d) for d in tensor.ShapeAsNumpy()),
+                    num_bytes=size,
                 )
             )
     return tuple(tensors)

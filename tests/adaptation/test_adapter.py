@@ -113,3 +113,24 @@ def test_save_and_load(tmp_path):
     loaded = keras.saving.load_model(path)
     assert isinstance(loaded.get_layer("ad"), ActivationMapAdapter)
     np.testing.assert_allclose(loaded(x), model(x), atol=1e-6)
+
+
+def test_copy_weights_from_checks_count_and_shapes():
+    adapter = ActivationMapAdapter(filters=4, kind="conv", name="ad")
+    adapter.build((None, 5, 5, 3))
+    conv = keras.layers.Conv2D(4, 3, use_bias=False, name="src_conv")
+    conv.build((None, 5, 5, 3))
+    bn = keras.layers.BatchNormalization(name="src_bn")
+    bn.build((None, 5, 5, 4))
+    bn.set_weights([np.full(4, 2.0)] * 4)
+    adapter.copy_weights_from(conv, bn)
+    np.testing.assert_array_equal(adapter.stack[0].kernel, conv.kernel)
+    np.testing.assert_array_equal(adapter.stack[1].moving_variance,
+                                  np.full(4, 2.0))
+    with pytest.raises(ValueError, match="2 weighted sublayers"):
+        adapter.copy_weights_from(conv)
+    wide = keras.layers.Conv2D(5, 3, use_bias=False, name="wide")
+    wide.build((None, 5, 5, 3))
+    with pytest.raises(ValueError, match=r"'wide' into adapter sublayer "
+                                         r"'conv'.*\(3, 3, 3, 4\)"):
+        adapter.copy_weights_from(wide, bn)

@@ -1,0 +1,202 @@
+"""Training runs of the accuracy benchmark: one function per method.
+
+Every method trains the same student architecture from the same seed with
+the same optimizer, schedule, epochs and data; only the loss differs.
+"""
+
+import dataclasses
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import kd_toolkit as kd
+
+
+@dataclasses.dataclass
+class Settings:
+    """Hyper-parameters shared by every method of one benchmark run."""
+
+    student: str
+    student_width: int
+    input_shape: tuple
+    num_classes: int
+    epochs: int
+    steps_per_epoch: int
+    learning_rate: float
+    temperature: float
+    kd_weight: float
+    ama_start: str
+    ama_end: str
+    ama_student_layer: str
+    ama_map_weight: float
+    ama_gamma: float
+    ama_warmup_steps: int
+
+
+class _EpochRecorder(keras.callbacks.Callback):
+    """Records training seconds and held-out accuracy after every epoch."""
+
+    def __init__(self, student, eval_ds):
+        super().__init__()
+        self.student = student
+        self.eval_ds = eval_ds
+        self.seconds = []
+        self.accuracy = []
+        self._start = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.seconds.append(time.perf_counter() - self._start)
+        self.accuracy.append(evaluate(self.student, self.eval_ds)[0])
+
+
+@tf.function(reduce_retracing=True)
+def _predict(model, x):
+    return model(x, training=False)
+
+
+def evaluate(model, ds):
+    """Returns (top-1 accuracy, mean cross-entropy) of a logit model."""
+    correct, ce, n = 0, 0.0, 0
+    for x, y in ds:
+        logits = _predict(model, x)
+        y = tf.cast(y, "int32")
+        correct += int(tf.reduce_sum(tf.cast(
+            tf.argmax(logits, -1, output_type="int32") == y, "int32")))
+        ce += float(tf.reduce_sum(
+            tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)))
+        n += int(tf.shape(y)[0])
+    return correct / n, ce / n
+
+
+def _student(s, seed):
+    keras.utils.set_random_seed(seed)
+    kwargs = {"base_width": s.student_width} if s.student_width else {}
+    return kd.models.get(s.student, input_shape=s.input_shape,
+                         num_classes=s.num_classes, **kwargs)
+
+
+def _optimizer(s):
+    return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
+        s.learning_rate, decay_steps=s.epochs * s.steps_per_epoch))
+
+
+def _ce():
+    return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+
+def _kd(s):
+    return kd.losses.KD(s.temperature, weight=s.kd_weight)
+
+
+def _stages(teacher, student):
+    return kd.recipes.distill.common_stages(teacher, student)
+
+
+def run_alone(s, teacher, seed):
+    del teacher
+    student = _student(s, seed)
+    student.compile(_optimizer(s), _ce(), metrics=["accuracy"])
+    return student, student, {}
+
+
+def _ours(s, teacher, seed, extra):
+    student = _student(s, seed)
+    distiller = kd.Distiller(teacher, student,
+                             losses=[_kd(s)] + extra(student),
+                             student_loss_weight=1.0 - s.kd_weight)
+    distiller.compile(_optimizer(s), metrics=["accuracy"])
+    return distiller, student, {}
+
+
+def run_kd(s, teacher, seed):
+    return _ours(s, teacher, seed, lambda student: [])
+
+
+def run_fitnets_kd(s, teacher, seed):
+    def extra(student):
+        stages = _stages(teacher, student)
+        middle = stages[(len(stages) - 1) // 2]
+        return [kd.losses.Hint(middle, middle)]
+    return _ours(s, teacher, seed, extra)
+
+
+def run_at_kd(s, teacher, seed):
+    def extra(student):
+        return [kd.losses.AttentionTransfer(
+            [(n, n) for n in _stages(teacher, student)])]
+    return _ours(s, teacher, seed, extra)
+
+
+def run_keras_kd(s, teacher, seed):
+    student = _student(s, seed)
+    distiller = keras.distillation.Distiller(
+        teacher=teacher, student=student,
+        distillation_losses=keras.distillation.LogitsDistillation(
+            temperature=s.temperature),
+        student_loss_weight=1.0 - s.kd_weight)
+    distiller.compile(optimizer=_optimizer(s), loss=_ce(),
+                      metrics=["accuracy"])
+    return distiller, student, {}
+
+
+def make_run_ama_kd(train_ds, eval_ds):
+    """AMA+KD needs the data for its warm-up; returns the method function."""
+
+    def run_ama_kd(s, teacher, seed):
+        keras.utils.set_random_seed(seed)
+        adapted = kd.adaptation.adapt_teacher(teacher, replacements=[
+            kd.adaptation.Replacement(start=s.ama_start, end=s.ama_end,
+                                      student_layer=s.ama_student_layer)])
+        info = {"teacher_cost": str(adapted.cost())}
+        if s.ama_warmup_steps:
+            report = kd.adaptation.warm_up(
+                adapted, train_ds, steps=s.ama_warmup_steps,
+                log_every=math.gcd(s.ama_warmup_steps, 50))
+            info["warm_up"] = str(report)
+        info["adapted_teacher_accuracy_start"] = evaluate(
+            adapted.model, eval_ds)[0]
+        student = _student(s, seed)
+        distiller = kd.Distiller(
+            adapted.model, student,
+            losses=[_kd(s), kd.losses.ActivationMapAdaptation(
+                adapted.replacements, map_weight=s.ama_map_weight,
+                gamma=s.ama_gamma)],
+            student_loss_weight=1.0 - s.kd_weight)
+        distiller.compile(_optimizer(s), metrics=["accuracy"])
+        info["adapted_model"] = adapted.model
+        return distiller, student, info
+
+    return run_ama_kd
+
+
+def train(method_fn, s, teacher, seed, train_ds, eval_ds, train_eval_ds):
+    """Trains one (method, seed) pair and returns its measured row."""
+    model, student, info = method_fn(s, teacher, seed)
+    adapted_model = info.pop("adapted_model", None)
+    recorder = _EpochRecorder(student, eval_ds)
+    history = model.fit(train_ds, epochs=s.epochs, verbose=0, shuffle=False,
+                        callbacks=[recorder])
+    test_acc, test_ce = evaluate(student, eval_ds)
+    _, train_ce = evaluate(student, train_eval_ds)
+    row = {
+        "seed": seed,
+        "test_accuracy": test_acc,
+        "test_ce": test_ce,
+        "train_ce": train_ce,
+        "final_objective": float(history.history["loss"][-1]),
+        "seconds_per_epoch": float(np.median(recorder.seconds)),
+        "accuracy_per_epoch": recorder.accuracy,
+        **info,
+    }
+    if adapted_model is not None:
+        row["adapted_teacher_accuracy"] = evaluate(adapted_model, eval_ds)[0]
+    return row
+
+
+METHOD_NAMES = ("alone", "kd", "fitnets_kd", "at_kd", "keras_kd", "ama_kd")

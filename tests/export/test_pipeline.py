@@ -1,0 +1,143 @@
+import json
+
+import numpy as np
+import pytest
+
+from kd_toolkit.export import AcceptanceThresholds
+from kd_toolkit.export import LiteRTRunner
+from kd_toolkit.export import constant_tensors
+from kd_toolkit.export import default_thresholds
+from kd_toolkit.export import export_and_verify
+from kd_toolkit.export import format_names
+from tests.export import helpers
+
+FAST = {"latency_runs": 5, "latency_warmup": 1}
+
+
+def test_float_formats_pass_and_are_written(tiny_model, tiny_data, tmp_path):
+    report = export_and_verify(tiny_model, "tflite_float32,onnx", tmp_path,
+                               eval_data=tiny_data, basename="s", **FAST)
+    assert report.passed, report.to_markdown()
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "export_report.json", "export_report.md", "s_onnx.onnx",
+        "s_tflite_float32.tflite"]
+    saved = json.loads((tmp_path / "export_report.json").read_text())
+    assert saved == json.loads(report.to_json())
+    assert report.num_eval_samples == len(tiny_data[0])
+
+
+def test_failing_artifact_is_moved_aside(tiny_model, tiny_data, tmp_path):
+    impossible = {"tflite_float32": default_thresholds("tflite_float32")
+                  .replace(max_size_ratio=0.5)}
+    report = export_and_verify(tiny_model, ["tflite_float32"], tmp_path,
+                               eval_data=tiny_data, thresholds=impossible,
+                               basename="s", **FAST)
+    assert not report.passed and report.failed == ("tflite_float32",)
+    (artifact,) = report.artifacts
+    assert artifact.failed_checks == ("size_ratio 1.000 > 0.500",)
+    assert artifact.path.endswith("s_tflite_float32.tflite.failed")
+    assert not (tmp_path / "s_tflite_float32.tflite").exists()
+    assert (tmp_path / "s_tflite_float32.tflite.failed").exists()
+    assert "FAIL: size_ratio" in (tmp_path / "export_report.md").read_text()
+
+
+def test_conversion_error_is_reported(tmp_path):
+    model = helpers.flex_model()
+    x = np.random.default_rng(0).uniform(size=(8, 4)).astype(np.float32)
+    report = export_and_verify(model, "tflite_float16,onnx", tmp_path,
+                               eval_data=(x, np.zeros(8, int)),
+                               write_report=False, **FAST)
+    assert report.failed == ("tflite_float16",)
+    assert "UnsupportedOpsError" in report.artifacts[0].error
+    assert "tf.Cumprod" in report.artifacts[0].error
+    assert report.artifacts[1].passed  # ONNX has a CumProd operator.
+
+
+def test_refuses_to_overwrite_before_converting(tiny_model, tiny_data,
+                                                tmp_path):
+    (tmp_path / "export_report.md").write_text("old")
+    with pytest.raises(FileExistsError, match="export_report.md"):
+        export_and_verify(tiny_model, "tflite_float32", tmp_path,
+                          eval_data=tiny_data, basename="s", **FAST)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["export_report.md"]
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"formats": "tflite_int8"}, ValueError,
+     r"\['tflite_int8'\] need `representative_data` or a `dataset`"),
+    ({"eval_data": None}, ValueError, r"Received: dataset=None, "
+                                      r"eval_data=None"),
+    ({"formats": "tflite_bf16"}, ValueError, r"Expected one of \["),
+    ({"num_threads": 0}, ValueError, r"Received: num_threads=0"),
+    ({"eval_limit": -1}, ValueError, r"Received: eval_limit=-1"),
+    ({"opset": 5, "formats": "onnx"}, ValueError, r"Received: opset=5"),
+    ({"thresholds": {"tflite_float32": {"max_abs_diff": 1.0}}}, TypeError,
+     r"must be an AcceptanceThresholds\. Received: dict"),
+])
+def test_bad_arguments(tiny_model, tiny_data, tmp_path, kwargs, error, match):
+    arguments = {"formats": "tflite_float32", "eval_data": tiny_data, **FAST}
+    arguments.update(kwargs)
+    with pytest.raises(error, match=match):
+        export_and_verify(tiny_model, out_dir=tmp_path, **arguments)
+
+
+def test_out_dir_that_is_a_file(tiny_model, tiny_data, tmp_path):
+    file_path = tmp_path / "artifacts"
+    file_path.write_text("")
+    with pytest.raises(NotADirectoryError, match="an existing file"):
+        export_and_verify(tiny_model, "onnx", file_path, eval_data=tiny_data)
+
+
+@pytest.fixture(scope="module")
+def exported(fashion_student, tmp_path_factory):
+    model, eval_data = fashion_student
+    out_dir = tmp_path_factory.mktemp("artifacts")
+    report = export_and_verify(
+        model, format_names(), out_dir, dataset="fashion_mnist",
+        eval_data=eval_data, representative_samples=helpers.REAL_REPRESENTATIVE,
+        basename="student", latency_runs=50, latency_warmup=5)
+    print(report.to_markdown())
+    return report, out_dir
+
+
+@pytest.mark.slow
+def test_every_format_passes_on_fashion_mnist(exported):
+    report, out_dir = exported
+    assert report.passed, report.to_markdown()
+    assert report.keras_accuracy > 60.0  # The student learned something.
+    assert report.num_eval_samples == helpers.REAL_EVAL_IMAGES
+    by_name = {a.format: a for a in report.artifacts}
+    assert set(by_name) == set(format_names())
+    for name in ("tflite_float32", "onnx"):
+        assert by_name[name].parity.max_abs_diff <= 1e-4
+        assert by_name[name].parity.top1_agreement == 1.0
+        assert by_name[name].parity.cosine_similarity > 0.999999
+    fp16 = by_name["tflite_float16"]
+    assert fp16.parity.top1_agreement >= 0.999
+    assert fp16.parity.accuracy_drop <= 0.1 and fp16.size_ratio <= 0.55
+    assert by_name["tflite_dynamic_int8"].parity.accuracy_drop <= 0.3
+    for name in ("tflite_int8", "tflite_int8_float_io"):
+        assert by_name[name].parity.accuracy_drop <= 1.0
+        assert by_name[name].size_ratio <= 0.30
+        assert by_name[name].non_builtin_ops == ()
+    for artifact in report.artifacts:
+        suffix = ".onnx" if artifact.format == "onnx" else ".tflite"
+        assert (out_dir / f"student_{artifact.format}{suffix}").is_file()
+        assert artifact.latency.median_ms > 0
+
+
+@pytest.mark.slow
+def test_int8_artifact_is_integer_only(exported):
+    report, out_dir = exported
+    path = out_dir / "student_tflite_int8.tflite"
+    runner = LiteRTRunner(path)
+    assert (runner.input_dtype, runner.output_dtype) == ("int8", "int8")
+    tensors = constant_tensors(path.read_bytes())
+    assert {t.dtype for t in tensors if len(t.shape) >= 2} == {"INT8"}
+    assert {t.dtype for t in tensors if len(t.shape) == 1} <= {"INT32"}
+    # 3 conv kernels and the logits kernel.
+    assert sum(len(t.shape) >= 2 for t in tensors) == 4
+    float_io = LiteRTRunner(out_dir / "student_tflite_int8_float_io.tflite")
+    assert (float_io.input_dtype, float_io.output_dtype) == (
+        "float32", "float32")
+    assert isinstance(report.artifacts[0].thresholds, AcceptanceThresholds)
