@@ -26,25 +26,24 @@ python benchmarks/accuracy.py
 Smoke run (also in the test suite): `python benchmarks/accuracy.py --quick`.
 """
 
-import json
 import os
 import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+import keras
+import tensorflow as tf
+from absl import app
+from absl import flags
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-import accuracy_methods as am  # noqa: E402
-import accuracy_report  # noqa: E402
+import accuracy_methods as am
+import accuracy_report
 
-import kd_toolkit as kd  # noqa: E402
-from kd_toolkit.utils.atomic_io import atomic_save_model  # noqa: E402
+import kd_toolkit as kd
+from kd_toolkit.utils.atomic_io import atomic_save_model
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("quick", False, "Smoke run: tiny models and data.")

@@ -30,14 +30,14 @@ import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
 
-import kd_toolkit as kd  # noqa: E402
-from kd_toolkit.utils.atomic_io import atomic_write_text  # noqa: E402
+import kd_toolkit as kd
+from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teacher", "resnet20", "Teacher zoo name.")

@@ -16,11 +16,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+from absl import app
+from absl import flags
 
-from kd_toolkit.recipes import distill  # noqa: E402
-from kd_toolkit.recipes import report as report_lib  # noqa: E402
+from kd_toolkit.recipes import distill
+from kd_toolkit.recipes import report as report_lib
 
 _D = distill.DistillConfig()
 FLAGS = flags.FLAGS

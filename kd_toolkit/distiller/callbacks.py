@@ -30,8 +30,8 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                   if k == "loss" or k.endswith("_loss")}
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad:
+            finite = {k: v for k, v in values.items() if k not in bad}
             raise FloatingPointError(
                 f"Non-finite loss at epoch {self._epoch + 1}, batch {batch}: "
-                f"{bad} (finite terms: "
-                f"{ {k: v for k, v in values.items() if k not in bad} }). Lower the learning rate or the "
-                f"loss weights, or check the inputs for NaN/inf.")
+                f"{bad} (finite terms: {finite}). Lower the learning rate or "
+                "the loss weights, or check the inputs for NaN/inf.")

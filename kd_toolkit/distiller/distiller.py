@@ -195,8 +195,8 @@ class Distiller(keras.Model):
                 "negative label in y"),
             tf.debugging.assert_less(
                 y, self.num_classes,
-                message=f"Labels must be in [0, num_classes={self.num_classes})."
-                " Received: a label >= num_classes in y"),
+                message="Labels must be in [0, num_classes="
+                f"{self.num_classes}). Received: a label >= num_classes in y"),
         ]):
             return tf.one_hot(y, self.num_classes, dtype="float32")
 

@@ -74,7 +74,8 @@ def detect_output_kind(model, declared="auto", role="student",
     if declared == "auto":
         return detected or LOGITS
     if detected is not None and detected != declared:
-        where = f"output layer '{layer.name}'" if layer is not None else "output"
+        where = ("output" if layer is None
+                 else f"output layer '{layer.name}'")
         raise ValueError(
             f"`{arg}` says the {role} outputs {declared}, but its {where} "
             f"computes {detected}. Pass {arg}='{detected}' or 'auto'. "

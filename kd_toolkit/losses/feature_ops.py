@@ -51,6 +51,8 @@ def attention_distance(teacher_map, student_map, p=2):
     th, tw = spatial_size(teacher_map.shape)
     sh, sw = spatial_size(student_map.shape)
     target = (min(th, sh), min(tw, sw))
-    t = attention_map(match_spatial(ops.cast(teacher_map, "float32"), target), p)
-    s = attention_map(match_spatial(ops.cast(student_map, "float32"), target), p)
+    t = attention_map(
+        match_spatial(ops.cast(teacher_map, "float32"), target), p)
+    s = attention_map(
+        match_spatial(ops.cast(student_map, "float32"), target), p)
     return ops.mean(ops.square(s - t), axis=-1)

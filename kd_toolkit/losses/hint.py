@@ -85,7 +85,8 @@ class Hint(DistillationLoss):
         else:
             th, tw, sh, sw = t_shape[1], t_shape[2], s_shape[1], s_shape[2]
             stride = 1
-            if sh > th and sh % th == 0 and sw % tw == 0 and sh // th == sw // tw:
+            if (sh > th and sh % th == 0 and sw % tw == 0
+                    and sh // th == sw // tw):
                 stride = sh // th
             self._target_hw = (min(th, sh // stride), min(tw, sw // stride))
             self.connector = keras.Sequential(

@@ -37,8 +37,10 @@ def test_real_fashion_mnist_distillation_beats_chance(tmp_path):
     assert os.path.exists(tmp_path / "student.keras")
     assert os.path.exists(tmp_path / "teacher.keras")
     json_path, md_path = recipes.write_report(report, str(tmp_path))
-    assert "| student + at |" in open(md_path).read()
-    assert json.load(open(json_path))["test_images"] == 1000
+    with open(md_path) as f:
+        assert "| student + at |" in f.read()
+    with open(json_path) as f:
+        assert json.load(f)["test_images"] == 1000
 
 
 @pytest.mark.slow
@@ -54,7 +56,8 @@ def test_command_line_end_to_end_reuses_the_cached_teacher(tmp_path):
                             timeout=300)
     assert second.returncode == 0, second.stderr[-2000:]
     assert "loading cached teacher" in second.stdout
-    report = json.load(open(tmp_path / "report.json"))
+    with open(tmp_path / "report.json") as f:
+        report = json.load(f)
     assert report["teacher"]["epochs"] is None  # loaded, not trained
 
 

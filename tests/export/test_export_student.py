@@ -1,0 +1,69 @@
+"""End-to-end runs of the `export/export_student.py` command line."""
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "export" / "export_student.py"
+QUICK = ["--eval_limit", "1000", "--representative_samples", "50",
+         "--latency_runs", "20", "--latency_warmup", "2"]
+
+
+def _run(*args):
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+               PYTHONPATH=os.pathsep.join(
+                   [str(ROOT), os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def student_file(fashion_student, tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "student.keras"
+    fashion_student[0].save(path)
+    return path
+
+
+@pytest.mark.slow
+def test_cli_end_to_end(student_file, tmp_path):
+    out_dir = tmp_path / "artifacts"
+    common = ["--model", str(student_file), "--dataset", "fashion_mnist",
+              "--out_dir", str(out_dir), *QUICK]
+    result = _run(*common, "--formats", "tflite_float32,tflite_int8,onnx")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "| tflite_int8 |" in result.stdout and "overall: PASS" in \
+        result.stdout
+    report = json.loads((out_dir / "export_report.json").read_text())
+    assert report["passed"] and report["num_eval_samples"] == 1000
+    assert [a["format"] for a in report["artifacts"]] == [
+        "tflite_float32", "tflite_int8", "onnx"]
+    assert (out_dir / "simple_cnn_tflite_int8.tflite").is_file()
+
+    # A second run into the same directory refuses to overwrite...
+    impossible = ["--formats", "tflite_int8", "--max_size_ratio", "0.05"]
+    result = _run(*common, *impossible)
+    assert result.returncode == 2
+    assert "Refusing to overwrite" in result.stderr
+    assert "simple_cnn_tflite_int8.tflite" in result.stderr
+
+    # ...and with --overwrite, an unreachable threshold makes it fail.
+    result = _run(*common, *impossible, "--overwrite")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "FAILED formats: tflite_int8" in result.stderr
+    assert "FAIL: size_ratio" in result.stdout
+    assert (out_dir / "simple_cnn_tflite_int8.tflite.failed").is_file()
+    assert not (out_dir / "simple_cnn_tflite_int8.tflite").exists()
+    report = json.loads((out_dir / "export_report.json").read_text())
+    assert report["passed"] is False
+
+
+def test_cli_bad_flag_value(tmp_path):
+    result = _run("--model", str(tmp_path / "missing.keras"),
+                  "--out_dir", str(tmp_path), "--formats", "tflite_int4")
+    assert result.returncode == 2
+    assert "Received: format='tflite_int4'" in result.stderr
