@@ -51,8 +51,9 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
     student logits `s` and teacher logits `t` (teacher in inference mode):
 
     ```
-    loss = ce_weight · CE(y, s) + kd_weight · τ² · KL(softmax(t/τ) ‖ softmax(s/τ))
-           + Σ model.losses
+    loss = ce_weight · CE(y, s)
+         + kd_weight · τ² · KL(softmax(t/τ) ‖ softmax(s/τ))
+         + Σ model.losses
     ```
 
     The loop is a plain `tf.function` step; tf_keras callbacks such as

@@ -52,7 +52,8 @@ def parse_methods(methods):
                          f"Received: methods={methods!r}")
     parsed = []
     for item in items:
-        match = _PRUNE_PATTERN.fullmatch(item) if isinstance(item, str) else None
+        match = (_PRUNE_PATTERN.fullmatch(item)
+                 if isinstance(item, str) else None)
         if match:
             parsed.append(Method(item, PRUNE, int(match.group(1)) / 100))
         elif item in (QAT, PTQ_INT8):

@@ -89,7 +89,8 @@ def quantize_aware_train(student, teacher, dataset, *, epochs=1,
     logits `s`:
 
     ```
-    loss = ce_weight · CE(y, s) + kd_weight · τ² · KL(softmax(t/τ) ‖ softmax(s/τ))
+    loss = ce_weight · CE(y, s)
+         + kd_weight · τ² · KL(softmax(t/τ) ‖ softmax(s/τ))
     ```
 
     Args:

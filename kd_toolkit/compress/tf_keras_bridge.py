@@ -1,4 +1,4 @@
-"""The Keras 3 <-> `tf_keras` (Keras 2) bridge for tensorflow-model-optimization.
+"""The Keras 3 <-> `tf_keras` (Keras 2) bridge for model optimization.
 
 tensorflow-model-optimization (tfmot) only wraps `tf_keras` models, and
 kd_toolkit builds Keras 3 models. This module, the only place in the project
@@ -25,9 +25,15 @@ from kd_toolkit.compress.layer_translation import SUPPORTED_LAYERS
 from kd_toolkit.compress.layer_translation import UnsupportedLayerError
 
 __all__ = [
-    "SUPPORTED_LAYERS", "ParityError", "UnsupportedLayerError",
-    "clone_tf_keras_model", "is_tf_keras_model", "max_output_difference",
-    "to_keras3", "to_tf_keras", "tf_keras_optimizer",
+    "SUPPORTED_LAYERS",
+    "ParityError",
+    "UnsupportedLayerError",
+    "clone_tf_keras_model",
+    "is_tf_keras_model",
+    "max_output_difference",
+    "tf_keras_optimizer",
+    "to_keras3",
+    "to_tf_keras",
 ]
 
 
@@ -192,7 +198,7 @@ def max_output_difference(a, b, input_shape=None, batch_size=2, seed=0):
     out_b = _as_list(b(x, training=False))
     return max(float(np.max(np.abs(np.asarray(p, "float64")
                                    - np.asarray(q, "float64"))))
-               for p, q in zip(out_a, out_b))
+               for p, q in zip(out_a, out_b, strict=True))
 
 
 def _tf_keras():
@@ -210,7 +216,8 @@ def _convert(model, module, target_name, check_parity, atol,
              parity_input_shape):
     if isinstance(atol, bool) or not (isinstance(atol, (int, float))
                                       and atol > 0):
-        raise ValueError(f"`atol` must be a number > 0. Received: atol={atol!r}")
+        raise ValueError(
+            f"`atol` must be a number > 0. Received: atol={atol!r}")
     graph = model_graph.read_graph(model)
     specs, problems = {}, []
     for layer in graph.layers:

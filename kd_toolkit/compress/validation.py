@@ -5,8 +5,13 @@ import math
 from kd_toolkit.losses.base import check_non_negative
 from kd_toolkit.losses.base import check_positive
 
-__all__ = ["check_non_negative", "check_positive", "check_int",
-           "check_optional_int", "check_fraction"]
+__all__ = [
+    "check_fraction",
+    "check_int",
+    "check_non_negative",
+    "check_optional_int",
+    "check_positive",
+]
 
 
 def check_int(name, value, minimum):

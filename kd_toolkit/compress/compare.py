@@ -1,0 +1,243 @@
+"""Compress a distilled student several ways and measure every artifact."""
+
+import dataclasses
+import gzip
+import os
+import pathlib
+import tempfile
+
+from absl import logging
+
+from kd_toolkit.compress import methods as methods_lib
+from kd_toolkit.compress import validation
+from kd_toolkit.compress.pruning import prune
+from kd_toolkit.compress.qat import export_qat_tflite
+from kd_toolkit.compress.qat import quantize_aware_train
+from kd_toolkit.compress.report import REPORT_JSON
+from kd_toolkit.compress.report import REPORT_MARKDOWN
+from kd_toolkit.compress.report import CompressionReport
+from kd_toolkit.compress.report import CompressionRow
+from kd_toolkit.compress.sparsity import sparsity_report
+from kd_toolkit.export import AcceptanceThresholds
+from kd_toolkit.export import KerasRunner
+from kd_toolkit.export import export_and_verify
+from kd_toolkit.export import verify_artifact
+from kd_toolkit.export.atomic_io import check_output_path
+
+QAT_MAX_ACCURACY_DROP = 0.3
+
+
+def compress_and_compare(student, teacher, out_dir, *,
+                         dataset="fashion_mnist",
+                         methods=methods_lib.DEFAULT_METHODS, epochs=2,
+                         qat_epochs=None, batch_size=128, learning_rate=1e-4,
+                         temperature=4.0, ce_weight=1.0, kd_weight=1.0,
+                         train_limit=None, eval_limit=None, augment=True,
+                         representative_samples=200, latency_runs=200,
+                         num_threads=1, seed=0, overwrite=False,
+                         command=None):
+    """Prunes / quantizes a student and measures each LiteRT artifact.
+
+    Every row is measured from its `.tflite` file in the LiteRT interpreter
+    on the dataset's test split: top-1 accuracy, size (raw and gzip -9),
+    median single-image latency. Rows: `float` (the student as float32
+    TFLite), `prune<NN>` (pruned to NN% with KD fine-tuning, rebuilt in
+    Keras 3, float32 TFLite: gzip shows the sparsity), `qat` (QAT with KD,
+    full-integer int8 TFLite) and `ptq_int8` (post-training full-integer
+    int8 of the float student). Artifacts go to `out_dir/<method>/`, the
+    pruned Keras 3 students to `out_dir/<method>/<name>_<method>.keras`, the
+    report to `out_dir/compression_report.{md,json}`.
+
+    Args:
+        student: Keras 3 functional student (distilled).
+        teacher: Keras 3 teacher guiding the fine-tuning, or None.
+        out_dir: str or `os.PathLike`. Output directory (created).
+        dataset: str. A `kd_toolkit.data` name. Defaults to
+            `"fashion_mnist"`.
+        methods: str or sequence. See `parse_methods`. Defaults to
+            `"prune50,prune80,qat,ptq_int8"`.
+        epochs: int >= 1. Pruning fine-tuning epochs. Defaults to `2`.
+        qat_epochs: int >= 1 or None (same as `epochs`).
+        batch_size: int >= 1. Defaults to `128`.
+        learning_rate, temperature, ce_weight, kd_weight: see
+            `distill_finetune`.
+        train_limit: int or None. Fine-tune on the first N training images.
+        eval_limit: int or None. Evaluate on the first N test images.
+        augment: bool. Augment the fine-tuning batches. Defaults to `True`.
+        representative_samples: int >= 1. Calibration images for int8.
+        latency_runs: int >= 1. Timed single-image runs per artifact.
+        num_threads: int >= 1. LiteRT threads. Defaults to `1`.
+        seed: int >= 0. Shuffle/augmentation seed. Defaults to `0`.
+        overwrite: bool. Replace existing artifacts and reports.
+        command: str or None. Recorded in the report.
+
+    Returns:
+        `CompressionReport` (also saved to `out_dir`).
+
+    Raises:
+        ValueError: for unknown methods or bad arguments.
+        FileExistsError: if an output exists and `overwrite` is False.
+
+    Example:
+
+    ```python
+    report = compress_and_compare(student, teacher, "runs/compress",
+                                  methods="prune50,qat,ptq_int8")
+    print(report.to_markdown())
+    ```
+    """
+    from kd_toolkit import data
+
+    parsed = methods_lib.parse_methods(methods)
+    epochs = validation.check_int("epochs", epochs, 1)
+    qat_epochs = validation.check_optional_int("qat_epochs", qat_epochs, 1)
+    for name, value in (("batch_size", batch_size),
+                        ("representative_samples", representative_samples),
+                        ("latency_runs", latency_runs),
+                        ("num_threads", num_threads)):
+        validation.check_int(name, value, 1)
+    out_dir = pathlib.Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _check_outputs(out_dir, student.name, parsed, overwrite)
+    x, y = data.load_numpy(dataset, "test", limit=eval_limit)
+    train = data.load(dataset, "train", batch_size, limit=train_limit,
+                      augment=augment, shuffle=True, seed=seed)
+    calibration = data.representative_dataset(dataset, representative_samples)
+    tune = {"learning_rate": learning_rate, "temperature": temperature,
+            "ce_weight": ce_weight, "kd_weight": kd_weight}
+    common = {"eval_data": (x, y), "representative_data": calibration,
+              "representative_samples": representative_samples,
+              "latency_runs": latency_runs, "num_threads": num_threads,
+              "overwrite": overwrite, "write_report": False}
+    kinds = {m.kind for m in parsed}
+    formats = ["tflite_float32"] + (
+        ["tflite_int8"] if methods_lib.PTQ_INT8 in kinds else [])
+    logging.info("Exporting the float student (%s).", ", ".join(formats))
+    base = export_and_verify(student, formats, out_dir / "float",
+                             basename=student.name, **common)
+    student_zeros = sparsity_report(student).zero_fraction
+    rows = {"float": _row("float", base.artifacts[0], student_zeros)}
+    if len(base.artifacts) > 1:
+        rows[methods_lib.PTQ_INT8] = _row(methods_lib.PTQ_INT8,
+                                          base.artifacts[1], student_zeros)
+    float_size = base.artifacts[0].size_bytes
+    for method in parsed:
+        if method.kind == methods_lib.PRUNE:
+            logging.info("Pruning to %.0f%%.", method.sparsity * 100)
+            rows[method.name] = _pruned_row(
+                method, student, teacher, train, epochs, tune, out_dir,
+                common)
+        elif method.kind == methods_lib.QAT:
+            logging.info("Quantization-aware training.")
+            rows[method.name] = _qat_row(
+                student, teacher, train, qat_epochs or epochs, tune, out_dir,
+                x, y, calibration, float_size, common)
+    order = ["float"] + [m.name for m in parsed]
+    report = CompressionReport(
+        student=student.name, dataset=dataset, num_eval_samples=len(x),
+        settings={"epochs": epochs, "qat_epochs": qat_epochs or epochs,
+                  "batch_size": batch_size, "train_limit": train_limit,
+                  "augment": augment,
+                  "teacher": None if teacher is None else teacher.name,
+                  **tune},
+        rows=tuple(rows[name] for name in order), command=command)
+    report.save(out_dir, overwrite)
+    return report
+
+
+def _check_outputs(out_dir, name, parsed, overwrite):
+    """Fails before any training if an output exists (no overwrite)."""
+    if overwrite:
+        return
+    paths = [out_dir / REPORT_MARKDOWN, out_dir / REPORT_JSON,
+             out_dir / "float" / f"{name}_tflite_float32.tflite"]
+    for method in parsed:
+        if method.kind == methods_lib.PRUNE:
+            stem = out_dir / method.name / f"{name}_{method.name}"
+            paths += [stem.with_suffix(".keras"),
+                      stem.parent / f"{stem.name}_tflite_float32.tflite"]
+        elif method.kind == methods_lib.QAT:
+            paths.append(out_dir / "qat" / f"{name}_qat_int8.tflite")
+        else:
+            paths.append(out_dir / "float" / f"{name}_tflite_int8.tflite")
+    for path in paths:
+        if path.parent.is_dir():
+            check_output_path(path, overwrite)
+
+
+def gzipped_size(path):
+    """Size in bytes of the file compressed with gzip at level 9."""
+    return len(gzip.compress(pathlib.Path(path).read_bytes(), compresslevel=9))
+
+
+def _pruned_row(method, student, teacher, train, epochs, tune, out_dir,
+                common):
+    result = prune(student, teacher, train, target_sparsity=method.sparsity,
+                   epochs=epochs, **tune)
+    target = out_dir / method.name
+    target.mkdir(exist_ok=True)
+    _save_keras(result.model, target / f"{student.name}_{method.name}.keras",
+                common["overwrite"])
+    report = export_and_verify(result.model, "tflite_float32", target,
+                               basename=f"{student.name}_{method.name}",
+                               **common)
+    details = {"schedule": dataclasses.asdict(result.schedule),
+               "history": result.history.to_dict(),
+               "keras_accuracy": report.keras_accuracy}
+    return _row(method.name, report.artifacts[0],
+                result.sparsity.zero_fraction, details)
+
+
+def _qat_row(student, teacher, train, epochs, tune, out_dir, x, y,
+             calibration, float_size, common):
+    result = quantize_aware_train(student, teacher, train, epochs=epochs,
+                                  **tune)
+    target = out_dir / "qat"
+    target.mkdir(exist_ok=True)
+    path = export_qat_tflite(
+        result.model, target / f"{student.name}_qat_int8.tflite",
+        calibration, representative_samples=common["representative_samples"],
+        overwrite=common["overwrite"])
+    reference = KerasRunner(student).predict(x)
+    artifact = verify_artifact(
+        "tflite_int8", path, reference, x, y,
+        AcceptanceThresholds(max_accuracy_drop=QAT_MAX_ACCURACY_DROP,
+                             max_size_ratio=0.30),
+        float_size, common["latency_runs"], num_threads=common["num_threads"])
+    details = {"history": result.history.to_dict(),
+               "output_quantized_layers": list(result.output_quantized_layers)}
+    return _row("qat", artifact, None, details)
+
+
+def _row(method, artifact, zero_fraction, details=None):
+    exists = artifact.path is not None and os.path.exists(artifact.path)
+    return CompressionRow(
+        method=method, artifact=artifact.format,
+        accuracy=None if artifact.parity is None else artifact.parity.accuracy,
+        size_bytes=artifact.size_bytes,
+        gzip_bytes=gzipped_size(artifact.path) if exists else None,
+        zero_fraction=zero_fraction,
+        latency_ms=None if artifact.latency is None
+        else artifact.latency.median_ms,
+        path=artifact.path, passed=artifact.passed,
+        notes="; ".join(artifact.failed_checks),
+        details=details or {})
+
+
+def _save_keras(model, path, overwrite):
+    """`model.save` through a temporary file and `os.replace`."""
+    if path.exists() and not overwrite:
+        raise FileExistsError(
+            f"Refusing to overwrite {str(path)!r}; pass overwrite=True. "
+            f"Received: overwrite={overwrite}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras",
+                               dir=path.parent)
+    os.close(fd)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+

@@ -1,0 +1,134 @@
+"""Tests of the Keras 3 <-> tf_keras bridge."""
+
+import keras
+import numpy as np
+import pytest
+import tf_keras
+
+from kd_toolkit import models
+from kd_toolkit.compress import tf_keras_bridge as bridge
+from tests.compress import helpers
+
+ATOL = 1e-5
+
+
+def test_kitchen_sink_round_trip_keeps_names_weights_and_outputs():
+    model = helpers.randomize_weights(helpers.kitchen_sink_model())
+    legacy = bridge.to_tf_keras(model)
+    assert isinstance(legacy, tf_keras.Model)
+    assert [layer.name for layer in legacy.layers] == [
+        layer.name for layer in model.layers]
+    tap = legacy.get_layer("tap")
+    assert isinstance(tap, tf_keras.layers.Activation)
+    assert tap.get_config()["activation"] == "linear"
+    assert legacy.get_layer("conv").kernel_regularizer.get_config() == {
+        "l2": pytest.approx(1e-4)}
+    np.testing.assert_array_equal(
+        legacy.get_layer("bn").get_weights()[3],
+        model.get_layer("bn").get_weights()[3])
+    assert bridge.max_output_difference(model, legacy) <= ATOL
+
+    back = bridge.to_keras3(legacy)
+    assert isinstance(back, keras.Model)
+    assert not bridge.is_tf_keras_model(back)
+    assert [layer.name for layer in back.layers] == [
+        layer.name for layer in model.layers]
+    assert bridge.max_output_difference(model, back) <= ATOL
+    x = np.random.default_rng(3).uniform(size=(3, 12, 12, 1)).astype(
+        "float32")
+    for ours, theirs in zip(model(x), back(x), strict=True):
+        np.testing.assert_allclose(ours, theirs, atol=ATOL)
+
+
+@pytest.mark.parametrize("name", models.names())
+def test_every_zoo_model_round_trips_with_parity(name):
+    model = helpers.randomize_weights(
+        models.get(name, input_shape=(28, 28, 1), num_classes=10))
+    legacy = bridge.to_tf_keras(model)  # raises ParityError above 1e-5
+    back = bridge.to_keras3(legacy)
+    assert bridge.max_output_difference(model, legacy) <= ATOL
+    assert bridge.max_output_difference(model, back) <= ATOL
+    assert len(back.weights) == len(model.weights)
+
+
+def test_sequential_model_is_rebuilt():
+    model = keras.Sequential([
+        keras.Input((6, 6, 2)),
+        keras.layers.Conv2D(4, 3, activation="relu"),
+        keras.layers.Flatten(),
+        keras.layers.Dense(3),
+    ], name="seq")
+    helpers.randomize_weights(model)
+    legacy = bridge.to_tf_keras(model)
+    assert bridge.max_output_difference(model, legacy) <= ATOL
+    assert bridge.max_output_difference(model, bridge.to_keras3(legacy)) <= ATOL
+
+
+@keras.saving.register_keras_serializable(package="kd_toolkit_tests")
+class Doubler(keras.layers.Layer):
+    def call(self, x):
+        return 2.0 * x
+
+
+def test_unsupported_layers_are_all_named_with_their_types():
+    inputs = keras.Input((8, 8, 3), name="input")
+    x = keras.layers.LayerNormalization(name="norm")(inputs)
+    x = Doubler(name="double")(x)
+    x = keras.layers.Conv2D(4, 3, name="conv")(x)
+    x = keras.layers.UpSampling2D(name="up")(x)
+    model = keras.Model(inputs, x)
+    with pytest.raises(bridge.UnsupportedLayerError) as info:
+        bridge.to_tf_keras(model)
+    message = str(info.value)
+    assert "3 unsupported layer(s)" in message
+    for name, kind in (("norm", "LayerNormalization"), ("double", "Doubler"),
+                       ("up", "UpSampling2D")):
+        assert f"'{name}' ({kind})" in message
+    assert "'conv'" not in message
+    assert "Supported layer types" in message
+
+
+def test_argument_without_equivalent_is_refused():
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Dense(3, name="dense")(inputs))
+    model.get_layer("dense").enable_lora(2)
+    with pytest.raises(bridge.UnsupportedLayerError,
+                       match=r"'dense' \(Dense\): argument lora_rank=2"):
+        bridge.to_tf_keras(model)
+
+
+def test_subclassed_model_is_refused():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.dense = keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(x)
+
+    net = Net()
+    net(np.zeros((1, 3), "float32"))
+    with pytest.raises(ValueError, match="only functional and sequential"):
+        bridge.to_tf_keras(net)
+
+
+def test_bad_arguments():
+    model = helpers.tiny_cnn()
+    with pytest.raises(TypeError, match="Received: model="):
+        bridge.to_tf_keras("model.keras")
+    with pytest.raises(TypeError, match="must be a `tf_keras.Model`"):
+        bridge.to_keras3(model)
+    with pytest.raises(ValueError, match="Received: atol=0"):
+        bridge.to_tf_keras(model, atol=0)
+    with pytest.raises(ValueError, match="Received: optimizer='rmsprop'"):
+        bridge.tf_keras_optimizer("rmsprop", 1e-3)
+    with pytest.raises(ValueError, match="Received: learning_rate=-1"):
+        bridge.tf_keras_optimizer("adam", -1)
+
+
+def test_unknown_input_dimensions_need_a_parity_shape():
+    model = models.get("simple_cnn", input_shape=(None, None, 1))
+    with pytest.raises(ValueError, match="parity_input_shape=None"):
+        bridge.to_tf_keras(model)
+    legacy = bridge.to_tf_keras(model, parity_input_shape=(16, 16, 1))
+    assert bridge.max_output_difference(model, legacy, (20, 20, 1)) <= ATOL
