@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app  # noqa: E402
 from absl import flags  # noqa: E402
+from absl import logging  # noqa: E402
 
 _DEFAULT_FORMATS = (
     "tflite_float32,tflite_float16,tflite_dynamic_int8,tflite_int8,onnx"
@@ -64,6 +65,13 @@ flags.DEFINE_bool(
 flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
 flags.DEFINE_integer("latency_warmup", 20, "Untimed warm-up runs.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT / onnxruntime threads.")
+flags.DEFINE_enum(
+    "size_basis",
+    "file",
+    ["file", "weights"],
+    "Apply the default size bounds to the file or to the weight payload "
+    "(for students under ~80k parameters).",
+)
 flags.DEFINE_string(
     "basename", None, "Artifact file stem (default: the model's name)."
 )
@@ -95,13 +103,16 @@ def _thresholds(formats, export):
         if getattr(FLAGS, name) is not None
     }
     return {
-        fmt.name: export.default_thresholds(fmt).replace(**overrides)
+        fmt.name: export.default_thresholds(fmt, FLAGS.size_basis).replace(
+            **overrides
+        )
         for fmt in formats
     }
 
 
 def main(argv):
     del argv
+    logging.set_verbosity(logging.WARNING)
     import keras
 
     import kd_toolkit  # noqa: F401 - registers the serializable classes.

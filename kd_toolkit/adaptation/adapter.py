@@ -4,6 +4,7 @@ import math
 
 import keras
 from keras import layers
+from keras import ops
 
 KINDS = ("separable", "conv")
 
@@ -43,6 +44,10 @@ class ActivationMapAdapter(keras.layers.Layer):
         final_relu: bool. Apply a ReLU at the end. Defaults to `True`.
         bn_momentum: float in (0, 1). Defaults to `0.9`.
         bn_epsilon: float > 0. Defaults to `1e-5`.
+        stop_input_gradient: bool. Block the gradient to the input. Set by
+            `adapt_teacher` when nothing upstream of the adapter trains, so
+            the backward pass never enters the frozen teacher layers before
+            it (a smaller training graph). Defaults to `False`.
         **kwargs: `keras.layers.Layer` arguments (`name`, ...).
 
     Returns:
@@ -63,7 +68,7 @@ class ActivationMapAdapter(keras.layers.Layer):
 
     def __init__(self, filters, strides=1, kind="separable", kernel_size=3,
                  final_relu=True, bn_momentum=0.9, bn_epsilon=1e-5,
-                 **kwargs):
+                 stop_input_gradient=False, **kwargs):
         super().__init__(**kwargs)
         self.filters = _check_positive_int("filters", filters)
         self.strides = _check_positive_int("strides", strides)
@@ -77,6 +82,11 @@ class ActivationMapAdapter(keras.layers.Layer):
                 "`final_relu` must be a bool. "
                 f"Received: final_relu={final_relu!r}")
         self.final_relu = final_relu
+        if not isinstance(stop_input_gradient, bool):
+            raise TypeError(
+                "`stop_input_gradient` must be a bool. "
+                f"Received: stop_input_gradient={stop_input_gradient!r}")
+        self.stop_input_gradient = stop_input_gradient
         if not 0.0 < float(bn_momentum) < 1.0:
             raise ValueError(
                 "`bn_momentum` must be in (0, 1). "
@@ -165,7 +175,7 @@ class ActivationMapAdapter(keras.layers.Layer):
             target.set_weights(weights)
 
     def call(self, inputs, training=None):
-        x = inputs
+        x = ops.stop_gradient(inputs) if self.stop_input_gradient else inputs
         for layer in self.stack:
             x = layer(x, training=training)
         return x
@@ -183,6 +193,7 @@ class ActivationMapAdapter(keras.layers.Layer):
             "final_relu": self.final_relu,
             "bn_momentum": self.bn_momentum,
             "bn_epsilon": self.bn_epsilon,
+            "stop_input_gradient": self.stop_input_gradient,
         })
         return config
 
@@ -220,7 +231,8 @@ def infer_strides(start_shape, end_shape):
 
 
 def adapter_for_shapes(start_shape, end_shape, kind="separable",
-                       kernel_size=3, final_relu=True, name=None):
+                       kernel_size=3, final_relu=True,
+                       stop_input_gradient=False, name=None):
     """Builds an `ActivationMapAdapter` mapping `start_shape` to `end_shape`.
 
     Strides come from `infer_strides`, filters from the end's channels.
@@ -231,6 +243,7 @@ def adapter_for_shapes(start_shape, end_shape, kind="separable",
         kind: `"separable"` or `"conv"`. Defaults to `"separable"`.
         kernel_size: int. Defaults to `3`.
         final_relu: bool. Defaults to `True`.
+        stop_input_gradient: bool. Defaults to `False`.
         name: str or None. Layer name.
 
     Returns:
@@ -243,7 +256,8 @@ def adapter_for_shapes(start_shape, end_shape, kind="separable",
     strides = infer_strides(start_shape, end_shape)
     adapter = ActivationMapAdapter(
         filters=int(end_shape[-1]), strides=strides, kind=kind,
-        kernel_size=kernel_size, final_relu=final_relu, name=name)
+        kernel_size=kernel_size, final_relu=final_relu,
+        stop_input_gradient=stop_input_gradient, name=name)
     adapter.build((None,) + tuple(start_shape[1:]))
     return adapter
 

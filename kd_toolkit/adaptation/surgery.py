@@ -83,8 +83,9 @@ def adapt_teacher(teacher, replacements, name=None):
     (weights shared, not copied), each wrapped in a `FrozenLayer` so it
     runs frozen and in inference mode even when the `Distiller` runs the
     teacher with `training=True`. This sets `trainable=False` on every
-    layer of the original teacher (shared objects). The removed layers are not in the new graph,
-    so they are not executed. Only the adapters are trainable.
+    layer of the original teacher (shared objects). The removed layers are
+    not in the new graph, so they are not executed. Only the adapters are
+    trainable.
 
     Args:
         teacher: a trained functional or sequential `keras.Model`.
@@ -128,13 +129,17 @@ def adapt_teacher(teacher, replacements, name=None):
     _check_disjoint(graph, reps, plans)
     _check_adapter_names(graph, reps)
     subs = {}
+    ends = {id(end) for _, end, _ in plans}
     for rep, (start, end, _) in zip(reps, plans):
         final_relu = (_ends_in_relu(graph, end) if rep.final_relu is None
                       else rep.final_relu)
+        # Only adapters train: an adapter fed by frozen layers alone needs
+        # no gradient for its input.
+        upstream = graph.ancestors(start) | {id(start)}
         adapter = adapter_for_shapes(
             tuple(start.shape), tuple(end.shape), kind=rep.kind,
             kernel_size=rep.kernel_size, final_relu=final_relu,
-            name=rep.adapter_name)
+            stop_input_gradient=not upstream & ends, name=rep.adapter_name)
         subs[id(end)] = (start, adapter)
     model = _rebuild(graph, subs, name or f"{teacher.name}_adapted")
     for layer in teacher.layers:  # the removed ones too: frozen teacher

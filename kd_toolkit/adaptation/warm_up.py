@@ -95,7 +95,7 @@ class _AdapterFitter(keras.Model):
         return self._report(self._fidelity(x, training=False))
 
 
-def warm_up(adapted, data, steps=300, learning_rate=1e-3, log_every=50,
+def warm_up(adapted, data, steps=300, learning_rate=1e-2, log_every=50,
             eval_batches=4, batch_size=128, verbose=0):
     """Fits each adapter to reproduce the teacher blocks it replaced.
 
@@ -120,7 +120,8 @@ def warm_up(adapted, data, steps=300, learning_rate=1e-3, log_every=50,
             are ignored), or a numpy array of images. It is repeated as
             needed.
         steps: int > 0. Optimizer steps. Defaults to `300`.
-        learning_rate: float > 0. Adam learning rate. Defaults to `1e-3`.
+        learning_rate: float > 0. Adam learning rate. Defaults to `1e-2`
+            (our choice: the adapters are small and batch-normalized).
         log_every: int > 0 dividing `steps`: the history holds the mean MSE
             of each chunk of this many steps. Defaults to `50`.
         eval_batches: int > 0. Batches taken from the start of `data` and

@@ -74,18 +74,16 @@ def read_graph(model):
     Raises:
         ValueError: if the model has no graph (a subclassed model).
     """
+    no_graph = ValueError(
+        f"Model '{model.name}' has no layer graph: only functional and "
+        "sequential models can be rebuilt. Received: a subclassed model of "
+        f"type {type(model).__name__}")
     try:
         config = model.get_config()
     except NotImplementedError as error:
-        raise ValueError(
-            f"Model '{model.name}' has no layer graph: only functional and "
-            "sequential models can be rebuilt. Received: a subclassed "
-            f"{type(model).__name__}") from error
+        raise no_graph from error
     if not isinstance(config, dict) or "layers" not in config:
-        raise ValueError(
-            f"Model '{model.name}' has no layer graph: only functional and "
-            "sequential models can be rebuilt. Received: a "
-            f"{type(model).__name__}")
+        raise no_graph
     if "input_layers" not in config:
         return _sequential_graph(model, config)
     calls = []

@@ -234,7 +234,8 @@ def _convert(model, module, target_name, check_parity, atol,
             + "\n  ".join(problems)
             + f"\nSupported layer types: {list(SUPPORTED_LAYERS)}")
     rebuilt = _assemble(graph, specs, module)
-    _copy_weights(model, rebuilt)
+    _copy_weights(model, rebuilt, [name for name, (cls, _) in specs.items()
+                                   if cls is not None])
     if check_parity:
         diff = max_output_difference(model, rebuilt, parity_input_shape)
         if not diff <= atol:
@@ -304,9 +305,10 @@ def _call_kwargs(layer, kwargs):
     return kept
 
 
-def _copy_weights(source, rebuilt):
-    for layer in rebuilt.layers:
-        values = source.get_layer(layer.name).get_weights()
+def _copy_weights(source, rebuilt, names):
+    for name in names:
+        layer = rebuilt.get_layer(name)
+        values = source.get_layer(name).get_weights()
         expected = [tuple(w.shape) for w in layer.weights]
         if [v.shape for v in values] != expected:
             raise UnsupportedLayerError(

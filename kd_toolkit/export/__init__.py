@@ -37,6 +37,7 @@ from kd_toolkit.export.tflite_inspect import constant_tensors
 from kd_toolkit.export.tflite_inspect import non_builtin_ops
 from kd_toolkit.export.tflite_inspect import operator_names
 from kd_toolkit.export.thresholds import AcceptanceThresholds
+from kd_toolkit.export.thresholds import SizeBasis
 from kd_toolkit.export.thresholds import default_thresholds
 from kd_toolkit.export.verification import ArtifactReport
 from kd_toolkit.export.verification import verify_artifact
@@ -54,6 +55,7 @@ __all__ = [
     "Parity",
     "Quantization",
     "Runtime",
+    "SizeBasis",
     "UnsupportedOpsError",
     "atomic_write_bytes",
     "compare_outputs",

@@ -40,6 +40,16 @@ def check_output_path(path, overwrite):
     return path
 
 
+def _file_mode():
+    """Returns the mode a plain `open(path, "w")` would give: 0o666 & ~umask.
+
+    `tempfile.mkstemp` creates 0o600 files; artifacts are meant to be shared.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def atomic_write_bytes(path, data, overwrite=False):
     """Writes `data` to `path` through a temporary file and `os.replace`.
 
@@ -76,6 +86,7 @@ def atomic_write_bytes(path, data, overwrite=False):
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp_name, _file_mode())
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):

@@ -27,7 +27,9 @@ from kd_toolkit.export.representative import model_input_shape
 from kd_toolkit.export.runners import KerasRunner
 from kd_toolkit.export.tflite_export import convert_to_tflite
 from kd_toolkit.export.thresholds import AcceptanceThresholds
+from kd_toolkit.export.thresholds import SizeBasis
 from kd_toolkit.export.thresholds import default_thresholds
+from kd_toolkit.export.thresholds import get_size_basis
 from kd_toolkit.export.verification import failed_report
 from kd_toolkit.export.verification import verify_artifact
 
@@ -87,9 +89,21 @@ def _representative(formats, dataset, representative_data, samples, shape):
     return collect_representative_samples(representative_data, shape, samples)
 
 
-def _thresholds_for(fmt, thresholds):
+def _check_threshold_keys(formats, thresholds):
+    if thresholds is None:
+        return
+    unknown = sorted(set(thresholds) - {f.name for f in formats})
+    if unknown:
+        raise ValueError(
+            f"`thresholds` has entries for formats that are not exported: "
+            f"{unknown}. Expected a subset of {[f.name for f in formats]}. "
+            f"Received: thresholds keys={sorted(thresholds)}"
+        )
+
+
+def _thresholds_for(fmt, thresholds, size_basis):
     if thresholds is None or fmt.name not in thresholds:
-        return default_thresholds(fmt)
+        return default_thresholds(fmt, size_basis)
     value = thresholds[fmt.name]
     if not isinstance(value, AcceptanceThresholds):
         raise TypeError(
@@ -109,6 +123,44 @@ def _convert(model, fmt, samples, allow_select_tf_ops, opset):
         len(samples) if samples is not None else 1,
         allow_select_tf_ops,
     )
+
+
+def _write_and_verify(fmt, path, content, data, thresholds, float32, timing):
+    """Verifies an artifact before it takes its deployable name.
+
+    The bytes are written atomically to a hidden `.unverified` file and run
+    from there. A passing artifact is then renamed to `path`; a failing one
+    to `path.failed`, and an older file at `path` (from a previous run,
+    replaced because `overwrite=True`) is removed so that no stale artifact
+    keeps the deployable name. Interrupted, the candidate is removed.
+    """
+    reference, x, y = data
+    latency_runs, latency_warmup, num_threads = timing
+    candidate = path.with_name(f".{path.name}.unverified")
+    atomic_write_bytes(candidate, content, overwrite=True)
+    try:
+        report = verify_artifact(
+            fmt,
+            candidate,
+            reference,
+            x,
+            y,
+            thresholds,
+            float32,
+            latency_runs,
+            latency_warmup,
+            num_threads,
+        )
+    except BaseException:
+        candidate.unlink(missing_ok=True)
+        raise
+    if report.passed:
+        os.replace(candidate, path)
+        return dataclasses.replace(report, path=str(path))
+    failed_path = path.with_name(path.name + FAILED_SUFFIX)
+    os.replace(candidate, failed_path)
+    path.unlink(missing_ok=True)
+    return dataclasses.replace(report, path=str(failed_path))
 
 
 def _try_convert(model, fmt, samples, allow_select_tf_ops, opset):
@@ -132,6 +184,7 @@ def export_and_verify(
     representative_data=None,
     representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES,
     thresholds=None,
+    size_basis=SizeBasis.FILE,
     basename=None,
     overwrite=False,
     allow_select_tf_ops=False,
@@ -143,13 +196,13 @@ def export_and_verify(
 ):
     """Exports `model` to every format, runs each artifact and checks it.
 
-    Each artifact is converted in memory, written atomically to
-    `out_dir/<basename>_<format><suffix>`, loaded from that file in its
-    runtime (LiteRT interpreter or onnxruntime) and compared with the Keras
-    outputs on the evaluation data. An artifact that fails a check (or
-    cannot be converted or run) is reported as failing and, if written,
-    renamed to `<file>.failed`, so only verified artifacts keep their
-    deployable name.
+    Each artifact is converted in memory, written atomically, loaded from
+    that file in its runtime (LiteRT interpreter or onnxruntime) and
+    compared with the Keras outputs on the evaluation data. Only an artifact
+    that passes every check gets its deployable name
+    `out_dir/<basename>_<format><suffix>`; one that fails a check is kept as
+    `<file>.failed` for inspection, and one that cannot be converted is
+    reported with its error.
 
     Args:
         model: `keras.Model` with one input, e.g. `distiller.student`.
@@ -168,7 +221,12 @@ def export_and_verify(
         representative_samples: int > 0. Calibration samples. Defaults to
             `200`.
         thresholds: mapping of format name to `AcceptanceThresholds`, or
-            None; missing formats use `default_thresholds`.
+            None; missing formats use `default_thresholds(format,
+            size_basis)`.
+        size_basis: `SizeBasis` or `"file"` / `"weights"`: whether the
+            default size bounds apply to the file or to the weight payload
+            (for students under ~80k parameters, whose fixed file overhead
+            dominates). Defaults to `"file"`.
         basename: str or None. File stem; defaults to the model's name.
         overwrite: bool. Replace existing artifacts and reports. Defaults
             to `False`.
@@ -185,8 +243,9 @@ def export_and_verify(
         `ExportReport` (`.passed`, `.to_markdown()`, `.to_json()`).
 
     Raises:
-        ValueError: for unknown formats, no evaluation data, or int8
-            formats without calibration data.
+        ValueError: for unknown formats, no evaluation data, int8 formats
+            without calibration data, or `thresholds` for formats not
+            exported.
         FileExistsError: if an output exists and `overwrite` is False
             (checked before any conversion).
         IsADirectoryError: if an output path is a directory.
@@ -222,7 +281,11 @@ def export_and_verify(
     if write_report:
         check_output_path(out_dir / REPORT_MARKDOWN, overwrite)
         check_output_path(out_dir / REPORT_JSON, overwrite)
-    per_format = {f.name: _thresholds_for(f, thresholds) for f in formats}
+    _check_threshold_keys(formats, thresholds)
+    size_basis = get_size_basis(size_basis)
+    per_format = {
+        f.name: _thresholds_for(f, thresholds, size_basis) for f in formats
+    }
 
     x, y = _load_eval_data(dataset, eval_data, eval_limit)
     samples = _representative(
@@ -250,24 +313,17 @@ def export_and_verify(
         if not isinstance(content, bytes):
             artifacts.append(failed_report(fmt, content, per_format[fmt.name]))
             continue
-        atomic_write_bytes(path, content, overwrite)
-        report = verify_artifact(
-            fmt,
-            path,
-            reference,
-            x,
-            y,
-            per_format[fmt.name],
-            float32_tflite,
-            latency_runs,
-            latency_warmup,
-            num_threads,
+        artifacts.append(
+            _write_and_verify(
+                fmt,
+                path,
+                content,
+                (reference, x, y),
+                per_format[fmt.name],
+                float32_tflite,
+                (latency_runs, latency_warmup, num_threads),
+            )
         )
-        if not report.passed:
-            failed_path = path.with_name(path.name + FAILED_SUFFIX)
-            os.replace(path, failed_path)
-            report = dataclasses.replace(report, path=str(failed_path))
-        artifacts.append(report)
     report = ExportReport(
         model_name=model.name,
         dataset=dataset,

@@ -4,7 +4,6 @@ import collections
 
 from kd_toolkit.export.optional_imports import require
 
-
 ConstantTensor = collections.namedtuple(
     "ConstantTensor", ["name", "dtype", "shape", "num_bytes"]
 )
@@ -111,11 +110,15 @@ def constant_tensors(flatbuffer):
 def weight_bytes(flatbuffer):
     """Returns the bytes of stored tensor data (the weight payload).
 
-    Counts every non-empty buffer once, so tensors sharing a buffer are not
-    double counted. The rest of a file is graph structure, tensor names and
-    quantization parameters: a fixed overhead that dominates tiny models.
+    Counts each tensor buffer once (tensors may share one); metadata
+    buffers (runtime version, conversion metadata) are not weights. The rest
+    of a file is graph structure, tensor names and quantization parameters:
+    a fixed overhead that dominates tiny models.
     """
     model = _schema().Model.GetRootAs(flatbuffer, 0)
-    return sum(
-        model.Buffers(i).DataLength() for i in range(model.BuffersLength())
-    )
+    buffers = set()
+    for s in range(model.SubgraphsLength()):
+        subgraph = model.Subgraphs(s)
+        for i in range(subgraph.TensorsLength()):
+            buffers.add(subgraph.Tensors(i).Buffer())
+    return sum(model.Buffers(i).DataLength() for i in buffers)

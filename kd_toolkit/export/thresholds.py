@@ -1,6 +1,7 @@
 """Acceptance thresholds of an exported artifact against its Keras model."""
 
 import dataclasses
+import enum
 import math
 
 from kd_toolkit.export.artifact_format import get_format
@@ -93,7 +94,37 @@ _DEFAULTS = {
 }
 
 
-def default_thresholds(artifact_format):
+class SizeBasis(enum.Enum):
+    """What the size bounds of `default_thresholds` are applied to.
+
+    - `FILE`: the file size (`max_size_ratio`), as the design states it.
+    - `WEIGHTS`: the stored tensor data only (`max_weights_ratio`), for
+      students so small that fixed per-file overhead dominates the file.
+    """
+
+    FILE = "file"
+    WEIGHTS = "weights"
+
+
+def get_size_basis(size_basis):
+    """Returns the `SizeBasis` for a name or passes one through.
+
+    Raises:
+        ValueError: for an unknown name; the message lists the choices.
+    """
+    if isinstance(size_basis, SizeBasis):
+        return size_basis
+    for basis in SizeBasis:
+        if basis.value == size_basis:
+            return basis
+    raise ValueError(
+        f"Unknown `size_basis`. Expected one of "
+        f"{[basis.value for basis in SizeBasis]}. "
+        f"Received: size_basis={size_basis!r}"
+    )
+
+
+def default_thresholds(artifact_format, size_basis=SizeBasis.FILE):
     """Returns the design's acceptance thresholds for a format.
 
     | format | thresholds |
@@ -107,11 +138,19 @@ def default_thresholds(artifact_format):
 
     Args:
         artifact_format: `ArtifactFormat` or its name.
+        size_basis: `SizeBasis` or `"file"` / `"weights"`. With `"weights"`
+            the size bound moves from `max_size_ratio` to
+            `max_weights_ratio`. Defaults to `"file"`.
 
     Returns:
         `AcceptanceThresholds`.
 
     Raises:
-        ValueError: for an unknown format name.
+        ValueError: for an unknown format name or size basis.
     """
-    return _DEFAULTS[get_format(artifact_format).quantization]
+    thresholds = _DEFAULTS[get_format(artifact_format).quantization]
+    if get_size_basis(size_basis) is SizeBasis.WEIGHTS:
+        thresholds = thresholds.replace(
+            max_size_ratio=None, max_weights_ratio=thresholds.max_size_ratio
+        )
+    return thresholds

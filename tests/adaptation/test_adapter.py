@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from kd_toolkit.adaptation import ActivationMapAdapter
 from kd_toolkit.adaptation import adapter_for_shapes
@@ -76,6 +77,21 @@ def test_bad_arguments(kwargs, match):
 def test_final_relu_must_be_bool():
     with pytest.raises(TypeError, match="final_relu"):
         ActivationMapAdapter(filters=4, final_relu="yes")
+    with pytest.raises(TypeError, match="stop_input_gradient"):
+        ActivationMapAdapter(filters=4, stop_input_gradient=1)
+
+
+@pytest.mark.parametrize("stop", [False, True])
+def test_stop_input_gradient(stop):
+    adapter = ActivationMapAdapter(filters=3, stop_input_gradient=stop)
+    x = tf.constant(np.random.default_rng(0).normal(size=(2, 4, 4, 2)),
+                    "float32")
+    with tf.GradientTape(persistent=True) as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(adapter(x, training=True) ** 2)
+    assert (tape.gradient(y, x) is None) is stop
+    assert all(g is not None
+               for g in tape.gradient(y, adapter.trainable_weights))
 
 
 def test_adapter_for_shapes_is_built_with_inferred_strides():
@@ -92,13 +108,14 @@ def test_config_round_trip():
     adapter = ActivationMapAdapter(filters=6, strides=2, kind="conv",
                                    kernel_size=5, final_relu=False,
                                    bn_momentum=0.8, bn_epsilon=1e-3,
-                                   name="ad")
+                                   stop_input_gradient=True, name="ad")
     config = adapter.get_config()
     clone = ActivationMapAdapter.from_config(config)
     assert clone.get_config() == config
     for key, value in dict(filters=6, strides=2, kind="conv", kernel_size=5,
                            final_relu=False, bn_momentum=0.8,
-                           bn_epsilon=1e-3).items():
+                           bn_epsilon=1e-3,
+                           stop_input_gradient=True).items():
         assert config[key] == value
 
 

@@ -91,6 +91,9 @@ def test_several_replacements_adjacent_and_apart():
     assert adapted.model.get_layer("second").input is adapted.model.get_layer(
         "first").output
     assert adapted.adapters["second"].strides == 2
+    # Only the first adapter is fed by frozen layers alone.
+    assert [a.stop_input_gradient for a in adapted.adapters.values()] == [
+        True, False, False]
     x, _ = toy_data(2)
     assert tuple(adapted.model(x).shape) == (2, 3)
     kept = {layer.name for layer in adapted.model.layers}

@@ -6,21 +6,27 @@ import tensorflow as tf
 
 
 def randomize_weights(model, seed=0):
-    """Random weights everywhere, positive variances for BatchNormalization.
+    """Random weights everywhere, at scales that keep activations moderate.
 
-    Fresh BN layers have mean 0 / variance 1, so a bridge that dropped them
-    would still look right; random statistics make parity meaningful.
+    Fresh BatchNormalization layers have mean 0 / variance 1, so a bridge
+    that dropped them would still look right; random statistics make parity
+    meaningful. Kernels are drawn with variance `1 / fan_in` so that deep
+    models (resnet110) keep finite, moderate logits.
     """
     rng = np.random.default_rng(seed)
     for layer in model.layers:
         values = []
         for variable in layer.weights:
             shape = tuple(variable.shape)
-            if "variance" in variable.name:
-                values.append(rng.uniform(0.5, 1.5, shape).astype("float32"))
+            name = variable.name
+            if "variance" in name or "gamma" in name:
+                value = rng.uniform(0.8, 1.2, shape)
+            elif "kernel" in name:
+                fan_in = max(1, int(np.prod(shape[:-1])))
+                value = rng.standard_normal(shape) / np.sqrt(fan_in)
             else:
-                values.append(
-                    (0.3 * rng.standard_normal(shape)).astype("float32"))
+                value = 0.1 * rng.standard_normal(shape)
+            values.append(value.astype("float32"))
         if values:
             layer.set_weights(values)
     return model

@@ -17,6 +17,9 @@ def test_writes_and_overwrites_only_when_asked(tmp_path):
     atomic_write_bytes(path, b"second", overwrite=True)
     assert path.read_bytes() == b"second"
     assert os.listdir(tmp_path) == ["a.tflite"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_directory_path_is_rejected(tmp_path):

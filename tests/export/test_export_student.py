@@ -61,9 +61,3 @@ def test_cli_end_to_end(student_file, tmp_path):
     report = json.loads((out_dir / "export_report.json").read_text())
     assert report["passed"] is False
 
-
-def test_cli_bad_flag_value(tmp_path):
-    result = _run("--model", str(tmp_path / "missing.keras"),
-                  "--out_dir", str(tmp_path), "--formats", "tflite_int4")
-    assert result.returncode == 2
-    assert "Received: format='tflite_int4'" in result.stderr

@@ -141,3 +141,42 @@ def test_int8_artifact_is_integer_only(exported):
     assert (float_io.input_dtype, float_io.output_dtype) == (
         "float32", "float32")
     assert isinstance(report.artifacts[0].thresholds, AcceptanceThresholds)
+
+
+def test_threshold_keys_must_be_exported_formats(tiny_model, tiny_data,
+                                                 tmp_path):
+    with pytest.raises(ValueError, match=r"not exported: \['tflite_fp16'\]"):
+        export_and_verify(
+            tiny_model, "onnx", tmp_path, eval_data=tiny_data,
+            thresholds={"tflite_fp16": AcceptanceThresholds()})
+
+
+def test_failed_rerun_removes_the_stale_artifact(tiny_model, tiny_data,
+                                                 tmp_path):
+    export_and_verify(tiny_model, "onnx", tmp_path, eval_data=tiny_data,
+                      basename="s", **FAST)
+    assert (tmp_path / "s_onnx.onnx").is_file()
+    strict = {"onnx": AcceptanceThresholds(max_abs_diff=0.0,
+                                           max_size_ratio=0.01)}
+    report = export_and_verify(tiny_model, "onnx", tmp_path,
+                               eval_data=tiny_data, basename="s",
+                               thresholds=strict, overwrite=True, **FAST)
+    assert report.failed == ("onnx",)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "export_report.json", "export_report.md", "s_onnx.onnx.failed"]
+
+
+def test_size_basis_for_tiny_students(tiny_model, tiny_data, tmp_path):
+    # A 1.3k-parameter model: the fixed file overhead dominates, so the file
+    # ratio of float16 misses 0.55 while its weight payload is at 0.50.
+    def size_checks(size_basis):
+        report = export_and_verify(
+            tiny_model, "tflite_float16", tmp_path, eval_data=tiny_data,
+            size_basis=size_basis, overwrite=True, **FAST)
+        (artifact,) = report.artifacts
+        assert artifact.weights_ratio == pytest.approx(0.5, abs=0.02)
+        return [c for c in artifact.failed_checks if "ratio" in c]
+
+    (failed,) = size_checks("file")
+    assert failed.startswith("size_ratio ") and failed.endswith("> 0.550")
+    assert size_checks("weights") == []

@@ -35,3 +35,16 @@ def test_replace_validates():
 def test_bad_thresholds(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AcceptanceThresholds(**kwargs)
+
+
+def test_weights_size_basis_moves_the_size_bound():
+    from kd_toolkit.export import SizeBasis
+
+    for name, bound in (("tflite_float16", 0.55), ("tflite_int8", 0.30)):
+        t = default_thresholds(name, "weights")
+        assert (t.max_size_ratio, t.max_weights_ratio) == (None, bound)
+        assert default_thresholds(name, SizeBasis.FILE).max_weights_ratio \
+            is None
+    with pytest.raises(ValueError, match=r"Expected one of \['file', "
+                       r"'weights'\]\. Received: size_basis='payload'"):
+        default_thresholds("onnx", "payload")

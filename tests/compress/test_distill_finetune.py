@@ -1,0 +1,118 @@
+"""Tests of the CE + KD fine-tuning loop for tf_keras models."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from kd_toolkit.compress.distill_finetune import distill_finetune
+from kd_toolkit.compress.tf_keras_bridge import to_tf_keras
+from tests.compress import helpers
+
+
+def test_cross_entropy_training_learns():
+    dataset, _, _ = helpers.learnable_dataset()
+    legacy = to_tf_keras(helpers.tiny_cnn())
+    history = distill_finetune(legacy, None, dataset, epochs=6,
+                               learning_rate=1e-2)
+    assert history.steps == 6 * 8
+    assert history.kd == [0.0] * 6
+    assert history.ce[-1] < 0.5 * history.ce[0]
+    assert history.accuracy[-1] > 0.9
+
+
+def test_kd_only_pulls_the_student_towards_the_teacher():
+    dataset, _, _ = helpers.learnable_dataset()
+    teacher = helpers.tiny_cnn(name="teacher")
+    helpers.randomize_weights(teacher, seed=1)
+    legacy = to_tf_keras(helpers.tiny_cnn())
+    history = distill_finetune(legacy, teacher, dataset, epochs=5,
+                               learning_rate=1e-2, ce_weight=0.0)
+    assert history.kd[0] > 0
+    assert history.kd[-1] < 0.5 * history.kd[0]
+    assert history.loss == pytest.approx(history.kd)
+
+
+def test_probability_teacher_gives_the_same_kd_as_its_logits():
+    dataset, _, _ = helpers.learnable_dataset(n=32)
+    teacher = helpers.randomize_weights(helpers.tiny_cnn(name="teacher"))
+    probs = keras.Model(teacher.inputs,
+                        keras.layers.Softmax(name="probs")(teacher.outputs[0]))
+    student = helpers.tiny_cnn()
+    kd = []
+    for t in (teacher, probs):
+        history = distill_finetune(to_tf_keras(student), t, dataset)
+        kd.append(history.kd[0])
+    assert kd[0] > 0
+    assert kd[1] == pytest.approx(kd[0], rel=1e-4)
+
+
+class _Recorder(tf_keras.callbacks.Callback):
+    def __init__(self):
+        super().__init__()
+        self.calls = []
+
+    def on_train_begin(self, logs=None):
+        self.calls.append(("train_begin", self.model.name))
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.calls.append(("epoch_begin", epoch))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.calls.append(("batch", batch))
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.calls.append(("epoch_end", epoch))
+
+    def on_train_end(self, logs=None):
+        self.calls.append(("train_end", None))
+
+
+def test_callbacks_get_the_keras_hooks_and_steps_per_epoch_holds():
+    dataset, _, _ = helpers.learnable_dataset(n=64)
+    recorder = _Recorder()
+    history = distill_finetune(to_tf_keras(helpers.tiny_cnn()), None,
+                               dataset.repeat(), epochs=2, steps_per_epoch=3,
+                               callbacks=[recorder])
+    assert history.steps == 6
+    assert recorder.calls == [
+        ("train_begin", "tiny_cnn"),
+        ("epoch_begin", 0), ("batch", 0), ("batch", 1), ("batch", 2),
+        ("epoch_end", 0),
+        ("epoch_begin", 1), ("batch", 0), ("batch", 1), ("batch", 2),
+        ("epoch_end", 1), ("train_end", None)]
+
+
+def test_one_hot_labels_are_accepted():
+    _, x, y = helpers.learnable_dataset(n=32)
+    one_hot = tf.data.Dataset.from_tensor_slices(
+        (x, np.eye(4, dtype="float32")[y])).batch(16)
+    sparse = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    student = helpers.tiny_cnn()
+    ce = [distill_finetune(to_tf_keras(student), None, d).ce[0]
+          for d in (sparse, one_hot)]
+    assert ce[1] == pytest.approx(ce[0], rel=1e-5)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"epochs": 0}, ValueError, "Received: epochs=0"),
+    ({"steps_per_epoch": 0}, ValueError, "Received: steps_per_epoch=0"),
+    ({"temperature": -1.0}, ValueError, "Received: temperature=-1"),
+    ({"kd_weight": -0.5}, ValueError, "Received: kd_weight=-0.5"),
+    ({"student_outputs": "auto"}, ValueError,
+     r"one of \['logits', 'probabilities'\]"),
+    ({"optimizer": "lamb"}, ValueError, "Received: optimizer='lamb'"),
+])
+def test_bad_arguments(kwargs, error, match):
+    dataset, _, _ = helpers.learnable_dataset(n=8)
+    with pytest.raises(error, match=match):
+        distill_finetune(to_tf_keras(helpers.tiny_cnn()), None, dataset,
+                         **kwargs)
+
+
+def test_empty_dataset_is_refused():
+    dataset, _, _ = helpers.learnable_dataset(n=8)
+    with pytest.raises(ValueError, match="yielded no batch"):
+        distill_finetune(to_tf_keras(helpers.tiny_cnn()), None,
+                         dataset.take(0))

@@ -1,0 +1,89 @@
+"""Tests of magnitude pruning with KD fine-tuning."""
+
+import keras
+import numpy as np
+import pytest
+
+from kd_toolkit.compress.pruning import PruningSchedule
+from kd_toolkit.compress.pruning import make_schedule
+from kd_toolkit.compress.pruning import prune
+from tests.compress import conftest
+from tests.compress import helpers
+
+
+def test_default_schedule_ramps_over_70_percent_of_the_steps():
+    assert make_schedule(0.5, 100) == PruningSchedule(0.5, 0, 70, 7, 100)
+    assert make_schedule(0.8, 32) == PruningSchedule(0.8, 0, 22, 2, 32)
+    assert make_schedule(0.8, 100, begin_step=10, end_step=60,
+                         frequency=25) == PruningSchedule(0.8, 10, 60, 25, 100)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    ({"target_sparsity": 1.0}, ValueError, r"in \(0, 1\)\. Received: "
+                                           "target_sparsity=1.0"),
+    ({"target_sparsity": "50%"}, TypeError,
+     "Received: target_sparsity='50%'"),
+    ({"end_step": 101}, ValueError, r"must be in \(begin_step=0, "
+                                    r"total_steps=100\].*end_step=101"),
+    ({"begin_step": 50, "end_step": 40}, ValueError, "Received: end_step=40"),
+    ({"end_step": 50, "frequency": 7}, ValueError,
+     "multiple of frequency=7"),
+    ({"total_steps": 1}, ValueError, "Too few fine-tuning steps"),
+    ({"frequency": 0}, ValueError, "Received: frequency=0"),
+])
+def test_bad_schedules(kwargs, error, match):
+    args = {"target_sparsity": 0.5, "total_steps": 100, **kwargs}
+    with pytest.raises(error, match=match):
+        make_schedule(**args)
+
+
+@pytest.mark.parametrize("target", [0.5, 0.8])
+def test_pruning_reaches_the_target_sparsity(target):
+    dataset, x, _ = helpers.learnable_dataset()
+    teacher = helpers.randomize_weights(helpers.tiny_cnn(name="teacher"))
+    result = prune(helpers.tiny_cnn(), teacher, dataset,
+                   target_sparsity=target, epochs=2, learning_rate=1e-3)
+    assert isinstance(result.model, keras.Model)
+    assert result.model.name == "tiny_cnn"
+    assert set(result.sparsity.weights) == {
+        "conv1/kernel", "conv2/kernel", "logits/kernel"}
+    for name, zeros in result.sparsity.weights.items():
+        size = result.model.get_layer(name.split("/")[0]).kernel.numpy().size
+        # tfmot rounds the number of zeros: logits/kernel has 32 entries.
+        assert abs(zeros - target) <= max(0.01, 1 / size), name
+    assert abs(result.sparsity.zero_fraction - target) <= 0.01
+    assert result.schedule.end_step <= result.history.steps == 16
+    kernel = result.model.get_layer("conv2").get_weights()[0]
+    assert np.mean(kernel == 0) == pytest.approx(
+        result.sparsity.weights["conv2/kernel"])
+    assert np.all(np.isfinite(result.model.predict(x[:4], verbose=0)))
+
+
+def test_layer_names_restrict_pruning():
+    dataset, _, _ = helpers.learnable_dataset(n=128)
+    result = prune(helpers.tiny_cnn(), None, dataset, target_sparsity=0.5,
+                   epochs=2, layer_names=["logits"])
+    assert list(result.sparsity.weights) == ["logits/kernel"]
+    assert abs(result.sparsity.zero_fraction - 0.5) <= 0.01
+    conv = result.model.get_layer("conv1").get_weights()[0]
+    assert np.mean(conv == 0) < 0.05
+
+
+def test_bad_layer_names_and_unknown_length():
+    dataset, _, _ = helpers.learnable_dataset(n=64)
+    with pytest.raises(ValueError, match=r"Received: layer_names=\['nope'\]"):
+        prune(helpers.tiny_cnn(), None, dataset, layer_names=["nope"])
+    with pytest.raises(ValueError, match="pass `steps_per_epoch`"):
+        prune(helpers.tiny_cnn(), None, dataset.repeat())
+
+
+@pytest.mark.slow
+def test_real_data_pruning_keeps_accuracy(fmnist, fmnist_pair):
+    train, x, y = fmnist
+    teacher, student = fmnist_pair
+    before = conftest.accuracy(student.predict(x, verbose=0), y)
+    result = prune(student, teacher, train, target_sparsity=0.5, epochs=2)
+    after = conftest.accuracy(result.model.predict(x, verbose=0), y)
+    assert abs(result.sparsity.zero_fraction - 0.5) <= 0.01
+    assert before > 65.0  # trained (chance is 10%)
+    assert after >= before - 2.0, (before, after)
