@@ -31,7 +31,8 @@ data:
 demo: install data
 	$(PY) -m kd_toolkit.train $(DEMO_FLAGS) --out_dir=$(DEMO_DIR)
 	$(PY) export/export_student.py --model=$(DEMO_DIR)/student.keras \
-		--dataset=fashion_mnist --out_dir=$(DEMO_DIR)/export --overwrite
+		--dataset=fashion_mnist --out_dir=$(DEMO_DIR)/export --overwrite \
+		--size_basis=weights
 
 test: install data
 	$(PY) -m pytest -q -rs $(PYTEST_ARGS)

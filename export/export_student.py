@@ -22,9 +22,9 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
-from absl import logging  # noqa: E402
+from absl import app
+from absl import flags
+from absl import logging
 
 _DEFAULT_FORMATS = (
     "tflite_float32,tflite_float16,tflite_dynamic_int8,tflite_int8,onnx"

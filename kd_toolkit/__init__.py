@@ -15,6 +15,7 @@ The public API:
 
 from kd_toolkit import adaptation
 from kd_toolkit import data
+from kd_toolkit import export
 from kd_toolkit import losses
 from kd_toolkit import models
 from kd_toolkit import recipes

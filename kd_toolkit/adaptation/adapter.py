@@ -87,13 +87,14 @@ class ActivationMapAdapter(keras.layers.Layer):
                 "`stop_input_gradient` must be a bool. "
                 f"Received: stop_input_gradient={stop_input_gradient!r}")
         self.stop_input_gradient = stop_input_gradient
-        if not 0.0 < float(bn_momentum) < 1.0:
+        if not _is_number(bn_momentum) or not 0.0 < bn_momentum < 1.0:
             raise ValueError(
-                "`bn_momentum` must be in (0, 1). "
-                f"Received: bn_momentum={bn_momentum}")
-        if not float(bn_epsilon) > 0.0:
+                "`bn_momentum` must be a number in (0, 1). "
+                f"Received: bn_momentum={bn_momentum!r}")
+        if not _is_number(bn_epsilon) or not bn_epsilon > 0.0:
             raise ValueError(
-                f"`bn_epsilon` must be > 0. Received: bn_epsilon={bn_epsilon}")
+                "`bn_epsilon` must be a number > 0. "
+                f"Received: bn_epsilon={bn_epsilon!r}")
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)
         bn = dict(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
@@ -269,6 +270,10 @@ def _spatial(shape, which):
             f"The {which} activation must be a 4-D map (batch, height, width, "
             f"channels) with known sizes. Received: {which}_shape={shape}")
     return int(shape[1]), int(shape[2])
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _check_positive_int(name, value):

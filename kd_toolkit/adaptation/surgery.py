@@ -5,6 +5,7 @@ import dataclasses
 import keras
 
 from kd_toolkit.adaptation.adapter import adapter_for_shapes
+from kd_toolkit.adaptation.adapter import infer_strides
 from kd_toolkit.adaptation.frozen_layer import FrozenLayer
 from kd_toolkit.adaptation.frozen_layer import unwrap
 from kd_toolkit.adaptation.graph import LayerGraph
@@ -164,8 +165,7 @@ def _plan(graph, rep):
             f"'{rep.end}' is not computed from layer '{rep.start}'. "
             f"Received: start={rep.start!r}, end={rep.end!r}")
     try:
-        adapter_for_shapes(tuple(start.shape), tuple(end.shape),
-                           kind=rep.kind, kernel_size=rep.kernel_size)
+        infer_strides(tuple(start.shape), tuple(end.shape))
     except ValueError as err:
         raise ValueError(
             f"Cannot adapt from layer '{rep.start}' (output shape "

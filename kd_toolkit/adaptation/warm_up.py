@@ -163,10 +163,12 @@ def warm_up(adapted, data, steps=300, learning_rate=1e-2, log_every=50,
         raise ValueError(
             "`steps` must be a multiple of `log_every`. "
             f"Received: steps={steps}, log_every={log_every}")
-    if not float(learning_rate) > 0:
+    if (isinstance(learning_rate, bool)
+            or not isinstance(learning_rate, (int, float))
+            or not learning_rate > 0):
         raise ValueError(
-            "`learning_rate` must be > 0. "
-            f"Received: learning_rate={learning_rate}")
+            "`learning_rate` must be a number > 0. "
+            f"Received: learning_rate={learning_rate!r}")
     dataset = _as_dataset(data, batch_size)
     held_out = dataset.take(eval_batches).cache()
     fitter = _fitter(adapted)

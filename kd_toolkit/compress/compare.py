@@ -200,10 +200,11 @@ def _qat_row(student, teacher, train, epochs, tune, out_dir, x, y,
         overwrite=common["overwrite"])
     reference = KerasRunner(student).predict(x)
     artifact = verify_artifact(
-        "tflite_int8", path, reference, x, y,
-        AcceptanceThresholds(max_accuracy_drop=QAT_MAX_ACCURACY_DROP,
-                             max_size_ratio=0.30),
-        float_size, common["latency_runs"], num_threads=common["num_threads"])
+        "tflite_int8", path, reference, x, labels=y,
+        thresholds=AcceptanceThresholds(
+            max_accuracy_drop=QAT_MAX_ACCURACY_DROP, max_size_ratio=0.30),
+        reference_size=float_size, latency_runs=common["latency_runs"],
+        num_threads=common["num_threads"])
     details = {"history": result.history.to_dict(),
                "output_quantized_layers": list(result.output_quantized_layers)}
     return _row("qat", artifact, None, details)

@@ -147,7 +147,11 @@ class Distiller(keras.Model):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         if not self._trains_teacher:
             teacher_out = self._run(self.teacher, self._teacher_view, x, False)
-        with tf.GradientTape() as tape:
+        weights = self.trainable_weights
+        # Watch only what trains: frozen teacher variables read inside the
+        # tape (adapted teachers) would otherwise get backward passes too.
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch([w.value for w in weights])
             if self._trains_teacher:
                 teacher_out = self._run(self.teacher, self._teacher_view, x,
                                         True)
@@ -155,7 +159,6 @@ class Distiller(keras.Model):
             terms, total = self._loss_terms(
                 y, sample_weight, teacher_out, student_out, training=True)
             scaled = self.optimizer.scale_loss(total)
-        weights = self.trainable_weights
         grads = tape.gradient(scaled, weights)
         self.optimizer.apply(grads, weights)
         return self._update_metrics(x, y, sample_weight, student_out[0],

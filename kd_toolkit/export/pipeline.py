@@ -26,6 +26,7 @@ from kd_toolkit.export.representative import collect_representative_samples
 from kd_toolkit.export.representative import model_input_shape
 from kd_toolkit.export.runners import KerasRunner
 from kd_toolkit.export.tflite_export import convert_to_tflite
+from kd_toolkit.export.tflite_inspect import weight_bytes
 from kd_toolkit.export.thresholds import AcceptanceThresholds
 from kd_toolkit.export.thresholds import SizeBasis
 from kd_toolkit.export.thresholds import default_thresholds
@@ -49,11 +50,14 @@ def _check_positive_int(name, value, allow_none=False):
 def _load_eval_data(dataset, eval_data, eval_limit):
     if eval_data is not None:
         x, y = eval_data
-        x = np.asarray(x, np.float32)
-        y = None if y is None else np.asarray(y)
-        if eval_limit is not None:
-            x = x[:eval_limit]
-            y = None if y is None else y[:eval_limit]
+        x = np.asarray(x, np.float32)[:eval_limit]
+        y = None if y is None else np.asarray(y)[:eval_limit]
+        if not len(x) or (y is not None and len(y) != len(x)):
+            raise ValueError(
+                "`eval_data` must be non-empty `(x, y)` with one label per "
+                f"image. Received: {len(x)} images and "
+                f"{'no' if y is None else len(y)} labels"
+            )
         return x, y
     if dataset is None:
         raise ValueError(
@@ -146,10 +150,11 @@ def _write_and_verify(fmt, path, content, data, thresholds, float32, timing):
             x,
             y,
             thresholds,
-            float32,
+            None if float32 is None else len(float32),
             latency_runs,
             latency_warmup,
             num_threads,
+            None if float32 is None else weight_bytes(float32),
         )
     except BaseException:
         candidate.unlink(missing_ok=True)
@@ -169,7 +174,7 @@ def _try_convert(model, fmt, samples, allow_select_tf_ops, opset):
         return _convert(model, fmt, samples, allow_select_tf_ops, opset)
     except ImportError:
         raise  # A missing converter is a set-up problem: say so at once.
-    except Exception as error:  # noqa: BLE001 - recorded as a failed artifact.
+    except Exception as error:  # Recorded as a failed artifact.
         return error
 
 

@@ -142,10 +142,11 @@ def verify_artifact(
     x,
     labels=None,
     thresholds=None,
-    float32_tflite=None,
+    reference_size=None,
     latency_runs=DEFAULT_RUNS,
     latency_warmup=DEFAULT_WARMUP,
     num_threads=1,
+    reference_weight_bytes=None,
 ):
     """Runs an artifact in its runtime and checks it against Keras outputs.
 
@@ -157,11 +158,14 @@ def verify_artifact(
         labels: optional int array `(N,)`: enables the accuracy checks.
         thresholds: `AcceptanceThresholds` or None for
             `default_thresholds(artifact_format)`.
-        float32_tflite: bytes or None. The float32 `.tflite` flatbuffer of
-            the same model, the reference of the size and weight ratios.
+        reference_size: int or None. Size in bytes of the float32 `.tflite`
+            of the same model: the reference of `size_ratio`.
         latency_runs: int. Timed single-image runs. Defaults to `200`.
         latency_warmup: int. Untimed runs first. Defaults to `20`.
         num_threads: int. Runtime threads. Defaults to `1`.
+        reference_weight_bytes: int or None. Weight payload of that float32
+            `.tflite` (`tflite_inspect.weight_bytes`): the reference of
+            `weights_ratio` (LiteRT artifacts only).
 
     Returns:
         `ArtifactReport`; `passed` is False if any check failed or the
@@ -179,18 +183,15 @@ def verify_artifact(
     thresholds = thresholds or default_thresholds(artifact_format)
     path = pathlib.Path(path)
     size = path.stat().st_size
-    size_ratio = weights_ratio = None
-    if float32_tflite is not None:
-        size_ratio = size / len(float32_tflite)
+    size_ratio = size / reference_size if reference_size else None
+    weights_ratio = None
     extra_ops = ()
     try:
         if artifact_format.runtime is Runtime.LITERT:
             content = path.read_bytes()
             extra_ops = non_builtin_ops(content)
-            if float32_tflite is not None:
-                weights_ratio = weight_bytes(content) / max(
-                    weight_bytes(float32_tflite), 1
-                )
+            if reference_weight_bytes:
+                weights_ratio = weight_bytes(content) / reference_weight_bytes
             runner = LiteRTRunner(path, num_threads=num_threads)
         else:
             runner = OnnxRunner(path, num_threads=num_threads)
@@ -200,7 +201,7 @@ def verify_artifact(
         )
     except ImportError:
         raise  # A missing runtime is a set-up problem, not a failed artifact.
-    except Exception as error:  # noqa: BLE001 - any runtime failure fails it.
+    except Exception as error:  # Any runtime failure fails the artifact.
         report = failed_report(artifact_format, error, thresholds, path)
         return dataclasses.replace(
             report,

@@ -68,6 +68,7 @@ def test_infer_strides_errors(start, end, match):
     (dict(filters=4, kind="dense"), r"kind.*\['separable', 'conv'\]"),
     (dict(filters=4, bn_momentum=1.0), "bn_momentum"),
     (dict(filters=4, bn_epsilon=0.0), "bn_epsilon"),
+    (dict(filters=4, bn_epsilon="small"), "bn_epsilon='small'"),
 ])
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -51,6 +51,7 @@ def test_numpy_images_are_accepted():
     (dict(steps=0), "steps"),
     (dict(steps=10, log_every=3), "multiple of `log_every`"),
     (dict(learning_rate=0.0), "learning_rate"),
+    (dict(learning_rate="fast"), "learning_rate='fast'"),
     (dict(eval_batches=0), "eval_batches"),
 ])
 def test_bad_arguments(kwargs, match):

@@ -62,5 +62,6 @@ def test_subclassed_model_has_no_graph():
         def call(self, x):
             return x
 
-    with pytest.raises(ValueError, match="Received: a subclassed model of type Net"):
+    with pytest.raises(ValueError,
+                       match="Received: a subclassed model of type Net"):
         model_graph.read_graph(Net())

@@ -1,5 +1,5 @@
-from ai_edge_litert.interpreter import Interpreter
 import numpy as np
+from ai_edge_litert.interpreter import Interpreter
 
 from kd_toolkit.export import KerasRunner
 from kd_toolkit.export import LiteRTRunner

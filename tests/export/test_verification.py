@@ -4,6 +4,7 @@ from kd_toolkit.export import AcceptanceThresholds
 from kd_toolkit.export import convert_to_tflite
 from kd_toolkit.export import export_tflite
 from kd_toolkit.export import verify_artifact
+from kd_toolkit.export.tflite_inspect import weight_bytes
 from tests.export import helpers
 
 FAST = {"latency_runs": 5, "latency_warmup": 1}
@@ -20,7 +21,9 @@ def test_float32_artifact_passes_design_thresholds(tiny_model, tiny_data,
     path = export_tflite(tiny_model, tmp_path / "m.tflite")
     report = verify_artifact("tflite_float32", path,
                              _reference(tiny_model, x), x, y,
-                             float32_tflite=float32, **FAST)
+                             reference_size=len(float32),
+                             reference_weight_bytes=weight_bytes(float32),
+                             **FAST)
     assert report.passed, report.failed_checks
     assert report.parity.max_abs_diff <= 1e-4
     assert report.parity.top1_agreement == 1.0
@@ -35,8 +38,10 @@ def test_failed_checks_are_listed(tiny_model, tiny_data, tmp_path):
     path = export_tflite(tiny_model, tmp_path / "q.tflite", "int8", x, 32)
     strict = AcceptanceThresholds(max_abs_diff=0.0, max_size_ratio=0.01,
                                   max_weights_ratio=0.01)
+    float32 = convert_to_tflite(tiny_model)
     report = verify_artifact("tflite_int8", path, _reference(tiny_model, x),
-                             x, y, strict, convert_to_tflite(tiny_model),
+                             x, y, strict, len(float32),
+                             reference_weight_bytes=weight_bytes(float32),
                              **FAST)
     assert not report.passed
     checks = " | ".join(report.failed_checks)

@@ -1,3 +1,8 @@
+import json
+import pathlib
+import subprocess
+import sys
+
 import keras
 import numpy as np
 import pytest
@@ -168,6 +173,26 @@ def test_config_round_trip_and_registry():
     assert ActivationMapAdaptation.trains_teacher
 
 
+def test_distiller_with_ama_saves_and_loads(tmp_path):
+    *_, distiller = _distiller(lambda ad: [
+        kd.losses.KD(4.0),
+        ActivationMapAdaptation(ad.replacements, map_loss="feature")])
+    x, y = toy_data(32)
+    distiller.fit(x, y, batch_size=16, epochs=1, verbose=0)
+    path = tmp_path / "distiller.keras"
+    distiller.save(path)
+    loaded = keras.saving.load_model(path)
+    loss = loaded.distillation_losses[1]
+    assert isinstance(loss, ActivationMapAdaptation)
+    assert loss.map_loss == "feature" and len(loss.connectors) == 1
+    loaded.compile("adam")
+    before = distiller.evaluate(x, y, verbose=0, return_dict=True)
+    after = loaded.evaluate(x, y, verbose=0, return_dict=True)
+    for key in ("ama_map_loss", "adapter_ce_loss", "adapter_map_loss",
+                "adapted_teacher_acc", "loss"):
+        assert after[key] == pytest.approx(before[key], rel=1e-5), key
+
+
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(replacements=[Replacement("a", "b")]), ValueError,
      "student_layer"),
@@ -193,6 +218,47 @@ def test_maps_must_be_four_dimensional():
     with pytest.raises(ValueError, match="4-D activation maps"):
         loss.build_from_features({REP.adapter_name: (None, 16)},
                                  {"block2_out": (None, 4, 4, 8)})
+
+
+MIRRORED = r"""
+import json
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(
+    cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+import keras
+import numpy as np
+import kd_toolkit as kd
+from tests.adaptation.toy_models import randomize_bn, tiny_resnet, toy_data
+x, y = toy_data(64)
+keras.utils.set_random_seed(0)
+with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
+    adapted = kd.adaptation.adapt_teacher(
+        randomize_bn(tiny_resnet()), [kd.adaptation.Replacement(
+            "block1_out", "block3_out", "block2_out")])
+    distiller = kd.Distiller(
+        adapted.model, tiny_resnet("s", width=4), losses=[
+            kd.losses.KD(2.0),
+            kd.losses.ActivationMapAdaptation(adapted.replacements)])
+    distiller.compile(keras.optimizers.SGD(0.05))
+logs = distiller.fit(x, y, batch_size=32, epochs=2, verbose=0,
+                     validation_data=(x, y)).history
+direct = np.mean(np.argmax(adapted.model.predict(x, verbose=0), -1) == y)
+print(json.dumps({"logs": {k: v[-1] for k, v in logs.items()},
+                  "direct": float(direct)}))
+"""
+
+
+def test_mirrored_strategy_reports_the_adapted_teacher_accuracy():
+    # A subprocess: logical devices must be set before TensorFlow starts.
+    root = pathlib.Path(__file__).resolve().parents[2]
+    result = subprocess.run([sys.executable, "-c", MIRRORED], cwd=root,
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.strip().splitlines()[-1])
+    assert out["logs"]["val_adapted_teacher_acc"] == pytest.approx(
+        out["direct"])
+    assert all(np.isfinite(v) for v in out["logs"].values())
 
 
 @pytest.mark.slow
