@@ -42,7 +42,11 @@ flags.DEFINE_string("methods", "prune50,prune80,qat,ptq_int8",
 flags.DEFINE_integer("epochs", 2, "Pruning fine-tuning epochs.")
 flags.DEFINE_integer("qat_epochs", None, "QAT epochs (default: --epochs).")
 flags.DEFINE_integer("batch_size", 128, "Fine-tuning batch size.")
-flags.DEFINE_float("learning_rate", 1e-4, "Adam learning rate.")
+flags.DEFINE_float("learning_rate", 1e-3,
+                   "Initial Adam rate of the pruning fine-tuning (cosine "
+                   "decay to 0).")
+flags.DEFINE_float("qat_learning_rate", 1e-4,
+                   "Initial Adam rate of QAT (cosine decay to 0).")
 flags.DEFINE_float("temperature", 4.0, "KD temperature.")
 flags.DEFINE_float("ce_weight", 1.0, "Weight of the hard-label CE.")
 flags.DEFINE_float("kd_weight", 1.0, "Weight of the KD term.")
@@ -55,6 +59,9 @@ flags.DEFINE_integer("representative_samples", 200,
                      "Calibration images for int8.")
 flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT threads.")
+flags.DEFINE_enum("size_basis", "file", ["file", "weights"],
+                  "What the int8 size bound (0.30x float32) applies to: the "
+                  "file, or the stored weights only (tiny students).")
 flags.DEFINE_integer("seed", 0, "Seed of shuffling, augmentation, init.")
 flags.DEFINE_string("out_dir", None, "Output directory.")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
@@ -93,12 +100,15 @@ def main(argv):
         student, teacher, FLAGS.out_dir, dataset=FLAGS.dataset,
         methods=FLAGS.methods, epochs=FLAGS.epochs,
         qat_epochs=FLAGS.qat_epochs, batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate, temperature=FLAGS.temperature,
+        learning_rate=FLAGS.learning_rate,
+        qat_learning_rate=FLAGS.qat_learning_rate,
+        temperature=FLAGS.temperature,
         ce_weight=FLAGS.ce_weight, kd_weight=FLAGS.kd_weight,
         train_limit=FLAGS.train_limit, eval_limit=FLAGS.eval_limit,
         augment=FLAGS.augment,
         representative_samples=FLAGS.representative_samples,
         latency_runs=FLAGS.latency_runs, num_threads=FLAGS.num_threads,
+        size_basis=FLAGS.size_basis,
         seed=FLAGS.seed, overwrite=FLAGS.overwrite, command=command)
     print(report.to_markdown())
     return 0 if all(row.passed for row in report.rows) else 1

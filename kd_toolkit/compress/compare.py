@@ -18,11 +18,13 @@ from kd_toolkit.compress.report import REPORT_MARKDOWN
 from kd_toolkit.compress.report import CompressionReport
 from kd_toolkit.compress.report import CompressionRow
 from kd_toolkit.compress.sparsity import sparsity_report
-from kd_toolkit.export import AcceptanceThresholds
 from kd_toolkit.export import KerasRunner
+from kd_toolkit.export import default_thresholds
 from kd_toolkit.export import export_and_verify
 from kd_toolkit.export import verify_artifact
 from kd_toolkit.export.atomic_io import check_output_path
+from kd_toolkit.export.pipeline import FAILED_SUFFIX
+from kd_toolkit.export.tflite_inspect import weight_bytes
 
 QAT_MAX_ACCURACY_DROP = 0.3
 
@@ -30,12 +32,13 @@ QAT_MAX_ACCURACY_DROP = 0.3
 def compress_and_compare(student, teacher, out_dir, *,
                          dataset="fashion_mnist",
                          methods=methods_lib.DEFAULT_METHODS, epochs=2,
-                         qat_epochs=None, batch_size=128, learning_rate=1e-4,
+                         qat_epochs=None, batch_size=128, learning_rate=1e-3,
+                         qat_learning_rate=1e-4,
                          temperature=4.0, ce_weight=1.0, kd_weight=1.0,
                          train_limit=None, eval_limit=None, augment=True,
                          representative_samples=200, latency_runs=200,
-                         num_threads=1, seed=0, overwrite=False,
-                         command=None):
+                         num_threads=1, size_basis="file", seed=0,
+                         overwrite=False, command=None):
     """Prunes / quantizes a student and measures each LiteRT artifact.
 
     Every row is measured from its `.tflite` file in the LiteRT interpreter
@@ -59,14 +62,22 @@ def compress_and_compare(student, teacher, out_dir, *,
         epochs: int >= 1. Pruning fine-tuning epochs. Defaults to `2`.
         qat_epochs: int >= 1 or None (same as `epochs`).
         batch_size: int >= 1. Defaults to `128`.
-        learning_rate, temperature, ce_weight, kd_weight: see
-            `distill_finetune`.
+        learning_rate: float > 0. Initial (cosine-decayed) rate of the
+            pruning fine-tuning. Defaults to `1e-3`.
+        qat_learning_rate: float > 0. Initial (cosine-decayed) rate of
+            QAT. Defaults to `1e-4`.
+        temperature, ce_weight, kd_weight: see `distill_finetune`.
         train_limit: int or None. Fine-tune on the first N training images.
         eval_limit: int or None. Evaluate on the first N test images.
         augment: bool. Augment the fine-tuning batches. Defaults to `True`.
         representative_samples: int >= 1. Calibration images for int8.
         latency_runs: int >= 1. Timed single-image runs per artifact.
         num_threads: int >= 1. LiteRT threads. Defaults to `1`.
+        size_basis: str. `"file"` (default, the design's bound: int8 file
+            ≤ 0.30× the float32 file) or `"weights"` (the bound on the
+            stored weights only, for students so small that the
+            flatbuffer's fixed overhead dominates); see
+            `kd_toolkit.export.default_thresholds`.
         seed: int >= 0. Shuffle/augmentation seed. Defaults to `0`.
         overwrite: bool. Replace existing artifacts and reports.
         command: str or None. Recorded in the report.
@@ -103,12 +114,13 @@ def compress_and_compare(student, teacher, out_dir, *,
     train = data.load(dataset, "train", batch_size, limit=train_limit,
                       augment=augment, shuffle=True, seed=seed)
     calibration = data.representative_dataset(dataset, representative_samples)
-    tune = {"learning_rate": learning_rate, "temperature": temperature,
-            "ce_weight": ce_weight, "kd_weight": kd_weight}
+    tune = {"temperature": temperature, "ce_weight": ce_weight,
+            "kd_weight": kd_weight}
     common = {"eval_data": (x, y), "representative_data": calibration,
               "representative_samples": representative_samples,
               "latency_runs": latency_runs, "num_threads": num_threads,
-              "overwrite": overwrite, "write_report": False}
+              "overwrite": overwrite, "write_report": False,
+              "size_basis": size_basis}
     kinds = {m.kind for m in parsed}
     formats = ["tflite_float32"] + (
         ["tflite_int8"] if methods_lib.PTQ_INT8 in kinds else [])
@@ -120,18 +132,20 @@ def compress_and_compare(student, teacher, out_dir, *,
     if len(base.artifacts) > 1:
         rows[methods_lib.PTQ_INT8] = _row(methods_lib.PTQ_INT8,
                                           base.artifacts[1], student_zeros)
-    float_size = base.artifacts[0].size_bytes
+    float_path = base.artifacts[0].path
     for method in parsed:
         if method.kind == methods_lib.PRUNE:
             logging.info("Pruning to %.0f%%.", method.sparsity * 100)
             rows[method.name] = _pruned_row(
-                method, student, teacher, train, epochs, tune, out_dir,
+                method, student, teacher, train, epochs,
+                dict(tune, learning_rate=learning_rate), out_dir,
                 common)
         elif method.kind == methods_lib.QAT:
             logging.info("Quantization-aware training.")
             rows[method.name] = _qat_row(
-                student, teacher, train, qat_epochs or epochs, tune, out_dir,
-                x, y, calibration, float_size, common)
+                student, teacher, train, qat_epochs or epochs,
+                dict(tune, learning_rate=qat_learning_rate), out_dir,
+                x, y, calibration, float_path, common)
     order = ["float"] + [m.name for m in parsed]
     report = CompressionReport(
         student=student.name, dataset=dataset, num_eval_samples=len(x),
@@ -139,7 +153,9 @@ def compress_and_compare(student, teacher, out_dir, *,
                   "batch_size": batch_size, "train_limit": train_limit,
                   "augment": augment,
                   "teacher": None if teacher is None else teacher.name,
-                  **tune},
+                  "learning_rate": learning_rate,
+                  "qat_learning_rate": qat_learning_rate,
+                  "size_basis": size_basis, **tune},
         rows=tuple(rows[name] for name in order), command=command)
     report.save(out_dir, overwrite)
     return report
@@ -157,7 +173,8 @@ def _check_outputs(out_dir, name, parsed, overwrite):
             paths += [stem.with_suffix(".keras"),
                       stem.parent / f"{stem.name}_tflite_float32.tflite"]
         elif method.kind == methods_lib.QAT:
-            paths.append(out_dir / "qat" / f"{name}_qat_int8.tflite")
+            qat = out_dir / "qat" / f"{name}_qat_int8.tflite"
+            paths += [qat, qat.with_name(qat.name + FAILED_SUFFIX)]
         else:
             paths.append(out_dir / "float" / f"{name}_tflite_int8.tflite")
     for path in paths:
@@ -183,13 +200,15 @@ def _pruned_row(method, student, teacher, train, epochs, tune, out_dir,
                                **common)
     details = {"schedule": dataclasses.asdict(result.schedule),
                "history": result.history.to_dict(),
-               "keras_accuracy": report.keras_accuracy}
+               "keras_accuracy": report.keras_accuracy,
+               "pruned_kernels_zero_fraction": result.sparsity.zero_fraction,
+               "pruned_kernels": sorted(result.sparsity.weights)}
     return _row(method.name, report.artifacts[0],
-                result.sparsity.zero_fraction, details)
+                sparsity_report(result.model).zero_fraction, details)
 
 
 def _qat_row(student, teacher, train, epochs, tune, out_dir, x, y,
-             calibration, float_size, common):
+             calibration, float_path, common):
     result = quantize_aware_train(student, teacher, train, epochs=epochs,
                                   **tune)
     target = out_dir / "qat"
@@ -199,12 +218,19 @@ def _qat_row(student, teacher, train, epochs, tune, out_dir, x, y,
         calibration, representative_samples=common["representative_samples"],
         overwrite=common["overwrite"])
     reference = KerasRunner(student).predict(x)
+    float32 = pathlib.Path(float_path).read_bytes()
     artifact = verify_artifact(
         "tflite_int8", path, reference, x, labels=y,
-        thresholds=AcceptanceThresholds(
-            max_accuracy_drop=QAT_MAX_ACCURACY_DROP, max_size_ratio=0.30),
-        reference_size=float_size, latency_runs=common["latency_runs"],
-        num_threads=common["num_threads"])
+        thresholds=default_thresholds(
+            "tflite_int8", common["size_basis"]).replace(
+                max_accuracy_drop=QAT_MAX_ACCURACY_DROP),
+        reference_size=len(float32), latency_runs=common["latency_runs"],
+        num_threads=common["num_threads"],
+        reference_weight_bytes=weight_bytes(float32))
+    if not artifact.passed:  # as export_and_verify does: keep it, aside.
+        failed = path.with_name(path.name + FAILED_SUFFIX)
+        os.replace(path, failed)
+        artifact = dataclasses.replace(artifact, path=str(failed))
     details = {"history": result.history.to_dict(),
                "output_quantized_layers": list(result.output_quantized_layers)}
     return _row("qat", artifact, None, details)
@@ -234,8 +260,11 @@ def _save_keras(model, path, overwrite):
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras",
                                dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         model.save(tmp)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private (0600)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -14,6 +14,7 @@ from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.losses.kd import kd_divergence
 
 _OUTPUT_KINDS = (LOGITS, PROBABILITIES)
+_LR_SCHEDULES = ("cosine", "constant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,7 +42,8 @@ class FinetuneHistory:
 
 def distill_finetune(model, teacher, dataset, *, epochs=1,
                      steps_per_epoch=None, learning_rate=1e-4,
-                     optimizer="adam", temperature=4.0, ce_weight=1.0,
+                     lr_schedule="cosine", optimizer="adam",
+                     temperature=4.0, ce_weight=1.0,
                      kd_weight=1.0, teacher_outputs="auto",
                      student_outputs=LOGITS, callbacks=()):
     """Trains a `tf_keras` student on CE + KD from a Keras 3 teacher.
@@ -69,7 +71,10 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
             are int class ids `(B,)` or one-hot `(B, C)`.
         epochs: int >= 1. Defaults to `1`.
         steps_per_epoch: int >= 1 or None (the whole dataset per epoch).
-        learning_rate: float > 0. Defaults to `1e-4` (fine-tuning).
+        learning_rate: float > 0. Initial rate. Defaults to `1e-4`.
+        lr_schedule: str. `"cosine"` (default: decay to 0 over all the
+            steps; the dataset's length must then be known, or
+            `steps_per_epoch` given) or `"constant"`.
         optimizer: str. `"adam"` or `"sgd"`. Defaults to `"adam"`.
         temperature: float > 0. KD temperature `τ`. Defaults to `4.0`.
         ce_weight: float >= 0. Defaults to `1.0`.
@@ -104,7 +109,21 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
             f"Received: student_outputs={student_outputs!r}")
     t_kind = None if teacher is None else detect_output_kind(
         teacher, teacher_outputs, "teacher")
-    opt = tf_keras_bridge.tf_keras_optimizer(optimizer, learning_rate)
+    if lr_schedule not in _LR_SCHEDULES:
+        raise ValueError(
+            f"`lr_schedule` must be one of {list(_LR_SCHEDULES)}. "
+            f"Received: lr_schedule={lr_schedule!r}")
+    decay_steps = None
+    if lr_schedule == "cosine":
+        steps = steps_per_epoch or int(dataset.cardinality())
+        if steps < 0:  # tf.data.UNKNOWN_CARDINALITY or INFINITE_CARDINALITY
+            raise ValueError(
+                "A cosine learning-rate schedule needs the number of steps: "
+                "the dataset's length is unknown, pass `steps_per_epoch` or "
+                "lr_schedule='constant'. Received: steps_per_epoch=None")
+        decay_steps = max(1, epochs * steps)
+    opt = tf_keras_bridge.tf_keras_optimizer(optimizer, learning_rate,
+                                             decay_steps)
     variables = model.trainable_variables
 
     def to_logits(output, kind):

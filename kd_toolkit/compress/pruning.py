@@ -2,12 +2,15 @@
 
 import dataclasses
 
+from kd_toolkit.compress import model_graph
 from kd_toolkit.compress import optional_imports
 from kd_toolkit.compress import tf_keras_bridge
 from kd_toolkit.compress import validation
 from kd_toolkit.compress.distill_finetune import distill_finetune
 from kd_toolkit.compress.sparsity import sparsity_report
 from kd_toolkit.distiller.output_kind import detect_output_kind
+
+_WEIGHTED_LAYERS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,8 +51,9 @@ class PruningResult:
 
 def prune(student, teacher, dataset, *, target_sparsity=0.5, epochs=2,
           steps_per_epoch=None, begin_step=0, end_step=None, frequency=None,
-          layer_names=None, learning_rate=1e-4, optimizer="adam",
-          temperature=4.0, ce_weight=1.0, kd_weight=1.0):
+          layer_names=None, keep_first_layer=True, learning_rate=1e-3,
+          lr_schedule="cosine", optimizer="adam", temperature=4.0,
+          ce_weight=1.0, kd_weight=1.0):
     """Prunes a student by weight magnitude while distilling the teacher.
 
     Zhu and Gupta, "To prune, or not to prune: exploring the efficacy of
@@ -83,8 +87,16 @@ def prune(student, teacher, dataset, *, target_sparsity=0.5, epochs=2,
             `begin_step`, so that the target is reached.
         frequency: int >= 1 or None.
         layer_names: sequence of str or None. Layers to prune; None prunes
-            every layer tfmot can (conv and dense kernels).
-        learning_rate, optimizer, temperature, ce_weight, kd_weight: see
+            every layer tfmot can (conv and dense kernels), see
+            `keep_first_layer`.
+        keep_first_layer: bool. With `layer_names=None`, leave the first
+            conv/dense layer dense: it sees the raw image through few
+            weights (72 in a 3×3×1×8 stem), so pruning it costs accuracy
+            and saves almost nothing. Defaults to `True`.
+        learning_rate: float > 0. Initial rate, cosine-decayed to 0 by
+            default. Defaults to `1e-3`: higher than for QAT, the pruned
+            network has to recover.
+        lr_schedule, optimizer, temperature, ce_weight, kd_weight: see
             `distill_finetune`.
 
     Returns:
@@ -118,11 +130,14 @@ def prune(student, teacher, dataset, *, target_sparsity=0.5, epochs=2,
         initial_sparsity=0.0, final_sparsity=target_sparsity,
         begin_step=schedule.begin_step, end_step=schedule.end_step,
         frequency=schedule.frequency)}
+    if layer_names is None and keep_first_layer:
+        layer_names = _all_but_first_weighted_layer(legacy)
     wrapped, wrappers = _wrap(legacy, tfmot, params, layer_names)
     history = distill_finetune(
         wrapped, teacher, dataset, epochs=epochs, steps_per_epoch=steps,
-        learning_rate=learning_rate, optimizer=optimizer,
-        temperature=temperature, ce_weight=ce_weight, kd_weight=kd_weight,
+        learning_rate=learning_rate, lr_schedule=lr_schedule,
+        optimizer=optimizer, temperature=temperature, ce_weight=ce_weight,
+        kd_weight=kd_weight,
         student_outputs=student_outputs,
         callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
     pruned_weights = {}
@@ -182,6 +197,15 @@ def make_schedule(target_sparsity, total_steps, begin_step=0, end_step=None,
             f". Received: end_step={end_step}, begin_step={begin_step}")
     return PruningSchedule(target_sparsity, begin_step, end_step, frequency,
                            total_steps)
+
+
+def _all_but_first_weighted_layer(legacy):
+    """Every layer but the input and the first conv/dense (graph order)."""
+    specs = [spec for spec in model_graph.read_graph(legacy).layers
+             if spec["class_name"] != "InputLayer"]
+    weighted = [s["name"] for s in specs
+                if s["class_name"] in _WEIGHTED_LAYERS]
+    return [s["name"] for s in specs if s["name"] not in weighted[:1]]
 
 
 def _wrap(legacy, tfmot, params, layer_names):

@@ -81,8 +81,8 @@ def quantize_model(student):
 
 def quantize_aware_train(student, teacher, dataset, *, epochs=1,
                          steps_per_epoch=None, learning_rate=1e-4,
-                         optimizer="adam", temperature=4.0, ce_weight=1.0,
-                         kd_weight=1.0):
+                         lr_schedule="cosine", optimizer="adam",
+                         temperature=4.0, ce_weight=1.0, kd_weight=1.0):
     """Quantization-aware fine-tuning of a student, distilling the teacher.
 
     Per batch (see `distill_finetune`), with the fake-quantized student's
@@ -99,8 +99,8 @@ def quantize_aware_train(student, teacher, dataset, *, epochs=1,
         dataset: `tf.data.Dataset` of `(images, labels)` training batches.
         epochs: int >= 1. Defaults to `1`.
         steps_per_epoch: int >= 1 or None (whole dataset).
-        learning_rate, optimizer, temperature, ce_weight, kd_weight: see
-            `distill_finetune`.
+        learning_rate, lr_schedule, optimizer, temperature, ce_weight,
+            kd_weight: see `distill_finetune`.
 
     Returns:
         `QatResult`; `result.model` is a `tf_keras.Model`.
@@ -122,6 +122,7 @@ def quantize_aware_train(student, teacher, dataset, *, epochs=1,
     history = distill_finetune(
         qat_model, teacher, dataset, epochs=epochs,
         steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
         optimizer=optimizer, temperature=temperature, ce_weight=ce_weight,
         kd_weight=kd_weight, student_outputs=student_outputs)
     return QatResult(qat_model, history, standalone)

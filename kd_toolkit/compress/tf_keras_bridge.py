@@ -135,12 +135,14 @@ def clone_tf_keras_model(model, clone_function):
     return _tf_keras().models.clone_model(model, clone_function=clone_function)
 
 
-def tf_keras_optimizer(name, learning_rate):
+def tf_keras_optimizer(name, learning_rate, decay_steps=None):
     """A `tf_keras` optimizer for fine-tuning a tfmot model.
 
     Args:
         name: str. `"adam"` or `"sgd"` (SGD with Nesterov momentum 0.9).
         learning_rate: float > 0.
+        decay_steps: int >= 1 or None. Cosine-decay the rate to 0 over this
+            many steps; None keeps it constant.
 
     Returns:
         A `tf_keras.optimizers.Optimizer`.
@@ -157,9 +159,11 @@ def tf_keras_optimizer(name, learning_rate):
         raise ValueError("`learning_rate` must be a number > 0. Received: "
                          f"learning_rate={learning_rate!r}")
     optimizers = _tf_keras().optimizers
+    rate = learning_rate if decay_steps is None else (
+        optimizers.schedules.CosineDecay(learning_rate, decay_steps))
     if name == "adam":
-        return optimizers.Adam(learning_rate)
-    return optimizers.SGD(learning_rate, momentum=0.9, nesterov=True)
+        return optimizers.Adam(rate)
+    return optimizers.SGD(rate, momentum=0.9, nesterov=True)
 
 
 def max_output_difference(a, b, input_shape=None, batch_size=2, seed=0):

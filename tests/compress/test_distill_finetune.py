@@ -103,12 +103,25 @@ def test_one_hot_labels_are_accepted():
     ({"student_outputs": "auto"}, ValueError,
      r"one of \['logits', 'probabilities'\]"),
     ({"optimizer": "lamb"}, ValueError, "Received: optimizer='lamb'"),
+    ({"lr_schedule": "step"}, ValueError,
+     r"\['cosine', 'constant'\]\. Received: lr_schedule='step'"),
 ])
 def test_bad_arguments(kwargs, error, match):
     dataset, _, _ = helpers.learnable_dataset(n=8)
     with pytest.raises(error, match=match):
         distill_finetune(to_tf_keras(helpers.tiny_cnn()), None, dataset,
                          **kwargs)
+
+
+def test_cosine_schedule_needs_a_known_length():
+    dataset, _, _ = helpers.learnable_dataset(n=8)
+    legacy = to_tf_keras(helpers.tiny_cnn())
+    with pytest.raises(ValueError, match="pass `steps_per_epoch` or "
+                                         "lr_schedule='constant'"):
+        distill_finetune(legacy, None, dataset.repeat())
+    history = distill_finetune(legacy, None, dataset.repeat(),
+                               lr_schedule="constant", steps_per_epoch=2)
+    assert history.steps == 2
 
 
 def test_empty_dataset_is_refused():

@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 import tf_keras
 
 from kd_toolkit import models
@@ -123,6 +124,27 @@ def test_bad_arguments():
         bridge.tf_keras_optimizer("rmsprop", 1e-3)
     with pytest.raises(ValueError, match="Received: learning_rate=-1"):
         bridge.tf_keras_optimizer("adam", -1)
+
+
+def _rates(optimizer, steps):
+    """The learning rates the optimizer applies at the given iterations."""
+    variable = tf.Variable(0.0)
+    rates = []
+    for step in steps:
+        optimizer.iterations.assign(step)
+        optimizer.apply_gradients([(tf.constant(1.0), variable)])
+        rates.append(float(optimizer.learning_rate))
+    return rates
+
+
+def test_optimizer_cosine_decay():
+    constant = bridge.tf_keras_optimizer("sgd", 0.5)
+    assert isinstance(constant, tf_keras.optimizers.SGD)
+    assert _rates(constant, [0, 7]) == pytest.approx([0.5, 0.5])
+    decayed = bridge.tf_keras_optimizer("adam", 1.0, decay_steps=10)
+    assert isinstance(decayed, tf_keras.optimizers.Adam)
+    assert _rates(decayed, [0, 5, 10]) == pytest.approx([1.0, 0.5, 0.0],
+                                                        abs=1e-6)
 
 
 def test_unknown_input_dimensions_need_a_parity_shape():
