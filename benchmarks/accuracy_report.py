@@ -110,7 +110,8 @@ def write(result, out_dir, stem):
     os.makedirs(out_dir, exist_ok=True)
     paths = [os.path.join(out_dir, f"{stem}.{ext}")
              for ext in ("json", "md", "png")]
-    atomic_write_text(paths[0], json.dumps(result, indent=2, default=str))
-    atomic_write_text(paths[1], to_markdown(result))
+    text = json.dumps(result, indent=2, default=str)
+    atomic_write_text(paths[0], text, overwrite=True)
+    atomic_write_text(paths[1], to_markdown(result), overwrite=True)
     plot(result, paths[2])
     return paths

@@ -165,7 +165,8 @@ def _adaptation(teacher):
     adapted = adaptation.adapt_teacher(teacher, replacements=[
         adaptation.Replacement(start=FLAGS.ama_start, end=FLAGS.ama_end,
                                student_layer="stage3_out")])
-    return adapted.model, lambda: kd.losses.ActivationMapAdaptation(
+    print(adapted.cost())
+    return adapted, lambda: kd.losses.ActivationMapAdaptation(
         adapted.replacements)
 
 
@@ -184,8 +185,12 @@ def main(argv):
 
     adapted, ama_loss = _adaptation(teacher)
     steps = build_steps(teacher, student_factory, FLAGS.batch_size,
-                        FLAGS.temperature, adapted, ama_loss)
+                        FLAGS.temperature, adapted and adapted.model, ama_loss)
     result = summarize(measure(steps, rounds, n), FLAGS.batch_size)
+    if adapted is not None:
+        cost = adapted.cost()
+        result["ratios"]["adapted_teacher_macs_ratio"] = cost.macs_ratio
+        result["ratios"]["adapted_teacher_params_ratio"] = cost.params_ratio
     meta = {
         "teacher": FLAGS.teacher,
         "student": FLAGS.student + (f" (width {FLAGS.student_width})"
@@ -199,8 +204,10 @@ def main(argv):
     markdown = to_markdown(result, meta)
     os.makedirs(FLAGS.out_dir, exist_ok=True)
     atomic_write_text(os.path.join(FLAGS.out_dir, "throughput.json"),
-                      json.dumps({"meta": meta, **result}, indent=2))
-    atomic_write_text(os.path.join(FLAGS.out_dir, "throughput.md"), markdown)
+                      json.dumps({"meta": meta, **result}, indent=2),
+                      overwrite=True)
+    atomic_write_text(os.path.join(FLAGS.out_dir, "throughput.md"), markdown,
+                      overwrite=True)
     print(markdown)
 
 

@@ -4,7 +4,6 @@ import dataclasses
 import gzip
 import os
 import pathlib
-import tempfile
 
 from absl import logging
 
@@ -22,9 +21,10 @@ from kd_toolkit.export import KerasRunner
 from kd_toolkit.export import default_thresholds
 from kd_toolkit.export import export_and_verify
 from kd_toolkit.export import verify_artifact
-from kd_toolkit.export.atomic_io import check_output_path
 from kd_toolkit.export.pipeline import FAILED_SUFFIX
 from kd_toolkit.export.tflite_inspect import weight_bytes
+from kd_toolkit.utils.atomic_io import atomic_save_model
+from kd_toolkit.utils.atomic_io import check_output_path
 
 QAT_MAX_ACCURACY_DROP = 0.3
 
@@ -193,8 +193,9 @@ def _pruned_row(method, student, teacher, train, epochs, tune, out_dir,
                    epochs=epochs, **tune)
     target = out_dir / method.name
     target.mkdir(exist_ok=True)
-    _save_keras(result.model, target / f"{student.name}_{method.name}.keras",
-                common["overwrite"])
+    atomic_save_model(result.model,
+                      target / f"{student.name}_{method.name}.keras",
+                      common["overwrite"])
     report = export_and_verify(result.model, "tflite_float32", target,
                                basename=f"{student.name}_{method.name}",
                                **common)
@@ -249,25 +250,3 @@ def _row(method, artifact, zero_fraction, details=None):
         path=artifact.path, passed=artifact.passed,
         notes="; ".join(artifact.failed_checks),
         details=details or {})
-
-
-def _save_keras(model, path, overwrite):
-    """`model.save` through a temporary file and `os.replace`."""
-    if path.exists() and not overwrite:
-        raise FileExistsError(
-            f"Refusing to overwrite {str(path)!r}; pass overwrite=True. "
-            f"Received: overwrite={overwrite}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".keras",
-                               dir=path.parent)
-    os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    try:
-        model.save(tmp)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it private (0600)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-

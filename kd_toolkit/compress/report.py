@@ -4,8 +4,8 @@ import dataclasses
 import json
 import pathlib
 
-from kd_toolkit.export.atomic_io import atomic_write_text
-from kd_toolkit.export.atomic_io import check_output_path
+from kd_toolkit.utils.atomic_io import atomic_write_text
+from kd_toolkit.utils.atomic_io import check_output_path
 
 REPORT_MARKDOWN = "compression_report.md"
 REPORT_JSON = "compression_report.json"

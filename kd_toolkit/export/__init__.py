@@ -14,7 +14,6 @@ from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import format_names
 from kd_toolkit.export.artifact_format import get_format
 from kd_toolkit.export.artifact_format import parse_formats
-from kd_toolkit.export.atomic_io import atomic_write_bytes
 from kd_toolkit.export.latency import LatencyStats
 from kd_toolkit.export.latency import measure_latency
 from kd_toolkit.export.onnx_export import convert_to_onnx
@@ -57,7 +56,6 @@ __all__ = [
     "Runtime",
     "SizeBasis",
     "UnsupportedOpsError",
-    "atomic_write_bytes",
     "compare_outputs",
     "constant_tensors",
     "convert_to_onnx",

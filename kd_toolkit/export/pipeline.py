@@ -9,8 +9,6 @@ import numpy as np
 from kd_toolkit.export.artifact_format import FLOAT32_REFERENCE
 from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import parse_formats
-from kd_toolkit.export.atomic_io import atomic_write_bytes
-from kd_toolkit.export.atomic_io import check_output_path
 from kd_toolkit.export.latency import DEFAULT_RUNS
 from kd_toolkit.export.latency import DEFAULT_WARMUP
 from kd_toolkit.export.latency import measure_latency
@@ -33,6 +31,8 @@ from kd_toolkit.export.thresholds import default_thresholds
 from kd_toolkit.export.thresholds import get_size_basis
 from kd_toolkit.export.verification import failed_report
 from kd_toolkit.export.verification import verify_artifact
+from kd_toolkit.utils.atomic_io import atomic_write_bytes
+from kd_toolkit.utils.atomic_io import check_output_path
 
 FAILED_SUFFIX = ".failed"
 

@@ -26,13 +26,13 @@ import tensorflow as tf
 # under `tf.lite`; this module path is stable since TF 2.7.
 from tensorflow.lite.python.convert_phase import ConverterError
 
-from kd_toolkit.export.atomic_io import atomic_write_bytes
-from kd_toolkit.export.atomic_io import check_output_path
 from kd_toolkit.export.quantization import Quantization
 from kd_toolkit.export.quantization import get_quantization
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
 from kd_toolkit.export.representative import collect_representative_samples
 from kd_toolkit.export.representative import model_input_shape
+from kd_toolkit.utils.atomic_io import atomic_write_bytes
+from kd_toolkit.utils.atomic_io import check_output_path
 
 
 class UnsupportedOpsError(ValueError):

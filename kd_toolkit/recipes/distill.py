@@ -237,7 +237,7 @@ def run_distillation(cfg):
     history, seconds = _timed_fit(distiller, train_ds, cfg.epochs,
                                   cfg.verbose)
     student_path = os.path.join(cfg.out_dir, "student.keras")
-    atomic_save_model(student, student_path)
+    atomic_save_model(student, student_path, overwrite=True)
     report["distilled"] = {
         "params": student.count_params(), "epochs": cfg.epochs,
         "seconds_per_epoch": seconds,

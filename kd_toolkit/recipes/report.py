@@ -50,6 +50,8 @@ def write_report(report, out_dir, stem="report"):
     """Writes `<stem>.json` and `<stem>.md` atomically; returns both paths."""
     json_path = os.path.join(out_dir, f"{stem}.json")
     md_path = os.path.join(out_dir, f"{stem}.md")
-    atomic_write_text(json_path, json.dumps(report, indent=2, default=str))
-    atomic_write_text(md_path, to_markdown(report))
+    os.makedirs(out_dir, exist_ok=True)
+    text = json.dumps(report, indent=2, default=str)
+    atomic_write_text(json_path, text, overwrite=True)
+    atomic_write_text(md_path, to_markdown(report), overwrite=True)
     return json_path, md_path

@@ -1,71 +1,136 @@
-"""Atomic file writes: a reader never sees a half-written file."""
+"""Atomic, overwrite-aware file writes: no reader sees a half-written file."""
 
 import os
+import pathlib
 import tempfile
 
 
-def atomic_write_bytes(path, data, overwrite=True):
-    """Writes `data` to `path` through a temporary file and `os.replace`.
+def check_output_path(path, overwrite):
+    """Validates a file path the export stage is about to write.
 
     Args:
-        path: destination file path.
-        data: bytes to write.
-        overwrite: bool. If False and `path` exists, raise instead.
+        path: str or `os.PathLike`. Target file.
+        overwrite: bool. Whether an existing file may be replaced.
+
+    Returns:
+        The path as a `pathlib.Path`.
 
     Raises:
-        IsADirectoryError: if `path` is a directory.
+        IsADirectoryError: if `path` is an existing directory.
         FileExistsError: if `path` exists and `overwrite` is False.
+        FileNotFoundError: if the parent directory does not exist.
     """
-    path = os.fspath(path)
-    if os.path.isdir(path):
+    path = pathlib.Path(path)
+    if path.is_dir():
         raise IsADirectoryError(
-            f"Expected a file path, got a directory. Received: path={path!r}")
-    if not overwrite and os.path.exists(path):
+            f"The output path is a directory, expected a file path. "
+            f"Received: path={str(path)!r}"
+        )
+    if path.exists() and not overwrite:
         raise FileExistsError(
-            f"Refusing to overwrite an existing file; pass overwrite=True. "
-            f"Received: path={path!r}")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-",
-                               suffix=os.path.basename(path))
+            f"Refusing to overwrite the existing file {str(path)!r}; pass "
+            f"overwrite=True (or --overwrite) to replace it. "
+            f"Received: overwrite={overwrite}"
+        )
+    if not path.parent.is_dir():
+        raise FileNotFoundError(
+            f"The output directory does not exist: {str(path.parent)!r}. "
+            f"Received: path={str(path)!r}"
+        )
+    return path
+
+
+def _file_mode():
+    """Returns the mode a plain `open(path, "w")` would give: 0o666 & ~umask.
+
+    `tempfile.mkstemp` creates 0o600 files; artifacts are meant to be shared.
+    """
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write_bytes(path, data, overwrite=False):
+    """Writes `data` to `path` through a temporary file and `os.replace`.
+
+    The bytes go to a temporary file in the same directory, are flushed and
+    fsynced, then renamed over `path` in one step. On any failure (including
+    `KeyboardInterrupt`) the temporary file is removed and `path` is left as
+    it was.
+
+    Args:
+        path: str or `os.PathLike`. Target file.
+        data: bytes. Content.
+        overwrite: bool. Whether an existing file may be replaced.
+            Defaults to `False`.
+
+    Returns:
+        The written path as a `pathlib.Path`.
+
+    Raises:
+        TypeError: if `data` is not bytes.
+        IsADirectoryError, FileExistsError, FileNotFoundError: see
+            `check_output_path`.
+    """
+    if not isinstance(data, (bytes, bytearray)):
+        raise TypeError(
+            f"`data` must be bytes. Received: data of type "
+            f"{type(data).__name__}"
+        )
+    path = check_output_path(path, overwrite)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, _file_mode())
+        os.replace(tmp_name, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
         raise
+    return path
 
 
-def atomic_write_text(path, text, overwrite=True):
-    """Writes UTF-8 `text` to `path` atomically (see `atomic_write_bytes`)."""
-    atomic_write_bytes(path, text.encode("utf-8"), overwrite=overwrite)
+def atomic_write_text(path, text, overwrite=False):
+    """Writes UTF-8 `text` atomically; see `atomic_write_bytes`."""
+    return atomic_write_bytes(path, text.encode("utf-8"), overwrite)
 
 
-def atomic_save_model(model, path, overwrite=True):
-    """Saves a Keras model to `path` (`.keras`) through a temporary file."""
-    path = os.fspath(path)
-    if not path.endswith(".keras"):
+def atomic_save_model(model, path, overwrite=False):
+    """Saves a Keras model to a `.keras` path through a temporary file.
+
+    Args:
+        model: `keras.Model`.
+        path: str or `os.PathLike` ending in `.keras`.
+        overwrite: bool. Whether an existing file may be replaced.
+
+    Returns:
+        The written path as a `pathlib.Path`.
+
+    Raises:
+        ValueError: if `path` does not end in `.keras`.
+        IsADirectoryError, FileExistsError, FileNotFoundError: see
+            `check_output_path`.
+    """
+    if not str(path).endswith(".keras"):
         raise ValueError(
-            f"Expected a path ending in '.keras'. Received: path={path!r}")
-    if os.path.isdir(path):
-        raise IsADirectoryError(
-            f"Expected a file path, got a directory. Received: path={path!r}")
-    if not overwrite and os.path.exists(path):
-        raise FileExistsError(
-            f"Refusing to overwrite an existing file; pass overwrite=True. "
-            f"Received: path={path!r}")
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=".keras")
+            f"Expected a path ending in '.keras'. Received: path={str(path)!r}"
+        )
+    path = check_output_path(path, overwrite)
+    fd, tmp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".keras", dir=path.parent
+    )
     os.close(fd)
     try:
-        model.save(tmp)
-        os.replace(tmp, path)
+        model.save(tmp_name)
+        os.chmod(tmp_name, _file_mode())
+        os.replace(tmp_name, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        if os.path.exists(tmp_name):
+            os.remove(tmp_name)
         raise
+    return path

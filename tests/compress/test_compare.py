@@ -4,10 +4,12 @@ import json
 import subprocess
 import sys
 
+import keras
 import pytest
 
 from kd_toolkit.compress.compare import compress_and_compare
 from kd_toolkit.compress.compare import gzipped_size
+from kd_toolkit.compress.sparsity import sparsity_report
 from kd_toolkit.export import LiteRTRunner
 from tests.compress import helpers
 
@@ -77,6 +79,9 @@ def test_command_line(fmnist_pair, tmp_path):
         assert rows[method]["artifact"] == "tflite_int8"
         assert rows[method]["size_bytes"] < 0.5 * rows["float"]["size_bytes"]
         assert LiteRTRunner(rows[method]["path"]).input_dtype == "int8"
-    assert (out / "prune50" / "resnet8_prune50.keras").is_file()
+    saved_model = keras.saving.load_model(
+        out / "prune50" / "resnet8_prune50.keras")
+    assert sparsity_report(saved_model).zero_fraction == pytest.approx(
+        rows["prune50"]["zero_fraction"])
     assert set(saved["targets"]) == {
         "qat_drop_vs_float", "qat_minus_ptq_int8", "prune50_drop_vs_float"}

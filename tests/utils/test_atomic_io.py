@@ -2,8 +2,8 @@ import os
 
 import pytest
 
-from kd_toolkit.export import atomic_write_bytes
-from kd_toolkit.export.atomic_io import atomic_write_text
+from kd_toolkit.utils.atomic_io import atomic_write_bytes
+from kd_toolkit.utils.atomic_io import atomic_write_text
 
 
 def test_writes_and_overwrites_only_when_asked(tmp_path):
