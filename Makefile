@@ -8,7 +8,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz
 DEMO_DIR ?= runs/demo
 DEMO_FLAGS ?= --dataset=fashion_mnist --teacher=resnet20 --teacher_epochs=6 \
 	--student=resnet8 --student_width=8 --method=kd --epochs=8 \
-	--train_limit=30000
+	--train_limit=30000 --verbose=2
 PYTEST_ARGS ?=
 
 .PHONY: install data demo test clean

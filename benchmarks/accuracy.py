@@ -146,6 +146,7 @@ def _teacher(info, eval_ds):
     start = time.perf_counter()
     teacher.fit(train, epochs=FLAGS.teacher_epochs, verbose=2, shuffle=False)
     seconds = (time.perf_counter() - start) / FLAGS.teacher_epochs
+    os.makedirs(FLAGS.cache_dir, exist_ok=True)
     atomic_save_model(teacher, path)
     return teacher, {"path": path, "cached": False,
                      "train_images": limit or info.num_train,

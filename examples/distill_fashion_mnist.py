@@ -10,11 +10,11 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import keras  # noqa: E402
-from absl import app  # noqa: E402
-from absl import flags  # noqa: E402
+import keras
+from absl import app
+from absl import flags
 
-import kd_toolkit as kd  # noqa: E402
+import kd_toolkit as kd
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("quick", False, "Tiny settings for a smoke run.")

@@ -14,6 +14,7 @@ The public API:
 """
 
 from kd_toolkit import adaptation
+from kd_toolkit import compress
 from kd_toolkit import data
 from kd_toolkit import export
 from kd_toolkit import losses

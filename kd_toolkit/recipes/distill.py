@@ -164,6 +164,7 @@ def train_teacher(cfg, info, train_ds, steps):
                         from_logits=True), metrics=["accuracy"])
     _, seconds = _timed_fit(teacher, train_ds, cfg.teacher_epochs,
                             cfg.verbose)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_save_model(teacher, path)
     return teacher, seconds, path
 
