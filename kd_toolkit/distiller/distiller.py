@@ -370,5 +370,11 @@ def _check_student_loss(loss, student_outputs):
             f"(from_logits={from_logits}), but the student outputs "
             f"{student_outputs}: it would train on the wrong quantity. Pass "
             f"loss=None (cross-entropy matched to the student) or {fix}. "
-            f"Received: loss={loss!r}")
+            f"Received: loss={_describe(loss, from_logits)}")
     return fn
+
+
+def _describe(loss, from_logits):
+    if isinstance(loss, keras.losses.Loss):
+        return f"{type(loss).__name__}(from_logits={from_logits})"
+    return repr(loss)
