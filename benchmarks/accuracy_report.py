@@ -4,7 +4,7 @@ import json
 import os
 import statistics
 
-from kd_toolkit.utils.atomic_io import atomic_write_text
+from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 LABELS = {
     "alone": "student alone",
@@ -110,8 +110,8 @@ def write(result, out_dir, stem):
     os.makedirs(out_dir, exist_ok=True)
     paths = [os.path.join(out_dir, f"{stem}.{ext}")
              for ext in ("json", "md", "png")]
-    text = json.dumps(result, indent=2, default=str)
-    atomic_write_text(paths[0], text, overwrite=True)
-    atomic_write_text(paths[1], to_markdown(result), overwrite=True)
+    atomic_write_texts({
+        paths[0]: json.dumps(result, indent=2, default=str),
+        paths[1]: to_markdown(result)}, overwrite=True)
     plot(result, paths[2])
     return paths

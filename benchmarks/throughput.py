@@ -37,7 +37,7 @@ from absl import app
 from absl import flags
 
 import kd_toolkit as kd
-from kd_toolkit.utils.atomic_io import atomic_write_text
+from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("teacher", "resnet20", "Teacher zoo name.")
@@ -203,11 +203,11 @@ def main(argv):
     }
     markdown = to_markdown(result, meta)
     os.makedirs(FLAGS.out_dir, exist_ok=True)
-    atomic_write_text(os.path.join(FLAGS.out_dir, "throughput.json"),
-                      json.dumps({"meta": meta, **result}, indent=2),
-                      overwrite=True)
-    atomic_write_text(os.path.join(FLAGS.out_dir, "throughput.md"), markdown,
-                      overwrite=True)
+    atomic_write_texts({
+        os.path.join(FLAGS.out_dir, "throughput.json"):
+            json.dumps({"meta": meta, **result}, indent=2),
+        os.path.join(FLAGS.out_dir, "throughput.md"): markdown},
+        overwrite=True)
     print(markdown)
 
 

@@ -8,6 +8,7 @@ import keras
 from kd_toolkit.adaptation.adapter import ActivationMapAdapter
 from kd_toolkit.adaptation.frozen_layer import unwrap
 from kd_toolkit.adaptation.graph import LayerGraph
+from kd_toolkit.distiller.feature_taps import is_graph_model
 
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
@@ -171,7 +172,7 @@ def _graph_rows(graph, prefix, seen, rows):
         if isinstance(layer, ActivationMapAdapter):
             for sub, sub_in, sub_out in layer.sublayer_shapes(in_shapes[0]):
                 rows.append(_layer_row(sub, f"{name}/", sub_in, sub_out, seen))
-        elif isinstance(layer, keras.Model) and _has_graph(layer):
+        elif is_graph_model(layer):
             _graph_rows(LayerGraph(layer), f"{name}/", seen, rows)
         else:
             shape = in_shapes[0] if in_shapes else out_shape
@@ -236,9 +237,3 @@ def _size(variable):
 def _count(weights):
     return sum(_size(w) for w in weights)
 
-
-def _has_graph(model):
-    try:
-        return bool(model.inputs) and bool(model.outputs)
-    except (AttributeError, ValueError):
-        return False

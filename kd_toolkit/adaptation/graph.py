@@ -6,6 +6,8 @@ import difflib
 
 import keras
 
+from kd_toolkit.distiller.feature_taps import is_graph_model
+
 
 def check_graph_model(model, arg="teacher"):
     """Raises unless `model` is a built functional or sequential model.
@@ -22,11 +24,7 @@ def check_graph_model(model, arg="teacher"):
         raise TypeError(
             f"`{arg}` must be a keras.Model. Received: {arg}={model!r} of "
             f"type {type(model).__name__}")
-    try:
-        has_graph = bool(model.inputs) and bool(model.outputs)
-    except (AttributeError, ValueError):
-        has_graph = False
-    if not has_graph:
+    if not is_graph_model(model):
         raise ValueError(
             "Activation map adaptation edits the layer graph, so only "
             "functional and (built) sequential teachers are supported; "

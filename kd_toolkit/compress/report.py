@@ -4,8 +4,7 @@ import dataclasses
 import json
 import pathlib
 
-from kd_toolkit.utils.atomic_io import atomic_write_text
-from kd_toolkit.utils.atomic_io import check_output_path
+from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 REPORT_MARKDOWN = "compression_report.md"
 REPORT_JSON = "compression_report.json"
@@ -146,12 +145,9 @@ class CompressionReport:
             FileExistsError: if a report exists and `overwrite` is False.
         """
         out_dir = pathlib.Path(out_dir)
-        paths = (out_dir / REPORT_MARKDOWN, out_dir / REPORT_JSON)
-        for path in paths:
-            check_output_path(path, overwrite)
-        atomic_write_text(paths[0], self.to_markdown(), overwrite)
-        atomic_write_text(paths[1], self.to_json() + "\n", overwrite)
-        return paths
+        return tuple(atomic_write_texts({
+            out_dir / REPORT_MARKDOWN: self.to_markdown(),
+            out_dir / REPORT_JSON: self.to_json() + "\n"}, overwrite))
 
 
 def _target(value, limit, met):

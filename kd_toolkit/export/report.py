@@ -5,8 +5,7 @@ import json
 import pathlib
 
 from kd_toolkit.export.latency import LatencyStats
-from kd_toolkit.utils.atomic_io import atomic_write_text
-from kd_toolkit.utils.atomic_io import check_output_path
+from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 REPORT_MARKDOWN = "export_report.md"
 REPORT_JSON = "export_report.json"
@@ -133,8 +132,6 @@ class ExportReport:
             FileExistsError: if a report exists and `overwrite` is False.
         """
         out_dir = pathlib.Path(out_dir)
-        md_path = check_output_path(out_dir / REPORT_MARKDOWN, overwrite)
-        json_path = check_output_path(out_dir / REPORT_JSON, overwrite)
-        atomic_write_text(md_path, self.to_markdown(), overwrite)
-        atomic_write_text(json_path, self.to_json() + "\n", overwrite)
-        return md_path, json_path
+        return tuple(atomic_write_texts({
+            out_dir / REPORT_MARKDOWN: self.to_markdown(),
+            out_dir / REPORT_JSON: self.to_json() + "\n"}, overwrite))

@@ -3,7 +3,7 @@
 import json
 import os
 
-from kd_toolkit.utils.atomic_io import atomic_write_text
+from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 
 def _fmt(value, digits=4):
@@ -51,7 +51,7 @@ def write_report(report, out_dir, stem="report"):
     json_path = os.path.join(out_dir, f"{stem}.json")
     md_path = os.path.join(out_dir, f"{stem}.md")
     os.makedirs(out_dir, exist_ok=True)
-    text = json.dumps(report, indent=2, default=str)
-    atomic_write_text(json_path, text, overwrite=True)
-    atomic_write_text(md_path, to_markdown(report), overwrite=True)
+    atomic_write_texts({
+        json_path: json.dumps(report, indent=2, default=str),
+        md_path: to_markdown(report)}, overwrite=True)
     return json_path, md_path

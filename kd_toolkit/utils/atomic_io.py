@@ -78,20 +78,14 @@ def atomic_write_bytes(path, data, overwrite=False):
             f"{type(data).__name__}"
         )
     path = check_output_path(path, overwrite)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(fd, "wb") as handle:
+
+    def write(tmp_name):
+        with open(tmp_name, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, _file_mode())
-        os.replace(tmp_name, path)
-    except BaseException:
-        if os.path.exists(tmp_name):
-            os.remove(tmp_name)
-        raise
+
+    _replace_atomically(path, ".tmp", write)
     return path
 
 
@@ -121,16 +115,43 @@ def atomic_save_model(model, path, overwrite=False):
             f"Expected a path ending in '.keras'. Received: path={str(path)!r}"
         )
     path = check_output_path(path, overwrite)
+    _replace_atomically(path, ".keras", model.save)
+    return path
+
+
+def atomic_write_texts(texts, overwrite=False):
+    """Writes several UTF-8 files atomically, checking every path first.
+
+    Args:
+        texts: dict, path -> text.
+        overwrite: bool. Whether existing files may be replaced.
+
+    Returns:
+        The written paths as `pathlib.Path`s, in the order given.
+
+    Raises:
+        IsADirectoryError, FileExistsError, FileNotFoundError: see
+            `check_output_path`; raised before any file is written.
+    """
+    for path in texts:
+        check_output_path(path, overwrite)
+    return [atomic_write_text(path, text, overwrite)
+            for path, text in texts.items()]
+
+
+def _replace_atomically(path, suffix, write):
+    """Calls `write(tmp_name)` on a temporary file beside `path`, then
+    renames it over `path`; on any failure (including `KeyboardInterrupt`)
+    the temporary file is removed and `path` is left as it was."""
     fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".keras", dir=path.parent
+        prefix=f".{path.name}.", suffix=suffix, dir=path.parent
     )
     os.close(fd)
     try:
-        model.save(tmp_name)
+        write(tmp_name)
         os.chmod(tmp_name, _file_mode())
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):
             os.remove(tmp_name)
         raise
-    return path
