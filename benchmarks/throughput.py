@@ -1,29 +1,38 @@
 """Training throughput: our Distiller against the alternatives, one process.
 
-Measures images per second, same models, same batch, interleaved rounds:
+Measures seconds per training step, same models, same batch, interleaved
+rounds (each round runs `--steps` steps of every method in a rotated order;
+the median over rounds is reported):
 
-  (a) student-only training step,
-  (b) teacher inference,
-  (c) kd_toolkit Distiller KD step (teacher + student fused in one step),
-  (d) Keras's own `keras.distillation.Distiller` with `LogitsDistillation`,
-  (e) kd_toolkit Distiller KD + AMA step with an adapted teacher
-      (activation map adaptation: some teacher blocks replaced by a light
-      adapter; `--noama` skips it).
+  student            student-only training step (no teacher)
+  teacher_inference  teacher forward pass (what a distiller adds)
+  kd                 kd_toolkit Distiller, Hinton KD, teacher run live
+  kd_cached          kd_toolkit Distiller, Hinton KD from the teacher-output
+                     cache (the teacher's logits come with the batch)
+  keras_fair         keras.distillation.Distiller with
+                     LogitsDistillation(loss=keras.losses.KLDivergence()):
+                     the same objective as our KD
+  keras_default      keras.distillation.Distiller with LogitsDistillation's
+                     default "kl_divergence" string (see docs/keras_kd.md:
+                     it skips the softmax and the τ² factor)
+  ama                kd_toolkit Distiller, KD + activation map adaptation
+                     with an adapted teacher (`--noama` skips it)
 
-and prints the ratios (c)/(d) and time(c) / (time(a) + time(b)); with (e),
-time(e) / time(c). Each round runs `--steps` steps of every method in a
-rotated order; the median over rounds is reported. Results go to JSON and
-Markdown.
+Each method also runs with XLA (`jit_compile=True`, suffix `_xla`) unless
+`--noxla`. Ratios are reported against the same run's figures, and the
+machine's CPU flags go into the JSON, because machines of this class
+differ several-fold.
 
 Reproduce:
 
 ```
-python benchmarks/throughput.py --rounds=7 --steps=15
+python benchmarks/throughput.py --rounds=7 --steps=10
 ```
 """
 
 import json
 import os
+import platform
 import statistics
 import sys
 import time
@@ -37,6 +46,7 @@ from absl import app
 from absl import flags
 
 import kd_toolkit as kd
+from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 FLAGS = flags.FLAGS
@@ -45,13 +55,19 @@ flags.DEFINE_string("student", "resnet8", "Student zoo name.")
 flags.DEFINE_integer("student_width", 8, "Student base_width (0: default).")
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_integer("rounds", 7, "Interleaved measurement rounds.")
-flags.DEFINE_integer("steps", 15, "Steps per method per round.")
+flags.DEFINE_integer("steps", 10, "Steps per method per round.")
 flags.DEFINE_float("temperature", 4.0, "KD temperature.")
-flags.DEFINE_string("ama_start", "stage3_block1_out",
-                    "AMA replacement start cut (teacher layer).")
-flags.DEFINE_string("ama_end", "stage3_out",
-                    "AMA replacement end cut (teacher layer).")
-flags.DEFINE_bool("ama", True, "Also time the adapted-teacher step (e).")
+flags.DEFINE_list("ama_start", ["stage3_block1_out"],
+                  "AMA replacement start cuts (teacher layers).")
+flags.DEFINE_list("ama_end", ["stage3_out"],
+                  "AMA replacement end cuts (teacher layers).")
+flags.DEFINE_bool("ama", True, "Also time the adapted-teacher step.")
+flags.DEFINE_bool("xla", True, "Also time every step with XLA.")
+flags.DEFINE_integer("cache_draws", 8,
+                     "Draws per example assumed for the amortised cost of "
+                     "building the teacher-output cache.")
+flags.DEFINE_integer("cache_epochs", 30,
+                     "Epochs assumed for the amortised cache cost.")
 flags.DEFINE_bool("quick", False, "Smoke run: 2 rounds of 2 steps.")
 flags.DEFINE_string("out_dir", "benchmarks/results", "Output directory.")
 
@@ -60,51 +76,74 @@ def _ce():
     return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
 
-def build_steps(teacher, student_factory, batch_size, temperature,
+def _keras_distiller(teacher, student, temperature, fair, jit):
+    loss = keras.losses.KLDivergence() if fair else "kl_divergence"
+    model = keras.distillation.Distiller(
+        teacher=teacher, student=student,
+        distillation_losses=keras.distillation.LogitsDistillation(
+            temperature=temperature, loss=loss),
+        student_loss_weight=0.1)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_ce(),
+                  jit_compile=jit)
+    return model
+
+
+def build_steps(teacher, student_factory, batch_size, temperature, xla,
                 adapted_teacher=None, ama_loss_factory=None):
     """Returns {method: zero-arg callable running one step}."""
     rng = np.random.default_rng(0)
     shape = (batch_size,) + tuple(teacher.input_shape[1:])
     x = tf.constant(rng.random(shape, dtype="float32"))
     y = tf.constant(rng.integers(0, 10, batch_size), dtype="int32")
-
-    alone = student_factory()
-    alone.compile(keras.optimizers.Adam(1e-3), _ce())
-
-    infer = tf.function(lambda v: teacher(v, training=False))
-
-    ours = kd.Distiller(teacher, student_factory(),
-                        losses=[kd.losses.KD(temperature, weight=0.9)],
-                        student_loss_weight=0.1)
-    ours.compile(keras.optimizers.Adam(1e-3))
-
-    theirs = keras.distillation.Distiller(
-        teacher=teacher, student=student_factory(),
-        distillation_losses=keras.distillation.LogitsDistillation(
-            temperature=temperature),
-        student_loss_weight=0.1)
-    theirs.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_ce())
-
-    steps = {
-        "a_student_step": lambda: alone.train_on_batch(x, y),
-        "b_teacher_inference": lambda: infer(x).numpy(),
-        "c_kd_toolkit_kd_step": lambda: ours.train_on_batch(x, y),
-        "d_keras_distiller_step": lambda: theirs.train_on_batch(x, y),
-    }
-    if adapted_teacher is not None:
-        ama = kd.Distiller(
-            adapted_teacher, student_factory(),
-            losses=[kd.losses.KD(temperature, weight=0.9),
-                    ama_loss_factory()],
-            student_loss_weight=0.1)
-        ama.compile(keras.optimizers.Adam(1e-3))
-        steps["e_kd_toolkit_ama_step"] = lambda: ama.train_on_batch(x, y)
+    cached_x = {teacher_cache.INPUTS_KEY: x,
+                teacher_cache.TEACHER_OUTPUTS_KEY: teacher(x)}
+    steps = {}
+    for jit in ([False, True] if xla else [False]):
+        suffix = "_xla" if jit else ""
+        alone = student_factory()
+        alone.compile(keras.optimizers.Adam(1e-3), _ce(), jit_compile=jit)
+        infer = tf.function(lambda v: teacher(v, training=False),
+                            jit_compile=jit)
+        ours = kd.Distiller(teacher, student_factory(),
+                            losses=[kd.losses.KD(temperature, weight=0.9)],
+                            student_loss_weight=0.1)
+        ours.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
+        cached = kd.Distiller(teacher, student_factory(),
+                              losses=[kd.losses.KD(temperature, weight=0.9)],
+                              student_loss_weight=0.1)
+        cached.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
+        fair = _keras_distiller(teacher, student_factory(), temperature,
+                                True, jit)
+        steps.update({
+            "student" + suffix: _bind(alone.train_on_batch, x, y),
+            "teacher_inference" + suffix: _bind(
+                lambda v: infer(v).numpy(), x),
+            "kd" + suffix: _bind(ours.train_on_batch, x, y),
+            "kd_cached" + suffix: _bind(cached.train_on_batch, cached_x, y),
+            "keras_fair" + suffix: _bind(fair.train_on_batch, x, y),
+        })
+        if not jit:
+            default = _keras_distiller(teacher, student_factory(),
+                                       temperature, False, False)
+            steps["keras_default"] = _bind(default.train_on_batch, x, y)
+        if adapted_teacher is not None:
+            ama = kd.Distiller(
+                adapted_teacher, student_factory(),
+                losses=[kd.losses.KD(temperature, weight=0.9),
+                        ama_loss_factory()],
+                student_loss_weight=0.1)
+            ama.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
+            steps["ama" + suffix] = _bind(ama.train_on_batch, x, y)
     return steps
+
+
+def _bind(fn, *args):
+    return lambda: fn(*args)
 
 
 def measure(steps, rounds, n):
     """Interleaved timing; returns {method: [seconds per step, per round]}."""
-    for fn in steps.values():  # trace and warm up
+    for fn in steps.values():  # trace, compile and warm up
         for _ in range(3):
             fn()
     names = list(steps)
@@ -119,31 +158,80 @@ def measure(steps, rounds, n):
     return times
 
 
-def summarize(times, batch_size):
+def summarize(times, batch_size, cache_draws, cache_epochs):
     """Median seconds per step, images per second and the ratios."""
     med = {k: statistics.median(v) for k, v in times.items()}
     result = {
         "seconds_per_step": med,
         "images_per_second": {k: batch_size / v for k, v in med.items()},
-        "ratios": {
-            "c_over_d_speed": med["d_keras_distiller_step"]
-            / med["c_kd_toolkit_kd_step"],
-            "c_time_over_a_plus_b_time": med["c_kd_toolkit_kd_step"]
-            / (med["a_student_step"] + med["b_teacher_inference"]),
-            "d_time_over_a_plus_b_time": med["d_keras_distiller_step"]
-            / (med["a_student_step"] + med["b_teacher_inference"]),
-        },
     }
-    if "e_kd_toolkit_ama_step" in med:
-        result["ratios"]["e_time_over_c_time"] = (
-            med["e_kd_toolkit_ama_step"] / med["c_kd_toolkit_kd_step"])
+    ratios = {}
+
+    def ratio(name, num, den):
+        if num in med and den in med:
+            ratios[name] = med[num] / med[den]
+
+    # Speed-ups (> 1: the first is faster) and costs (time ratios).
+    keras_best = min((k for k in ("keras_fair", "keras_fair_xla")
+                      if k in med), key=med.get)
+    ours_best = min((k for k in ("kd", "kd_xla") if k in med), key=med.get)
+    cached_best = min((k for k in ("kd_cached", "kd_cached_xla")
+                       if k in med), key=med.get)
+    ratios["keras_fastest_config"] = keras_best
+    ratio("speedup_kd_vs_keras_fastest", keras_best, ours_best)
+    ratio("speedup_kd_vs_keras_same_xla", "keras_fair", "kd")
+    ratio("speedup_kd_xla_vs_keras_fair_xla", "keras_fair_xla", "kd_xla")
+    ratio("speedup_kd_cached_vs_keras_fastest", keras_best, cached_best)
+    # Amortised: one teacher pass per draw, spread over the epochs.
+    infer = min(med[k] for k in ("teacher_inference",
+                                 "teacher_inference_xla") if k in med)
+    amortised = med[cached_best] + infer * cache_draws / cache_epochs
+    ratios["speedup_kd_cached_amortised_vs_keras_fastest"] = (
+        med[keras_best] / amortised)
+    ratio("speedup_xla_student", "student", "student_xla")
+    ratio("speedup_xla_teacher_inference", "teacher_inference",
+          "teacher_inference_xla")
+    ratio("speedup_xla_kd", "kd", "kd_xla")
+    ratio("speedup_xla_keras_fair", "keras_fair", "keras_fair_xla")
+    ratio("cost_kd_over_student", ours_best,
+          min((k for k in ("student", "student_xla") if k in med),
+              key=med.get))
+    ratio("cost_kd_cached_over_student", cached_best,
+          min((k for k in ("student", "student_xla") if k in med),
+              key=med.get))
+    if "ama" in med:
+        ama_best = min((k for k in ("ama", "ama_xla") if k in med),
+                       key=med.get)
+        ratio("speedup_ama_vs_kd", ours_best, ama_best)
+        ratio("speedup_ama_vs_kd_same_xla", "kd", "ama")
+    result["ratios"] = ratios
+    result["amortised_cache"] = {"draws": cache_draws,
+                                 "epochs": cache_epochs}
     return result
+
+
+def cpu_flags():
+    """The SIMD flags that decide speed here (AVX2, AVX-512, bf16, AMX)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("flags"):
+                    flags_ = set(line.split(":", 1)[1].split())
+                    break
+            else:
+                flags_ = set()
+    except OSError:
+        flags_ = set()
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
+              "amx_bf16", "amx_int8")
+    return [f for f in wanted if f in flags_]
 
 
 def to_markdown(result, meta):
     lines = [
         f"Throughput, batch {meta['batch_size']}, teacher `{meta['teacher']}`"
-        f", student `{meta['student']}`, {meta['machine']}, "
+        f", student `{meta['student']}`, {meta['machine']} (CPU flags: "
+        f"{', '.join(meta['cpu_flags']) or 'none found'}), "
         f"{meta['rounds']} interleaved rounds × {meta['steps']} steps "
         "(median).", "",
         "| step | ms/step | images/s |", "|---|---|---|"]
@@ -151,8 +239,13 @@ def to_markdown(result, meta):
         lines.append(f"| {k} | {1000 * v:.1f} | "
                      f"{result['images_per_second'][k]:.0f} |")
     lines += ["", "| ratio | value |", "|---|---|"]
-    lines += [f"| {k} | {v:.3f} |" for k, v in result["ratios"].items()]
-    lines += ["", f"Command: `{meta['command']}`", ""]
+    for k, v in result["ratios"].items():
+        lines.append(f"| {k} | {v:.3f} |" if isinstance(v, float)
+                     else f"| {k} | {v} |")
+    cache = result["amortised_cache"]
+    lines += ["", f"Amortised cache cost: {cache['draws']} teacher passes "
+              f"over the data spread over {cache['epochs']} epochs.",
+              "", f"Command: `{meta['command']}`", ""]
     return "\n".join(lines)
 
 
@@ -162,12 +255,19 @@ def _adaptation(teacher):
         return None, None
     from kd_toolkit import adaptation
 
-    adapted = adaptation.adapt_teacher(teacher, replacements=[
-        adaptation.Replacement(start=FLAGS.ama_start, end=FLAGS.ama_end,
-                               student_layer="stage3_out")])
+    replacements = [
+        adaptation.Replacement(start=start, end=end,
+                               student_layer=_student_layer(end))
+        for start, end in zip(FLAGS.ama_start, FLAGS.ama_end)]
+    adapted = adaptation.adapt_teacher(teacher, replacements=replacements)
     print(adapted.cost())
     return adapted, lambda: kd.losses.ActivationMapAdaptation(
         adapted.replacements)
+
+
+def _student_layer(end):
+    """The student stage output at the resolution of a teacher cut."""
+    return end.split("_")[0] + "_out"
 
 
 def main(argv):
@@ -185,8 +285,10 @@ def main(argv):
 
     adapted, ama_loss = _adaptation(teacher)
     steps = build_steps(teacher, student_factory, FLAGS.batch_size,
-                        FLAGS.temperature, adapted and adapted.model, ama_loss)
-    result = summarize(measure(steps, rounds, n), FLAGS.batch_size)
+                        FLAGS.temperature, FLAGS.xla,
+                        adapted and adapted.model, ama_loss)
+    result = summarize(measure(steps, rounds, n), FLAGS.batch_size,
+                       FLAGS.cache_draws, FLAGS.cache_epochs)
     if adapted is not None:
         cost = adapted.cost()
         result["ratios"]["adapted_teacher_macs_ratio"] = cost.macs_ratio
@@ -196,7 +298,8 @@ def main(argv):
         "student": FLAGS.student + (f" (width {FLAGS.student_width})"
                                     if FLAGS.student_width else ""),
         "batch_size": FLAGS.batch_size, "rounds": rounds, "steps": n,
-        "machine": f"{os.cpu_count()} CPU cores",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "cpu_flags": cpu_flags(),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "date": time.strftime("%Y-%m-%d"),
         "command": "python benchmarks/throughput.py " + " ".join(sys.argv[1:]),

@@ -4,6 +4,8 @@ The public API:
 
 - `kd_toolkit.Distiller`: a `keras.Model` that trains a student from a
   teacher with pluggable losses (`kd_toolkit.losses`).
+- `kd_toolkit.TeacherLogitsCache`: a frozen teacher's logits for augmented
+  views, computed once and reused, so KD trains at the student's cost.
 - `kd_toolkit.models`: CIFAR-style ResNets, wide ResNets and small CNNs with
   stable layer names.
 - `kd_toolkit.data`: TFDS and offline dataset pipelines.
@@ -21,5 +23,7 @@ from kd_toolkit import losses
 from kd_toolkit import models
 from kd_toolkit import recipes
 from kd_toolkit.distiller import Distiller
+from kd_toolkit.distiller import StaleCacheError
 from kd_toolkit.distiller import StopOnNonFiniteLoss
+from kd_toolkit.distiller import TeacherLogitsCache
 from kd_toolkit.version import __version__

@@ -6,7 +6,9 @@
 - `dataset_info`, `names`: what each named dataset is.
 """
 
+from kd_toolkit.data.catalog import AugmentSpec
 from kd_toolkit.data.catalog import DatasetInfo
+from kd_toolkit.data.catalog import augment_spec
 from kd_toolkit.data.catalog import dataset_info
 from kd_toolkit.data.catalog import names
 from kd_toolkit.data.loader import load

@@ -22,30 +22,51 @@ def augment_batch(images, seed, pad, flip):
     Returns:
         The augmented batch, same shape and dtype as `images`.
     """
-    height, width = images.shape[1], images.shape[2]
     batch = tf.shape(images)[0]
     row_seed, col_seed, flip_seed = tf.unstack(
         tf.random.experimental.stateless_split(seed, num=3)
     )
+    rows = cols = tf.zeros([batch], tf.int32)
     if pad > 0:
-        padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
-        offsets = []
-        for offset_seed in (row_seed, col_seed):
-            offsets.append(
-                tf.random.stateless_uniform(
-                    [batch], offset_seed, 0, 2 * pad + 1, dtype=tf.int32
-                )
+        rows, cols = (
+            tf.random.stateless_uniform(
+                [batch], offset_seed, 0, 2 * pad + 1, dtype=tf.int32
             )
-        rows = offsets[0][:, None] + tf.range(height)[None, :]
-        cols = offsets[1][:, None] + tf.range(width)[None, :]
-        images = tf.gather(padded, rows, axis=1, batch_dims=1)
-        images = tf.gather(images, cols, axis=2, batch_dims=1)
+            for offset_seed in (row_seed, col_seed)
+        )
+    mirror = tf.zeros([batch], tf.bool)
     if flip:
         mirror = tf.random.stateless_uniform([batch], flip_seed) < 0.5
-        images = tf.where(
-            mirror[:, None, None, None], tf.reverse(images, axis=[2]), images
-        )
-    return images
+    return crop_and_flip(images, rows, cols, mirror, pad)
+
+
+def crop_and_flip(images, rows, cols, mirror, pad):
+    """Applies given crop offsets and flips to a batch of images.
+
+    The deterministic half of `augment_batch`: the teacher-output cache
+    stores the offsets and flips of each (example, draw) and replays them
+    here, so a cached view is bit-identical to the view the teacher saw.
+
+    Args:
+        images: tensor `(B, H, W, C)` with static `H`, `W`, `C`.
+        rows: int32 `(B,)`. Row offset of each crop in `[0, 2·pad]`.
+        cols: int32 `(B,)`. Column offset of each crop in `[0, 2·pad]`.
+        mirror: bool `(B,)`. Whether each image is flipped left-right.
+        pad: int >= 0. Zero padding on each side before the crop.
+
+    Returns:
+        The augmented batch, same shape and dtype as `images`.
+    """
+    height, width = images.shape[1], images.shape[2]
+    if pad > 0:
+        padded = tf.pad(images, [[0, 0], [pad, pad], [pad, pad], [0, 0]])
+        rows = tf.cast(rows, tf.int32)[:, None] + tf.range(height)[None, :]
+        cols = tf.cast(cols, tf.int32)[:, None] + tf.range(width)[None, :]
+        images = tf.gather(padded, rows, axis=1, batch_dims=1)
+        images = tf.gather(images, cols, axis=2, batch_dims=1)
+    return tf.where(
+        mirror[:, None, None, None], tf.reverse(images, axis=[2]), images
+    )
 
 
 def build(

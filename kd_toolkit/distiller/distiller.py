@@ -3,14 +3,21 @@
 import keras
 import tensorflow as tf
 from keras import ops
+from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from kd_toolkit.distiller import feature_taps
+from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
 from kd_toolkit.distiller.output_kind import PROBABILITIES
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.losses import registry
 from kd_toolkit.losses.base import LossInputs
 from kd_toolkit.losses.base import check_non_negative
+
+
+# Set from benchmarks/throughput.py on CPU machines of this project's kind:
+# see README, Speed.
+XLA_BY_DEFAULT = False
 
 
 @keras.saving.register_keras_serializable(package="kd_toolkit")
@@ -106,7 +113,8 @@ class Distiller(keras.Model):
         self._student_loss_fn = None
 
     # -- Keras plumbing -------------------------------------------------
-    def compile(self, optimizer="adam", loss=None, metrics=None, **kwargs):
+    def compile(self, optimizer="adam", loss=None, metrics=None,
+                jit_compile="auto", **kwargs):
         """Configures training.
 
         Args:
@@ -117,14 +125,26 @@ class Distiller(keras.Model):
                 contradicts the student's outputs raises, instead of
                 silently training on the wrong quantity.
             metrics: metrics on the student output, e.g. `["accuracy"]`.
+            jit_compile: bool or `"auto"`. Compile each step with XLA.
+                `"auto"` (default) turns XLA on where we measured it faster
+                for distillation steps (see `auto_jit_compile`), and off
+                under a `tf.distribute` strategy and with op determinism.
             **kwargs: forwarded to `keras.Model.compile`.
 
         Raises:
             ValueError: if `loss` expects logits when the student outputs
-                probabilities, or the reverse.
+                probabilities, or the reverse, or `jit_compile` is not a
+                bool or `"auto"`.
         """
         self._student_loss_fn = _check_student_loss(loss, self.student_outputs)
-        super().compile(optimizer=optimizer, metrics=metrics, **kwargs)
+        if jit_compile == "auto":
+            jit_compile = auto_jit_compile(self)
+        elif not isinstance(jit_compile, bool):
+            raise ValueError(
+                "`jit_compile` must be True, False or 'auto'. Received: "
+                f"jit_compile={jit_compile!r}")
+        super().compile(optimizer=optimizer, metrics=metrics,
+                        jit_compile=jit_compile, **kwargs)
 
     @property
     def metrics(self):
@@ -145,7 +165,10 @@ class Distiller(keras.Model):
     # -- steps ----------------------------------------------------------
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        if not self._trains_teacher:
+        x, cached = self._split_cached(x)
+        if cached is not None:
+            teacher_out = [cached]
+        elif not self._trains_teacher:
             teacher_out = self._run(self.teacher, self._teacher_view, x, False)
         weights = self.trainable_weights
         # Watch only what trains: frozen teacher variables read inside the
@@ -166,7 +189,9 @@ class Distiller(keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        teacher_out = self._run(self.teacher, self._teacher_view, x, False)
+        x, cached = self._split_cached(x)
+        teacher_out = [cached] if cached is not None else self._run(
+            self.teacher, self._teacher_view, x, False)
         student_out = self._run(self.student, self._student_view, x, False)
         terms, total = self._loss_terms(
             y, sample_weight, teacher_out, student_out, training=False)
@@ -174,6 +199,21 @@ class Distiller(keras.Model):
                                     terms, total)
 
     # -- helpers --------------------------------------------------------
+    def _split_cached(self, x):
+        """`(inputs, cached teacher outputs or None)` of a batch."""
+        x, cached = teacher_cache.split_inputs(x)
+        if cached is not None and (self._teacher_names or
+                                   self._trains_teacher):
+            needs = [type(loss).__name__ for loss in self.distillation_losses
+                     if loss.trains_teacher or loss.teacher_feature_names()]
+            raise ValueError(
+                "Batches with cached teacher outputs carry logits only, but "
+                f"the losses {needs} read the teacher's hidden features or "
+                "train it, so the teacher must run live: train from an "
+                "ordinary dataset (e.g. kd_toolkit.data.load). Received: a "
+                f"batch with '{teacher_cache.TEACHER_OUTPUTS_KEY}'")
+        return x, cached
+
     @staticmethod
     def _run(model, view, x, training):
         if view is None:
@@ -272,6 +312,26 @@ class Distiller(keras.Model):
         config["losses"] = [keras.saving.deserialize_keras_object(c)
                             for c in config["losses"]]
         return cls(**config)
+
+
+def auto_jit_compile(model):
+    """What `jit_compile="auto"` resolves to for a Distiller.
+
+    Keras's own `"auto"` keeps XLA off on machines without an accelerator.
+    For distillation steps XLA fuses the teacher's and the student's
+    element-wise work; benchmarks/throughput.py measures it on and off (see
+    README, Speed). It is off under a `tf.distribute` strategy (Keras's
+    rule), with op determinism enabled (not every op has a deterministic
+    XLA kernel), and when a layer declares `supports_jit = False`.
+    """
+    if tf.distribute.has_strategy() and (
+            tf.distribute.get_strategy().num_replicas_in_sync > 1):
+        return False
+    if is_op_determinism_enabled():
+        return False
+    if not all(layer.supports_jit for layer in model._flatten_layers()):
+        return False
+    return XLA_BY_DEFAULT
 
 
 def _reduce(per_sample, sample_weight):

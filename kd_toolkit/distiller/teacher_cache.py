@@ -1,0 +1,396 @@
+"""Teacher-output cache: a frozen teacher's logits, computed once, on disk.
+
+A frozen teacher gives the same output for the same input every time, so
+distilling from it need not run it every step. `TeacherLogitsCache` runs the
+teacher once over a fixed set of augmented views of the training images
+(`draws` crops/flips of each example, FKD-style: Shen & Xing, "A Fast
+Knowledge Distillation Framework for Visual Recognition", ECCV 2022) and
+stores their logits with the crop offsets that produced them. Training then
+replays those exact views: for each example and epoch one of its draws is
+picked at random and the student sees the view whose teacher logits are
+cached, so teacher and student stay consistent (the same augmented view)
+while the teacher's cost is paid once for all epochs, seeds and runs.
+
+Only logits are cached. Hidden activations (FitNets hints, attention
+transfer, AMA maps) are thousands of times larger: losses that read them
+run the teacher live, and the `Distiller` refuses cached batches for them.
+"""
+
+import dataclasses
+import hashlib
+import io
+import json
+import pathlib
+
+import numpy as np
+import tensorflow as tf
+
+from kd_toolkit.data import pipeline
+from kd_toolkit.data.catalog import AugmentSpec
+from kd_toolkit.utils.atomic_io import atomic_write_bytes
+
+# Keys of the input dict that cached datasets yield; see `split_inputs`.
+INPUTS_KEY = "inputs"
+TEACHER_OUTPUTS_KEY = "teacher_outputs"
+FORMAT_VERSION = 1
+
+
+class StaleCacheError(ValueError):
+    """A cache file was made for another teacher, data or augmentation."""
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheKey:
+    """What a cache was computed from; any difference makes it stale.
+
+    Args:
+        teacher: str. SHA-256 of the teacher's architecture and weights.
+        data: str. SHA-256 of the image array (shape, dtype and bytes).
+        num_examples: int. Number of training examples.
+        pad: int. Crop padding of the augmentation (0: none).
+        flip: bool. Whether views may be flipped left-right.
+        draws: int. Augmented views per example.
+        seed: int. Seed of the crop offsets and flips.
+    """
+
+    teacher: str
+    data: str
+    num_examples: int
+    pad: int
+    flip: bool
+    draws: int
+    seed: int
+
+    def differences(self, other):
+        """Human-readable list of the fields where `other` differs."""
+        out = []
+        for field in dataclasses.fields(self):
+            mine, theirs = getattr(self, field.name), getattr(other,
+                                                             field.name)
+            if mine != theirs:
+                if isinstance(mine, str):
+                    mine, theirs = mine[:12], theirs[:12]
+                out.append(f"{field.name}: cache has {theirs}, expected "
+                           f"{mine}")
+        return out
+
+
+class TeacherLogitsCache:
+    """Teacher outputs for every (training example, augmentation draw).
+
+    Build one with `TeacherLogitsCache.get_or_build(...)`, which loads a
+    matching cache file or computes and writes it atomically; then train
+    from `cache.dataset(...)`, whose batches carry the teacher's outputs so
+    the `Distiller` skips the teacher's forward pass.
+
+    Args:
+        key: `CacheKey`. What the cache was computed from.
+        outputs: float32 array `(num_examples, draws, num_classes)`. Raw
+            teacher outputs (logits, or probabilities for a softmax teacher;
+            the `Distiller` converts them as it converts a live teacher's).
+        rows: int32 array `(num_examples, draws)`. Crop row offsets.
+        cols: int32 array `(num_examples, draws)`. Crop column offsets.
+        mirror: bool array `(num_examples, draws)`. Left-right flips.
+
+    Example:
+
+    ```python
+    x, y = kd_toolkit.data.load_numpy("fashion_mnist", "train")
+    cache = kd_toolkit.TeacherLogitsCache.get_or_build(
+        "runs/teacher.logits.npz", teacher, x,
+        augment=kd_toolkit.data.augment_spec("fashion_mnist"), draws=8)
+    distiller.fit(cache.dataset(x, y, batch_size=128, seed=0), epochs=10)
+    ```
+    """
+
+    def __init__(self, key, outputs, rows, cols, mirror):
+        self.key = key
+        self.outputs = np.asarray(outputs, np.float32)
+        self.rows = np.asarray(rows, np.int32)
+        self.cols = np.asarray(cols, np.int32)
+        self.mirror = np.asarray(mirror, bool)
+        expected = (key.num_examples, key.draws)
+        for name, array in (("outputs", self.outputs), ("rows", self.rows),
+                            ("cols", self.cols), ("mirror", self.mirror)):
+            if array.shape[:2] != expected:
+                raise ValueError(
+                    f"`{name}` must have leading shape (num_examples, draws)"
+                    f"={expected}. Received: {name}.shape={array.shape}")
+
+    # -- construction ---------------------------------------------------
+    @classmethod
+    def build(cls, teacher, images, *, augment=None, draws=1, seed=0,
+              batch_size=512, verbose=True):
+        """Runs the teacher over `draws` augmented views of every image.
+
+        Args:
+            teacher: the frozen `keras.Model` whose outputs are cached.
+            images: float array `(N, H, W, C)`, as the model takes them
+                (e.g. from `kd_toolkit.data.load_numpy`).
+            augment: `AugmentSpec` or None. The crop/flip augmentation of
+                the views; None caches the plain images (`draws` must be 1).
+            draws: int >= 1. Augmented views per example.
+            seed: int >= 0. Seed of the crop offsets and flips.
+            batch_size: int >= 1. Teacher inference batch size.
+            verbose: bool. Print one progress line per draw.
+
+        Returns:
+            A `TeacherLogitsCache`.
+
+        Raises:
+            ValueError: on a bad argument (the message names it).
+        """
+        images = _check_images(images)
+        key = make_key(teacher, images, augment, draws, seed)
+        rng = np.random.default_rng(seed)
+        shape = (key.num_examples, key.draws)
+        rows = rng.integers(0, 2 * key.pad + 1, shape, dtype=np.int32)
+        cols = rng.integers(0, 2 * key.pad + 1, shape, dtype=np.int32)
+        mirror = (rng.random(shape) < 0.5) if key.flip else np.zeros(
+            shape, bool)
+        infer = tf.function(lambda x: tf.cast(teacher(x, training=False),
+                                              tf.float32))
+        outputs = []
+        for d in range(key.draws):
+            chunks = []
+            for start in range(0, key.num_examples, batch_size):
+                end = min(start + batch_size, key.num_examples)
+                view = pipeline.crop_and_flip(
+                    tf.constant(images[start:end]), rows[start:end, d],
+                    cols[start:end, d], tf.constant(mirror[start:end, d]),
+                    key.pad)
+                chunks.append(infer(view).numpy())
+            outputs.append(np.concatenate(chunks))
+            if verbose:
+                print(f"[kd_toolkit] teacher-output cache: draw {d + 1}/"
+                      f"{key.draws} ({key.num_examples} views)", flush=True)
+        return cls(key, np.stack(outputs, axis=1), rows, cols, mirror)
+
+    @classmethod
+    def load(cls, path, teacher, images, *, augment=None, draws=1, seed=0):
+        """Loads a cache file and checks it matches the given inputs.
+
+        Raises:
+            FileNotFoundError: if `path` does not exist.
+            StaleCacheError: if the file was computed for another teacher,
+                other images, augmentation, number of draws or seed; the
+                message lists every difference.
+        """
+        images = _check_images(images)
+        expected = make_key(teacher, images, augment, draws, seed)
+        with np.load(path, allow_pickle=False) as archive:
+            meta = json.loads(str(archive["meta"]))
+            if meta.get("format") != FORMAT_VERSION:
+                raise StaleCacheError(
+                    f"The teacher-output cache {str(path)!r} has format "
+                    f"{meta.get('format')}, this version reads "
+                    f"{FORMAT_VERSION}. Delete it to rebuild it.")
+            stored = CacheKey(**meta["key"])
+            diffs = expected.differences(stored)
+            if diffs:
+                raise StaleCacheError(
+                    f"The teacher-output cache {str(path)!r} is stale: "
+                    + "; ".join(diffs) + ". Delete the file (or pass "
+                    "rebuild=True) to recompute it for this teacher and "
+                    "data.")
+            return cls(stored, archive["outputs"], archive["rows"],
+                       archive["cols"], archive["mirror"])
+
+    @classmethod
+    def get_or_build(cls, path, teacher, images, *, augment=None, draws=1,
+                     seed=0, rebuild=False, batch_size=512, verbose=True):
+        """Loads the cache at `path` if it matches, else builds and saves it.
+
+        Args:
+            path: str or path-like ending in `.npz`.
+            rebuild: bool. Recompute and overwrite a stale file instead of
+                raising.
+            Other arguments: see `build`.
+
+        Returns:
+            A `TeacherLogitsCache`.
+
+        Raises:
+            StaleCacheError: if `path` holds a cache for other inputs and
+                `rebuild` is False.
+        """
+        path = pathlib.Path(path)
+        if path.exists():
+            try:
+                cache = cls.load(path, teacher, images, augment=augment,
+                                 draws=draws, seed=seed)
+                if verbose:
+                    print(f"[kd_toolkit] teacher-output cache hit: {path}",
+                          flush=True)
+                return cache
+            except StaleCacheError:
+                if not rebuild:
+                    raise
+        cache = cls.build(teacher, images, augment=augment, draws=draws,
+                          seed=seed, batch_size=batch_size, verbose=verbose)
+        cache.save(path, overwrite=True)
+        return cache
+
+    def save(self, path, overwrite=False):
+        """Writes the cache to an `.npz` file atomically."""
+        if not str(path).endswith(".npz"):
+            raise ValueError("Expected a path ending in '.npz'. Received: "
+                             f"path={str(path)!r}")
+        buffer = io.BytesIO()
+        meta = {"format": FORMAT_VERSION,
+                "key": dataclasses.asdict(self.key)}
+        np.savez(buffer, meta=np.array(json.dumps(meta)),
+                 outputs=self.outputs, rows=self.rows, cols=self.cols,
+                 mirror=self.mirror)
+        return atomic_write_bytes(path, buffer.getvalue(), overwrite)
+
+    # -- training data --------------------------------------------------
+    def dataset(self, images, labels, batch_size, *, seed=0, shuffle=True,
+                drop_remainder=False, with_teacher_outputs=True):
+        """Training batches that replay the cached views.
+
+        Each epoch, each example shows one of its `draws` views, picked at
+        random (reproducibly from `seed`), in a shuffled order.
+
+        Args:
+            images: the same image array the cache was built from (checked).
+            labels: int array `(N,)` or one-hot `(N, C)`.
+            batch_size: int >= 1.
+            seed: int >= 0. Seeds the order and the choice of draws.
+            shuffle: bool. Shuffle the examples each epoch.
+            drop_remainder: bool. Drop the last, smaller batch.
+            with_teacher_outputs: bool. True (default) yields
+                `({"inputs": x, "teacher_outputs": t}, y)` for the
+                `Distiller`; False yields `(x, y)` with the same views and
+                order, e.g. for the student trained alone as a paired
+                baseline.
+
+        Returns:
+            A `tf.data.Dataset`.
+
+        Raises:
+            StaleCacheError: if `images` are not the images of the cache.
+            ValueError: if `labels` do not match `images` in length.
+        """
+        images = _check_images(images)
+        if _fingerprint_array(images) != self.key.data:
+            raise StaleCacheError(
+                "`images` are not the images this teacher-output cache was "
+                f"built from. Received: images of shape {images.shape}, "
+                f"cache built from {self.key.num_examples} images")
+        labels = np.asarray(labels)
+        if len(labels) != len(images):
+            raise ValueError(
+                f"`labels` must have one entry per image ({len(images)}). "
+                f"Received: labels of length {len(labels)}")
+        images_t, labels_t = tf.constant(images), tf.constant(labels)
+        outputs_t = tf.constant(self.outputs)
+        rows_t, cols_t = tf.constant(self.rows), tf.constant(self.cols)
+        mirror_t = tf.constant(self.mirror)
+        draws, pad = self.key.draws, self.key.pad
+
+        def gather(index, pair):
+            pick = tf.random.stateless_uniform(
+                tf.shape(index), pair, 0, draws, dtype=tf.int32)
+            at = tf.stack([index, pick], axis=-1)
+            x = pipeline.crop_and_flip(
+                tf.gather(images_t, index), tf.gather_nd(rows_t, at),
+                tf.gather_nd(cols_t, at), tf.gather_nd(mirror_t, at), pad)
+            y = tf.gather(labels_t, index)
+            if not with_teacher_outputs:
+                return x, y
+            return ({INPUTS_KEY: x,
+                     TEACHER_OUTPUTS_KEY: tf.gather_nd(outputs_t, at)}, y)
+
+        index = tf.data.Dataset.range(len(images))
+        if shuffle:
+            index = index.shuffle(len(images), seed=seed,
+                                  reshuffle_each_iteration=True)
+        index = index.batch(batch_size, drop_remainder=drop_remainder)
+        index = index.map(lambda i: tf.cast(i, tf.int32))
+        seeds = tf.data.Dataset.random(
+            seed=seed, rerandomize_each_iteration=True).batch(2)
+        return tf.data.Dataset.zip((index, seeds)).map(
+            gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
+                tf.data.AUTOTUNE)
+
+
+def split_inputs(x):
+    """Splits a cached batch's inputs into `(inputs, teacher_outputs)`.
+
+    Returns `(x, None)` for an ordinary batch.
+    """
+    if isinstance(x, dict) and TEACHER_OUTPUTS_KEY in x:
+        return x[INPUTS_KEY], x[TEACHER_OUTPUTS_KEY]
+    return x, None
+
+
+def default_path(teacher_path, tag):
+    """Where the cache of a `.keras` teacher file lives: beside it.
+
+    `runs/teacher.keras` with tag `fashion_mnist-train-d8` gives
+    `runs/teacher.fashion_mnist-train-d8.logits.npz`.
+    """
+    teacher_path = pathlib.Path(teacher_path)
+    stem = teacher_path.name.removesuffix(".keras")
+    return teacher_path.with_name(f"{stem}.{tag}.logits.npz")
+
+
+def make_key(teacher, images, augment, draws, seed):
+    """The `CacheKey` of a teacher, image array and augmentation."""
+    if augment is not None and not isinstance(augment, AugmentSpec):
+        raise ValueError(
+            "`augment` must be a kd_toolkit.data.AugmentSpec or None. "
+            f"Received: augment={augment!r}")
+    for name, value, minimum in (("draws", draws, 1), ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(
+                value, (int, np.integer)) or value < minimum:
+            raise ValueError(f"`{name}` must be an int >= {minimum}. "
+                             f"Received: {name}={value!r}")
+    if augment is None and draws != 1:
+        raise ValueError(
+            "Without augmentation every draw is the same image: pass "
+            f"draws=1 or an `augment` spec. Received: draws={draws}")
+    pad, flip = (0, False) if augment is None else (int(augment.pad),
+                                                    bool(augment.flip))
+    return CacheKey(teacher=fingerprint_model(teacher),
+                    data=_fingerprint_array(images),
+                    num_examples=int(len(images)), pad=pad, flip=flip,
+                    draws=int(draws), seed=int(seed))
+
+
+def fingerprint_model(model):
+    """SHA-256 of a model's architecture config and every weight."""
+    digest = hashlib.sha256()
+    config = json.dumps(model.get_config(), sort_keys=True, default=str)
+    digest.update(config.encode("utf-8"))
+    for weight in model.weights:
+        value = np.ascontiguousarray(np.asarray(weight.numpy()))
+        digest.update(weight.path.encode("utf-8"))
+        digest.update(value.tobytes())
+    return digest.hexdigest()
+
+
+def _fingerprint_array(array):
+    digest = hashlib.sha256()
+    digest.update(f"{array.shape}{array.dtype}".encode("utf-8"))
+    digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _check_images(images):
+    images = np.asarray(images)
+    if images.ndim != 4:
+        raise ValueError(
+            "`images` must be an array of shape (N, H, W, C). Received: "
+            f"images.shape={images.shape}")
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(
+            "`images` must be floats as the models take them (e.g. from "
+            "kd_toolkit.data.load_numpy, in [0, 1]). Received: images of "
+            f"dtype {images.dtype}")
+    return images
+
+
+__all__ = ["CacheKey", "StaleCacheError", "TeacherLogitsCache",
+           "default_path", "split_inputs"]
