@@ -33,6 +33,8 @@ setuptools.setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=setuptools.find_packages(include=["kd_toolkit", "kd_toolkit.*"]),
+    # The shipped models and their provenance records.
+    package_data={"kd_toolkit.pretrained": ["*.keras", "*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16,<2.22",

@@ -1,32 +1,48 @@
-"""Accuracy benchmark: does activation map adaptation help, and at what cost?
+"""Accuracy benchmark (protocol v2): does distillation pay off, and by how much?
 
-Fashion-MNIST, one teacher trained once and cached, one student
-architecture, every method from the same student seeds with the same
-epochs, optimizer (Adam, cosine decay) and data:
+Fashion-MNIST; the shipped teacher (`kd_toolkit.pretrained`); one student
+architecture; every method from the same student seeds with the same epochs,
+optimizer (Adam, cosine decay) and data: the full training set, with the
+teacher and the student seeing the same pad-crop-flip view ("consistent
+teaching"), replayed from the teacher-output cache so that for seed s every
+method sees the same views in the same order (paired seeds):
 
-  alone       student trained alone (cross-entropy)
-  kd          Hinton KD (ours)
-  fitnets_kd  FitNets hint + KD
-  at_kd       attention transfer + KD
-  keras_kd    Keras's own keras.distillation.Distiller (LogitsDistillation)
-  ama_kd      activation map adaptation + KD
+  alone          student trained alone (cross-entropy)
+  kd             Hinton KD (ours), teacher logits from the cache
+  kd_live        Hinton KD (ours), teacher run every step (same objective)
+  keras_fair     keras.distillation.Distiller, LogitsDistillation with a
+                 keras.losses.KLDivergence() object: the same objective
+  keras_default  keras.distillation.Distiller with LogitsDistillation's
+                 default "kl_divergence" string (docs/keras_kd.md)
+  fitnets_kd     FitNets hint + KD
+  at_kd          attention transfer + KD
+  ama_kd         activation map adaptation + KD
 
-Reports test top-1 mean ± std over seeds, the student's final training
-cross-entropy, seconds per epoch, the teacher's accuracy (full and
-adapted), as JSON, a Markdown table and a PNG plot of test accuracy per
-epoch. `--tune` evaluates on a validation split carved from the end of the
-training set (never the test set), for hyper-parameter search.
+Each (method, seed) run writes its own JSON under
+`benchmarks/results/runs/<tag>/` when it finishes; a rerun skips finished
+runs, so the benchmark survives interruption. The aggregation (table with
+paired 95% confidence intervals, convergence, PNG) is rebuilt from
+whatever runs exist, marking missing ones. `--tune` evaluates on a
+validation split (the last 10k training images; students train on the
+first 50k), never the test set.
 
-Reproduce the README table:
+Reproduce the README table (in the background; resumable):
 
 ```
-python benchmarks/accuracy.py
+python -m benchmarks.accuracy --methods=alone,kd,keras_fair,ama_kd \
+    --seeds=0,1,2,3,4
+python -m benchmarks.accuracy --methods=keras_default,fitnets_kd,at_kd \
+    --seeds=0,1,2
+python -m benchmarks.accuracy --aggregate_only
 ```
 
-Smoke run (also in the test suite): `python benchmarks/accuracy.py --quick`.
+Smoke run (also in the test suite): `python -m benchmarks.accuracy --quick`.
 """
 
+import datetime
+import json
 import os
+import platform
 import sys
 import time
 
@@ -37,33 +53,31 @@ import tensorflow as tf
 from absl import app
 from absl import flags
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import accuracy_methods as am
-import accuracy_report
-
 import kd_toolkit as kd
-from kd_toolkit.utils.atomic_io import atomic_save_model
+from benchmarks import accuracy_methods as am
+from benchmarks import accuracy_report
+from benchmarks.throughput import cpu_flags
+from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FLAGS = flags.FLAGS
-flags.DEFINE_bool("quick", False, "Smoke run: tiny models and data.")
-flags.DEFINE_list("methods", list(am.METHOD_NAMES), "Methods to run.")
-flags.DEFINE_list("seeds", ["0", "1", "2"], "Student seeds.")
-flags.DEFINE_string("teacher", "resnet20", "Teacher zoo name.")
-flags.DEFINE_integer("teacher_width", 0, "Teacher base_width (0: default).")
-flags.DEFINE_integer("teacher_epochs", 12, "Teacher epochs (full train set).")
+flags.DEFINE_bool("quick", False, "Smoke run: tiny student and data.")
+flags.DEFINE_list("methods", ["alone", "kd", "keras_fair", "ama_kd"],
+                  f"Methods to run, of {list(am.METHOD_NAMES)}.")
+flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Student seeds.")
+flags.DEFINE_string("teacher", "fashion_mnist_resnet20",
+                    "Shipped teacher (kd_toolkit.pretrained.names()).")
 flags.DEFINE_string("student", "resnet8", "Student zoo name.")
 flags.DEFINE_integer("student_width", 8, "Student base_width (0: default).")
-flags.DEFINE_integer("epochs", 15, "Student epochs.")
-flags.DEFINE_integer("train_limit", 10000,
-                     "Students train on the first N training images.")
-flags.DEFINE_integer("test_limit", 0, "Evaluate on N test images (0: all).")
+flags.DEFINE_integer("epochs", 20, "Student epochs.")
+flags.DEFINE_integer("train_limit", 0,
+                     "Students train on the first N training images (0: all"
+                     ", or the first 50k with --tune).")
+flags.DEFINE_integer("test_limit", 0, "Evaluate on N images (0: all).")
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_float("learning_rate", 2e-3, "Peak Adam learning rate.")
-flags.DEFINE_bool("student_augment", False,
-                  "Pad-crop-flip augmentation of the student training data "
-                  "(off: 15 epochs on 10k images already underfit a width-8 "
-                  "resnet8; with it the student alone lost 2.5 points).")
+flags.DEFINE_integer("cache_draws", 8,
+                     "Augmented views per training image in the teacher-"
+                     "output cache (shared by every method and seed).")
 flags.DEFINE_float("temperature", 4.0, "KD temperature.")
 flags.DEFINE_float("kd_weight", 0.9, "KD weight (hard labels: 1 - it).")
 flags.DEFINE_string("ama_start", "stage3_block1_out", "AMA start cut.")
@@ -75,9 +89,16 @@ flags.DEFINE_float("ama_gamma", 1.0, "AMA adapter map-loss weight γ.")
 flags.DEFINE_integer("ama_warmup_steps", 300, "AMA adapter warm-up steps.")
 flags.DEFINE_bool("tune", False,
                   "Evaluate on the last 10k training images instead of test.")
-flags.DEFINE_string("cache_dir", "benchmarks/cache", "Teacher cache.")
-flags.DEFINE_string("out_dir", "benchmarks/results", "Output directory.")
-flags.DEFINE_string("tag", "accuracy", "Output file stem.")
+flags.DEFINE_string("tag", "v2", "Name of this protocol's run folder.")
+flags.DEFINE_string("cache_dir", "benchmarks/cache",
+                    "Teacher-output cache folder.")
+flags.DEFINE_string("runs_dir", "benchmarks/results/runs",
+                    "Per-run result files go to <runs_dir>/<tag>/.")
+flags.DEFINE_string("out_dir", "benchmarks/results",
+                    "Aggregated table, JSON and PNG: <out_dir>/accuracy_"
+                    "<tag>.*")
+flags.DEFINE_bool("aggregate_only", False,
+                  "Only rebuild the table from the finished runs.")
 
 DATASET = "fashion_mnist"
 VALIDATION_SIZE = 10000
@@ -87,70 +108,72 @@ def _apply_quick():
     if not FLAGS.quick:
         return
     FLAGS.seeds = ["0"]
-    FLAGS.teacher, FLAGS.teacher_width, FLAGS.teacher_epochs = "resnet14", 8, 1
+    FLAGS.methods = ["alone", "kd"]
     FLAGS.student, FLAGS.student_width, FLAGS.epochs = "resnet8", 4, 1
-    FLAGS.train_limit, FLAGS.test_limit = 512, 256
-    FLAGS.ama_warmup_steps = 4
-    FLAGS.tag = "accuracy_quick"
+    FLAGS.train_limit, FLAGS.test_limit, FLAGS.cache_draws = 512, 256, 2
+    FLAGS.tag = "quick"
 
 
-def _datasets(info):
-    n_eval = FLAGS.test_limit or None
-    common = dict(batch_size=FLAGS.batch_size)
-    train = kd.data.load(DATASET, "train", limit=FLAGS.train_limit,
-                         augment=FLAGS.student_augment, **common)
-    train_eval = kd.data.load(DATASET, "train", limit=FLAGS.train_limit,
-                              augment=False, shuffle=False, batch_size=512)
+def _data():
+    """`(x_train, y_train, evaluation dataset, train-eval dataset)`."""
+    x, y = kd.data.load_numpy(DATASET, "train")
+    limit = FLAGS.train_limit or None
     if FLAGS.tune:
-        if FLAGS.train_limit > info.num_train - VALIDATION_SIZE:
+        if (limit or 0) > len(y) - VALIDATION_SIZE:
             raise ValueError(
                 "--tune keeps the last 10000 training images for validation;"
-                f" --train_limit must be <= {info.num_train - VALIDATION_SIZE}"
-                f". Received: train_limit={FLAGS.train_limit}")
-        x, y = kd.data.load_numpy(DATASET, "train")
-        x, y = x[-VALIDATION_SIZE:], y[-VALIDATION_SIZE:]
-        if n_eval:
-            x, y = x[:n_eval], y[:n_eval]
-        evaluation = tf.data.Dataset.from_tensor_slices((x, y)).batch(512)
+                f" --train_limit must be <= {len(y) - VALIDATION_SIZE}. "
+                f"Received: train_limit={FLAGS.train_limit}")
+        x_eval, y_eval = x[-VALIDATION_SIZE:], y[-VALIDATION_SIZE:]
+        x, y = x[:limit or len(y) - VALIDATION_SIZE], y[
+            :limit or len(y) - VALIDATION_SIZE]
     else:
-        evaluation = kd.data.load(DATASET, "test", limit=n_eval,
-                                  batch_size=512)
-    return train, train_eval, evaluation
+        x_eval, y_eval = kd.data.load_numpy(DATASET, "test")
+        x, y = x[:limit], y[:limit]
+    if FLAGS.test_limit:
+        x_eval, y_eval = x_eval[:FLAGS.test_limit], y_eval[:FLAGS.test_limit]
+    evaluation = tf.data.Dataset.from_tensor_slices((x_eval, y_eval)).batch(
+        512)
+    train_eval = tf.data.Dataset.from_tensor_slices((x, y)).batch(512)
+    return x, y, evaluation, train_eval
 
 
-def _teacher(info, eval_ds):
-    width = FLAGS.teacher_width or None
-    key = (f"{DATASET}_{FLAGS.teacher}"
-           f"{'_w' + str(width) if width else ''}_{FLAGS.teacher_epochs}ep")
-    path = os.path.join(FLAGS.cache_dir, key + ".keras")
-    if os.path.exists(path):
-        print(f"loading cached teacher {path}", flush=True)
-        teacher = keras.models.load_model(path)
-        return teacher, {"path": path, "cached": True,
-                         "train_images": 2048 if FLAGS.quick
-                         else info.num_train}
-    print(f"training teacher {key} on the full training set", flush=True)
-    keras.utils.set_random_seed(1234)
-    kwargs = {"base_width": width} if width else {}
-    teacher = kd.models.get(FLAGS.teacher, input_shape=info.input_shape,
-                            num_classes=info.num_classes, **kwargs)
-    limit = 2048 if FLAGS.quick else None
-    train = kd.data.load(DATASET, "train", batch_size=FLAGS.batch_size,
-                         limit=limit, seed=1234)
-    steps = -(-(limit or info.num_train) // FLAGS.batch_size)
-    teacher.compile(
-        keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-            FLAGS.learning_rate, steps * FLAGS.teacher_epochs)),
-        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"])
-    start = time.perf_counter()
-    teacher.fit(train, epochs=FLAGS.teacher_epochs, verbose=2, shuffle=False)
-    seconds = (time.perf_counter() - start) / FLAGS.teacher_epochs
-    os.makedirs(FLAGS.cache_dir, exist_ok=True)
-    atomic_save_model(teacher, path)
-    return teacher, {"path": path, "cached": False,
-                     "train_images": limit or info.num_train,
-                     "seconds_per_epoch": seconds}
+def _settings(info, num_train):
+    return am.Settings(
+        student=FLAGS.student, student_width=FLAGS.student_width or None,
+        input_shape=info.input_shape, num_classes=info.num_classes,
+        epochs=FLAGS.epochs,
+        steps_per_epoch=-(-num_train // FLAGS.batch_size),
+        learning_rate=FLAGS.learning_rate, temperature=FLAGS.temperature,
+        kd_weight=FLAGS.kd_weight, ama_start=FLAGS.ama_start,
+        ama_end=FLAGS.ama_end, ama_student_layer=FLAGS.ama_student_layer,
+        ama_map_weight=FLAGS.ama_map_weight, ama_gamma=FLAGS.ama_gamma,
+        ama_warmup_steps=FLAGS.ama_warmup_steps)
+
+
+def _description(meta):
+    s = meta["settings"]
+    width = f" width {s['student_width']}" if s["student_width"] else ""
+    return (
+        f"Protocol `{meta['tag']}`: Fashion-MNIST, evaluated on the "
+        f"{meta['evaluation']}. Teacher `{meta['teacher']}` (shipped, top-1 "
+        f"{100 * meta['teacher_accuracy']:.2f}%). Student `{s['student']}`"
+        f"{width}, {s['epochs']} epochs on {meta['train_images']:,} training "
+        f"images with pad-crop-flip views shared by teacher and student "
+        f"({meta['cache_draws']} cached views per image), Adam "
+        f"{s['learning_rate']} cosine, batch {FLAGS.batch_size}, KD τ = "
+        f"{s['temperature']}, α = {s['kd_weight']}. Runs: {meta['machine']}"
+        f" (CPU flags {', '.join(meta['cpu_flags'])}).")
+
+
+def aggregate(run_dir, meta):
+    runs = accuracy_report.load_runs(run_dir)
+    result = {"meta": meta, "summary": accuracy_report.summarize(runs)}
+    paths = accuracy_report.write(result, FLAGS.out_dir,
+                                  f"accuracy_{FLAGS.tag}")
+    print(accuracy_report.to_markdown(result))
+    print("wrote " + ", ".join(paths))
+    return result
 
 
 def main(argv):
@@ -158,62 +181,73 @@ def main(argv):
     _apply_quick()
     unknown = sorted(set(FLAGS.methods) - set(am.METHOD_NAMES))
     if unknown:
-        raise ValueError(f"Unknown methods {unknown}. Expected a subset of "
-                         f"{list(am.METHOD_NAMES)}. Received: "
-                         f"methods={FLAGS.methods}")
+        raise app.UsageError(
+            f"Unknown methods {unknown}. Expected a subset of "
+            f"{list(am.METHOD_NAMES)}. Received: methods={FLAGS.methods}")
     info = kd.data.dataset_info(DATASET)
-    train_ds, train_eval_ds, eval_ds = _datasets(info)
-    teacher, teacher_info = _teacher(info, eval_ds)
-    teacher_info.update(arch=FLAGS.teacher, width=FLAGS.teacher_width or None,
-                        epochs=FLAGS.teacher_epochs,
-                        params=teacher.count_params(),
-                        accuracy=am.evaluate(teacher, eval_ds)[0])
-    print(f"teacher accuracy {teacher_info['accuracy']:.4f}", flush=True)
-    settings = am.Settings(
-        student=FLAGS.student, student_width=FLAGS.student_width or None,
-        input_shape=info.input_shape, num_classes=info.num_classes,
-        epochs=FLAGS.epochs,
-        steps_per_epoch=-(-FLAGS.train_limit // FLAGS.batch_size),
-        learning_rate=FLAGS.learning_rate, temperature=FLAGS.temperature,
-        kd_weight=FLAGS.kd_weight, ama_start=FLAGS.ama_start,
-        ama_end=FLAGS.ama_end, ama_student_layer=FLAGS.ama_student_layer,
-        ama_map_weight=FLAGS.ama_map_weight, ama_gamma=FLAGS.ama_gamma,
-        ama_warmup_steps=FLAGS.ama_warmup_steps)
-    runners = {"alone": am.run_alone, "kd": am.run_kd,
-               "fitnets_kd": am.run_fitnets_kd, "at_kd": am.run_at_kd,
-               "keras_kd": am.run_keras_kd,
-               "ama_kd": am.make_run_ama_kd(train_ds, eval_ds)}
-    rows = {m: [] for m in FLAGS.methods}
+    x, y, eval_ds, train_eval_ds = _data()
+    teacher = kd.pretrained.load(FLAGS.teacher)
+    run_dir = os.path.join(FLAGS.runs_dir, FLAGS.tag)
+    os.makedirs(run_dir, exist_ok=True)
+    settings = _settings(info, len(y))
+    meta = {
+        "tag": FLAGS.tag, "teacher": FLAGS.teacher,
+        "teacher_accuracy": am.evaluate(teacher, eval_ds)[0],
+        "evaluation": ("validation split (last 10k training images)"
+                       if FLAGS.tune else "Fashion-MNIST test set"),
+        "train_images": len(y), "cache_draws": FLAGS.cache_draws,
+        "settings": {k: (list(v) if isinstance(v, tuple) else v)
+                     for k, v in vars(settings).items()},
+        "methods": list(FLAGS.methods),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "cpu_flags": cpu_flags(),
+        "command": "python -m benchmarks.accuracy " + " ".join(sys.argv[1:]),
+    }
+    meta["description"] = _description(meta)
+    if FLAGS.aggregate_only:
+        aggregate(run_dir, meta)
+        return
+
+    os.makedirs(FLAGS.cache_dir, exist_ok=True)
+    tag = f"{DATASET}-{'tune' if FLAGS.tune else 'train'}{len(y)}"
+    start = time.perf_counter()
+    cache = kd.TeacherLogitsCache.get_or_build(
+        kd.distiller.teacher_cache.default_path(
+            os.path.join(FLAGS.cache_dir, f"{FLAGS.teacher}.keras"),
+            f"{tag}-d{FLAGS.cache_draws}"),
+        teacher, x, augment=kd.data.augment_spec(DATASET),
+        draws=FLAGS.cache_draws)
+    meta["cache_seconds_this_run"] = time.perf_counter() - start
+
+    def make_train_ds(seed, with_teacher_outputs):
+        return cache.dataset(x, y, FLAGS.batch_size, seed=seed,
+                             with_teacher_outputs=with_teacher_outputs)
+
+    runners = dict(am.RUNNERS)
+    runners["ama_kd"] = am.make_run_ama_kd(make_train_ds(10_000, False),
+                                           eval_ds)
     for seed in [int(s) for s in FLAGS.seeds]:
         for method in FLAGS.methods:
+            path = os.path.join(run_dir, f"{method}-seed{seed}.json")
+            if os.path.exists(path):
+                print(f"skip {method} seed {seed}: {path} exists",
+                      flush=True)
+                continue
+            print(f"run {method} seed {seed}", flush=True)
             row = am.train(runners[method], settings, teacher, seed,
-                           train_ds, eval_ds, train_eval_ds)
-            rows[method].append(row)
-            print(f"seed {seed} {method:>10}: acc {row['test_accuracy']:.4f}"
-                  f"  train_ce {row['train_ce']:.4f}  "
-                  f"{row['seconds_per_epoch']:.1f} s/epoch", flush=True)
+                           make_train_ds, eval_ds, train_eval_ds)
+            row.update(method=method, settings=meta["settings"],
+                       tag=FLAGS.tag, machine=meta["machine"],
+                       cpu_flags=meta["cpu_flags"],
+                       date=datetime.datetime.now().isoformat(
+                           timespec="seconds"),
+                       command=meta["command"])
+            atomic_write_text(path, json.dumps(row, indent=2, default=str))
+            print(f"seed {seed} {method:>13}: top-1 "
+                  f"{row['test_accuracy']:.4f}  CE {row['test_ce']:.4f}  "
+                  f"wrote {path}", flush=True)
             keras.backend.clear_session(free_memory=False)
-    result = {
-        "meta": {
-            "date": time.strftime("%Y-%m-%d"),
-            "machine": f"{os.cpu_count()} CPU cores",
-            "versions": {"tensorflow": tf.__version__,
-                         "keras": keras.__version__},
-            "command": "python benchmarks/accuracy.py "
-                       + " ".join(sys.argv[1:]),
-            "evaluation": "validation (last 10k train images)" if FLAGS.tune
-                          else "Fashion-MNIST test set",
-            "settings": {k: (list(v) if isinstance(v, tuple) else v)
-                         for k, v in vars(settings).items()},
-            "train_images": FLAGS.train_limit, "seeds": FLAGS.seeds,
-        },
-        "teacher": teacher_info,
-        "methods": rows,
-        "summary": {m: accuracy_report.summarize(r) for m, r in rows.items()},
-    }
-    paths = accuracy_report.write(result, FLAGS.out_dir, FLAGS.tag)
-    print(accuracy_report.to_markdown(result))
-    print("wrote " + ", ".join(paths))
+    aggregate(run_dir, meta)
 
 
 if __name__ == "__main__":

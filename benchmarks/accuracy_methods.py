@@ -1,7 +1,10 @@
 """Training runs of the accuracy benchmark: one function per method.
 
 Every method trains the same student architecture from the same seed with
-the same optimizer, schedule, epochs and data; only the loss differs.
+the same optimizer, schedule, epochs and data (the same augmented views in
+the same order, replayed from the teacher-output cache); only the loss
+differs. A method function returns `(model to fit, student, info,
+uses_cached_logits)`.
 """
 
 import dataclasses
@@ -9,7 +12,6 @@ import math
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 import kd_toolkit as kd
@@ -45,6 +47,7 @@ class _EpochRecorder(keras.callbacks.Callback):
         self.eval_ds = eval_ds
         self.seconds = []
         self.accuracy = []
+        self.ce = []
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -52,7 +55,11 @@ class _EpochRecorder(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         self.seconds.append(time.perf_counter() - self._start)
-        self.accuracy.append(evaluate(self.student, self.eval_ds)[0])
+        accuracy, ce = evaluate(self.student, self.eval_ds)
+        self.accuracy.append(accuracy)
+        self.ce.append(ce)
+        print(f"  epoch {epoch + 1}: test top-1 {accuracy:.4f}, CE {ce:.4f}, "
+              f"{self.seconds[-1]:.1f} s", flush=True)
 
 
 @tf.function(reduce_retracing=True)
@@ -102,19 +109,23 @@ def run_alone(s, teacher, seed):
     del teacher
     student = _student(s, seed)
     student.compile(_optimizer(s), _ce(), metrics=["accuracy"])
-    return student, student, {}
+    return student, student, {}, False
 
 
-def _ours(s, teacher, seed, extra):
+def _ours(s, teacher, seed, extra, cached=False):
     student = _student(s, seed)
     distiller = kd.Distiller(teacher, student,
                              losses=[_kd(s)] + extra(student),
                              student_loss_weight=1.0 - s.kd_weight)
     distiller.compile(_optimizer(s), metrics=["accuracy"])
-    return distiller, student, {}
+    return distiller, student, {}, cached
 
 
 def run_kd(s, teacher, seed):
+    return _ours(s, teacher, seed, lambda student: [], cached=True)
+
+
+def run_kd_live(s, teacher, seed):
     return _ours(s, teacher, seed, lambda student: [])
 
 
@@ -133,16 +144,26 @@ def run_at_kd(s, teacher, seed):
     return _ours(s, teacher, seed, extra)
 
 
-def run_keras_kd(s, teacher, seed):
+def _keras(s, teacher, seed, loss):
     student = _student(s, seed)
     distiller = keras.distillation.Distiller(
         teacher=teacher, student=student,
         distillation_losses=keras.distillation.LogitsDistillation(
-            temperature=s.temperature),
+            temperature=s.temperature, loss=loss),
         student_loss_weight=1.0 - s.kd_weight)
     distiller.compile(optimizer=_optimizer(s), loss=_ce(),
                       metrics=["accuracy"])
-    return distiller, student, {}
+    return distiller, student, {}, False
+
+
+def run_keras_fair(s, teacher, seed):
+    """Keras's Distiller computing the same objective as our KD."""
+    return _keras(s, teacher, seed, keras.losses.KLDivergence())
+
+
+def run_keras_default(s, teacher, seed):
+    """Keras's Distiller with LogitsDistillation's default loss string."""
+    return _keras(s, teacher, seed, "kl_divergence")
 
 
 def make_run_ama_kd(train_ds, eval_ds):
@@ -170,18 +191,22 @@ def make_run_ama_kd(train_ds, eval_ds):
             student_loss_weight=1.0 - s.kd_weight)
         distiller.compile(_optimizer(s), metrics=["accuracy"])
         info["adapted_model"] = adapted.model
-        return distiller, student, info
+        return distiller, student, info, False
 
     return run_ama_kd
 
 
-def train(method_fn, s, teacher, seed, train_ds, eval_ds, train_eval_ds):
-    """Trains one (method, seed) pair and returns its measured row."""
-    model, student, info = method_fn(s, teacher, seed)
+def train(method_fn, s, teacher, seed, make_train_ds, eval_ds,
+          train_eval_ds):
+    """Trains one (method, seed) pair and returns its measured row.
+
+    `make_train_ds(seed, with_teacher_outputs)` gives the seed's views.
+    """
+    model, student, info, cached = method_fn(s, teacher, seed)
     adapted_model = info.pop("adapted_model", None)
     recorder = _EpochRecorder(student, eval_ds)
-    history = model.fit(train_ds, epochs=s.epochs, verbose=0, shuffle=False,
-                        callbacks=[recorder])
+    history = model.fit(make_train_ds(seed, cached), epochs=s.epochs,
+                        verbose=0, shuffle=False, callbacks=[recorder])
     test_acc, test_ce = evaluate(student, eval_ds)
     _, train_ce = evaluate(student, train_eval_ds)
     row = {
@@ -190,8 +215,10 @@ def train(method_fn, s, teacher, seed, train_ds, eval_ds, train_eval_ds):
         "test_ce": test_ce,
         "train_ce": train_ce,
         "final_objective": float(history.history["loss"][-1]),
-        "seconds_per_epoch": float(np.median(recorder.seconds)),
+        "seconds_per_epoch": recorder.seconds,
         "accuracy_per_epoch": recorder.accuracy,
+        "ce_per_epoch": recorder.ce,
+        "uses_cached_teacher_logits": cached,
         **info,
     }
     if adapted_model is not None:
@@ -199,4 +226,13 @@ def train(method_fn, s, teacher, seed, train_ds, eval_ds, train_eval_ds):
     return row
 
 
-METHOD_NAMES = ("alone", "kd", "fitnets_kd", "at_kd", "keras_kd", "ama_kd")
+RUNNERS = {
+    "alone": run_alone,
+    "kd": run_kd,
+    "kd_live": run_kd_live,
+    "keras_fair": run_keras_fair,
+    "keras_default": run_keras_default,
+    "fitnets_kd": run_fitnets_kd,
+    "at_kd": run_at_kd,
+}
+METHOD_NAMES = tuple(RUNNERS) + ("ama_kd",)

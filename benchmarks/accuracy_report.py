@@ -1,105 +1,235 @@
-"""Summary, Markdown table and plot of the accuracy benchmark."""
+"""Aggregation of the accuracy benchmark's per-run files: table, CIs, plot.
+
+Every (method, seed) run is one JSON file (see `accuracy.py`). This module
+reads whatever runs exist, pairs them by seed and reports, per method:
+mean ± std of the test top-1 and cross-entropy, the paired difference to the
+student alone and to KD with a 95% confidence interval (t distribution over
+the seeds both methods finished), and convergence: the epochs and seconds
+each method needs to first reach the student alone's final accuracy.
+"""
 
 import json
+import math
 import os
+import pathlib
 import statistics
 
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 LABELS = {
     "alone": "student alone",
-    "kd": "Hinton KD (kd_toolkit)",
+    "kd": "Hinton KD (kd_toolkit, teacher-output cache)",
+    "kd_live": "Hinton KD (kd_toolkit, teacher run every step)",
+    "keras_fair": "keras.distillation, fair (KLDivergence() object)",
+    "keras_default": "keras.distillation, default \"kl_divergence\" string",
     "fitnets_kd": "FitNets + KD",
     "at_kd": "AT + KD",
-    "keras_kd": "keras.distillation (LogitsDistillation)",
-    "ama_kd": "AMA + KD",
+    "ama_kd": "AMA + KD (defaults)",
 }
+HEADLINE = ("alone", "kd", "keras_fair", "ama_kd")
+HEADLINE_SEEDS, OTHER_SEEDS = 5, 3
 
 
-def _mean_std(values):
-    mean = statistics.fmean(values)
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return mean, std
+def load_runs(run_dir):
+    """`{method: {seed: row}}` from the `*.json` run files of `run_dir`."""
+    runs = {}
+    for path in sorted(pathlib.Path(run_dir).glob("*.json")):
+        row = json.loads(path.read_text("utf-8"))
+        runs.setdefault(row["method"], {})[int(row["seed"])] = row
+    return runs
 
 
-def summarize(rows):
-    """Mean ± std over seeds of the per-seed rows of one method."""
-    if not rows:
-        return {}
-    out = {}
-    for key in ("test_accuracy", "train_ce", "test_ce", "final_objective",
-                "seconds_per_epoch"):
-        mean, std = _mean_std([r[key] for r in rows])
-        out[key] = {"mean": mean, "std": std}
-    curves = [r["accuracy_per_epoch"] for r in rows]
-    out["accuracy_per_epoch"] = [statistics.fmean(v) for v in zip(*curves)]
-    if "adapted_teacher_accuracy" in rows[0]:
-        out["adapted_teacher_accuracy"] = _mean_std(
-            [r["adapted_teacher_accuracy"] for r in rows])[0]
+def t_quantile(n):
+    """Two-sided 95% quantile of Student's t with `n − 1` degrees of freedom."""
+    from scipy import stats
+
+    return float(stats.t.ppf(0.975, n - 1))
+
+
+def paired_ci(values, baseline):
+    """Paired difference `values − baseline` over the seeds both have.
+
+    Args:
+        values: dict, seed -> number.
+        baseline: dict, seed -> number.
+
+    Returns:
+        dict with `n`, `mean`, `low`, `high` (95% CI; None below 2 pairs)
+        and `significant` (the CI excludes 0).
+    """
+    seeds = sorted(set(values) & set(baseline))
+    diffs = [values[s] - baseline[s] for s in seeds]
+    out = {"n": len(diffs), "mean": statistics.fmean(diffs) if diffs
+           else None, "low": None, "high": None, "significant": False}
+    if len(diffs) >= 2:
+        half = t_quantile(len(diffs)) * statistics.stdev(diffs) / math.sqrt(
+            len(diffs))
+        out.update(low=out["mean"] - half, high=out["mean"] + half)
+        out["significant"] = out["low"] > 0 or out["high"] < 0
     return out
 
 
+def _mean_std(values):
+    values = list(values)
+    return {"mean": statistics.fmean(values),
+            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+
+
+def convergence(rows, target):
+    """Epochs and seconds to first reach `target` accuracy, mean over seeds.
+
+    Seeds that never reach it are counted in `reached` / `n`; the means are
+    over the seeds that did (None if none did).
+    """
+    epochs, seconds = [], []
+    for row in rows:
+        elapsed = 0.0
+        for epoch, (acc, sec) in enumerate(zip(row["accuracy_per_epoch"],
+                                               row["seconds_per_epoch"]), 1):
+            elapsed += sec
+            if acc >= target:
+                epochs.append(epoch)
+                seconds.append(elapsed)
+                break
+    return {"n": len(rows), "reached": len(epochs),
+            "epochs": statistics.fmean(epochs) if epochs else None,
+            "seconds": statistics.fmean(seconds) if seconds else None}
+
+
+def summarize(runs):
+    """Per-method summary, paired CIs and convergence of `load_runs` output."""
+    summary = {}
+    alone = runs.get("alone", {})
+    kd = runs.get("kd", {})
+    target = None
+    if alone:
+        target = statistics.fmean(r["test_accuracy"] for r in alone.values())
+    alone_epochs = None
+    for method in sorted(runs, key=_order):
+        rows = [runs[method][s] for s in sorted(runs[method])]
+        acc = {s: r["test_accuracy"] for s, r in runs[method].items()}
+        ce = {s: r["test_ce"] for s, r in runs[method].items()}
+        entry = {
+            "seeds": sorted(runs[method]),
+            "test_accuracy": _mean_std(acc.values()),
+            "test_ce": _mean_std(ce.values()),
+            "train_ce": _mean_std(r["train_ce"] for r in rows),
+            "seconds_per_epoch": _mean_std(
+                statistics.median(r["seconds_per_epoch"]) for r in rows),
+            "accuracy_per_epoch": [_mean_std(v) for v in zip(
+                *(r["accuracy_per_epoch"] for r in rows))],
+        }
+        if method != "alone" and alone:
+            entry["vs_alone"] = paired_ci(
+                acc, {s: r["test_accuracy"] for s, r in alone.items()})
+            alone_ce = statistics.fmean(r["test_ce"] for r in alone.values())
+            entry["test_ce_change_vs_alone"] = (
+                entry["test_ce"]["mean"] / alone_ce - 1.0)
+        if method not in ("alone", "kd") and kd:
+            entry["vs_kd"] = paired_ci(
+                acc, {s: r["test_accuracy"] for s, r in kd.items()})
+        if target is not None:
+            entry["convergence"] = convergence(rows, target)
+            if method == "alone":
+                alone_epochs = entry["convergence"]["epochs"]
+        extra = [r["adapted_teacher_accuracy"] for r in rows
+                 if "adapted_teacher_accuracy" in r]
+        if extra:
+            entry["adapted_teacher_accuracy"] = statistics.fmean(extra)
+        summary[method] = entry
+    for entry in summary.values():
+        conv = entry.get("convergence")
+        if conv and conv["epochs"] and alone_epochs:
+            conv["epochs_ratio_vs_alone"] = conv["epochs"] / alone_epochs
+    return {"target_accuracy": target, "methods": summary}
+
+
+def _order(method):
+    names = list(LABELS)
+    return (names.index(method) if method in names else len(names), method)
+
+
+def _ci_text(ci):
+    if ci is None or ci["mean"] is None:
+        return "-"
+    if ci["low"] is None:
+        return f"{100 * ci['mean']:+.2f} (n={ci['n']}, no CI)"
+    mark = " **significant**" if ci["significant"] else ""
+    return (f"{100 * ci['mean']:+.2f} [{100 * ci['low']:+.2f}, "
+            f"{100 * ci['high']:+.2f}]{mark}")
+
+
 def to_markdown(result):
+    """The Results table: one row per method, missing runs marked."""
     meta, summary = result["meta"], result["summary"]
-    t = result["teacher"]
-    s = meta["settings"]
-    alone = summary.get("alone", {}).get("test_accuracy", {}).get("mean")
-    lines = [
-        f"Fashion-MNIST, {meta['evaluation']}; teacher `{t['arch']}` "
-        f"({t['params']:,} params, {t['epochs']} epochs on "
-        f"{t['train_images']:,} images): "
-        f"top-1 {100 * t['accuracy']:.2f}%. Student `{s['student']}`"
-        f"{' width ' + str(s['student_width']) if s['student_width'] else ''}"
-        f", {s['epochs']} epochs on the first {meta['train_images']:,} "
-        f"training images, Adam {s['learning_rate']} cosine, batch "
-        f"{128}, seeds {', '.join(meta['seeds'])}; {meta['machine']}, "
-        f"{meta['date']}.", "",
-        "| method | top-1 % (mean ± std) | Δ vs alone | final train CE "
-        "| test CE | s/epoch |",
-        "|---|---|---|---|---|---|"]
-    for method, row in summary.items():
-        if not row:
-            continue
-        acc = row["test_accuracy"]
-        delta = ("-" if alone is None or method == "alone"
-                 else f"{100 * (acc['mean'] - alone):+.2f}")
+    lines = [meta["description"], "",
+             "| method | seeds | top-1 % (mean ± std) | Δ vs alone, 95% CI "
+             "| Δ vs KD, 95% CI | test CE (Δ vs alone) | epochs to alone's "
+             "final acc. | s/epoch |",
+             "|---|---|---|---|---|---|---|---|"]
+    for method, entry in summary["methods"].items():
+        want = HEADLINE_SEEDS if method in HEADLINE else OTHER_SEEDS
+        seeds = len(entry["seeds"])
+        seeds_text = f"{seeds}" + (f" (of {want}: runs missing)"
+                                   if seeds < want else "")
+        acc = entry["test_accuracy"]
+        ce = entry["test_ce"]["mean"]
+        ce_change = entry.get("test_ce_change_vs_alone")
+        ce_text = f"{ce:.4f}" + (f" ({100 * ce_change:+.1f}%)"
+                                 if ce_change is not None else "")
+        conv = entry.get("convergence") or {}
+        if conv.get("epochs") is not None:
+            conv_text = (f"{conv['epochs']:.1f} ({conv['reached']}/"
+                         f"{conv['n']} seeds)")
+        else:
+            conv_text = "not reached" if conv else "-"
         lines.append(
-            f"| {LABELS.get(method, method)} | {100 * acc['mean']:.2f} ± "
-            f"{100 * acc['std']:.2f} | {delta} | "
-            f"{row['train_ce']['mean']:.4f} | {row['test_ce']['mean']:.4f} | "
-            f"{row['seconds_per_epoch']['mean']:.1f} |")
-    ama = summary.get("ama_kd", {})
-    if "adapted_teacher_accuracy" in ama:
-        lines += ["", f"Adapted teacher (after distillation, mean over "
-                  f"seeds): top-1 {100 * ama['adapted_teacher_accuracy']:.2f}"
-                  f"%; AMA replaces `{s['ama_start']}` → `{s['ama_end']}`, "
-                  f"map weight {s['ama_map_weight']}, γ {s['ama_gamma']}, "
-                  f"warm-up {s['ama_warmup_steps']} steps."]
-    lines += ["", f"Command: `{meta['command']}`", ""]
+            f"| {LABELS.get(method, method)} | {seeds_text} | "
+            f"{100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} | "
+            f"{_ci_text(entry.get('vs_alone'))} | "
+            f"{_ci_text(entry.get('vs_kd'))} | {ce_text} | {conv_text} | "
+            f"{entry['seconds_per_epoch']['mean']:.1f} |")
+    missing = [m for m in meta.get("methods", []) if m not in
+               summary["methods"]]
+    if missing:
+        lines += ["", "No finished runs yet: " + ", ".join(
+            LABELS.get(m, m) for m in missing) + "."]
+    lines += ["", "Δ columns: paired by seed (same initialisation, data "
+              "order and augmented views), in points; **significant** marks "
+              "a 95% CI that excludes 0.",
+              "", f"Command: `{meta['command']}`", ""]
     return "\n".join(lines)
 
 
 def plot(result, path):
+    """Test accuracy per epoch, mean over seeds with a ± std band."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    for method, row in result["summary"].items():
-        if row:
-            curve = [100 * v for v in row["accuracy_per_epoch"]]
-            ax.plot(range(1, len(curve) + 1), curve, marker="o",
-                    markersize=3, label=LABELS.get(method, method))
-    ax.axhline(100 * result["teacher"]["accuracy"], color="gray",
-               linestyle="--", label="teacher")
+    for method, entry in result["summary"]["methods"].items():
+        curve = entry["accuracy_per_epoch"]
+        epochs = range(1, len(curve) + 1)
+        mean = [100 * p["mean"] for p in curve]
+        std = [100 * p["std"] for p in curve]
+        line, = ax.plot(epochs, mean, marker="o", markersize=2,
+                        label=LABELS.get(method, method))
+        ax.fill_between(epochs, [m - s for m, s in zip(mean, std)],
+                        [m + s for m, s in zip(mean, std)],
+                        color=line.get_color(), alpha=0.15)
+    teacher = result["meta"].get("teacher_accuracy")
+    if teacher:
+        ax.axhline(100 * teacher, color="gray", linestyle="--",
+                   label="teacher")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test top-1 % (mean over seeds)")
+    ax.set_ylabel("test top-1 % (mean ± std over seeds)")
     ax.set_title("Fashion-MNIST student accuracy per epoch")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=7)
     fig.tight_layout()
-    tmp = path + ".tmp.png"
+    tmp = str(path) + ".tmp.png"
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
@@ -113,5 +243,6 @@ def write(result, out_dir, stem):
     atomic_write_texts({
         paths[0]: json.dumps(result, indent=2, default=str),
         paths[1]: to_markdown(result)}, overwrite=True)
-    plot(result, paths[2])
+    if result["summary"]["methods"]:
+        plot(result, paths[2])
     return paths

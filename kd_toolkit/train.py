@@ -30,6 +30,19 @@ flags.DEFINE_integer("teacher_width", None, "base_width of the teacher.")
 flags.DEFINE_string("teacher_path", None,
                     "Teacher .keras cache (default: <out_dir>/teacher.keras).")
 flags.DEFINE_integer("teacher_epochs", _D.teacher_epochs, "Teacher epochs.")
+flags.DEFINE_string("pretrained_teacher", None,
+                    "Distil from a shipped teacher (kd_toolkit.pretrained."
+                    "names(), e.g. fashion_mnist_resnet20) instead of "
+                    "training one.")
+flags.DEFINE_bool("retrain_teacher", False,
+                  "Train the teacher afresh even if a shipped or cached one "
+                  "exists.")
+flags.DEFINE_integer("cache_draws", _D.cache_draws,
+                     "Teacher-output cache: augmented views per training "
+                     "image whose teacher logits are computed once (0: run "
+                     "the teacher every step). KD only.", lower_bound=0)
+flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
+                  "XLA compilation of the training steps.")
 flags.DEFINE_string("student", _D.student, "Zoo name of the student.")
 flags.DEFINE_integer("student_width", _D.student_width,
                      "base_width of the student (0: the zoo default).")
@@ -43,6 +56,8 @@ flags.DEFINE_float("learning_rate", _D.learning_rate, "Peak Adam LR.")
 flags.DEFINE_integer("train_limit", None, "Use the first N train images.")
 flags.DEFINE_integer("test_limit", None, "Use the first N test images.")
 flags.DEFINE_bool("baseline", True, "Also train the student alone.")
+flags.DEFINE_bool("teacher_only", False,
+                  "Train (or load) and evaluate the teacher, then stop.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
 flags.DEFINE_string("out_dir", _D.out_dir, "Output directory.")
 flags.DEFINE_string("data_dir", None, "Dataset directory override.")
@@ -56,12 +71,18 @@ def config_from_flags():
     return distill.DistillConfig(
         dataset=FLAGS.dataset, teacher=FLAGS.teacher,
         teacher_width=FLAGS.teacher_width, teacher_path=FLAGS.teacher_path,
-        teacher_epochs=FLAGS.teacher_epochs, student=FLAGS.student,
+        teacher_epochs=FLAGS.teacher_epochs,
+        pretrained_teacher=FLAGS.pretrained_teacher,
+        retrain_teacher=FLAGS.retrain_teacher, cache_draws=FLAGS.cache_draws,
+        jit_compile={"auto": "auto", "true": True,
+                     "false": False}[FLAGS.jit_compile],
+        student=FLAGS.student,
         student_width=FLAGS.student_width or None, method=FLAGS.method,
         temperature=FLAGS.temperature, kd_weight=FLAGS.kd_weight,
         epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate, train_limit=FLAGS.train_limit,
         test_limit=FLAGS.test_limit, baseline=FLAGS.baseline,
+        teacher_only=FLAGS.teacher_only,
         seed=FLAGS.seed, out_dir=FLAGS.out_dir, data_dir=FLAGS.data_dir,
         verbose=verbose)
 
@@ -72,7 +93,9 @@ def main(argv):
     json_path, md_path = report_lib.write_report(report, FLAGS.out_dir)
     print()
     print(report_lib.to_markdown(report))
-    print(f"Wrote {report['distilled']['path']}, {json_path}, {md_path}")
+    written = [report["teacher"]["path"]] if FLAGS.teacher_only else [
+        report["distilled"]["path"]]
+    print(f"Wrote {', '.join(written + [json_path, md_path])}")
 
 
 def run():

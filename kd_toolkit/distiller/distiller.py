@@ -6,6 +6,7 @@ from keras import ops
 from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from kd_toolkit.distiller import feature_taps
+from kd_toolkit.distiller import label_check
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
 from kd_toolkit.distiller.output_kind import PROBABILITIES
@@ -155,12 +156,30 @@ class Distiller(keras.Model):
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
-    def fit(self, *args, callbacks=None, **kwargs):
+    def fit(self, x=None, y=None, *args, callbacks=None,
+            validation_data=None, **kwargs):
         callbacks = list(callbacks or [])
         if self.stop_on_nonfinite_loss and not any(
                 isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
             callbacks.append(StopOnNonFiniteLoss())
-        return super().fit(*args, callbacks=callbacks, **kwargs)
+        x, y = self._checked_labels(x, y, "y")
+        if isinstance(validation_data, tf.data.Dataset):
+            validation_data, _ = self._checked_labels(validation_data, None,
+                                                      "validation labels")
+        elif isinstance(validation_data, (tuple, list)) and len(
+                validation_data) >= 2:
+            label_check.check_array_labels(
+                validation_data[1], self.num_classes, "validation_data[1]")
+        return super().fit(x, y, *args, callbacks=callbacks,
+                           validation_data=validation_data, **kwargs)
+
+    def _checked_labels(self, x, y, arg):
+        """Label range checks that also hold under XLA."""
+        if isinstance(x, tf.data.Dataset):
+            return label_check.checked_dataset(x, self.num_classes), y
+        if y is not None and not isinstance(y, (tf.Tensor, dict)):
+            label_check.check_array_labels(y, self.num_classes, arg)
+        return x, y
 
     # -- steps ----------------------------------------------------------
     def train_step(self, data):

@@ -223,9 +223,11 @@ class TeacherLogitsCache:
                     print(f"[kd_toolkit] teacher-output cache hit: {path}",
                           flush=True)
                 return cache
-            except StaleCacheError:
+            except StaleCacheError as error:
                 if not rebuild:
                     raise
+                if verbose:
+                    print(f"[kd_toolkit] rebuilding: {error}", flush=True)
         cache = cls.build(teacher, images, augment=augment, draws=draws,
                           seed=seed, batch_size=batch_size, verbose=verbose)
         cache.save(path, overwrite=True)

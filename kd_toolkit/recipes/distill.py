@@ -13,7 +13,10 @@ import tensorflow as tf
 from kd_toolkit import data
 from kd_toolkit import losses
 from kd_toolkit import models
+from kd_toolkit import pretrained
 from kd_toolkit.distiller import Distiller
+from kd_toolkit.distiller import teacher_cache
+from kd_toolkit.distiller.distiller import auto_jit_compile
 from kd_toolkit.utils.atomic_io import atomic_save_model
 
 
@@ -28,6 +31,17 @@ class DistillConfig:
         teacher_path: `.keras` file; loaded if it exists, else the trained
             teacher is saved there (a cache across runs).
         teacher_epochs: epochs to train the teacher when not cached.
+        pretrained_teacher: name of a shipped teacher
+            (`kd_toolkit.pretrained.names()`) to distil from instead of
+            training one; None trains (or loads `teacher_path`).
+        retrain_teacher: train the teacher afresh even if `teacher_path`
+            exists or `pretrained_teacher` is set.
+        cache_draws: teacher-output cache: run the frozen teacher once over
+            this many augmented views of each training image and train KD
+            from the stored logits (0: run the teacher every step). Only for
+            logit methods (`kd`); feature methods run the teacher live.
+        jit_compile: XLA for every model trained (`"auto"`: see
+            `Distiller.compile`).
         student: zoo name of the student.
         student_width: optional `base_width` of a ResNet student.
         method: distillation method, one of `METHODS`.
@@ -40,6 +54,7 @@ class DistillConfig:
         train_limit: use only the first N training images (None: all).
         test_limit: evaluate on the first N test images (None: all).
         baseline: also train the student alone, for comparison.
+        teacher_only: train (or load) and evaluate the teacher, then stop.
         seed: random seed of the student initialisation and data order.
         out_dir: where the student, teacher cache and reports go.
         data_dir: optional dataset directory override.
@@ -51,6 +66,10 @@ class DistillConfig:
     teacher_width: int = None
     teacher_path: str = None
     teacher_epochs: int = 8
+    pretrained_teacher: str = None
+    retrain_teacher: bool = False
+    cache_draws: int = 0
+    jit_compile: object = "auto"
     student: str = "resnet8"
     student_width: int = 8
     method: str = "kd"
@@ -62,6 +81,7 @@ class DistillConfig:
     train_limit: int = None
     test_limit: int = None
     baseline: bool = True
+    teacher_only: bool = False
     seed: int = 0
     out_dir: str = "runs/distill"
     data_dir: str = None
@@ -104,6 +124,9 @@ def _attention(cfg, teacher, student):
 
 # method name -> function(config, teacher, student) -> list of losses.
 METHODS = {"kd": _kd, "fitnets": _fitnets, "at": _attention}
+# Methods that read only the teacher's logits: they can train from the
+# teacher-output cache.
+LOGIT_METHODS = ("kd",)
 
 
 def method_losses(method, cfg, teacher, student):
@@ -150,30 +173,83 @@ def _timed_fit(model, train_ds, epochs, verbose):
     return history, (time.perf_counter() - start) / max(epochs, 1)
 
 
+def _jit(cfg, model):
+    if cfg.jit_compile != "auto":
+        return bool(cfg.jit_compile)
+    return auto_jit_compile(model)
+
+
 def train_teacher(cfg, info, train_ds, steps):
-    """Loads the cached teacher, or trains it with CE and caches it."""
+    """Loads the shipped or cached teacher, or trains it with CE and caches it.
+
+    Returns:
+        `(teacher, seconds per epoch or None when loaded, path, record)`;
+        `record` is the shipped teacher's provenance (None otherwise).
+    """
+    if cfg.pretrained_teacher and not cfg.retrain_teacher:
+        path = pretrained.path(cfg.pretrained_teacher)
+        print(f"[kd_toolkit] loading the shipped teacher "
+              f"'{cfg.pretrained_teacher}'", flush=True)
+        return (pretrained.load(cfg.pretrained_teacher), None, str(path),
+                pretrained.info(cfg.pretrained_teacher))
     path = cfg.teacher_path or os.path.join(cfg.out_dir, "teacher.keras")
-    if os.path.exists(path):
+    if os.path.exists(path) and not cfg.retrain_teacher:
         print(f"[kd_toolkit] loading cached teacher from {path}", flush=True)
-        return keras.models.load_model(path), None, path
+        return keras.models.load_model(path), None, path, None
     print(f"[kd_toolkit] training teacher {cfg.teacher} for "
           f"{cfg.teacher_epochs} epochs", flush=True)
     teacher = _build(cfg.teacher, cfg.teacher_width, info, cfg.seed + 1000)
     teacher.compile(_optimizer(cfg, steps * cfg.teacher_epochs),
                     keras.losses.SparseCategoricalCrossentropy(
-                        from_logits=True), metrics=["accuracy"])
+                        from_logits=True), metrics=["accuracy"],
+                    jit_compile=_jit(cfg, teacher))
     _, seconds = _timed_fit(teacher, train_ds, cfg.teacher_epochs,
                             cfg.verbose)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    atomic_save_model(teacher, path)
-    return teacher, seconds, path
+    atomic_save_model(teacher, path, overwrite=True)
+    return teacher, seconds, path, None
+
+
+def _student_data(cfg, teacher, teacher_path, live_ds):
+    """Training data of the students: `(distiller_ds, alone_ds, cache)`.
+
+    With `cache_draws > 0` and a logit method, both students replay the
+    same cached views in the same order (a paired comparison) and the
+    distiller reads the teacher's logits from the cache; otherwise both
+    use the live augmentation pipeline.
+    """
+    if cfg.cache_draws <= 0:
+        return live_ds, live_ds, None
+    if cfg.method not in LOGIT_METHODS:
+        print(f"[kd_toolkit] method '{cfg.method}' reads teacher features: "
+              "the teacher runs live (the cache holds logits only)",
+              flush=True)
+        return live_ds, live_ds, None
+    x, y = data.load_numpy(cfg.dataset, "train", data_dir=cfg.data_dir,
+                           limit=cfg.train_limit)
+    where = (os.path.join(cfg.out_dir, "teacher.keras")
+             if cfg.pretrained_teacher and not cfg.retrain_teacher
+             else teacher_path)
+    tag = f"{cfg.dataset}-train{len(y)}-d{cfg.cache_draws}"
+    start = time.perf_counter()
+    cache = teacher_cache.TeacherLogitsCache.get_or_build(
+        teacher_cache.default_path(where, tag), teacher, x,
+        augment=data.augment_spec(cfg.dataset), draws=cfg.cache_draws,
+        rebuild=True)
+    seconds = time.perf_counter() - start
+    args = dict(batch_size=cfg.batch_size, seed=cfg.seed)
+    return (cache.dataset(x, y, **args),
+            cache.dataset(x, y, with_teacher_outputs=False, **args),
+            {"path": str(teacher_cache.default_path(where, tag)),
+             "draws": cfg.cache_draws, "seconds": seconds})
 
 
 def run_distillation(cfg):
     """Runs the whole recipe and returns the report as a dict.
 
     Raises:
-        ValueError: on an unknown dataset, architecture or method.
+        ValueError: on an unknown dataset, architecture, method or shipped
+            teacher name, or a bad setting.
     """
     if cfg.method not in METHODS:
         method_losses(cfg.method, cfg, None, None)  # raises with choices
@@ -181,6 +257,12 @@ def run_distillation(cfg):
         raise ValueError(
             f"`kd_weight` must be in [0, 1]. Received: kd_weight="
             f"{cfg.kd_weight}")
+    if cfg.pretrained_teacher is not None:
+        pretrained.path(cfg.pretrained_teacher)  # raises with choices
+    if isinstance(cfg.cache_draws, bool) or not isinstance(
+            cfg.cache_draws, int) or cfg.cache_draws < 0:
+        raise ValueError("`cache_draws` must be an int >= 0. Received: "
+                         f"cache_draws={cfg.cache_draws!r}")
     info = data.dataset_info(cfg.dataset)
     load = dict(batch_size=cfg.batch_size, data_dir=cfg.data_dir,
                 seed=cfg.seed)
@@ -191,7 +273,7 @@ def run_distillation(cfg):
     steps = -(-n_train // cfg.batch_size)
     os.makedirs(cfg.out_dir, exist_ok=True)
 
-    teacher, teacher_seconds, teacher_path = train_teacher(
+    teacher, teacher_seconds, teacher_path, record = train_teacher(
         cfg, info, train_ds, steps)
     report = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -203,39 +285,50 @@ def run_distillation(cfg):
         "train_images": n_train, "test_images": n_test,
         "student_arch": cfg.student + (f" (width {cfg.student_width})"
                                        if cfg.student_width else ""),
-        "teacher": {"arch": cfg.teacher, "path": teacher_path,
+        "teacher": {"arch": record["arch"] if record else cfg.teacher,
+                    "path": teacher_path,
                     "params": teacher.count_params(),
                     "epochs": None if teacher_seconds is None
                     else cfg.teacher_epochs,
                     "seconds_per_epoch": teacher_seconds,
                     "test_accuracy": _accuracy(teacher, test_ds)},
     }
+    if record:
+        report["teacher"]["shipped"] = record
     print(f"[kd_toolkit] teacher test accuracy "
           f"{report['teacher']['test_accuracy']:.4f}", flush=True)
+    if cfg.teacher_only:
+        return report
 
+    distill_ds, alone_ds, cache = _student_data(cfg, teacher, teacher_path,
+                                                train_ds)
+    if cache:
+        report["teacher_cache"] = cache
     if cfg.baseline:
         print(f"[kd_toolkit] training student {cfg.student} alone",
               flush=True)
         alone = _build(cfg.student, cfg.student_width, info, cfg.seed)
         alone.compile(_optimizer(cfg, steps * cfg.epochs),
                       keras.losses.SparseCategoricalCrossentropy(
-                          from_logits=True), metrics=["accuracy"])
-        _, seconds = _timed_fit(alone, train_ds, cfg.epochs, cfg.verbose)
+                          from_logits=True), metrics=["accuracy"],
+                      jit_compile=_jit(cfg, alone))
+        _, seconds = _timed_fit(alone, alone_ds, cfg.epochs, cfg.verbose)
         report["student_alone"] = {
             "params": alone.count_params(), "epochs": cfg.epochs,
             "seconds_per_epoch": seconds,
             "test_accuracy": _accuracy(alone, test_ds)}
 
     print(f"[kd_toolkit] distilling student {cfg.student} with "
-          f"{cfg.method}", flush=True)
+          f"{cfg.method}" + (" from the teacher-output cache" if cache
+                             else ""), flush=True)
     student = _build(cfg.student, cfg.student_width, info, cfg.seed)
     distiller = Distiller(
         teacher, student,
         losses=method_losses(cfg.method, cfg, teacher, student),
         student_loss_weight=1.0 - cfg.kd_weight)
     distiller.compile(_optimizer(cfg, steps * cfg.epochs),
-                      metrics=["accuracy"])
-    history, seconds = _timed_fit(distiller, train_ds, cfg.epochs,
+                      metrics=["accuracy"], jit_compile=_jit(cfg, distiller))
+    history, seconds = _timed_fit(distiller, distill_ds, cfg.epochs,
                                   cfg.verbose)
     student_path = os.path.join(cfg.out_dir, "student.keras")
     atomic_save_model(student, student_path, overwrite=True)

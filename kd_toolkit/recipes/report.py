@@ -37,7 +37,7 @@ def to_markdown(report):
         lines.append(
             f"| {label} | {_fmt(row['test_accuracy'])} | {row['params']:,} "
             f"| {row['epochs']} | {_fmt(row.get('seconds_per_epoch'), 1)} |")
-    final = report["distilled"].get("final_logs", {})
+    final = report.get("distilled", {}).get("final_logs", {})
     if final:
         lines += ["", "Final training loss terms of the distilled run: "
                   + ", ".join(f"`{k}`={_fmt(v)}" for k, v in

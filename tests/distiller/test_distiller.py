@@ -193,14 +193,22 @@ def test_subclassed_teacher_works_for_kd_but_not_for_taps():
                      losses=[kd.losses.Hint("feat", "feat")])
 
 
-def test_labels_out_of_range_raise():
+@pytest.mark.parametrize("jit_compile", [False, True])
+def test_labels_out_of_range_raise(jit_compile):
     distiller = kd.Distiller(_net("t", 8), _net("s", 4))
-    distiller.compile("adam")
+    distiller.compile("adam", jit_compile=jit_compile)
     x, y = _data()
     y[3] = 7
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"num_classes=3.*label >= num_classes"):
+    with pytest.raises(ValueError, match=r"in \[0, 3\).*Received: y\[3\]=7 "
+                                         r"\(1 labels out of range\)"):
         distiller.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match=r"validation_data\[1\]\[3\]=7"):
+        distiller.fit(x, y % 3, validation_data=(x, y), verbose=0)
+    # XLA compiles in-step assertions away: the tf.data check still holds.
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"in \[0, 3\)\. Received: out-of-range"):
+        distiller.fit(dataset, verbose=0)
 
 
 def test_non_finite_loss_stops_with_a_clear_error():
