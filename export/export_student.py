@@ -110,6 +110,24 @@ def _thresholds(formats, export):
     }
 
 
+def _load_model(keras, path):
+    """Loads a `.keras` file; an unreadable one is a clear error."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            "--model exists but is not a `.keras` archive (a zip file): it "
+            "is corrupt, truncated or another format. Received: "
+            f"model={path!r}")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, TypeError, OSError, KeyError) as error:
+        raise ValueError(
+            f"--model could not be loaded as a Keras model "
+            f"({type(error).__name__}: {str(error)[:300]}). Received: "
+            f"model={path!r}") from error
+
+
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
@@ -126,7 +144,7 @@ def main(argv):
                 f"--model must be an existing `.keras` file. "
                 f"Received: model={FLAGS.model!r}"
             )
-        model = keras.saving.load_model(FLAGS.model, compile=False)
+        model = _load_model(keras, FLAGS.model)
         report = export.export_and_verify(
             model,
             formats,

@@ -13,6 +13,7 @@ Writes `student.keras`, `teacher.keras` (a cache reused by later runs),
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -89,7 +90,12 @@ def config_from_flags():
 
 def main(argv):
     del argv
-    report = distill.run_distillation(config_from_flags())
+    try:
+        report = distill.run_distillation(config_from_flags())
+    except (ValueError, TypeError, FileNotFoundError) as error:
+        # A user error: one line, no traceback.
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     json_path, md_path = report_lib.write_report(report, FLAGS.out_dir)
     print()
     print(report_lib.to_markdown(report))

@@ -6,6 +6,7 @@ from keras import ops
 from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from kd_toolkit.distiller import feature_taps
+from kd_toolkit.distiller import input_check
 from kd_toolkit.distiller import label_check
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
@@ -162,6 +163,7 @@ class Distiller(keras.Model):
         if self.stop_on_nonfinite_loss and not any(
                 isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
             callbacks.append(StopOnNonFiniteLoss())
+        input_check.check_inputs(x, y, self)
         x, y = self._checked_labels(x, y, "y")
         if isinstance(validation_data, tf.data.Dataset):
             validation_data, _ = self._checked_labels(validation_data, None,
@@ -170,8 +172,15 @@ class Distiller(keras.Model):
                 validation_data) >= 2:
             label_check.check_array_labels(
                 validation_data[1], self.num_classes, "validation_data[1]")
-        return super().fit(x, y, *args, callbacks=callbacks,
-                           validation_data=validation_data, **kwargs)
+        counter = _BatchCounter()
+        history = super().fit(x, y, *args, callbacks=callbacks + [counter],
+                              validation_data=validation_data, **kwargs)
+        epochs = kwargs.get("epochs", args[1] if len(args) > 1 else 1)
+        if counter.batches == 0 and epochs > kwargs.get("initial_epoch", 0):
+            raise ValueError(
+                "`fit` ran no training step: the training data is empty. "
+                f"Received: x={_describe_data(x)}")
+        return history
 
     def _checked_labels(self, x, y, arg):
         """Label range checks that also hold under XLA."""
@@ -370,18 +379,42 @@ def _check_models(teacher, student):
             raise TypeError(
                 f"`{role}` must be a keras.Model. "
                 f"Received: {role}={model!r} of type {type(model).__name__}")
+        if feature_taps.is_graph_model(model) and len(model.outputs) != 1:
+            names = [t.name for t in model.outputs]
+            raise ValueError(
+                f"The Distiller needs a {role} with one output (the class "
+                f"scores). Choose one, e.g. keras.Model({role}.inputs, "
+                f"{role}.outputs[0]). Received: {role} '{model.name}' with "
+                f"{len(names)} outputs {names}")
     t_in, s_in = _input_shape(teacher), _input_shape(student)
     if t_in is not None and s_in is not None and not _compatible(t_in, s_in):
         raise ValueError(
             "Teacher and student must take the same input shape. Received: "
             f"teacher input shape {t_in}, student input shape {s_in}")
-    t_out, s_out = _output_classes(teacher), _output_classes(student)
+    shape = s_in if s_in is not None else t_in
+    t_out = _output_classes(teacher, "teacher", shape)
+    s_out = _output_classes(student, "student", shape)
     if t_out is not None and s_out is not None and t_out != s_out:
         raise ValueError(
             "Teacher and student must predict the same number of classes. "
             f"Received: teacher num_classes={t_out}, student "
             f"num_classes={s_out}")
-    return s_in if s_in is not None else t_in
+    return shape
+
+
+def _output_classes(model, role, shape):
+    """Class count of a model: from its graph, or a probe run."""
+    if feature_taps.is_graph_model(model):
+        return model.outputs[0].shape[-1]
+    if shape is None or any(d is None for d in shape):
+        return None
+    output = model(ops.zeros((1,) + tuple(shape)))
+    if isinstance(output, (list, tuple, dict)):
+        raise ValueError(
+            f"The Distiller needs a {role} with one output (the class "
+            f"scores). Received: {role} '{model.name}' returning a "
+            f"{type(output).__name__} of {len(output)} outputs")
+    return int(output.shape[-1])
 
 
 def _input_shape(model):
@@ -389,12 +422,6 @@ def _input_shape(model):
         return None
     shape = model.input_shape
     return tuple(shape[1:]) if isinstance(shape, tuple) else None
-
-
-def _output_classes(model):
-    if not feature_taps.is_graph_model(model):
-        return None
-    return model.outputs[0].shape[-1]
 
 
 def _probe_classes(model, shape):
@@ -451,6 +478,25 @@ def _check_student_loss(loss, student_outputs):
             f"loss=None (cross-entropy matched to the student) or {fix}. "
             f"Received: loss={_describe(loss, from_logits)}")
     return fn
+
+
+class _BatchCounter(keras.callbacks.Callback):
+    """Counts the training batches one `fit` runs."""
+
+    def __init__(self):
+        super().__init__()
+        self.batches = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.batches += 1
+
+
+def _describe_data(x):
+    if isinstance(x, tf.data.Dataset):
+        return f"a tf.data.Dataset of {int(x.cardinality())} batches"
+    shape = getattr(x, "shape", None)
+    return f"{type(x).__name__} of shape {shape}" if shape is not None else (
+        type(x).__name__)
 
 
 def _describe(loss, from_logits):

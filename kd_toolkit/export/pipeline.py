@@ -279,23 +279,25 @@ def export_and_verify(
             "`out_dir` must be a directory. Received: "
             f"out_dir={str(out_dir)!r} (an existing file)"
         )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {f.name: out_dir / f.filename(basename) for f in formats}
-    for path in paths.values():
-        check_output_path(path, overwrite)
-    if write_report:
-        check_output_path(out_dir / REPORT_MARKDOWN, overwrite)
-        check_output_path(out_dir / REPORT_JSON, overwrite)
     _check_threshold_keys(formats, thresholds)
     size_basis = get_size_basis(size_basis)
     per_format = {
         f.name: _thresholds_for(f, thresholds, size_basis) for f in formats
     }
+    paths = {f.name: out_dir / f.filename(basename) for f in formats}
+    outputs = list(paths.values())
+    if write_report:
+        outputs += [out_dir / REPORT_MARKDOWN, out_dir / REPORT_JSON]
+    if out_dir.is_dir():
+        for path in outputs:
+            check_output_path(path, overwrite)
 
     x, y = _load_eval_data(dataset, eval_data, eval_limit)
     samples = _representative(
         formats, dataset, representative_data, representative_samples, shape
     )
+    # Only now, with every argument and input checked, create `out_dir`.
+    out_dir.mkdir(parents=True, exist_ok=True)
     keras_runner = KerasRunner(model)
     reference = keras_runner.predict(x)
     keras_latency = measure_latency(

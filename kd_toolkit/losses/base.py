@@ -122,7 +122,13 @@ def check_non_negative(name, value):
 
 def check_positive(name, value):
     """Returns `value` as float, or raises naming the argument."""
-    value = check_non_negative(name, value)
-    if value == 0:
-        raise ValueError(f"`{name}` must be > 0. Received: {name}={value}")
-    return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(
+            f"`{name}` must be a positive number. "
+            f"Received: {name}={value!r} of type {type(value).__name__}"
+        )
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"`{name}` must be a finite number > 0. Received: {name}={value}"
+        )
+    return float(value)

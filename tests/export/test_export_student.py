@@ -61,3 +61,18 @@ def test_cli_end_to_end(student_file, tmp_path):
     report = json.loads((out_dir / "export_report.json").read_text())
     assert report["passed"] is False
 
+
+
+def test_corrupt_model_file_is_named_as_corrupt(tmp_path):
+    corrupt = tmp_path / "student.keras"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip archive")
+    result = _run("--model", str(corrupt), "--dataset", "fashion_mnist",
+                  "--out_dir", str(tmp_path / "out"))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "not a `.keras` archive" in result.stderr
+    assert "File not found" not in result.stderr
+    assert "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines()
+            if line.startswith("error:")] == [
+        line for line in result.stderr.splitlines() if "archive" in line]
+    assert not (tmp_path / "out").exists()

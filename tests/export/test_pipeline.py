@@ -81,8 +81,11 @@ def test_refuses_to_overwrite_before_converting(tiny_model, tiny_data,
 def test_bad_arguments(tiny_model, tiny_data, tmp_path, kwargs, error, match):
     arguments = {"formats": "tflite_float32", "eval_data": tiny_data, **FAST}
     arguments.update(kwargs)
+    out_dir = tmp_path / "not_yet"
     with pytest.raises(error, match=match):
-        export_and_verify(tiny_model, out_dir=tmp_path, **arguments)
+        export_and_verify(tiny_model, out_dir=out_dir, **arguments)
+    # Nothing half-made is left behind: not even an empty folder.
+    assert not out_dir.exists()
 
 
 def test_out_dir_that_is_a_file(tiny_model, tiny_data, tmp_path):

@@ -38,8 +38,10 @@ def test_kd_is_float32_under_float16_inputs():
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    ({"temperature": -1}, r"Received: temperature=-1"),
-    ({"temperature": 0}, r"Received: temperature=0"),
+    # The message states the real bound: 0 is refused too.
+    ({"temperature": -1}, r"must be a finite number > 0\. "
+                          r"Received: temperature=-1"),
+    ({"temperature": 0}, r"> 0\. Received: temperature=0"),
     ({"temperature": float("nan")}, r"Received: temperature=nan"),
     ({"weight": -0.5}, r"Received: weight=-0.5"),
 ])

@@ -44,6 +44,40 @@ def test_real_fashion_mnist_distillation_beats_chance(tmp_path):
 
 
 @pytest.mark.slow
+def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
+    cfg = recipes.DistillConfig(
+        pretrained_teacher="fashion_mnist_resnet20", student="resnet8",
+        student_width=4, epochs=1, train_limit=2048, test_limit=1000,
+        method="kd", cache_draws=2, out_dir=str(tmp_path), verbose=0)
+    report = recipes.run_distillation(cfg)
+    # The shipped teacher, measured again on these 1000 test images.
+    assert report["teacher"]["test_accuracy"] > 0.9
+    assert report["teacher"]["shipped"]["arch"] == "resnet20"
+    assert report["teacher_cache"]["draws"] == 2
+    cache_file = tmp_path / (
+        "teacher.fashion_mnist-train2048-d2.logits.npz")
+    assert report["teacher_cache"]["path"] == str(cache_file)
+    assert cache_file.is_file()
+    # One epoch over 2048 images: well above chance, far from converged.
+    assert report["student_alone"]["test_accuracy"] > 0.3
+    assert report["distilled"]["test_accuracy"] > 0.3
+    assert "from the teacher-output cache" in capsys.readouterr().out
+    again = recipes.run_distillation(cfg)
+    assert "cache hit" in capsys.readouterr().out
+    assert again["teacher_cache"]["seconds"] < report["teacher_cache"][
+        "seconds"]
+
+
+def test_bad_cache_draws_and_shipped_teacher_names():
+    with pytest.raises(ValueError, match="Received: cache_draws=-1"):
+        recipes.run_distillation(recipes.DistillConfig(cache_draws=-1))
+    with pytest.raises(ValueError, match=r"one of \['fashion_mnist_.*"
+                                         r"Received: name='nope'"):
+        recipes.run_distillation(
+            recipes.DistillConfig(pretrained_teacher="nope"))
+
+
+@pytest.mark.slow
 def test_command_line_end_to_end_reuses_the_cached_teacher(tmp_path):
     args = [sys.executable, "-m", "kd_toolkit.train", "--teacher=simple_cnn",
             "--student=simple_cnn", "--student_width=0", "--teacher_epochs=1",
@@ -68,3 +102,15 @@ def test_command_line_rejects_unknown_method(tmp_path):
         timeout=120)
     assert result.returncode != 0
     assert "Received: method='nope'" in result.stderr
+
+
+def test_command_line_missing_dataset_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "kd_toolkit.train", "--dataset=cifar10",
+         f"--data_dir={tmp_path / 'nowhere'}", f"--out_dir={tmp_path}"],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines()
+              if line.startswith("error:")]
+    assert len(errors) == 1 and "cifar10" in errors[0], result.stderr[-2000:]
