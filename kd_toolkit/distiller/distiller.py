@@ -8,6 +8,7 @@ from tensorflow.python.framework.config import is_op_determinism_enabled
 from kd_toolkit.distiller import feature_taps
 from kd_toolkit.distiller import input_check
 from kd_toolkit.distiller import label_check
+from kd_toolkit.distiller import teacher_check
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
 from kd_toolkit.distiller.output_kind import PROBABILITIES
@@ -50,6 +51,10 @@ class Distiller(keras.Model):
         student_outputs: `"auto"`, `"logits"` or `"probabilities"`.
         stop_on_nonfinite_loss: bool. Adds `StopOnNonFiniteLoss` to every
             `fit`. Defaults to `True`.
+        check_teacher: bool. When `fit` gets `validation_data`, measure
+            the teacher's top-1 on its first batches and warn if it is near
+            chance (untrained teacher, stale batch-norm statistics, wrong
+            preprocessing). Defaults to `True`.
         name: str. Model name.
 
     Raises:
@@ -71,7 +76,7 @@ class Distiller(keras.Model):
     def __init__(self, teacher, student, losses=("kd",),
                  student_loss_weight=1.0, teacher_outputs="auto",
                  student_outputs="auto", stop_on_nonfinite_loss=True,
-                 name="distiller", **kwargs):
+                 check_teacher=True, name="distiller", **kwargs):
         super().__init__(name=name, **kwargs)
         input_shape = _check_models(teacher, student)
         if isinstance(losses, (str, bytes)) or not isinstance(
@@ -90,6 +95,7 @@ class Distiller(keras.Model):
         self.student_outputs = detect_output_kind(
             student, student_outputs, "student", input_shape)
         self.stop_on_nonfinite_loss = bool(stop_on_nonfinite_loss)
+        self.check_teacher = bool(check_teacher)
         self._trains_teacher = any(
             loss.trains_teacher for loss in self.distillation_losses)
         if not self._trains_teacher:
@@ -172,6 +178,8 @@ class Distiller(keras.Model):
                 validation_data) >= 2:
             label_check.check_array_labels(
                 validation_data[1], self.num_classes, "validation_data[1]")
+        if self.check_teacher and validation_data is not None:
+            teacher_check.warn_if_near_chance(self, validation_data)
         counter = _BatchCounter()
         history = super().fit(x, y, *args, callbacks=callbacks + [counter],
                               validation_data=validation_data, **kwargs)
@@ -330,6 +338,7 @@ class Distiller(keras.Model):
             "teacher_outputs": self.teacher_outputs,
             "student_outputs": self.student_outputs,
             "stop_on_nonfinite_loss": self.stop_on_nonfinite_loss,
+            "check_teacher": self.check_teacher,
         }
 
     @classmethod

@@ -97,3 +97,54 @@ def test_a_model_with_two_outputs_is_refused(role):
                                          rf"{role}.outputs\[0\].*with 2 "
                                          "outputs"):
         kd.Distiller(models["teacher"], models["student"])
+
+
+def _classifier(name, accurate):
+    """A linear teacher that reads the class from the image mean (or not)."""
+    inputs = keras.Input((8, 8, 1))
+    x = layers.GlobalAveragePooling2D()(inputs)
+    outputs = layers.Dense(3, name="logits")(x)
+    model = keras.Model(inputs, outputs, name=name)
+    if accurate:
+        # logits_c = -(mean - c)^2 up to a constant: 2c·mean - c².
+        model.get_layer("logits").set_weights(
+            [np.array([[0.0, 2.0, 4.0]], "float32"),
+             np.array([0.0, -1.0, -4.0], "float32")])
+    else:
+        model.get_layer("logits").set_weights(
+            [np.zeros((1, 3), "float32"), np.array([0.0, 0.0, 5.0],
+                                                    "float32")])
+    return model
+
+
+def _mean_coded(n=96):
+    rng = np.random.default_rng(1)
+    y = np.arange(n) % 3
+    x = y[:, None, None, None] + rng.normal(0, 0.05, (n, 8, 8, 1))
+    return x.astype("float32"), y
+
+
+def test_a_teacher_near_chance_is_warned_about():
+    x, y = _mean_coded()
+    bad = kd.Distiller(_classifier("t", accurate=False), _net("s", 2))
+    bad.compile("adam")
+    with pytest.warns(UserWarning, match=r"teacher's top-1 on the first 96 "
+                                         r"validation examples is 33\.3%.*"
+                                         r"batch-norm moving statistics"):
+        bad.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
+    dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
+    with pytest.warns(UserWarning, match="is 33.3%"):
+        bad.fit(x, y, epochs=1, verbose=0, validation_data=dataset)
+
+
+def test_a_good_teacher_is_not_warned_about(recwarn):
+    x, y = _mean_coded()
+    good = kd.Distiller(_classifier("t", accurate=True), _net("s", 2))
+    good.compile("adam")
+    good.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
+    assert not [w for w in recwarn if "teacher's top-1" in str(w.message)]
+    quiet = kd.Distiller(_classifier("t", accurate=False), _net("s", 2),
+                         check_teacher=False)
+    quiet.compile("adam")
+    quiet.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
+    assert not [w for w in recwarn if "teacher's top-1" in str(w.message)]
