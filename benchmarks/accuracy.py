@@ -80,10 +80,12 @@ flags.DEFINE_integer("cache_draws", 8,
                      "output cache (shared by every method and seed).")
 flags.DEFINE_float("temperature", 4.0, "KD temperature.")
 flags.DEFINE_float("kd_weight", 0.9, "KD weight (hard labels: 1 - it).")
-flags.DEFINE_string("ama_start", "stage3_block1_out", "AMA start cut.")
-flags.DEFINE_string("ama_end", "stage3_out", "AMA end cut.")
-flags.DEFINE_string("ama_student_layer", "stage3_out",
-                    "Student layer the adapter supervises.")
+flags.DEFINE_list("ama_start", ["stage3_block1_out"],
+                  "AMA start cuts, one per replacement.")
+flags.DEFINE_list("ama_end", ["stage3_out"],
+                  "AMA end cuts, one per replacement.")
+flags.DEFINE_list("ama_student_layer", ["stage3_out"],
+                  "Student layer each adapter supervises.")
 flags.DEFINE_float("ama_map_weight", 5.0, "AMA student map-loss weight.")
 flags.DEFINE_float("ama_gamma", 1.0, "AMA adapter map-loss weight γ.")
 flags.DEFINE_integer("ama_warmup_steps", 300, "AMA adapter warm-up steps.")
@@ -145,8 +147,9 @@ def _settings(info, num_train):
         epochs=FLAGS.epochs,
         steps_per_epoch=-(-num_train // FLAGS.batch_size),
         learning_rate=FLAGS.learning_rate, temperature=FLAGS.temperature,
-        kd_weight=FLAGS.kd_weight, ama_start=FLAGS.ama_start,
-        ama_end=FLAGS.ama_end, ama_student_layer=FLAGS.ama_student_layer,
+        kd_weight=FLAGS.kd_weight, ama_start=tuple(FLAGS.ama_start),
+        ama_end=tuple(FLAGS.ama_end),
+        ama_student_layer=tuple(FLAGS.ama_student_layer),
         ama_map_weight=FLAGS.ama_map_weight, ama_gamma=FLAGS.ama_gamma,
         ama_warmup_steps=FLAGS.ama_warmup_steps)
 

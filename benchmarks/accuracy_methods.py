@@ -30,9 +30,9 @@ class Settings:
     learning_rate: float
     temperature: float
     kd_weight: float
-    ama_start: str
-    ama_end: str
-    ama_student_layer: str
+    ama_start: tuple
+    ama_end: tuple
+    ama_student_layer: tuple
     ama_map_weight: float
     ama_gamma: float
     ama_warmup_steps: int
@@ -172,9 +172,13 @@ def make_run_ama_kd(train_ds, eval_ds):
     def run_ama_kd(s, teacher, seed):
         keras.utils.set_random_seed(seed)
         adapted = kd.adaptation.adapt_teacher(teacher, replacements=[
-            kd.adaptation.Replacement(start=s.ama_start, end=s.ama_end,
-                                      student_layer=s.ama_student_layer)])
-        info = {"teacher_cost": str(adapted.cost())}
+            kd.adaptation.Replacement(start=start, end=end,
+                                      student_layer=student_layer)
+            for start, end, student_layer in zip(
+                s.ama_start, s.ama_end, s.ama_student_layer)])
+        cost = adapted.cost()
+        info = {"teacher_cost": str(cost),
+                "adapted_teacher_macs_ratio": cost.macs_ratio}
         if s.ama_warmup_steps:
             report = kd.adaptation.warm_up(
                 adapted, train_ds, steps=s.ama_warmup_steps,

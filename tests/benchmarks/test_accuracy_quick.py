@@ -1,3 +1,5 @@
+"""The accuracy benchmark: resumable runs, aggregation and paired CIs."""
+
 import json
 import math
 import pathlib
@@ -6,32 +8,122 @@ import sys
 
 import pytest
 
+from benchmarks import accuracy_report
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-METHODS = ("alone", "kd", "fitnets_kd", "at_kd", "keras_kd", "ama_kd")
+
+
+def _row(method, seed, accuracy, curve=None, seconds=None):
+    curve = curve or [accuracy]
+    return {"method": method, "seed": seed, "test_accuracy": accuracy,
+            "test_ce": 1.0 - accuracy, "train_ce": 0.5,
+            "accuracy_per_epoch": curve,
+            "seconds_per_epoch": seconds or [10.0] * len(curve)}
+
+
+def _write(run_dir, rows):
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for row in rows:
+        (run_dir / f"{row['method']}-seed{row['seed']}.json").write_text(
+            json.dumps(row))
+
+
+def test_paired_confidence_intervals_on_hand_made_runs(tmp_path):
+    alone = [0.80, 0.81, 0.82, 0.83, 0.84]
+    gain = [0.01, 0.02, 0.01, 0.02, 0.01]
+    noise = [0.01, -0.01, 0.01, -0.01, 0.0]
+    rows = [_row("alone", s, a) for s, a in enumerate(alone)]
+    rows += [_row("kd", s, a + g) for s, (a, g) in enumerate(zip(alone,
+                                                                  gain))]
+    rows += [_row("at_kd", s, a + n) for s, (a, n) in enumerate(zip(alone,
+                                                                     noise))]
+    _write(tmp_path, rows)
+    summary = accuracy_report.summarize(accuracy_report.load_runs(tmp_path))
+    kd = summary["methods"]["kd"]["vs_alone"]
+    # By hand: mean 0.014; sample std of the gains sqrt(0.00012 / 4);
+    # t(0.975, 4 d.o.f.) = 2.7764 from the table.
+    half = 2.7764 * math.sqrt(0.00012 / 4) / math.sqrt(5)
+    assert kd["n"] == 5
+    assert kd["mean"] == pytest.approx(0.014)
+    assert kd["low"] == pytest.approx(0.014 - half, abs=1e-6)
+    assert kd["high"] == pytest.approx(0.014 + half, abs=1e-6)
+    assert kd["significant"]
+    at = summary["methods"]["at_kd"]
+    assert at["vs_alone"]["mean"] == pytest.approx(0.0)
+    assert not at["vs_alone"]["significant"]
+    # vs KD: noise − gain = [0, −.03, 0, −.03, −.01], mean −0.014, squared
+    # deviations summing to 0.00092: the CI is wider than the mean.
+    half = 2.7764 * math.sqrt(0.00092 / 4) / math.sqrt(5)
+    assert at["vs_kd"]["mean"] == pytest.approx(-0.014)
+    assert at["vs_kd"]["high"] == pytest.approx(-0.014 + half, abs=1e-6)
+    assert at["vs_kd"]["high"] > 0 and not at["vs_kd"]["significant"]
+    assert summary["target_accuracy"] == pytest.approx(0.82)
+
+
+def test_pairs_only_the_seeds_both_methods_have(tmp_path):
+    _write(tmp_path, [_row("alone", 0, 0.8), _row("alone", 1, 0.9),
+                      _row("kd", 1, 0.95)])
+    ci = accuracy_report.summarize(accuracy_report.load_runs(tmp_path))[
+        "methods"]["kd"]["vs_alone"]
+    assert ci["n"] == 1 and ci["mean"] == pytest.approx(0.05)
+    assert ci["low"] is None and not ci["significant"]
+
+
+def test_convergence_counts_epochs_and_seconds(tmp_path):
+    _write(tmp_path, [
+        _row("alone", 0, 0.80, curve=[0.5, 0.7, 0.8]),
+        _row("alone", 1, 0.80, curve=[0.6, 0.75, 0.8]),
+        _row("kd", 0, 0.85, curve=[0.7, 0.81, 0.85], seconds=[4, 5, 6]),
+        _row("kd", 1, 0.85, curve=[0.6, 0.7, 0.79]),
+    ])
+    methods = accuracy_report.summarize(
+        accuracy_report.load_runs(tmp_path))["methods"]
+    alone, kd = methods["alone"]["convergence"], methods["kd"]["convergence"]
+    assert (alone["epochs"], alone["seconds"]) == (3, 30.0)
+    # Seed 0 reaches 0.80 at epoch 2 after 4 + 5 s; seed 1 never does.
+    assert (kd["reached"], kd["n"], kd["epochs"], kd["seconds"]) == (
+        1, 2, 2, 9.0)
+    assert kd["epochs_ratio_vs_alone"] == pytest.approx(2 / 3)
+
+
+def test_missing_runs_are_marked(tmp_path):
+    _write(tmp_path, [_row("alone", 0, 0.8), _row("kd", 0, 0.81)])
+    result = {"meta": {"description": "d", "command": "c",
+                       "methods": ["alone", "kd", "ama_kd"]},
+              "summary": accuracy_report.summarize(
+                  accuracy_report.load_runs(tmp_path))}
+    table = accuracy_report.to_markdown(result)
+    assert "| student alone | 1 (of 5: runs missing) |" in table
+    assert "No finished runs yet: AMA + KD" in table
+
+
+def _quick(tmp_path):
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks.accuracy", "--quick",
+         f"--runs_dir={tmp_path / 'runs'}", f"--out_dir={tmp_path / 'out'}",
+         f"--cache_dir={tmp_path / 'cache'}"],
+        capture_output=True, text=True, timeout=300, cwd=ROOT)
 
 
 @pytest.mark.slow
-def test_quick_mode_writes_every_method_with_finite_numbers(tmp_path):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "accuracy.py"), "--quick",
-         f"--out_dir={tmp_path / 'out'}", f"--cache_dir={tmp_path / 'cache'}"],
-        capture_output=True, text=True, timeout=240, cwd=ROOT)
-    assert result.returncode == 0, result.stderr[-3000:]
-    out = tmp_path / "out"
-    with open(out / "accuracy_quick.json") as f:
-        report = json.load(f)
-    assert set(report["methods"]) == set(METHODS)
-    for method in METHODS:
-        (row,) = report["methods"][method]
-        for key in ("test_accuracy", "train_ce", "test_ce",
-                    "final_objective", "seconds_per_epoch"):
-            assert math.isfinite(row[key]), (method, key)
+def test_quick_mode_runs_skips_finished_runs_and_aggregates(tmp_path):
+    first = _quick(tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    runs = sorted((tmp_path / "runs" / "quick").glob("*.json"))
+    assert [p.name for p in runs] == ["alone-seed0.json", "kd-seed0.json"]
+    for path in runs:
+        row = json.loads(path.read_text())
         assert 0.0 <= row["test_accuracy"] <= 1.0
+        assert math.isfinite(row["test_ce"])
         assert len(row["accuracy_per_epoch"]) == 1
-    assert 0.0 <= report["methods"]["ama_kd"][0][
-        "adapted_teacher_accuracy"] <= 1.0
-    table = (out / "accuracy_quick.md").read_text()
-    for label in ("student alone", "Hinton KD", "FitNets + KD", "AT + KD",
-                  "keras.distillation", "AMA + KD"):
-        assert f"| {label}" in table
-    assert (out / "accuracy_quick.png").stat().st_size > 1000
+    assert json.loads(runs[1].read_text())["uses_cached_teacher_logits"]
+    table = (tmp_path / "out" / "accuracy_quick.md").read_text()
+    assert "| student alone | 1 (of 5: runs missing) |" in table
+    assert "| Hinton KD (kd_toolkit, teacher-output cache) |" in table
+    assert (tmp_path / "out" / "accuracy_quick.png").stat().st_size > 1000
+    mtimes = [p.stat().st_mtime_ns for p in runs]
+    second = _quick(tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.count("skip ") == 2
+    assert "teacher-output cache hit" in second.stdout
+    assert [p.stat().st_mtime_ns for p in runs] == mtimes
