@@ -56,7 +56,7 @@ from absl import flags
 import kd_toolkit as kd
 from benchmarks import accuracy_methods as am
 from benchmarks import accuracy_report
-from benchmarks.throughput import cpu_flags
+from benchmarks.machine import cpu_flags
 from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FLAGS = flags.FLAGS

@@ -58,8 +58,8 @@ class _EpochRecorder(keras.callbacks.Callback):
         accuracy, ce = evaluate(self.student, self.eval_ds)
         self.accuracy.append(accuracy)
         self.ce.append(ce)
-        print(f"  epoch {epoch + 1}: test top-1 {accuracy:.4f}, CE {ce:.4f}, "
-              f"{self.seconds[-1]:.1f} s", flush=True)
+        print(f"  epoch {epoch + 1}: held-out top-1 {accuracy:.4f}, "
+              f"CE {ce:.4f}, {self.seconds[-1]:.1f} s", flush=True)
 
 
 @tf.function(reduce_retracing=True)

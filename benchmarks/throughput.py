@@ -26,7 +26,7 @@ differ several-fold.
 Reproduce:
 
 ```
-python benchmarks/throughput.py --rounds=7 --steps=10
+python -m benchmarks.throughput --rounds=7 --steps=10
 ```
 """
 
@@ -46,6 +46,7 @@ from absl import app
 from absl import flags
 
 import kd_toolkit as kd
+from benchmarks.machine import cpu_flags
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
@@ -116,8 +117,7 @@ def build_steps(teacher, student_factory, batch_size, temperature, xla,
                                 True, jit)
         steps.update({
             "student" + suffix: _bind(alone.train_on_batch, x, y),
-            "teacher_inference" + suffix: _bind(
-                lambda v: infer(v).numpy(), x),
+            "teacher_inference" + suffix: _bind(_numpy_of, infer, x),
             "kd" + suffix: _bind(ours.train_on_batch, x, y),
             "kd_cached" + suffix: _bind(cached.train_on_batch, cached_x, y),
             "keras_fair" + suffix: _bind(fair.train_on_batch, x, y),
@@ -139,6 +139,10 @@ def build_steps(teacher, student_factory, batch_size, temperature, xla,
 
 def _bind(fn, *args):
     return lambda: fn(*args)
+
+
+def _numpy_of(fn, x):
+    return fn(x).numpy()
 
 
 def measure(steps, rounds, n):
@@ -208,23 +212,6 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
     result["amortised_cache"] = {"draws": cache_draws,
                                  "epochs": cache_epochs}
     return result
-
-
-def cpu_flags():
-    """The SIMD flags that decide speed here (AVX2, AVX-512, bf16, AMX)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags_ = set(line.split(":", 1)[1].split())
-                    break
-            else:
-                flags_ = set()
-    except OSError:
-        flags_ = set()
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
-              "amx_bf16", "amx_int8")
-    return [f for f in wanted if f in flags_]
 
 
 def to_markdown(result, meta):
@@ -302,7 +289,7 @@ def main(argv):
         "cpu_flags": cpu_flags(),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "date": time.strftime("%Y-%m-%d"),
-        "command": "python benchmarks/throughput.py " + " ".join(sys.argv[1:]),
+        "command": "python -m benchmarks.throughput " + " ".join(sys.argv[1:]),
     }
     markdown = to_markdown(result, meta)
     os.makedirs(FLAGS.out_dir, exist_ok=True)

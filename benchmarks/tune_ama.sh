@@ -6,7 +6,7 @@
 # Usage: bash benchmarks/tune_ama.sh [extra benchmarks.accuracy flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-run() { python -m benchmarks.accuracy --tune --seeds=0 "$@"; }
+run() { "${PYTHON:-python}" -m benchmarks.accuracy --tune --seeds=0 "$@"; }
 run --methods=alone,kd,ama_kd --tag=tune_default "$@"
 run --methods=ama_kd --ama_map_weight=1 --tag=tune_map1 "$@"
 run --methods=ama_kd --ama_gamma=0.1 --tag=tune_gamma0.1 "$@"

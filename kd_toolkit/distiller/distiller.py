@@ -8,8 +8,8 @@ from tensorflow.python.framework.config import is_op_determinism_enabled
 from kd_toolkit.distiller import feature_taps
 from kd_toolkit.distiller import input_check
 from kd_toolkit.distiller import label_check
-from kd_toolkit.distiller import teacher_check
 from kd_toolkit.distiller import teacher_cache
+from kd_toolkit.distiller import teacher_check
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
 from kd_toolkit.distiller.output_kind import PROBABILITIES
 from kd_toolkit.distiller.output_kind import detect_output_kind
@@ -17,9 +17,10 @@ from kd_toolkit.losses import registry
 from kd_toolkit.losses.base import LossInputs
 from kd_toolkit.losses.base import check_non_negative
 
-
-# Set from benchmarks/throughput.py on CPU machines of this project's kind:
-# see README, Speed.
+# Measured with benchmarks/throughput.py on 2-core CPU machines (README,
+# Speed): XLA made our KD step 0.80x as fast on an AVX-512 machine and 1.06x
+# on an AVX2 one, so `"auto"` keeps it off, as Keras's own `"auto"` does on
+# machines without an accelerator. `jit_compile=True` is there to try.
 XLA_BY_DEFAULT = False
 
 
@@ -355,11 +356,12 @@ def auto_jit_compile(model):
     """What `jit_compile="auto"` resolves to for a Distiller.
 
     Keras's own `"auto"` keeps XLA off on machines without an accelerator.
-    For distillation steps XLA fuses the teacher's and the student's
-    element-wise work; benchmarks/throughput.py measures it on and off (see
-    README, Speed). It is off under a `tf.distribute` strategy (Keras's
-    rule), with op determinism enabled (not every op has a deterministic
-    XLA kernel), and when a layer declares `supports_jit = False`.
+    On our CPU measurements XLA did not pay off for distillation steps
+    either (`XLA_BY_DEFAULT`), so `"auto"` is off on CPU; with an
+    accelerator it follows Keras and turns XLA on. It is always off under a
+    multi-replica `tf.distribute` strategy (Keras's rule), with op
+    determinism enabled (not every op has a deterministic XLA kernel), and
+    when a layer declares `supports_jit = False`.
     """
     if tf.distribute.has_strategy() and (
             tf.distribute.get_strategy().num_replicas_in_sync > 1):
@@ -368,6 +370,8 @@ def auto_jit_compile(model):
         return False
     if not all(layer.supports_jit for layer in model._flatten_layers()):
         return False
+    if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
+        return True
     return XLA_BY_DEFAULT
 
 

@@ -357,7 +357,7 @@ def make_key(teacher, images, augment, draws, seed):
                                                     bool(augment.flip))
     return CacheKey(teacher=fingerprint_model(teacher),
                     data=_fingerprint_array(images),
-                    num_examples=int(len(images)), pad=pad, flip=flip,
+                    num_examples=len(images), pad=pad, flip=flip,
                     draws=int(draws), seed=int(seed))
 
 
@@ -375,7 +375,7 @@ def fingerprint_model(model):
 
 def _fingerprint_array(array):
     digest = hashlib.sha256()
-    digest.update(f"{array.shape}{array.dtype}".encode("utf-8"))
+    digest.update(f"{array.shape}{array.dtype}".encode())
     digest.update(np.ascontiguousarray(array).tobytes())
     return digest.hexdigest()
 

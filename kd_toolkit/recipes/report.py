@@ -17,13 +17,22 @@ def _fmt(value, digits=4):
 def to_markdown(report):
     """Renders the result table of `run_distillation`'s report."""
     cfg = report["config"]
+    if "distilled" in report:
+        setup = (f"Teacher `{report['teacher']['arch']}`, student "
+                 f"`{report['student_arch']}`, method `{cfg['method']}`, "
+                 f"{cfg['epochs']} epochs, batch {cfg['batch_size']}")
+    else:
+        setup = f"Teacher `{report['teacher']['arch']}` only"
+    cache = report.get("teacher_cache")
+    if cache:
+        setup += (f", KD from the teacher-output cache ({cache['draws']} "
+                  f"views per image, {cache['seconds']:.1f} s to build or "
+                  "load)")
     lines = [
         f"# Distillation report: {cfg['dataset']}",
         "",
-        f"Teacher `{report['teacher']['arch']}`, student "
-        f"`{report['student_arch']}`, method `{cfg['method']}`, "
-        f"{cfg['epochs']} epochs, batch {cfg['batch_size']}, train images "
-        f"{report['train_images']}, test images {report['test_images']}.",
+        f"{setup}, train images {report['train_images']}, test images "
+        f"{report['test_images']}.",
         "",
         "| model | test top-1 | params | epochs | seconds/epoch |",
         "|---|---|---|---|---|",
@@ -37,6 +46,16 @@ def to_markdown(report):
         lines.append(
             f"| {label} | {_fmt(row['test_accuracy'])} | {row['params']:,} "
             f"| {row['epochs']} | {_fmt(row.get('seconds_per_epoch'), 1)} |")
+    alone, distilled = report.get("student_alone"), report.get("distilled")
+    if alone and distilled:
+        gain = 100 * (distilled["test_accuracy"] - alone["test_accuracy"])
+        time_ratio = (distilled["seconds_per_epoch"]
+                      / alone["seconds_per_epoch"])
+        lines += ["", f"**Distillation: {gain:+.2f} points** of test top-1 "
+                  "over the same student trained alone (same initialisation"
+                  ", data and epochs; one seed: see the README's Results for"
+                  f" paired seeds), at {time_ratio:.2f}× its seconds per "
+                  "epoch."]
     final = report.get("distilled", {}).get("final_logs", {})
     if final:
         lines += ["", "Final training loss terms of the distilled run: "
