@@ -120,6 +120,10 @@ class Distiller(keras.Model):
         self._term_trackers = [keras.metrics.Mean(name=n) for n in term_names]
         self._total_tracker = keras.metrics.Mean(name="loss")
         self._student_loss_fn = None
+        self._student_loss_arg = None
+        # Teacher, student and every loss part are built above: saving must
+        # not warn that the model "has not yet been built".
+        self.built = True
 
     # -- Keras plumbing -------------------------------------------------
     def compile(self, optimizer="adam", loss=None, metrics=None,
@@ -146,6 +150,7 @@ class Distiller(keras.Model):
                 bool or `"auto"`.
         """
         self._student_loss_fn = _check_student_loss(loss, self.student_outputs)
+        self._student_loss_arg = loss
         if jit_compile == "auto":
             jit_compile = auto_jit_compile(self)
         elif not isinstance(jit_compile, bool):
@@ -154,6 +159,21 @@ class Distiller(keras.Model):
                 f"jit_compile={jit_compile!r}")
         super().compile(optimizer=optimizer, metrics=metrics,
                         jit_compile=jit_compile, **kwargs)
+
+    def get_compile_config(self):
+        """The `compile` arguments, so that `.keras` files restore them."""
+        config = super().get_compile_config()
+        if config is not None:
+            config["loss"] = keras.saving.serialize_keras_object(
+                self._student_loss_arg)
+        return config
+
+    def compile_from_config(self, config):
+        """Re-compiles a loaded Distiller and builds its optimizer, so that
+        `keras.models.load_model` restores the optimizer state too."""
+        config = keras.saving.deserialize_keras_object(config)
+        self.compile(**config)
+        self.optimizer.build(self.trainable_variables)
 
     @property
     def metrics(self):

@@ -238,3 +238,38 @@ def test_student_and_distiller_save_and_load(tmp_path):
     assert [type(loss).__name__ for loss in clone.distillation_losses] == [
         "KD", "Hint"]
     assert clone.distillation_losses[0].temperature == 3.0
+
+
+def test_distiller_round_trips_with_compile_config_and_optimizer(tmp_path):
+    import warnings
+
+    distiller = kd.Distiller(_net("t", 8), _net("s", 4), losses=[
+        kd.losses.KD(2.0), kd.losses.Hint("feat", "feat")])
+    distiller.compile(
+        keras.optimizers.Adam(0.01), metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    x, y = _data()
+    distiller.fit(x, y, batch_size=16, epochs=2, verbose=0)
+    path = tmp_path / "distiller.keras"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        distiller.save(path)
+        restored = keras.models.load_model(path)
+    messages = " ".join(str(w.message) for w in caught)
+    assert "not yet been built" not in messages
+    assert "compile() was not called" not in messages
+    assert restored.compiled and restored.optimizer.learning_rate == 0.01
+    assert int(restored.optimizer.iterations) == 8
+    for a, b in zip(restored.optimizer.variables,
+                    distiller.optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    # The connector of the Hint loss came back with its trained weights...
+    np.testing.assert_array_equal(
+        restored.distillation_losses[1].get_weights()[0],
+        distiller.distillation_losses[1].get_weights()[0])
+    # ...and training goes on exactly as it would have.
+    for model in (distiller, restored):
+        model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(restored.student.get_weights(),
+                    distiller.student.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
