@@ -78,8 +78,9 @@ flags.DEFINE_float("learning_rate", 2e-3, "Peak Adam learning rate.")
 flags.DEFINE_integer("cache_draws", 8,
                      "Augmented views per training image in the teacher-"
                      "output cache (shared by every method and seed).")
-flags.DEFINE_float("temperature", 4.0, "KD temperature.")
-flags.DEFINE_float("kd_weight", 0.9, "KD weight (hard labels: 1 - it).")
+flags.DEFINE_float("temperature", 1.0,
+                   "KD temperature (validation search: tune_kd_search.md).")
+flags.DEFINE_float("kd_weight", 0.5, "KD weight (hard labels: 1 - it).")
 flags.DEFINE_list("ama_start", ["stage3_block1_out"],
                   "AMA start cuts, one per replacement.")
 flags.DEFINE_list("ama_end", ["stage3_out"],
@@ -172,9 +173,11 @@ def _description(meta):
 def aggregate(run_dir, meta):
     runs = accuracy_report.load_runs(run_dir)
     result = {"meta": meta, "summary": accuracy_report.summarize(runs)}
+    print(accuracy_report.to_markdown(result))
+    if FLAGS.tune:  # searches are summarised by benchmarks.tune_summary
+        return result
     paths = accuracy_report.write(result, FLAGS.out_dir,
                                   f"accuracy_{FLAGS.tag}")
-    print(accuracy_report.to_markdown(result))
     print("wrote " + ", ".join(paths))
     return result
 

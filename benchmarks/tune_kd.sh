@@ -3,7 +3,7 @@
 # student (resnet8 width 8): students train on the first 20k training images
 # for 6 epochs and are evaluated on the last 10k (never the test set). Each
 # setting is its own resumable run folder under benchmarks/results/runs/;
-# the results are summarised by benchmarks/tune_summary.py.
+# the table: python -m benchmarks.tune_summary (tune_kd_search.md).
 # Usage: bash benchmarks/tune_kd.sh [extra benchmarks.accuracy flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -18,3 +18,4 @@ def test_distill_example_quick_run_saves_a_loadable_student(tmp_path):
     assert "distilled student top-1" in result.stdout
     student = keras.models.load_model(tmp_path / "student.keras")
     assert student.output_shape == (None, 10)
+    assert (tmp_path / "teacher.train1024.logits.npz").is_file()
