@@ -22,6 +22,15 @@ class Parity:
             percent.
         accuracy_drop: float or None. `reference_accuracy - accuracy` in
             percentage points (positive: the candidate is worse).
+        flip_margin: float. Twice the 99th percentile over samples of the
+            largest per-sample output error: a prediction whose reference
+            top-1 margin (first minus second output) exceeds it cannot be
+            flipped by an error of the typical size (a flip needs the two
+            outputs to move by more than the margin together).
+        num_confident: int. Samples whose reference margin exceeds
+            `flip_margin`.
+        confident_top1_agreement: float in [0, 1]. Top-1 agreement on those
+            samples (1.0 when there are none): what rounding cannot explain.
     """
 
     num_samples: int
@@ -32,6 +41,9 @@ class Parity:
     accuracy: float | None = None
     reference_accuracy: float | None = None
     accuracy_drop: float | None = None
+    flip_margin: float = 0.0
+    num_confident: int = 0
+    confident_top1_agreement: float = 1.0
 
 
 def top1_accuracy(outputs, labels):
@@ -77,6 +89,12 @@ def compare_outputs(reference, candidate, labels=None):
     cosine = np.sum(ref * cand, axis=1) / np.maximum(norms, 1e-30)
     ref_top1 = np.argmax(ref, axis=1)
     cand_top1 = np.argmax(cand, axis=1)
+    agree = ref_top1 == cand_top1
+    flip_margin = 2.0 * float(np.quantile(diff.max(axis=1), 0.99))
+    top2 = np.sort(ref, axis=1)[:, -2:] if ref.shape[1] > 1 else None
+    margin = (top2[:, 1] - top2[:, 0]) if top2 is not None else np.full(
+        n, np.inf)
+    confident = margin > flip_margin
     accuracy = reference_accuracy = drop = None
     if labels is not None:
         labels = np.asarray(labels).reshape(-1)
@@ -95,8 +113,12 @@ def compare_outputs(reference, candidate, labels=None):
         max_abs_diff=float(diff.max()),
         mean_abs_diff=float(diff.mean()),
         cosine_similarity=float(np.mean(cosine)),
-        top1_agreement=float(np.mean(ref_top1 == cand_top1)),
+        top1_agreement=float(np.mean(agree)),
         accuracy=accuracy,
         reference_accuracy=reference_accuracy,
         accuracy_drop=drop,
+        flip_margin=flip_margin,
+        num_confident=int(np.sum(confident)),
+        confident_top1_agreement=float(np.mean(agree[confident]))
+        if np.any(confident) else 1.0,
     )

@@ -81,9 +81,11 @@ class ExportReport:
             "",
             "| format | size (KiB) | size ratio | weights ratio | I/O dtype "
             "| max abs diff "
-            "| mean abs diff | cosine | top-1 agree | accuracy (%) "
-            "| drop (pt) | latency median / p90 (ms) | result |",
-            "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| mean abs diff | cosine | top-1 agree | confident agree* "
+            "| accuracy (%) | drop (pt) | latency median / p90 (ms) "
+            "| result |",
+            "|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:"
+            "|---|",
         ]
         for a in self.artifacts:
             p = a.parity
@@ -108,10 +110,15 @@ class ExportReport:
                 f"| {_fmt(p and p.mean_abs_diff, '.2e')} "
                 f"| {_fmt(p and p.cosine_similarity, '.6f')} "
                 f"| {_fmt(p and p.top1_agreement * 100, '.2f')}% "
+                f"| {_fmt(p and p.confident_top1_agreement * 100, '.2f')}% "
                 f"| {_fmt(p and p.accuracy, '.2f')} "
                 f"| {_fmt(p and p.accuracy_drop, '+.2f')} "
                 f"| {latency} | {result} |"
             )
+        lines += ["", "*Top-1 agreement on the predictions whose Keras "
+                  "margin (first minus second output) exceeds twice the "
+                  "99th percentile of the artifact's per-sample output "
+                  "error: the flips that rounding cannot explain."]
         errors = [a for a in self.artifacts if a.error]
         if errors:
             lines += ["", "## Errors", ""]

@@ -35,6 +35,11 @@ class AcceptanceThresholds:
             between any artifact output and the Keras output.
         min_top1_agreement: float in [0, 1] or None. Least allowed fraction
             of samples whose arg-max equals the Keras arg-max.
+        min_confident_agreement: float in [0, 1] or None. The same, counted
+            only on predictions whose Keras top-1 margin exceeds what the
+            artifact's typical output error can flip (`Parity.flip_margin`).
+            A weak student has many near-ties that any rounding reorders;
+            those are judged by `max_accuracy_drop` instead.
         max_accuracy_drop: float or None. Largest allowed
             `keras_accuracy - artifact_accuracy`, in percentage points.
         max_size_ratio: float > 0 or None. Largest allowed artifact file
@@ -54,6 +59,7 @@ class AcceptanceThresholds:
 
     max_abs_diff: float | None = None
     min_top1_agreement: float | None = None
+    min_confident_agreement: float | None = None
     max_accuracy_drop: float | None = None
     max_size_ratio: float | None = None
     max_weights_ratio: float | None = None
@@ -62,6 +68,8 @@ class AcceptanceThresholds:
     def __post_init__(self):
         _check("max_abs_diff", self.max_abs_diff, 0.0, math.inf)
         _check("min_top1_agreement", self.min_top1_agreement, 0.0, 1.0)
+        _check("min_confident_agreement", self.min_confident_agreement, 0.0,
+               1.0)
         _check("max_accuracy_drop", self.max_accuracy_drop, -100.0, 100.0)
         _check("max_size_ratio", self.max_size_ratio, 0.0, math.inf)
         _check("max_weights_ratio", self.max_weights_ratio, 0.0, math.inf)
@@ -82,14 +90,19 @@ _FLOAT32_EXACT = AcceptanceThresholds(
 _DEFAULTS = {
     Quantization.NONE: _FLOAT32_EXACT,
     Quantization.FLOAT16: AcceptanceThresholds(
-        min_top1_agreement=0.999, max_accuracy_drop=0.1, max_size_ratio=0.55
+        min_confident_agreement=0.999, max_accuracy_drop=0.1,
+        max_size_ratio=0.55
     ),
-    Quantization.DYNAMIC_INT8: AcceptanceThresholds(max_accuracy_drop=0.3),
+    Quantization.DYNAMIC_INT8: AcceptanceThresholds(
+        min_confident_agreement=0.99, max_accuracy_drop=0.3
+    ),
     Quantization.INT8: AcceptanceThresholds(
-        max_accuracy_drop=1.0, max_size_ratio=0.30
+        min_confident_agreement=0.99, max_accuracy_drop=1.0,
+        max_size_ratio=0.30
     ),
     Quantization.INT8_FLOAT_IO: AcceptanceThresholds(
-        max_accuracy_drop=1.0, max_size_ratio=0.30
+        min_confident_agreement=0.99, max_accuracy_drop=1.0,
+        max_size_ratio=0.30
     ),
 }
 
@@ -130,9 +143,13 @@ def default_thresholds(artifact_format, size_basis=SizeBasis.FILE):
     | format | thresholds |
     |---|---|
     | tflite_float32, onnx | max abs diff ≤ 1e-4, agreement 100%, drop 0 |
-    | tflite_float16 | agreement ≥ 99.9%, drop ≤ 0.1 pt, size ≤ 0.55× |
-    | tflite_dynamic_int8 | drop ≤ 0.3 pt |
-    | tflite_int8, tflite_int8_float_io | drop ≤ 1.0 pt, size ≤ 0.30× |
+    | tflite_float16 | confident agreement ≥ 99.9%, drop ≤ 0.1 pt, size ≤ 0.55× |
+    | tflite_dynamic_int8 | confident agreement ≥ 99%, drop ≤ 0.3 pt |
+    | tflite_int8, tflite_int8_float_io | confident agreement ≥ 99%, drop ≤ 1.0 pt, size ≤ 0.30× |
+
+    "Confident agreement" counts only predictions whose float32 margin
+    exceeds what the artifact's own typical error can flip (see
+    `Parity.flip_margin`): every format is judged by the same rule.
 
     All LiteRT formats also require builtin ops only.
 

@@ -101,6 +101,12 @@ def _ratio_check(name, ratio, bound):
     return []
 
 
+# Agreement on confident predictions means something only if most
+# predictions are confident: an artifact whose errors dwarf the margins
+# would otherwise pass it vacuously.
+MIN_CONFIDENT_FRACTION = 0.5
+
+
 def _checks(artifact_format, thresholds, parity, ratios, extra_ops):
     failed = []
     t = thresholds
@@ -115,6 +121,25 @@ def _checks(artifact_format, thresholds, parity, ratios, extra_ops):
         failed.append(
             f"top1_agreement {parity.top1_agreement:.4%} < "
             f"{t.min_top1_agreement:.4%}"
+        )
+    if (
+        t.min_confident_agreement is not None
+        and parity.num_confident < MIN_CONFIDENT_FRACTION * parity.num_samples
+    ):
+        failed.append(
+            f"confident_agreement: only {parity.num_confident} of "
+            f"{parity.num_samples} predictions have a margin above the flip "
+            f"margin {parity.flip_margin:.3g}: the artifact's errors are too "
+            "large to judge its agreement"
+        )
+    elif (
+        t.min_confident_agreement is not None
+        and parity.confident_top1_agreement < t.min_confident_agreement
+    ):
+        failed.append(
+            f"confident_agreement {parity.confident_top1_agreement:.4%} < "
+            f"{t.min_confident_agreement:.4%} on the {parity.num_confident} "
+            f"predictions with margin > {parity.flip_margin:.3g}"
         )
     if t.max_accuracy_drop is not None:
         if parity.accuracy_drop is None:

@@ -33,3 +33,23 @@ def test_shape_and_label_errors():
         compare_outputs(np.zeros((2, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match=r"Received: len\(labels\)=3"):
         compare_outputs(np.zeros((2, 2)), np.zeros((2, 2)), [0, 1, 1])
+
+
+def test_agreement_on_confident_predictions():
+    # 100 near-ties (margin 0.01) and 100 confident rows (margin 5); every
+    # output moves by 0.02, which flips every near-tie and nothing else.
+    ties = np.tile([[0.01, 0.0]], (100, 1))
+    clear = np.tile([[5.0, 0.0]], (100, 1))
+    reference = np.concatenate([ties, clear])
+    candidate = reference + np.array([-0.02, 0.02])
+    parity = compare_outputs(reference, candidate)
+    assert parity.top1_agreement == 0.5
+    # Per-sample max error 0.02 everywhere: flip margin 2 × 0.02.
+    assert parity.flip_margin == pytest.approx(0.04)
+    assert parity.num_confident == 100
+    assert parity.confident_top1_agreement == 1.0
+    # A confident prediction flipped by a large error is counted.
+    candidate[150] = [0.0, 6.0]
+    parity = compare_outputs(reference, candidate)
+    assert parity.num_confident == 100
+    assert parity.confident_top1_agreement == 0.99

@@ -73,3 +73,39 @@ def test_artifact_the_runtime_cannot_run_fails(tmp_path):
     assert report.non_builtin_ops == ("FlexCumprod",)
     assert "Select TensorFlow op" in report.error
     assert report.parity is None and report.size_bytes > 0
+
+
+def test_confident_agreement_is_checked(tiny_model, tiny_data, tmp_path):
+    x, y = tiny_data
+    path = export_tflite(tiny_model, tmp_path / "m.tflite")
+    reference = _reference(tiny_model, x)
+    rule = AcceptanceThresholds(min_confident_agreement=0.999)
+    assert verify_artifact("tflite_float32", path, reference, x, y, rule,
+                           **FAST).passed
+    # A reference whose confident predictions disagree with the artifact:
+    # swap the two largest outputs of a clearly decided sample.
+    swapped = reference.copy()
+    margins = np.sort(reference, axis=1)
+    i = int(np.argmax(margins[:, -1] - margins[:, -2]))
+    order = np.argsort(reference[i])
+    swapped[i, order[-1]], swapped[i, order[-2]] = (
+        reference[i, order[-2]], reference[i, order[-1]])
+    report = verify_artifact("tflite_float32", path, swapped, x, y, rule,
+                             **FAST)
+    checks = " | ".join(report.failed_checks)
+    assert "confident_agreement" in checks
+    assert report.parity.confident_top1_agreement < 1.0
+
+
+def test_too_few_confident_predictions_fail(tiny_model, tiny_data, tmp_path):
+    x, y = tiny_data
+    path = export_tflite(tiny_model, tmp_path / "m.tflite")
+    # A reference far from the artifact everywhere: the flip margin exceeds
+    # every margin and agreement cannot be judged.
+    noisy = _reference(tiny_model, x) + np.random.default_rng(0).normal(
+        0, 100, (len(x), helpers.TINY_CLASSES))
+    report = verify_artifact(
+        "tflite_float32", path, noisy, x, y,
+        AcceptanceThresholds(min_confident_agreement=0.99), **FAST)
+    assert any("errors are too large to judge" in c
+               for c in report.failed_checks), report.failed_checks
