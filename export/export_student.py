@@ -32,6 +32,7 @@ _DEFAULT_FORMATS = (
 _THRESHOLD_FLAGS = (
     "max_abs_diff",
     "min_top1_agreement",
+    "min_confident_agreement",
     "max_accuracy_drop",
     "max_size_ratio",
     "max_weights_ratio",
