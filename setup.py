@@ -18,7 +18,7 @@ COMPRESS = [
     "tensorflow-model-optimization>=0.8,<0.9",
     "tf-keras>=2.16,<2.22",
 ]
-BENCHMARK = ["matplotlib>=3.7,<4"]
+BENCHMARK = ["matplotlib>=3.7,<4", "scipy>=1.10,<2"]
 TEST = ["pytest>=7,<10"]
 
 setuptools.setup(

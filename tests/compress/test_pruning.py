@@ -89,9 +89,14 @@ def test_real_data_pruning_keeps_accuracy(fmnist, fmnist_pair):
     train, x, y = fmnist
     teacher, student = fmnist_pair
     before = conftest.accuracy(student.predict(x, verbose=0), y)
-    result = prune(student, teacher, train, target_sparsity=0.5, epochs=2)
+    # The shipped student and teacher: the same start on every machine.
+    # Measured here: 84.7% -> 83.7% (4 epochs, τ = 1); with 2 epochs at
+    # τ = 4 it fell to 81.8%, and a lower learning rate did worse (77.2%):
+    # the sparsity ramp needs steps to recover.
+    result = prune(student, teacher, train, target_sparsity=0.5, epochs=4,
+                   temperature=1.0)
     after = conftest.accuracy(result.model.predict(x, verbose=0), y)
     assert abs(result.sparsity.zero_fraction - 0.5) <= 0.01
-    assert before > 65.0  # trained (chance is 10%)
+    assert before > 80.0  # the shipped student (83.39% on the full test set)
     print(f"float {before:.1f}%, 50% pruned {after:.1f}%")
     assert after >= before - 2.0, (before, after)

@@ -47,18 +47,22 @@ def test_real_fashion_mnist_distillation_beats_chance(tmp_path):
 def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
     cfg = recipes.DistillConfig(
         pretrained_teacher="fashion_mnist_resnet20", student="resnet8",
-        student_width=4, epochs=1, train_limit=2048, test_limit=1000,
-        method="kd", cache_draws=2, out_dir=str(tmp_path), verbose=0)
+        student_width=4, epochs=2, train_limit=4096, test_limit=1000,
+        batch_size=32, method="kd", cache_draws=2, out_dir=str(tmp_path),
+        verbose=0)
     report = recipes.run_distillation(cfg)
     # The shipped teacher, measured again on these 1000 test images.
     assert report["teacher"]["test_accuracy"] > 0.9
     assert report["teacher"]["shipped"]["arch"] == "resnet20"
     assert report["teacher_cache"]["draws"] == 2
     cache_file = tmp_path / (
-        "teacher.fashion_mnist-train2048-d2.logits.npz")
+        "teacher.fashion_mnist-train4096-d2.logits.npz")
     assert report["teacher_cache"]["path"] == str(cache_file)
     assert cache_file.is_file()
-    # One epoch over 2048 images: well above chance, far from converged.
+    # 256 steps of a width-4 student: far from converged, clearly above
+    # chance (10%). Measured here: 55.9% alone, 57.7% distilled; with 16
+    # steps the alone student sat at 14.9%, its batch-norm statistics
+    # still near their initial values.
     assert report["student_alone"]["test_accuracy"] > 0.3
     assert report["distilled"]["test_accuracy"] > 0.3
     assert "from the teacher-output cache" in capsys.readouterr().out
