@@ -143,9 +143,9 @@ def default_thresholds(artifact_format, size_basis=SizeBasis.FILE):
     | format | thresholds |
     |---|---|
     | tflite_float32, onnx | max abs diff ≤ 1e-4, agreement 100%, drop 0 |
-    | tflite_float16 | confident agreement ≥ 99.9%, drop ≤ 0.1 pt, size ≤ 0.55× |
-    | tflite_dynamic_int8 | confident agreement ≥ 99%, drop ≤ 0.3 pt |
-    | tflite_int8, tflite_int8_float_io | confident agreement ≥ 99%, drop ≤ 1.0 pt, size ≤ 0.30× |
+    | tflite_float16 | conf. agreement ≥ 99.9%, drop ≤ 0.1, size ≤ 0.55× |
+    | tflite_dynamic_int8 | conf. agreement ≥ 99%, drop ≤ 0.3 pt |
+    | tflite_int8(_float_io) | conf. agreement ≥ 99%, drop ≤ 1, ≤ 0.30× |
 
     "Confident agreement" counts only predictions whose float32 margin
     exceeds what the artifact's own typical error can flip (see
