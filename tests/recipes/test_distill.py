@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import os
 import subprocess
@@ -22,23 +23,27 @@ def test_kd_weight_out_of_range():
 
 @pytest.mark.slow
 def test_real_fashion_mnist_distillation_beats_chance(tmp_path):
+    # Attention transfer reads teacher features: the teacher runs live.
     cfg = recipes.DistillConfig(
-        teacher="simple_cnn", student="simple_cnn", student_width=None,
-        teacher_epochs=4, epochs=2, train_limit=6000, test_limit=1000,
-        method="at", out_dir=str(tmp_path), verbose=0)
+        pretrained_teacher="fashion_mnist_resnet20", student="resnet8",
+        student_width=4, epochs=2, train_limit=4096, test_limit=1000,
+        batch_size=32, method="at", cache_draws=2, out_dir=str(tmp_path),
+        verbose=0)
     report = recipes.run_distillation(cfg)
-    # 10 classes: chance is 0.10; these are a few hundred steps of
-    # training, so the bar is "clearly better than chance", not "good".
-    assert report["teacher"]["test_accuracy"] > 0.6
-    assert report["student_alone"]["test_accuracy"] > 0.45
-    assert report["distilled"]["test_accuracy"] > 0.45
+    # 10 classes: chance is 0.10; these are 256 steps of training, so the
+    # bar is "clearly better than chance", not "good" (measured here: 0.559
+    # alone; see the cached-KD test below).
+    assert report["teacher"]["test_accuracy"] > 0.9
+    assert report["student_alone"]["test_accuracy"] > 0.3
+    assert report["distilled"]["test_accuracy"] > 0.3
+    assert "teacher_cache" not in report  # logits-only cache: not for AT
     logs = report["distilled"]["final_logs"]
     assert {"kd_loss", "at_loss", "student_loss"} <= set(logs)
     assert os.path.exists(tmp_path / "student.keras")
-    assert os.path.exists(tmp_path / "teacher.keras")
     json_path, md_path = recipes.write_report(report, str(tmp_path))
     with open(md_path) as f:
-        assert "| student + at |" in f.read()
+        text = f.read()
+    assert "| student + at |" in text and "**Distillation: " in text
     with open(json_path) as f:
         assert json.load(f)["test_images"] == 1000
 
@@ -66,7 +71,8 @@ def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
     assert report["student_alone"]["test_accuracy"] > 0.3
     assert report["distilled"]["test_accuracy"] > 0.3
     assert "from the teacher-output cache" in capsys.readouterr().out
-    again = recipes.run_distillation(cfg)
+    again = recipes.run_distillation(
+        dataclasses.replace(cfg, epochs=1, baseline=False))
     assert "cache hit" in capsys.readouterr().out
     assert again["teacher_cache"]["seconds"] < report["teacher_cache"][
         "seconds"]
