@@ -139,9 +139,10 @@ class Distiller(keras.Model):
                 silently training on the wrong quantity.
             metrics: metrics on the student output, e.g. `["accuracy"]`.
             jit_compile: bool or `"auto"`. Compile each step with XLA.
-                `"auto"` (default) turns XLA on where we measured it faster
-                for distillation steps (see `auto_jit_compile`), and off
-                under a `tf.distribute` strategy and with op determinism.
+                `"auto"` (default) is off on CPU-only machines, where we
+                measured XLA slower for distillation steps, and on with an
+                accelerator; always off under a multi-replica strategy and
+                with op determinism (see `auto_jit_compile`).
             **kwargs: forwarded to `keras.Model.compile`.
 
         Raises:

@@ -230,6 +230,7 @@ class TeacherLogitsCache:
                     print(f"[kd_toolkit] rebuilding: {error}", flush=True)
         cache = cls.build(teacher, images, augment=augment, draws=draws,
                           seed=seed, batch_size=batch_size, verbose=verbose)
+        path.parent.mkdir(parents=True, exist_ok=True)
         cache.save(path, overwrite=True)
         return cache
 

@@ -129,7 +129,7 @@ def test_feature_losses_refuse_cached_batches():
 def test_cache_hit_miss_and_stale_refusal(tmp_path, capsys):
     teacher = _net("t", 4)
     x, _ = _images()
-    path = tmp_path / "teacher.logits.npz"
+    path = tmp_path / "new_folder" / "teacher.logits.npz"
     built = TeacherLogitsCache.get_or_build(path, teacher, x, augment=SPEC,
                                             draws=2)
     assert "draw 2/2" in capsys.readouterr().out
