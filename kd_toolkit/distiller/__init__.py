@@ -1,5 +1,6 @@
 """The Distiller model and its helpers."""
 
+from kd_toolkit.distiller.callbacks import BestStudentCheckpoint
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
 from kd_toolkit.distiller.distiller import Distiller
 from kd_toolkit.distiller.feature_taps import layer_names

@@ -4,6 +4,8 @@ import math
 
 import keras
 
+from kd_toolkit.utils.atomic_io import atomic_save_model
+
 
 class StopOnNonFiniteLoss(keras.callbacks.Callback):
     """Stops training with a clear error when any loss term is NaN or inf.
@@ -35,3 +37,57 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
                 f"Non-finite loss at epoch {self._epoch + 1}, batch {batch}: "
                 f"{bad} (finite terms: {finite}). Lower the learning rate or "
                 "the loss weights, or check the inputs for NaN/inf.")
+
+
+class BestStudentCheckpoint(keras.callbacks.Callback):
+    """Saves the student (only the student) whenever a metric improves.
+
+    `keras.callbacks.ModelCheckpoint` on a `Distiller` saves the whole
+    distiller, teacher included; what ships is the student. This callback
+    writes `model.student` to a `.keras` file atomically (a crash never
+    leaves a half-written file) at the end of each epoch whose `monitor`
+    value beats the best so far.
+
+    Args:
+        path: str or path-like ending in `.keras`.
+        monitor: str. A key of the epoch logs. Defaults to `"val_accuracy"`.
+        mode: `"max"` or `"min"`. Defaults to `"max"`.
+
+    Raises:
+        ValueError: for a bad `path` or `mode`; at the end of an epoch, if
+            `monitor` is not in the logs (the message lists the keys).
+
+    Example:
+
+    ```python
+    distiller.fit(train_ds, validation_data=test_ds, epochs=30, callbacks=[
+        kd_toolkit.distiller.BestStudentCheckpoint("runs/best.keras")])
+    ```
+    """
+
+    def __init__(self, path, monitor="val_accuracy", mode="max"):
+        super().__init__()
+        if not str(path).endswith(".keras"):
+            raise ValueError("`path` must end in '.keras'. Received: "
+                             f"path={str(path)!r}")
+        if mode not in ("max", "min"):
+            raise ValueError("`mode` must be one of ['max', 'min']. "
+                             f"Received: mode={mode!r}")
+        self.path = path
+        self.monitor = monitor
+        self.mode = mode
+        self.best = None
+        self.best_epoch = None
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        if self.monitor not in logs:
+            raise ValueError(
+                f"`monitor` is not in the epoch logs. Expected one of "
+                f"{sorted(logs)}. Received: monitor={self.monitor!r}")
+        value = float(logs[self.monitor])
+        better = self.best is None or (
+            value > self.best if self.mode == "max" else value < self.best)
+        if better:
+            self.best, self.best_epoch = value, epoch
+            atomic_save_model(self.model.student, self.path, overwrite=True)

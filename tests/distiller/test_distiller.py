@@ -273,3 +273,26 @@ def test_distiller_round_trips_with_compile_config_and_optimizer(tmp_path):
     for a, b in zip(restored.student.get_weights(),
                     distiller.student.get_weights()):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_best_student_checkpoint_keeps_the_best_epoch(tmp_path):
+    from kd_toolkit.distiller import BestStudentCheckpoint
+
+    distiller = kd.Distiller(_net("t", 8), _net("s", 4))
+    distiller.compile(keras.optimizers.Adam(0.05), metrics=["accuracy"])
+    x, y = _data()
+    path = tmp_path / "best.keras"
+    checkpoint = BestStudentCheckpoint(path, monitor="val_loss", mode="min")
+    history = distiller.fit(x, y, batch_size=16, epochs=4, verbose=0,
+                            validation_data=(x, y), callbacks=[checkpoint])
+    losses = history.history["val_loss"]
+    assert checkpoint.best_epoch == int(np.argmin(losses))
+    assert checkpoint.best == pytest.approx(min(losses))
+    saved = keras.models.load_model(path)
+    assert saved.name == "s"  # the student, not the distiller
+    with pytest.raises(ValueError, match=r"Expected one of \[.*'val_loss'.*"
+                                         r"Received: monitor='val_top5'"):
+        distiller.fit(x, y, epochs=1, verbose=0, validation_data=(x, y),
+                      callbacks=[BestStudentCheckpoint(path, "val_top5")])
+    with pytest.raises(ValueError, match="Received: mode='best'"):
+        BestStudentCheckpoint(path, mode="best")
