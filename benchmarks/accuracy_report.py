@@ -207,6 +207,7 @@ def plot(result, path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for method, entry in result["summary"]["methods"].items():
@@ -223,6 +224,7 @@ def plot(result, path):
     if teacher:
         ax.axhline(100 * teacher, color="gray", linestyle="--",
                    label="teacher")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test top-1 % (mean ± std over seeds)")
     ax.set_title("Fashion-MNIST student accuracy per epoch")
