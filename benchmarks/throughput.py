@@ -175,20 +175,23 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
         if num in med and den in med:
             ratios[name] = med[num] / med[den]
 
+    def fastest(step):
+        """`step` or `step_xla`, whichever ran faster."""
+        return min((k for k in (step, step + "_xla") if k in med),
+                   key=med.get)
+
     # Speed-ups (> 1: the first is faster) and costs (time ratios).
-    keras_best = min((k for k in ("keras_fair", "keras_fair_xla")
-                      if k in med), key=med.get)
-    ours_best = min((k for k in ("kd", "kd_xla") if k in med), key=med.get)
-    cached_best = min((k for k in ("kd_cached", "kd_cached_xla")
-                       if k in med), key=med.get)
+    keras_best = fastest("keras_fair")
+    ours_best = fastest("kd")
+    cached_best = fastest("kd_cached")
+    student_best = fastest("student")
     ratios["keras_fastest_config"] = keras_best
     ratio("speedup_kd_vs_keras_fastest", keras_best, ours_best)
     ratio("speedup_kd_vs_keras_same_xla", "keras_fair", "kd")
     ratio("speedup_kd_xla_vs_keras_fair_xla", "keras_fair_xla", "kd_xla")
     ratio("speedup_kd_cached_vs_keras_fastest", keras_best, cached_best)
     # Amortised: one teacher pass per draw, spread over the epochs.
-    infer = min(med[k] for k in ("teacher_inference",
-                                 "teacher_inference_xla") if k in med)
+    infer = med[fastest("teacher_inference")]
     amortised = med[cached_best] + infer * cache_draws / cache_epochs
     ratios["speedup_kd_cached_amortised_vs_keras_fastest"] = (
         med[keras_best] / amortised)
@@ -197,16 +200,10 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
           "teacher_inference_xla")
     ratio("speedup_xla_kd", "kd", "kd_xla")
     ratio("speedup_xla_keras_fair", "keras_fair", "keras_fair_xla")
-    ratio("cost_kd_over_student", ours_best,
-          min((k for k in ("student", "student_xla") if k in med),
-              key=med.get))
-    ratio("cost_kd_cached_over_student", cached_best,
-          min((k for k in ("student", "student_xla") if k in med),
-              key=med.get))
+    ratio("cost_kd_over_student", ours_best, student_best)
+    ratio("cost_kd_cached_over_student", cached_best, student_best)
     if "ama" in med:
-        ama_best = min((k for k in ("ama", "ama_xla") if k in med),
-                       key=med.get)
-        ratio("speedup_ama_vs_kd", ours_best, ama_best)
+        ratio("speedup_ama_vs_kd", ours_best, fastest("ama"))
         ratio("speedup_ama_vs_kd_same_xla", "kd", "ama")
     result["ratios"] = ratios
     result["amortised_cache"] = {"draws": cache_draws,

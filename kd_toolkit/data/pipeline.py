@@ -34,7 +34,7 @@ def augment_batch(images, seed, pad, flip):
             )
             for offset_seed in (row_seed, col_seed)
         )
-    mirror = tf.zeros([batch], tf.bool)
+    mirror = None
     if flip:
         mirror = tf.random.stateless_uniform([batch], flip_seed) < 0.5
     return crop_and_flip(images, rows, cols, mirror, pad)
@@ -51,7 +51,8 @@ def crop_and_flip(images, rows, cols, mirror, pad):
         images: tensor `(B, H, W, C)` with static `H`, `W`, `C`.
         rows: int32 `(B,)`. Row offset of each crop in `[0, 2·pad]`.
         cols: int32 `(B,)`. Column offset of each crop in `[0, 2·pad]`.
-        mirror: bool `(B,)`. Whether each image is flipped left-right.
+        mirror: bool `(B,)` or None. Whether each image is flipped
+            left-right; None flips none (and skips the work).
         pad: int >= 0. Zero padding on each side before the crop.
 
     Returns:
@@ -64,6 +65,8 @@ def crop_and_flip(images, rows, cols, mirror, pad):
         cols = tf.cast(cols, tf.int32)[:, None] + tf.range(width)[None, :]
         images = tf.gather(padded, rows, axis=1, batch_dims=1)
         images = tf.gather(images, cols, axis=2, batch_dims=1)
+    if mirror is None:
+        return images
     return tf.where(
         mirror[:, None, None, None], tf.reverse(images, axis=[2]), images
     )

@@ -79,7 +79,7 @@ class Distiller(keras.Model):
                  student_outputs="auto", stop_on_nonfinite_loss=True,
                  check_teacher=True, name="distiller", **kwargs):
         super().__init__(name=name, **kwargs)
-        input_shape = _check_models(teacher, student)
+        input_shape, num_classes = _check_models(teacher, student)
         if isinstance(losses, (str, bytes)) or not isinstance(
                 losses, (list, tuple)):
             losses = [losses]
@@ -88,9 +88,11 @@ class Distiller(keras.Model):
             "student_loss_weight", student_loss_weight)
         self.teacher = teacher
         self.student = student
-        self.num_classes = int(student.outputs[0].shape[-1]) if (
-            feature_taps.is_graph_model(student)) else _probe_classes(
-                student, input_shape)
+        if num_classes is None:
+            raise ValueError(
+                f"Cannot infer the number of classes of subclassed model "
+                f"'{student.name}': build it with a known input shape first.")
+        self.num_classes = int(num_classes)
         self.teacher_outputs = detect_output_kind(
             teacher, teacher_outputs, "teacher", input_shape)
         self.student_outputs = detect_output_kind(
@@ -408,6 +410,8 @@ def _reduce(per_sample, sample_weight):
 
 
 def _check_models(teacher, student):
+    """Checks the pair; returns `(input shape, student class count)`, each
+    None when it cannot be known without a built model."""
     for role, model in (("teacher", teacher), ("student", student)):
         if not isinstance(model, keras.Model):
             raise TypeError(
@@ -433,7 +437,7 @@ def _check_models(teacher, student):
             "Teacher and student must predict the same number of classes. "
             f"Received: teacher num_classes={t_out}, student "
             f"num_classes={s_out}")
-    return shape
+    return shape, s_out
 
 
 def _output_classes(model, role, shape):
@@ -456,14 +460,6 @@ def _input_shape(model):
         return None
     shape = model.input_shape
     return tuple(shape[1:]) if isinstance(shape, tuple) else None
-
-
-def _probe_classes(model, shape):
-    if shape is None or any(d is None for d in shape):
-        raise ValueError(
-            f"Cannot infer the number of classes of subclassed model "
-            f"'{model.name}': build it with a known input shape first.")
-    return int(model(ops.zeros((1,) + shape)).shape[-1])
 
 
 def _compatible(a, b):

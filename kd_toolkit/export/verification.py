@@ -107,6 +107,25 @@ def _ratio_check(name, ratio, bound):
 MIN_CONFIDENT_FRACTION = 0.5
 
 
+def _confident_agreement_check(parity, bound):
+    if bound is None:
+        return []
+    if parity.num_confident < MIN_CONFIDENT_FRACTION * parity.num_samples:
+        return [
+            f"confident_agreement: only {parity.num_confident} of "
+            f"{parity.num_samples} predictions have a margin above the flip "
+            f"margin {parity.flip_margin:.3g}: the artifact's errors are too "
+            "large to judge its agreement"
+        ]
+    if parity.confident_top1_agreement < bound:
+        return [
+            f"confident_agreement {parity.confident_top1_agreement:.4%} < "
+            f"{bound:.4%} on the {parity.num_confident} predictions with "
+            f"margin > {parity.flip_margin:.3g}"
+        ]
+    return []
+
+
 def _checks(artifact_format, thresholds, parity, ratios, extra_ops):
     failed = []
     t = thresholds
@@ -122,25 +141,7 @@ def _checks(artifact_format, thresholds, parity, ratios, extra_ops):
             f"top1_agreement {parity.top1_agreement:.4%} < "
             f"{t.min_top1_agreement:.4%}"
         )
-    if (
-        t.min_confident_agreement is not None
-        and parity.num_confident < MIN_CONFIDENT_FRACTION * parity.num_samples
-    ):
-        failed.append(
-            f"confident_agreement: only {parity.num_confident} of "
-            f"{parity.num_samples} predictions have a margin above the flip "
-            f"margin {parity.flip_margin:.3g}: the artifact's errors are too "
-            "large to judge its agreement"
-        )
-    elif (
-        t.min_confident_agreement is not None
-        and parity.confident_top1_agreement < t.min_confident_agreement
-    ):
-        failed.append(
-            f"confident_agreement {parity.confident_top1_agreement:.4%} < "
-            f"{t.min_confident_agreement:.4%} on the {parity.num_confident} "
-            f"predictions with margin > {parity.flip_margin:.3g}"
-        )
+    failed += _confident_agreement_check(parity, t.min_confident_agreement)
     if t.max_accuracy_drop is not None:
         if parity.accuracy_drop is None:
             failed.append("accuracy_drop: no labels to measure accuracy")

@@ -106,13 +106,17 @@ class DistillationLoss(keras.layers.Layer):
         return config
 
 
-def check_non_negative(name, value):
-    """Returns `value` as float, or raises naming the argument."""
+def _check_number(name, value, expected):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(
-            f"`{name}` must be a non-negative number. "
+            f"`{name}` must be {expected}. "
             f"Received: {name}={value!r} of type {type(value).__name__}"
         )
+
+
+def check_non_negative(name, value):
+    """Returns `value` as float, or raises naming the argument."""
+    _check_number(name, value, "a non-negative number")
     if not math.isfinite(value) or value < 0:
         raise ValueError(
             f"`{name}` must be a finite number >= 0. Received: {name}={value}"
@@ -122,11 +126,7 @@ def check_non_negative(name, value):
 
 def check_positive(name, value):
     """Returns `value` as float, or raises naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"`{name}` must be a positive number. "
-            f"Received: {name}={value!r} of type {type(value).__name__}"
-        )
+    _check_number(name, value, "a positive number")
     if not math.isfinite(value) or value <= 0:
         raise ValueError(
             f"`{name}` must be a finite number > 0. Received: {name}={value}"

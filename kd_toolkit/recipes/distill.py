@@ -232,17 +232,18 @@ def _student_data(cfg, teacher, teacher_path, live_ds):
     where = (os.path.join(cfg.out_dir, "teacher.keras")
              if cfg.pretrained_teacher and not cfg.retrain_teacher
              else teacher_path)
-    tag = f"{cfg.dataset}-train{len(y)}-d{cfg.cache_draws}"
+    path = teacher_cache.default_path(
+        where, f"{cfg.dataset}-train{len(y)}-d{cfg.cache_draws}")
     start = time.perf_counter()
     cache = teacher_cache.TeacherLogitsCache.get_or_build(
-        teacher_cache.default_path(where, tag), teacher, x,
+        path, teacher, x,
         augment=data.augment_spec(cfg.dataset), draws=cfg.cache_draws,
         rebuild=True)
     seconds = time.perf_counter() - start
     args = dict(batch_size=cfg.batch_size, seed=cfg.seed)
     return (cache.dataset(x, y, **args),
             cache.dataset(x, y, with_teacher_outputs=False, **args),
-            {"path": str(teacher_cache.default_path(where, tag)),
+            {"path": str(path),
              "draws": cfg.cache_draws, "seconds": seconds})
 
 

@@ -23,14 +23,19 @@ def test_kd_weight_out_of_range():
         recipes.run_distillation(recipes.DistillConfig(kd_weight=1.5))
 
 
+def _shipped_teacher_config(method, out_dir):
+    """256 steps of a width-4 resnet8 from the shipped teacher, 2 views."""
+    return recipes.DistillConfig(
+        pretrained_teacher="fashion_mnist_resnet20", student="resnet8",
+        student_width=4, epochs=2, train_limit=4096, test_limit=1000,
+        batch_size=32, method=method, cache_draws=2, out_dir=str(out_dir),
+        verbose=0)
+
+
 @pytest.mark.slow
 def test_real_fashion_mnist_distillation_beats_chance(tmp_path):
     # Attention transfer reads teacher features: the teacher runs live.
-    cfg = recipes.DistillConfig(
-        pretrained_teacher="fashion_mnist_resnet20", student="resnet8",
-        student_width=4, epochs=2, train_limit=4096, test_limit=1000,
-        batch_size=32, method="at", cache_draws=2, out_dir=str(tmp_path),
-        verbose=0)
+    cfg = _shipped_teacher_config("at", tmp_path)
     report = recipes.run_distillation(cfg)
     # 10 classes: chance is 0.10; these are 256 steps of training, so the
     # bar is "clearly better than chance", not "good" (measured here: 0.559
@@ -52,11 +57,7 @@ def test_real_fashion_mnist_distillation_beats_chance(tmp_path):
 
 @pytest.mark.slow
 def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
-    cfg = recipes.DistillConfig(
-        pretrained_teacher="fashion_mnist_resnet20", student="resnet8",
-        student_width=4, epochs=2, train_limit=4096, test_limit=1000,
-        batch_size=32, method="kd", cache_draws=2, out_dir=str(tmp_path),
-        verbose=0)
+    cfg = _shipped_teacher_config("kd", tmp_path)
     report = recipes.run_distillation(cfg)
     # The shipped teacher, measured again on these 1000 test images.
     assert report["teacher"]["test_accuracy"] > 0.9
