@@ -6,6 +6,7 @@ The public API:
   teacher with pluggable losses (`kd_toolkit.losses`).
 - `kd_toolkit.TeacherLogitsCache`: a frozen teacher's logits for augmented
   views, computed once and reused, so KD trains at the student's cost.
+- `kd_toolkit.callbacks`: exact backup/resume, best-student checkpoints.
 - `kd_toolkit.models`: CIFAR-style ResNets, wide ResNets and small CNNs with
   stable layer names.
 - `kd_toolkit.data`: TFDS and offline dataset pipelines.
@@ -16,6 +17,7 @@ The public API:
 """
 
 from kd_toolkit import adaptation
+from kd_toolkit import callbacks
 from kd_toolkit import compress
 from kd_toolkit import data
 from kd_toolkit import export

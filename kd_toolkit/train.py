@@ -60,6 +60,13 @@ flags.DEFINE_bool("baseline", True, "Also train the student alone.")
 flags.DEFINE_bool("teacher_only", False,
                   "Train (or load) and evaluate the teacher, then stop.")
 flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_bool("resume", False,
+                  "Back up each training stage in out_dir/backup and, run "
+                  "again with the same flags after an interruption, go on "
+                  "from the last backup.")
+flags.DEFINE_integer("backup_steps", 0,
+                     "With --resume: back up every N steps (0: every epoch).",
+                     lower_bound=0)
 flags.DEFINE_string("out_dir", _D.out_dir, "Output directory.")
 flags.DEFINE_string("data_dir", None, "Dataset directory override.")
 flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
@@ -84,7 +91,9 @@ def config_from_flags():
         learning_rate=FLAGS.learning_rate, train_limit=FLAGS.train_limit,
         test_limit=FLAGS.test_limit, baseline=FLAGS.baseline,
         teacher_only=FLAGS.teacher_only,
-        seed=FLAGS.seed, out_dir=FLAGS.out_dir, data_dir=FLAGS.data_dir,
+        seed=FLAGS.seed, resume=FLAGS.resume,
+        backup_steps=FLAGS.backup_steps, out_dir=FLAGS.out_dir,
+        data_dir=FLAGS.data_dir,
         verbose=verbose)
 
 

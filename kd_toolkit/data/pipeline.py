@@ -137,3 +137,4 @@ def build(
             augment_and_finish, num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
+

@@ -5,5 +5,6 @@ from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
 from kd_toolkit.distiller.distiller import Distiller
 from kd_toolkit.distiller.feature_taps import layer_names
 from kd_toolkit.distiller.output_kind import detect_output_kind
+from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.teacher_cache import StaleCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache

@@ -1,5 +1,7 @@
 """The Distiller: a `keras.Model` that trains a student from a teacher."""
 
+import warnings
+
 import keras
 import tensorflow as tf
 from keras import ops
@@ -13,6 +15,8 @@ from kd_toolkit.distiller import teacher_check
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
 from kd_toolkit.distiller.output_kind import PROBABILITIES
 from kd_toolkit.distiller.output_kind import detect_output_kind
+from kd_toolkit.distiller.resume import BackupAndRestore
+from kd_toolkit.distiller.resume import replay_epochs
 from kd_toolkit.losses import registry
 from kd_toolkit.losses.base import LossInputs
 from kd_toolkit.losses.base import check_non_negative
@@ -123,6 +127,9 @@ class Distiller(keras.Model):
         self._total_tracker = keras.metrics.Mean(name="loss")
         self._student_loss_fn = None
         self._student_loss_arg = None
+        # Batches of the resumed epoch a `BackupAndRestore` backup already
+        # trained on: `fit` reads past them without a training step.
+        self._batches_to_skip = 0
         # Teacher, student and every loss part are built above: saving must
         # not warn that the model "has not yet been built".
         self.built = True
@@ -204,15 +211,61 @@ class Distiller(keras.Model):
                 validation_data[1], self.num_classes, "validation_data[1]")
         if self.check_teacher and validation_data is not None:
             teacher_check.warn_if_near_chance(self, validation_data)
+        initial_epoch = kwargs.get("initial_epoch", 0)
+        resume_epoch = self._prepare_resume(x, callbacks, initial_epoch)
         counter = _BatchCounter()
-        history = super().fit(x, y, *args, callbacks=callbacks + [counter],
-                              validation_data=validation_data, **kwargs)
+        try:
+            history = super().fit(
+                x, y, *args, callbacks=callbacks + [counter],
+                validation_data=validation_data, **kwargs)
+        finally:
+            self._batches_to_skip = 0
         epochs = kwargs.get("epochs", args[1] if len(args) > 1 else 1)
-        if counter.batches == 0 and epochs > kwargs.get("initial_epoch", 0):
+        if counter.batches == 0 and epochs > max(initial_epoch, resume_epoch):
             raise ValueError(
                 "`fit` ran no training step: the training data is empty. "
                 f"Received: x={_describe_data(x)}")
         return history
+
+    def _prepare_resume(self, x, callbacks, initial_epoch):
+        """Positions the data and the batch skip of a resumed run; returns
+        the epoch it resumes in (0 without a backup)."""
+        for c in callbacks:
+            if (type(c) is keras.callbacks.BackupAndRestore
+                    and c.save_freq != "epoch"):
+                warnings.warn(
+                    "keras.callbacks.BackupAndRestore restarts an interrupted "
+                    "epoch from its first batch, training twice on the "
+                    "batches before the backup; "
+                    "kd_toolkit.callbacks.BackupAndRestore resumes after "
+                    "them.", stacklevel=3)
+        backups = [c for c in callbacks if isinstance(c, BackupAndRestore)]
+        if not backups:
+            return 0
+        epoch, batches_done = backups[0].resume_point()
+        if isinstance(x, tf.data.Dataset):
+            replay_epochs(self, x, max(0, epoch - initial_epoch))
+        self._batches_to_skip = batches_done
+        return epoch
+
+    def make_train_function(self, force=False):
+        """Keras's train function, reading past the batches to skip."""
+        if self.train_function is not None and not force:
+            return self.train_function
+        super().make_train_function(force=force)
+        train_step = self.train_function
+
+        def train_function(iterator):
+            if self._batches_to_skip <= 0:
+                return train_step(iterator)
+            # One call covers `steps_per_execution` batches.
+            for _ in range(self.steps_per_execution):
+                next(iterator)
+            self._batches_to_skip -= self.steps_per_execution
+            return {}
+
+        self.train_function = train_function
+        return self.train_function
 
     def _checked_labels(self, x, y, arg):
         """Label range checks that also hold under XLA."""

@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime
+import json
 import os
 import platform
 import sys
@@ -17,7 +18,9 @@ from kd_toolkit import pretrained
 from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.distiller import auto_jit_compile
+from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.utils.atomic_io import atomic_save_model
+from kd_toolkit.utils.atomic_io import atomic_write_text
 
 
 @dataclasses.dataclass
@@ -56,6 +59,15 @@ class DistillConfig:
         baseline: also train the student alone, for comparison.
         teacher_only: train (or load) and evaluate the teacher, then stop.
         seed: random seed of the student initialisation and data order.
+        resume: back up each training stage (teacher, student alone,
+            distiller) in `out_dir/backup/` and, when run again with the
+            same settings after an interruption, go on from the last backup
+            (`kd_toolkit.callbacks.BackupAndRestore`); finished stages are
+            not run again.
+        backup_steps: with `resume`, back up every N training steps (0:
+            at the end of each epoch). The distiller resumes exactly after
+            the last backed-up step; the teacher and the student alone
+            restart the interrupted epoch from the backed-up weights.
         out_dir: where the student, teacher cache and reports go.
         data_dir: optional dataset directory override.
         verbose: Keras progress verbosity ("auto", 0, 1 or 2).
@@ -85,6 +97,8 @@ class DistillConfig:
     baseline: bool = True
     teacher_only: bool = False
     seed: int = 0
+    resume: bool = False
+    backup_steps: int = 0
     out_dir: str = "runs/distill"
     data_dir: str = None
     verbose: object = "auto"
@@ -167,12 +181,24 @@ def _accuracy(model, test_ds):
     return correct / max(total, 1)
 
 
-def _timed_fit(model, train_ds, epochs, verbose):
+def _timed_fit(cfg, model, train_ds, epochs, stage):
+    """Fits `model`; returns `(history, seconds per epoch run)`. With
+    `cfg.resume`, backs up to (and resumes from) `out_dir/backup/stage`."""
+    callbacks = []
+    if cfg.resume:
+        callbacks.append(BackupAndRestore(
+            os.path.join(cfg.out_dir, "backup", stage),
+            save_freq=cfg.backup_steps or "epoch"))
+        epoch, batches = callbacks[0].resume_point()
+        if epoch or batches:
+            print(f"[kd_toolkit] resuming {stage} from its backup: epoch "
+                  f"{epoch + 1}, {batches} steps done", flush=True)
     start = time.perf_counter()
     # The pipeline shuffles itself; Keras cannot shuffle a tf.data source.
-    history = model.fit(train_ds, epochs=epochs, verbose=verbose,
-                        shuffle=False)
-    return history, (time.perf_counter() - start) / max(epochs, 1)
+    history = model.fit(train_ds, epochs=epochs, verbose=cfg.verbose,
+                        shuffle=False, callbacks=callbacks)
+    ran = len(history.epoch)
+    return history, (time.perf_counter() - start) / max(ran, 1)
 
 
 def _jit(cfg, model):
@@ -181,7 +207,7 @@ def _jit(cfg, model):
     return auto_jit_compile(model)
 
 
-def train_teacher(cfg, info, train_ds, steps):
+def train_teacher(cfg, info, steps):
     """Loads the shipped or cached teacher, or trains it with CE and caches it.
 
     Returns:
@@ -205,28 +231,47 @@ def train_teacher(cfg, info, train_ds, steps):
                     keras.losses.SparseCategoricalCrossentropy(
                         from_logits=True), metrics=["accuracy"],
                     jit_compile=_jit(cfg, teacher))
-    _, seconds = _timed_fit(teacher, train_ds, cfg.teacher_epochs,
-                            cfg.verbose)
+    _, seconds = _timed_fit(cfg, teacher, _train_data(cfg),
+                            cfg.teacher_epochs, "teacher")
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_save_model(teacher, path, overwrite=True)
     return teacher, seconds, path, None
 
 
-def _student_data(cfg, teacher, teacher_path, live_ds):
+def _train_data(cfg):
+    """A freshly built training pipeline. Each stage gets its own: a
+    seeded pipeline draws new orders and views on each pass, so a shared
+    one would give each stage different data (and break both the pairing
+    of the two students and an exact resume)."""
+    _seed_pipelines(cfg)
+    return data.load(cfg.dataset, "train", limit=cfg.train_limit,
+                     batch_size=cfg.batch_size, data_dir=cfg.data_dir,
+                     seed=cfg.seed)
+
+
+def _seed_pipelines(cfg):
+    """`tf.data` combines a pipeline's seed with TensorFlow's global seed
+    at the time it is built: fix that one too, so the data depends on
+    `cfg.seed` alone, not on which stages ran before in this process."""
+    keras.utils.set_random_seed(cfg.seed)
+
+
+def _student_data(cfg, teacher, teacher_path):
     """Training data of the students: `(distiller_ds, alone_ds, cache)`.
 
     With `cache_draws > 0` and a logit method, both students replay the
     same cached views in the same order (a paired comparison) and the
     distiller reads the teacher's logits from the cache; otherwise both
-    use the live augmentation pipeline.
+    use the live augmentation pipeline, again with the same order and
+    views.
     """
     if cfg.cache_draws <= 0:
-        return live_ds, live_ds, None
+        return _train_data(cfg), _train_data(cfg), None
     if cfg.method not in LOGIT_METHODS:
         print(f"[kd_toolkit] method '{cfg.method}' reads teacher features: "
               "the teacher runs live (the cache holds logits only)",
               flush=True)
-        return live_ds, live_ds, None
+        return _train_data(cfg), _train_data(cfg), None
     x, y = data.load_numpy(cfg.dataset, "train", data_dir=cfg.data_dir,
                            limit=cfg.train_limit)
     where = (os.path.join(cfg.out_dir, "teacher.keras")
@@ -241,10 +286,49 @@ def _student_data(cfg, teacher, teacher_path, live_ds):
         rebuild=True)
     seconds = time.perf_counter() - start
     args = dict(batch_size=cfg.batch_size, seed=cfg.seed)
-    return (cache.dataset(x, y, **args),
+    _seed_pipelines(cfg)
+    distill_ds = cache.dataset(x, y, **args)
+    _seed_pipelines(cfg)
+    return (distill_ds,
             cache.dataset(x, y, with_teacher_outputs=False, **args),
             {"path": str(path),
              "draws": cfg.cache_draws, "seconds": seconds})
+
+
+def _student_alone(cfg, info, steps, alone_ds, test_ds):
+    """Trains the student alone; returns its report entry. With `resume`,
+    the entry is kept in `out_dir` and a finished baseline is not rerun."""
+    done = os.path.join(cfg.out_dir, "student_alone.json")
+    if cfg.resume and os.path.exists(done):
+        with open(done) as f:
+            entry = json.load(f)
+        if entry.get("config") == _baseline_config(cfg):
+            print("[kd_toolkit] student alone: reusing the finished run in "
+                  f"{done}", flush=True)
+            return entry["result"]
+    print(f"[kd_toolkit] training student {cfg.student} alone", flush=True)
+    alone = _build(cfg.student, cfg.student_width, info, cfg.seed)
+    alone.compile(_optimizer(cfg, steps * cfg.epochs),
+                  keras.losses.SparseCategoricalCrossentropy(
+                      from_logits=True), metrics=["accuracy"],
+                  jit_compile=_jit(cfg, alone))
+    _, seconds = _timed_fit(cfg, alone, alone_ds, cfg.epochs, "alone")
+    result = {"params": alone.count_params(), "epochs": cfg.epochs,
+              "seconds_per_epoch": seconds,
+              "test_accuracy": _accuracy(alone, test_ds)}
+    if cfg.resume:
+        atomic_write_text(done, json.dumps(
+            {"config": _baseline_config(cfg), "result": result}),
+            overwrite=True)
+    return result
+
+
+def _baseline_config(cfg):
+    """The settings the student-alone result depends on."""
+    keys = ("dataset", "student", "student_width", "epochs", "batch_size",
+            "learning_rate", "train_limit", "test_limit", "seed",
+            "cache_draws", "data_dir")
+    return {k: getattr(cfg, k) for k in keys}
 
 
 def run_distillation(cfg):
@@ -267,17 +351,16 @@ def run_distillation(cfg):
         raise ValueError("`cache_draws` must be an int >= 0. Received: "
                          f"cache_draws={cfg.cache_draws!r}")
     info = data.dataset_info(cfg.dataset)
-    load = dict(batch_size=cfg.batch_size, data_dir=cfg.data_dir,
-                seed=cfg.seed)
-    train_ds = data.load(cfg.dataset, "train", limit=cfg.train_limit, **load)
-    test_ds = data.load(cfg.dataset, "test", limit=cfg.test_limit, **load)
+    test_ds = data.load(cfg.dataset, "test", limit=cfg.test_limit,
+                        batch_size=cfg.batch_size, data_dir=cfg.data_dir,
+                        seed=cfg.seed)
     n_train = cfg.train_limit or info.num_train
     n_test = cfg.test_limit or info.num_test
     steps = -(-n_train // cfg.batch_size)
     os.makedirs(cfg.out_dir, exist_ok=True)
 
     teacher, teacher_seconds, teacher_path, record = train_teacher(
-        cfg, info, train_ds, steps)
+        cfg, info, steps)
     report = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
@@ -303,23 +386,12 @@ def run_distillation(cfg):
     if cfg.teacher_only:
         return report
 
-    distill_ds, alone_ds, cache = _student_data(cfg, teacher, teacher_path,
-                                                train_ds)
+    distill_ds, alone_ds, cache = _student_data(cfg, teacher, teacher_path)
     if cache:
         report["teacher_cache"] = cache
     if cfg.baseline:
-        print(f"[kd_toolkit] training student {cfg.student} alone",
-              flush=True)
-        alone = _build(cfg.student, cfg.student_width, info, cfg.seed)
-        alone.compile(_optimizer(cfg, steps * cfg.epochs),
-                      keras.losses.SparseCategoricalCrossentropy(
-                          from_logits=True), metrics=["accuracy"],
-                      jit_compile=_jit(cfg, alone))
-        _, seconds = _timed_fit(alone, alone_ds, cfg.epochs, cfg.verbose)
-        report["student_alone"] = {
-            "params": alone.count_params(), "epochs": cfg.epochs,
-            "seconds_per_epoch": seconds,
-            "test_accuracy": _accuracy(alone, test_ds)}
+        report["student_alone"] = _student_alone(cfg, info, steps, alone_ds,
+                                                 test_ds)
 
     print(f"[kd_toolkit] distilling student {cfg.student} with "
           f"{cfg.method}" + (" from the teacher-output cache" if cache
@@ -331,8 +403,8 @@ def run_distillation(cfg):
         student_loss_weight=1.0 - cfg.kd_weight)
     distiller.compile(_optimizer(cfg, steps * cfg.epochs),
                       metrics=["accuracy"], jit_compile=_jit(cfg, distiller))
-    history, seconds = _timed_fit(distiller, distill_ds, cfg.epochs,
-                                  cfg.verbose)
+    history, seconds = _timed_fit(cfg, distiller, distill_ds, cfg.epochs,
+                                  "distiller")
     student_path = os.path.join(cfg.out_dir, "student.keras")
     atomic_save_model(student, student_path, overwrite=True)
     report["distilled"] = {

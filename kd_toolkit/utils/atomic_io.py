@@ -119,6 +119,30 @@ def atomic_save_model(model, path, overwrite=False):
     return path
 
 
+def atomic_save_weights(model, path):
+    """Saves a Keras model's weights to a `.weights.h5` path atomically,
+    replacing any previous file (a backup that is rewritten as it goes).
+
+    Args:
+        model: `keras.Model`.
+        path: str or `os.PathLike` ending in `.weights.h5`.
+
+    Returns:
+        The written path as a `pathlib.Path`.
+
+    Raises:
+        ValueError: if `path` does not end in `.weights.h5`.
+    """
+    if not str(path).endswith(".weights.h5"):
+        raise ValueError(
+            "Expected a path ending in '.weights.h5'. "
+            f"Received: path={str(path)!r}"
+        )
+    path = check_output_path(path, overwrite=True)
+    _replace_atomically(path, ".weights.h5", model.save_weights)
+    return path
+
+
 def atomic_write_texts(texts, overwrite=False):
     """Writes several UTF-8 files atomically, checking every path first.
 
