@@ -5,6 +5,7 @@ import warnings
 import keras
 import tensorflow as tf
 from keras import ops
+from keras import tree
 from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from kd_toolkit.distiller import feature_taps
@@ -248,6 +249,21 @@ class Distiller(keras.Model):
         self._batches_to_skip = batches_done
         return epoch
 
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras averages the first batch over the replicas (only its shapes
+        # matter) with `strategy.reduce`, which fails under
+        # MultiWorkerMirroredStrategy ("Attempt to convert a value
+        # (PerReplica...) to a Tensor"; Keras 3.15, TF 2.21). One replica's
+        # batch has the same shapes: build from it instead.
+        if iterator is not None and self._distribute_strategy is not None:
+            strategy = self.distribute_strategy
+            for _, _, batches in iterator:
+                data_batch = tree.map_structure(
+                    lambda v: strategy.experimental_local_results(v)[0],
+                    next(batches))
+                break
+        super()._maybe_symbolic_build(data_batch=data_batch)
+
     def make_train_function(self, force=False):
         """Keras's train function, reading past the batches to skip."""
         if self.train_function is not None and not force:
@@ -401,7 +417,14 @@ class Distiller(keras.Model):
         self._total_tracker.update_state(total * replicas)
         for tracker in self._term_trackers:
             tracker.update_state(terms[tracker.name] * replicas)
-        return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if isinstance(tf.distribute.get_strategy(),
+                      tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces the step's logs across workers with
+            # `strategy.reduce("MEAN", value, axis=0)`, which fails on
+            # scalars (Keras 3.15, TF 2.21): give each a length-1 axis.
+            logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
+        return logs
 
     # -- serialization --------------------------------------------------
     def get_config(self):
