@@ -15,6 +15,10 @@ DEMO_FLAGS ?= --dataset=fashion_mnist --pretrained_teacher=fashion_mnist_resnet2
 	--epochs=6 --train_limit=20000 --verbose=2
 DEMO_EXTRA ?=
 PYTEST_ARGS ?=
+# Two test processes (pytest-xdist), one file per process at a time: about
+# 1.5x faster on 2 cores than one process (tracing and data preparation are
+# single-threaded). PYTEST_WORKERS=0 runs everything in this process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install data demo test clean
 
@@ -40,7 +44,7 @@ demo: install data
 		--size_basis=weights
 
 test: install data
-	$(PY) -m pytest -q -rs $(PYTEST_ARGS)
+	$(PY) -m pytest -q -rs -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 clean:
 	rm -rf runs build *.egg-info .pytest_cache

@@ -19,7 +19,7 @@ COMPRESS = [
     "tf-keras>=2.16,<2.22",
 ]
 BENCHMARK = ["matplotlib>=3.7,<4", "scipy>=1.10,<2"]
-TEST = ["pytest>=7,<10"]
+TEST = ["pytest>=7,<10", "pytest-xdist>=3.5,<4"]
 
 setuptools.setup(
     name="kd_toolkit",

@@ -36,12 +36,12 @@ def _shipped_teacher_config(method, out_dir):
 def test_real_fashion_mnist_distillation_beats_chance(tmp_path):
     # Attention transfer reads teacher features: the teacher runs live.
     cfg = _shipped_teacher_config("at", tmp_path)
+    cfg.baseline = False  # the student alone: see the cached-KD test
     report = recipes.run_distillation(cfg)
     # 10 classes: chance is 0.10; these are 256 steps of training, so the
     # bar is "clearly better than chance", not "good" (measured here: 0.559
     # alone; see the cached-KD test below).
     assert report["teacher"]["test_accuracy"] > 0.9
-    assert report["student_alone"]["test_accuracy"] > 0.3
     assert report["distilled"]["test_accuracy"] > 0.3
     assert "teacher_cache" not in report  # logits-only cache: not for AT
     logs = report["distilled"]["final_logs"]
@@ -50,7 +50,8 @@ def test_real_fashion_mnist_distillation_beats_chance(tmp_path):
     json_path, md_path = recipes.write_report(report, str(tmp_path))
     with open(md_path) as f:
         text = f.read()
-    assert "| student + at |" in text and "**Distillation: " in text
+    assert "| student + at |" in text
+    assert "**Distillation: " not in text  # no baseline, no claimed gain
     with open(json_path) as f:
         assert json.load(f)["test_images"] == 1000
 
@@ -92,24 +93,6 @@ def test_bad_cache_draws_and_shipped_teacher_names():
             recipes.DistillConfig(pretrained_teacher="nope"))
 
 
-@pytest.mark.slow
-def test_command_line_end_to_end_reuses_the_cached_teacher(tmp_path):
-    args = [sys.executable, "-m", "kd_toolkit.train", "--teacher=simple_cnn",
-            "--student=simple_cnn", "--student_width=0", "--teacher_epochs=1",
-            "--epochs=1", "--train_limit=512", "--test_limit=256",
-            "--nobaseline", f"--out_dir={tmp_path}", "--verbose=0"]
-    first = subprocess.run(args, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0, first.stderr[-2000:]
-    assert "| student + kd |" in first.stdout
-    second = subprocess.run(args, capture_output=True, text=True,
-                            timeout=300)
-    assert second.returncode == 0, second.stderr[-2000:]
-    assert "loading cached teacher" in second.stdout
-    with open(tmp_path / "report.json") as f:
-        report = json.load(f)
-    assert report["teacher"]["epochs"] is None  # loaded, not trained
-
-
 def test_command_line_rejects_unknown_method(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "kd_toolkit.train", "--method=nope",
@@ -134,9 +117,10 @@ def test_command_line_missing_dataset_is_one_line(tmp_path):
 @pytest.mark.slow
 def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
         tmp_path):
-    """Kills the command line after its first distiller backup, reruns it
-    with the same flags, and compares the student with an uninterrupted
-    run's, weight by weight."""
+    """The command line end to end: a first run trains and caches the
+    teacher and distils; a second is killed after its first distiller
+    backup and run again with the same flags; its student must equal the
+    first run's, weight by weight."""
     import time
 
     import keras
@@ -153,6 +137,8 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
     reference = subprocess.run(base + [f"--out_dir={tmp_path / 'ref'}"],
                                capture_output=True, text=True, timeout=300)
     assert reference.returncode == 0, reference.stderr[-2000:]
+    assert "| student + kd |" in reference.stdout
+    assert teacher.is_file()
 
     out = tmp_path / "resumed"
     args = base + [f"--out_dir={out}", "--resume", "--backup_steps=8"]
@@ -172,7 +158,10 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
     resumed = subprocess.run(args, capture_output=True, text=True,
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "loading cached teacher" in resumed.stdout
     assert "resuming distiller from its backup" in resumed.stdout
+    with open(out / "report.json") as f:
+        assert json.load(f)["teacher"]["epochs"] is None  # loaded
     assert not (out / "backup" / "distiller").exists()
     want = keras.models.load_model(tmp_path / "ref" / "student.keras")
     got = keras.models.load_model(out / "student.keras")
