@@ -90,6 +90,10 @@ flags.DEFINE_list("ama_student_layer", ["stage3_out"],
 flags.DEFINE_float("ama_map_weight", 5.0, "AMA student map-loss weight.")
 flags.DEFINE_float("ama_gamma", 1.0, "AMA adapter map-loss weight γ.")
 flags.DEFINE_integer("ama_warmup_steps", 300, "AMA adapter warm-up steps.")
+flags.DEFINE_enum("ama_kind", "separable", ["separable", "conv"],
+                  "AMA adapter architecture (ActivationMapAdapter kind).")
+flags.DEFINE_integer("ama_kernel_size", 3, "AMA adapter kernel size.",
+                     lower_bound=1)
 flags.DEFINE_bool("tune", False,
                   "Evaluate on the last 10k training images instead of test.")
 flags.DEFINE_string("tag", "v2", "Name of this protocol's run folder.")
@@ -152,7 +156,8 @@ def _settings(info, num_train):
         ama_end=tuple(FLAGS.ama_end),
         ama_student_layer=tuple(FLAGS.ama_student_layer),
         ama_map_weight=FLAGS.ama_map_weight, ama_gamma=FLAGS.ama_gamma,
-        ama_warmup_steps=FLAGS.ama_warmup_steps)
+        ama_warmup_steps=FLAGS.ama_warmup_steps, ama_kind=FLAGS.ama_kind,
+        ama_kernel_size=FLAGS.ama_kernel_size)
 
 
 def _description(meta):

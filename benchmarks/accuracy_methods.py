@@ -36,6 +36,8 @@ class Settings:
     ama_map_weight: float
     ama_gamma: float
     ama_warmup_steps: int
+    ama_kind: str = "separable"
+    ama_kernel_size: int = 3
 
 
 class _EpochRecorder(keras.callbacks.Callback):
@@ -173,7 +175,9 @@ def make_run_ama_kd(train_ds, eval_ds):
         keras.utils.set_random_seed(seed)
         adapted = kd.adaptation.adapt_teacher(teacher, replacements=[
             kd.adaptation.Replacement(start=start, end=end,
-                                      student_layer=student_layer)
+                                      student_layer=student_layer,
+                                      kind=s.ama_kind,
+                                      kernel_size=s.ama_kernel_size)
             for start, end, student_layer in zip(
                 s.ama_start, s.ama_end, s.ama_student_layer)])
         cost = adapted.cost()

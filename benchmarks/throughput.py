@@ -62,6 +62,10 @@ flags.DEFINE_list("ama_start", ["stage3_block1_out"],
                   "AMA replacement start cuts (teacher layers).")
 flags.DEFINE_list("ama_end", ["stage3_out"],
                   "AMA replacement end cuts (teacher layers).")
+flags.DEFINE_enum("ama_kind", "separable", ["separable", "conv"],
+                  "AMA adapter architecture (ActivationMapAdapter kind).")
+flags.DEFINE_integer("ama_kernel_size", 3, "AMA adapter kernel size.",
+                     lower_bound=1)
 flags.DEFINE_bool("ama", True, "Also time the adapted-teacher step.")
 flags.DEFINE_bool("xla", True, "Also time every step with XLA.")
 flags.DEFINE_integer("cache_draws", 8,
@@ -241,7 +245,9 @@ def _adaptation(teacher):
 
     replacements = [
         adaptation.Replacement(start=start, end=end,
-                               student_layer=_student_layer(end))
+                               student_layer=_student_layer(end),
+                               kind=FLAGS.ama_kind,
+                               kernel_size=FLAGS.ama_kernel_size)
         for start, end in zip(FLAGS.ama_start, FLAGS.ama_end)]
     adapted = adaptation.adapt_teacher(teacher, replacements=replacements)
     print(adapted.cost())

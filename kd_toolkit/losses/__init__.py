@@ -4,6 +4,7 @@ from kd_toolkit.losses.activation_map_adaptation import ActivationMapAdaptation
 from kd_toolkit.losses.attention_transfer import AttentionTransfer
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.base import LossInputs
+from kd_toolkit.losses.dkd import DKD
 from kd_toolkit.losses.hint import Hint
 from kd_toolkit.losses.kd import KD
 from kd_toolkit.losses.registry import get

@@ -3,8 +3,20 @@
 _REGISTRY = {}
 
 
-def register(name, cls):
-    """Makes `cls` available as `kd_toolkit.losses.get(name, ...)`."""
+def register(name, cls=None):
+    """Makes `cls` available as `kd_toolkit.losses.get(name, ...)`.
+
+    As a decorator: `@register("dkd")` above the class.
+
+    Raises:
+        ValueError: if `name` is already taken by another class.
+    """
+    if cls is None:
+        return lambda c: register(name, c)
+    if _REGISTRY.get(name, cls) is not cls:
+        raise ValueError(
+            f"The loss name {name!r} is taken by "
+            f"{_REGISTRY[name].__name__}. Received: cls={cls.__name__}")
     _REGISTRY[name] = cls
     return cls
 

@@ -139,10 +139,23 @@ def _attention(cfg, teacher, student):
 
 
 # method name -> function(config, teacher, student) -> list of losses.
-METHODS = {"kd": _kd, "fitnets": _fitnets, "at": _attention}
+def _kd_standardized(cfg, teacher, student):
+    del teacher, student
+    return [losses.KD(cfg.temperature, weight=cfg.kd_weight,
+                      standardize=True)]
+
+
+def _dkd(cfg, teacher, student):
+    # The paper's α = 1, β = 8 on top of our hard-label/soft blend.
+    del teacher, student
+    return [losses.DKD(temperature=cfg.temperature, weight=cfg.kd_weight)]
+
+
+METHODS = {"kd": _kd, "kd_ls": _kd_standardized, "dkd": _dkd,
+           "fitnets": _fitnets, "at": _attention}
 # Methods that read only the teacher's logits: they can train from the
 # teacher-output cache.
-LOGIT_METHODS = ("kd",)
+LOGIT_METHODS = ("kd", "kd_ls", "dkd")
 
 
 def method_losses(method, cfg, teacher, student):

@@ -29,6 +29,8 @@ def _data(n=48, classes=3):
 
 LOSSES = {
     "kd": lambda: [kd.losses.KD(2.0)],
+    "kd_standardized": lambda: [kd.losses.KD(2.0, standardize=True)],
+    "dkd": lambda: [kd.losses.DKD(warmup_steps=2)],
     "hint": lambda: [kd.losses.KD(2.0), kd.losses.Hint("feat", "feat")],
     "at": lambda: [kd.losses.AttentionTransfer([("feat", "feat")])],
 }
