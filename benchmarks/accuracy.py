@@ -10,6 +10,8 @@ method sees the same views in the same order (paired seeds):
   alone          student trained alone (cross-entropy)
   kd             Hinton KD (ours), teacher logits from the cache
   kd_live        Hinton KD (ours), teacher run every step (same objective)
+  dkd            decoupled KD (paper defaults), logits from the cache
+  kd_ls          KD with logit standardization (τ 2), logits from the cache
   keras_fair     keras.distillation.Distiller, LogitsDistillation with a
                  keras.losses.KLDivergence() object: the same objective
   keras_default  keras.distillation.Distiller with LogitsDistillation's
