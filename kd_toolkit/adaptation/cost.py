@@ -8,7 +8,7 @@ import keras
 from kd_toolkit.adaptation.adapter import ActivationMapAdapter
 from kd_toolkit.adaptation.frozen_layer import unwrap
 from kd_toolkit.adaptation.graph import LayerGraph
-from kd_toolkit.distiller.feature_taps import is_graph_model
+from kd_toolkit.utils.model_graph import is_graph_model
 
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)

@@ -6,7 +6,7 @@ import difflib
 
 import keras
 
-from kd_toolkit.distiller.feature_taps import is_graph_model
+from kd_toolkit.utils.model_graph import is_graph_model
 
 
 def check_graph_model(model, arg="teacher"):

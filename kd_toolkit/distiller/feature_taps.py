@@ -1,43 +1,12 @@
 """Multi-output views of a model that expose named hidden activations."""
 
-import difflib
-
 import keras
 
+from kd_toolkit.utils.model_graph import check_layer_name
+from kd_toolkit.utils.model_graph import is_graph_model
+from kd_toolkit.utils.model_graph import layer_names
 
-def layer_names(model):
-    """All layer names of a functional or sequential model, in graph order."""
-    return [layer.name for layer in model.layers]
-
-
-def check_layer_name(model, name, role):
-    """Raises a `ValueError` listing close names when `name` is not a layer.
-
-    Args:
-        model: the model that should hold the layer.
-        name: the requested layer name.
-        role: `"teacher"` or `"student"`, used in the message.
-    """
-    names = layer_names(model)
-    if name in names:
-        return
-    close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-    hint = f" Closest names: {close}." if close else ""
-    raise ValueError(
-        f"Unknown {role} layer name.{hint} Valid names of {role} "
-        f"'{model.name}': {names}. Received: {role}_layer={name!r}")
-
-
-def is_graph_model(model):
-    """Whether the model is functional or sequential (has a layer graph)."""
-    return isinstance(model, keras.Model) and _has_graph(model)
-
-
-def _has_graph(model):
-    try:
-        return bool(model.inputs) and bool(model.outputs)
-    except (AttributeError, ValueError):
-        return False
+__all__ = ["build_view", "check_layer_name", "is_graph_model", "layer_names"]
 
 
 def build_view(model, names, role):
