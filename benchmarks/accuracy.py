@@ -96,6 +96,8 @@ flags.DEFINE_enum("ama_kind", "separable", ["separable", "conv"],
                   "AMA adapter architecture (ActivationMapAdapter kind).")
 flags.DEFINE_integer("ama_kernel_size", 3, "AMA adapter kernel size.",
                      lower_bound=1)
+flags.DEFINE_float("dkd_temperature", 4.0, "DKD temperature (paper: 4).")
+flags.DEFINE_float("dkd_beta", 8.0, "DKD non-target weight β (paper: 8).")
 flags.DEFINE_bool("tune", False,
                   "Evaluate on the last 10k training images instead of test.")
 flags.DEFINE_string("tag", "v2", "Name of this protocol's run folder.")
@@ -159,7 +161,8 @@ def _settings(info, num_train):
         ama_student_layer=tuple(FLAGS.ama_student_layer),
         ama_map_weight=FLAGS.ama_map_weight, ama_gamma=FLAGS.ama_gamma,
         ama_warmup_steps=FLAGS.ama_warmup_steps, ama_kind=FLAGS.ama_kind,
-        ama_kernel_size=FLAGS.ama_kernel_size)
+        ama_kernel_size=FLAGS.ama_kernel_size,
+        dkd_temperature=FLAGS.dkd_temperature, dkd_beta=FLAGS.dkd_beta)
 
 
 def _description(meta):

@@ -22,7 +22,7 @@ LABELS = {
     "kd_live": "Hinton KD (kd_toolkit, teacher run every step)",
     "keras_fair": "keras.distillation, fair (KLDivergence() object)",
     "keras_default": "keras.distillation, default \"kl_divergence\" string",
-    "dkd": "DKD (α 1, β 8, τ 4, warm-up 1/12; cache)",
+    "dkd": "DKD (α 1, warm-up 1/12; cache)",
     "kd_ls": "KD + logit standardization (τ 2; cache)",
     "fitnets_kd": "FitNets + KD",
     "at_kd": "AT + KD",
