@@ -66,6 +66,10 @@ flags.DEFINE_bool(
 flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
 flags.DEFINE_integer("latency_warmup", 20, "Untimed warm-up runs.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT / onnxruntime threads.")
+flags.DEFINE_list("latency_threads", ["1", "2"],
+                  "Thread counts of the report's latency table (each "
+                  "LiteRT file with and without XNNPACK, ONNX in "
+                  "onnxruntime); empty skips it.")
 flags.DEFINE_enum(
     "size_basis",
     "file",
@@ -95,6 +99,16 @@ def _threshold_value(name, text):
         raise ValueError(
             f"--{name} must be a number or `none`. Received: {name}={text!r}"
         ) from None
+
+
+def _threads(values):
+    """`--latency_threads` as ints; a bad value names the flag."""
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise ValueError(
+            "`--latency_threads` must be integers >= 1. Received: "
+            f"--latency_threads={','.join(values)}") from None
 
 
 def _thresholds(formats, export):
@@ -161,6 +175,7 @@ def main(argv):
             latency_runs=FLAGS.latency_runs,
             latency_warmup=FLAGS.latency_warmup,
             num_threads=FLAGS.num_threads,
+            latency_threads=_threads(FLAGS.latency_threads),
         )
     except (ValueError, TypeError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)

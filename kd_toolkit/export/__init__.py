@@ -16,6 +16,8 @@ from kd_toolkit.export.artifact_format import get_format
 from kd_toolkit.export.artifact_format import parse_formats
 from kd_toolkit.export.latency import LatencyStats
 from kd_toolkit.export.latency import measure_latency
+from kd_toolkit.export.latency_table import LatencyRow
+from kd_toolkit.export.latency_table import latency_table
 from kd_toolkit.export.onnx_export import convert_to_onnx
 from kd_toolkit.export.onnx_export import export_onnx
 from kd_toolkit.export.parity import Parity
@@ -48,6 +50,7 @@ __all__ = [
     "ConstantTensor",
     "ExportReport",
     "KerasRunner",
+    "LatencyRow",
     "LatencyStats",
     "LiteRTRunner",
     "OnnxRunner",
@@ -67,6 +70,7 @@ __all__ = [
     "format_names",
     "get_format",
     "get_quantization",
+    "latency_table",
     "measure_latency",
     "non_builtin_ops",
     "operator_names",

@@ -6,6 +6,7 @@ import pathlib
 
 import numpy as np
 
+from kd_toolkit.export import latency_table as latency_table_lib
 from kd_toolkit.export.artifact_format import FLOAT32_REFERENCE
 from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import parse_formats
@@ -197,6 +198,7 @@ def export_and_verify(
     latency_runs=DEFAULT_RUNS,
     latency_warmup=DEFAULT_WARMUP,
     num_threads=1,
+    latency_threads=latency_table_lib.DEFAULT_THREADS,
     write_report=True,
 ):
     """Exports `model` to every format, runs each artifact and checks it.
@@ -240,7 +242,12 @@ def export_and_verify(
         opset: int. ONNX opset. Defaults to `17`.
         latency_runs: int. Timed single-image runs. Defaults to `200`.
         latency_warmup: int. Untimed runs first. Defaults to `20`.
-        num_threads: int. LiteRT / onnxruntime threads. Defaults to `1`.
+        num_threads: int. LiteRT / onnxruntime threads of the parity and
+            latency checks. Defaults to `1`.
+        latency_threads: iterable of int >= 1. Thread counts of the
+            report's latency table (each LiteRT artifact with and without
+            XNNPACK, ONNX in onnxruntime); empty skips the table. Defaults
+            to `(1, 2)`.
         write_report: bool. Write `export_report.md` and `.json` to
             `out_dir`. Defaults to `True`.
 
@@ -280,6 +287,7 @@ def export_and_verify(
             f"out_dir={str(out_dir)!r} (an existing file)"
         )
     _check_threshold_keys(formats, thresholds)
+    latency_threads = latency_table_lib.check_threads(latency_threads)
     size_basis = get_size_basis(size_basis)
     per_format = {
         f.name: _thresholds_for(f, thresholds, size_basis) for f in formats
@@ -331,6 +339,11 @@ def export_and_verify(
                 (latency_runs, latency_warmup, num_threads),
             )
         )
+    table = ()
+    if latency_threads:
+        table = latency_table_lib.latency_table(
+            {a.format: a.path for a in artifacts if a.passed}, x[:1],
+            latency_threads, latency_runs, latency_warmup)
     report = ExportReport(
         model_name=model.name,
         dataset=dataset,
@@ -339,6 +352,7 @@ def export_and_verify(
         keras_latency=keras_latency,
         num_threads=num_threads,
         artifacts=tuple(artifacts),
+        latency_table=table,
     )
     if write_report:
         report.save(out_dir, overwrite)

@@ -4,6 +4,7 @@ import dataclasses
 import json
 import pathlib
 
+from kd_toolkit.export import latency_table as latency_table_lib
 from kd_toolkit.export.latency import LatencyStats
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
@@ -27,6 +28,9 @@ class ExportReport:
         keras_latency: `LatencyStats`. Keras single-image latency.
         num_threads: int. Threads given to LiteRT and onnxruntime.
         artifacts: tuple of `ArtifactReport`.
+        latency_table: tuple of `LatencyRow`: batch-1 latency of each
+            passing artifact per thread count and delegate (empty when not
+            measured).
     """
 
     model_name: str
@@ -36,6 +40,7 @@ class ExportReport:
     keras_latency: LatencyStats
     num_threads: int
     artifacts: tuple
+    latency_table: tuple = ()
 
     @property
     def passed(self):
@@ -58,6 +63,8 @@ class ExportReport:
             "num_threads": self.num_threads,
             "passed": self.passed,
             "artifacts": [artifact.to_dict() for artifact in self.artifacts],
+            "latency_table": [dataclasses.asdict(row)
+                              for row in self.latency_table],
         }
 
     def to_json(self, indent=2):
@@ -119,6 +126,13 @@ class ExportReport:
                   "margin (first minus second output) exceeds twice the "
                   "99th percentile of the artifact's per-sample output "
                   "error: the flips that rounding cannot explain."]
+        if self.latency_table:
+            lines += ["", "## Latency, batch 1", "",
+                      "Each passing artifact per thread count, with LiteRT's "
+                      "default delegate (XNNPACK) and without it; ratios to "
+                      "the float32 .tflite in the same configuration, "
+                      "measured in this run.", ""]
+            lines += latency_table_lib.to_markdown(self.latency_table)
         errors = [a for a in self.artifacts if a.error]
         if errors:
             lines += ["", "## Errors", ""]

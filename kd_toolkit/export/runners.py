@@ -86,6 +86,10 @@ class LiteRTRunner(Runner):
     Args:
         path: str or `os.PathLike`. The `.tflite` file.
         num_threads: int. Interpreter threads. Defaults to `1`.
+        use_xnnpack: bool. Run with LiteRT's default delegate (XNNPACK);
+            False uses its built-in kernels only
+            (`OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES`). Defaults
+            to `True`.
 
     Raises:
         ImportError: if `ai_edge_litert` is missing (with the install hint).
@@ -93,11 +97,14 @@ class LiteRTRunner(Runner):
             the model (e.g. select TF ops without the Flex delegate).
     """
 
-    def __init__(self, path, num_threads=1):
+    def __init__(self, path, num_threads=1, use_xnnpack=True):
         litert = require("ai_edge_litert.interpreter", "running .tflite files")
         self.path = pathlib.Path(path)
         self.num_threads = num_threads
         self._interpreter_class = litert.Interpreter
+        self._resolver = (
+            litert.OpResolverType.AUTO if use_xnnpack else
+            litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
         self._batch_interpreter = self._new_interpreter()
         self.input_detail = self._batch_interpreter.get_input_details()[0]
         self.output_detail = self._batch_interpreter.get_output_details()[0]
@@ -105,7 +112,8 @@ class LiteRTRunner(Runner):
 
     def _new_interpreter(self):
         interpreter = self._interpreter_class(
-            model_path=str(self.path), num_threads=self.num_threads
+            model_path=str(self.path), num_threads=self.num_threads,
+            experimental_op_resolver_type=self._resolver,
         )
         interpreter.allocate_tensors()
         return interpreter

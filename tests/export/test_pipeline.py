@@ -108,6 +108,28 @@ def exported(fashion_student, tmp_path_factory):
 
 
 @pytest.mark.slow
+def test_real_export_report_has_the_latency_table(exported):
+    """Every passing artifact of the real Fashion-MNIST export, at 1 and 2
+    threads, LiteRT with and without XNNPACK, ONNX in onnxruntime."""
+    report, out_dir = exported
+    rows = report.latency_table
+    formats = [a.format for a in report.artifacts if a.passed]
+    want = {(f, t, d) for f in formats for t in (1, 2)
+            for d in (("cpu",) if f == "onnx" else ("xnnpack", "builtin"))}
+    assert {(r.artifact, r.threads, r.delegate) for r in rows} == want
+    for r in rows:
+        assert 0 < r.median_ms <= r.p90_ms and r.runs == 50
+        assert r.vs_float32 > 0
+        if r.artifact == "tflite_float32":
+            assert r.vs_float32 == pytest.approx(1.0)
+    saved = json.loads((out_dir / "export_report.json").read_text())
+    assert len(saved["latency_table"]) == len(rows)
+    text = (out_dir / "export_report.md").read_text()
+    assert "## Latency, batch 1" in text
+    assert "| tflite_int8 | litert | 2 | builtin |" in text
+
+
+@pytest.mark.slow
 def test_every_format_passes_on_fashion_mnist(exported):
     report, out_dir = exported
     assert report.passed, report.to_markdown()
