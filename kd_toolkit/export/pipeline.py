@@ -6,13 +6,21 @@ import pathlib
 
 import numpy as np
 
-from kd_toolkit.export import latency_table as latency_table_lib
 from kd_toolkit.export.artifact_format import FLOAT32_REFERENCE
 from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import parse_formats
 from kd_toolkit.export.latency import DEFAULT_RUNS
 from kd_toolkit.export.latency import DEFAULT_WARMUP
 from kd_toolkit.export.latency import measure_latency
+from kd_toolkit.export.latency_table import (
+    DEFAULT_THREADS as DEFAULT_LATENCY_THREADS,
+)
+from kd_toolkit.export.latency_table import (
+    check_threads as check_latency_threads,
+)
+from kd_toolkit.export.latency_table import (
+    latency_table as measure_latency_table,
+)
 from kd_toolkit.export.onnx_export import DEFAULT_OPSET
 from kd_toolkit.export.onnx_export import check_opset
 from kd_toolkit.export.onnx_export import convert_to_onnx
@@ -198,7 +206,7 @@ def export_and_verify(
     latency_runs=DEFAULT_RUNS,
     latency_warmup=DEFAULT_WARMUP,
     num_threads=1,
-    latency_threads=latency_table_lib.DEFAULT_THREADS,
+    latency_threads=DEFAULT_LATENCY_THREADS,
     write_report=True,
 ):
     """Exports `model` to every format, runs each artifact and checks it.
@@ -287,7 +295,7 @@ def export_and_verify(
             f"out_dir={str(out_dir)!r} (an existing file)"
         )
     _check_threshold_keys(formats, thresholds)
-    latency_threads = latency_table_lib.check_threads(latency_threads)
+    latency_threads = check_latency_threads(latency_threads)
     size_basis = get_size_basis(size_basis)
     per_format = {
         f.name: _thresholds_for(f, thresholds, size_basis) for f in formats
@@ -341,7 +349,7 @@ def export_and_verify(
         )
     table = ()
     if latency_threads:
-        table = latency_table_lib.latency_table(
+        table = measure_latency_table(
             {a.format: a.path for a in artifacts if a.passed}, x[:1],
             latency_threads, latency_runs, latency_warmup)
     report = ExportReport(

@@ -4,8 +4,10 @@ import dataclasses
 import json
 import pathlib
 
-from kd_toolkit.export import latency_table as latency_table_lib
 from kd_toolkit.export.latency import LatencyStats
+from kd_toolkit.export.latency_table import (
+    to_markdown as latency_table_markdown,
+)
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 REPORT_MARKDOWN = "export_report.md"
@@ -132,7 +134,7 @@ class ExportReport:
                       "default delegate (XNNPACK) and without it; ratios to "
                       "the float32 .tflite in the same configuration, "
                       "measured in this run.", ""]
-            lines += latency_table_lib.to_markdown(self.latency_table)
+            lines += latency_table_markdown(self.latency_table)
         errors = [a for a in self.artifacts if a.error]
         if errors:
             lines += ["", "## Errors", ""]
