@@ -45,6 +45,11 @@ class Distiller(keras.Model):
     receive logits (log-probabilities for a softmax model). Labels may be
     integer class ids or one-hot/soft targets.
 
+    Interrupted runs resume to the exact batch with
+    `kd_toolkit.callbacks.BackupAndRestore`; `tf.distribute`'s
+    `MirroredStrategy` and `MultiWorkerMirroredStrategy` are supported
+    (`docs/distributed.md`).
+
     Args:
         teacher: a trained `keras.Model`. Frozen unless a loss declares
             `trains_teacher` (e.g. activation map adaptation).
