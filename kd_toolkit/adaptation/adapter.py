@@ -6,6 +6,8 @@ import keras
 from keras import layers
 from keras import ops
 
+from kd_toolkit.utils.validation import check_positive_int
+
 KINDS = ("separable", "conv")
 
 
@@ -70,9 +72,9 @@ class ActivationMapAdapter(keras.layers.Layer):
                  final_relu=True, bn_momentum=0.9, bn_epsilon=1e-5,
                  stop_input_gradient=False, **kwargs):
         super().__init__(**kwargs)
-        self.filters = _check_positive_int("filters", filters)
-        self.strides = _check_positive_int("strides", strides)
-        self.kernel_size = _check_positive_int("kernel_size", kernel_size)
+        self.filters = check_positive_int("filters", filters)
+        self.strides = check_positive_int("strides", strides)
+        self.kernel_size = check_positive_int("kernel_size", kernel_size)
         if kind not in KINDS:
             raise ValueError(
                 f"`kind` must be one of {list(KINDS)}. Received: kind={kind!r}")
@@ -274,10 +276,3 @@ def _spatial(shape, which):
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _check_positive_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"`{name}` must be an int >= 1. Received: {name}={value!r}")
-    return value

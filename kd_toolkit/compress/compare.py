@@ -8,7 +8,6 @@ import pathlib
 from absl import logging
 
 from kd_toolkit.compress import methods as methods_lib
-from kd_toolkit.compress import validation
 from kd_toolkit.compress.pruning import prune
 from kd_toolkit.compress.qat import export_qat_tflite
 from kd_toolkit.compress.qat import quantize_aware_train
@@ -23,6 +22,7 @@ from kd_toolkit.export import export_and_verify
 from kd_toolkit.export import verify_artifact
 from kd_toolkit.export.pipeline import FAILED_SUFFIX
 from kd_toolkit.export.tflite_inspect import weight_bytes
+from kd_toolkit.utils import validation
 from kd_toolkit.utils.atomic_io import atomic_save_model
 from kd_toolkit.utils.atomic_io import check_output_path
 
@@ -101,7 +101,8 @@ def compress_and_compare(student, teacher, out_dir, *,
 
     parsed = methods_lib.parse_methods(methods)
     epochs = validation.check_int("epochs", epochs, 1)
-    qat_epochs = validation.check_optional_int("qat_epochs", qat_epochs, 1)
+    qat_epochs = validation.check_int(
+        "qat_epochs", qat_epochs, 1, allow_none=True)
     for name, value in (("batch_size", batch_size),
                         ("representative_samples", representative_samples),
                         ("latency_runs", latency_runs),

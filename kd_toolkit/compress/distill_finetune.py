@@ -7,11 +7,11 @@ import tensorflow as tf
 from absl import logging
 
 from kd_toolkit.compress import tf_keras_bridge
-from kd_toolkit.compress import validation
 from kd_toolkit.distiller.output_kind import LOGITS
 from kd_toolkit.distiller.output_kind import PROBABILITIES
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.losses.kd import kd_divergence
+from kd_toolkit.utils import validation
 
 _OUTPUT_KINDS = (LOGITS, PROBABILITIES)
 _LR_SCHEDULES = ("cosine", "constant")
@@ -98,8 +98,8 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
     ```
     """
     epochs = validation.check_int("epochs", epochs, 1)
-    steps_per_epoch = validation.check_optional_int(
-        "steps_per_epoch", steps_per_epoch, 1)
+    steps_per_epoch = validation.check_int(
+        "steps_per_epoch", steps_per_epoch, 1, allow_none=True)
     temperature = validation.check_positive("temperature", temperature)
     ce_weight = validation.check_non_negative("ce_weight", ce_weight)
     kd_weight = validation.check_non_negative("kd_weight", kd_weight)

@@ -5,10 +5,10 @@ import dataclasses
 from kd_toolkit.compress import model_graph
 from kd_toolkit.compress import optional_imports
 from kd_toolkit.compress import tf_keras_bridge
-from kd_toolkit.compress import validation
 from kd_toolkit.compress.distill_finetune import distill_finetune
 from kd_toolkit.compress.sparsity import sparsity_report
 from kd_toolkit.distiller.output_kind import detect_output_kind
+from kd_toolkit.utils import validation
 
 _WEIGHTED_LAYERS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
 
@@ -173,8 +173,10 @@ def make_schedule(target_sparsity, total_steps, begin_step=0, end_step=None,
         "target_sparsity", target_sparsity)
     total_steps = validation.check_int("total_steps", total_steps, 1)
     begin_step = validation.check_int("begin_step", begin_step, 0)
-    end_step = validation.check_optional_int("end_step", end_step, 1)
-    frequency = validation.check_optional_int("frequency", frequency, 1)
+    end_step = validation.check_int(
+        "end_step", end_step, 1, allow_none=True)
+    frequency = validation.check_int(
+        "frequency", frequency, 1, allow_none=True)
     if end_step is None:
         ramp = int(0.7 * (total_steps - begin_step))
         if ramp < 1:
@@ -231,8 +233,8 @@ def _wrap(legacy, tfmot, params, layer_names):
 
 
 def _steps_per_epoch(dataset, steps_per_epoch):
-    steps_per_epoch = validation.check_optional_int(
-        "steps_per_epoch", steps_per_epoch, 1)
+    steps_per_epoch = validation.check_int(
+        "steps_per_epoch", steps_per_epoch, 1, allow_none=True)
     if steps_per_epoch is not None:
         return steps_per_epoch
     cardinality = int(dataset.cardinality())

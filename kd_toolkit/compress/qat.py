@@ -21,12 +21,12 @@ import tensorflow as tf
 from kd_toolkit.compress import model_graph
 from kd_toolkit.compress import optional_imports
 from kd_toolkit.compress import tf_keras_bridge
-from kd_toolkit.compress import validation
 from kd_toolkit.compress.distill_finetune import distill_finetune
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
 from kd_toolkit.export.representative import collect_representative_samples
 from kd_toolkit.export.representative import model_input_shape
+from kd_toolkit.utils import validation
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
 
 _FOLDING_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from kd_toolkit.utils import validation
+
 SPLITS = ("train", "test")
 SOURCES = ("auto", "tfds", "local")
 
@@ -130,22 +132,11 @@ def dataset_info(name):
     kd_toolkit.data.dataset_info("cifar10").num_classes  # 10
     ```
     """
-    check_choice("name", name, names(), what="dataset name")
+    validation.check_choice("name", name, names(), what="dataset name")
     return _CATALOG[name]
 
 
 def augment_spec(name):
     """Returns the `AugmentSpec` of a named dataset."""
-    check_choice("name", name, names(), what="dataset name")
+    validation.check_choice("name", name, names(), what="dataset name")
     return _AUGMENT[name]
-
-
-def check_choice(arg, value, choices, what=None):
-    """Raises a ValueError unless `value` is one of `choices`."""
-    if isinstance(value, str) and value in choices:
-        return value
-    what = what or arg
-    raise ValueError(
-        f"Unknown {what}. Expected one of {list(choices)}. "
-        f"Received: {arg}={value!r}"
-    )

@@ -9,6 +9,7 @@ from kd_toolkit.data import catalog
 from kd_toolkit.data import local_source
 from kd_toolkit.data import pipeline
 from kd_toolkit.data import tfds_source
+from kd_toolkit.utils import validation
 
 
 def load(
@@ -80,11 +81,11 @@ def load(
     ```
     """
     info = catalog.dataset_info(name)
-    catalog.check_choice("split", split, catalog.SPLITS)
-    catalog.check_choice("source", source, catalog.SOURCES)
-    batch_size = _check_int("batch_size", batch_size, minimum=1)
-    limit = _check_optional_int("limit", limit, minimum=1)
-    seed = _check_int("seed", seed, minimum=0)
+    validation.check_choice("split", split, catalog.SPLITS)
+    validation.check_choice("source", source, catalog.SOURCES)
+    batch_size = validation.check_int("batch_size", batch_size, 1)
+    limit = validation.check_int("limit", limit, 1, allow_none=True)
+    seed = validation.check_int("seed", seed, 0)
     augment = _check_optional_bool("augment", augment, split == "train")
     shuffle = _check_optional_bool("shuffle", shuffle, split == "train")
     for arg, value in (
@@ -144,9 +145,9 @@ def load_numpy(name, split="test", *, source="auto", data_dir=None, limit=None):
     ```
     """
     catalog.dataset_info(name)
-    catalog.check_choice("split", split, catalog.SPLITS)
-    catalog.check_choice("source", source, catalog.SOURCES)
-    limit = _check_optional_int("limit", limit, minimum=1)
+    validation.check_choice("split", split, catalog.SPLITS)
+    validation.check_choice("source", source, catalog.SOURCES)
+    limit = validation.check_int("limit", limit, 1, allow_none=True)
     _check_data_dir(data_dir)
     arrays, dataset = _open(name, split, source, data_dir, False, limit)
     if arrays is None:
@@ -186,7 +187,7 @@ def representative_dataset(
         kd_toolkit.data.representative_dataset("fashion_mnist", 200))
     ```
     """
-    num_samples = _check_int("num_samples", num_samples, minimum=1)
+    num_samples = validation.check_int("num_samples", num_samples, 1)
     images, _ = load_numpy(
         name, split, source=source, data_dir=data_dir, limit=num_samples
     )
@@ -236,20 +237,6 @@ def _no_local_files(name, data_dir):
     else:
         where = f"No local '{name}' files at '{path}'."
     return f"{where} {local_source.how_to_get(name)}"
-
-
-def _check_int(arg, value, minimum):
-    is_int = isinstance(value, (int, np.integer))
-    if is_int and not isinstance(value, bool) and value >= minimum:
-        return int(value)
-    raise ValueError(
-        f"Argument `{arg}` must be an int >= {minimum}. "
-        f"Received: {arg}={value!r}"
-    )
-
-
-def _check_optional_int(arg, value, minimum):
-    return None if value is None else _check_int(arg, value, minimum)
 
 
 def _check_optional_bool(arg, value, default, allow_none=True):

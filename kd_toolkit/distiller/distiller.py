@@ -20,7 +20,7 @@ from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.resume import replay_epochs
 from kd_toolkit.losses import registry
 from kd_toolkit.losses.base import LossInputs
-from kd_toolkit.losses.base import check_non_negative
+from kd_toolkit.utils.validation import check_non_negative
 
 # Measured with benchmarks/throughput.py on 2-core CPU machines (README,
 # Speed): XLA made our KD step 0.80x as fast on an AVX-512 machine and 1.06x

@@ -42,18 +42,9 @@ from kd_toolkit.export.verification import failed_report
 from kd_toolkit.export.verification import verify_artifact
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
 from kd_toolkit.utils.atomic_io import check_output_path
+from kd_toolkit.utils.validation import check_positive_int
 
 FAILED_SUFFIX = ".failed"
-
-
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ValueError(
-            f"`{name}` must be a positive int"
-            f"{' or None' if allow_none else ''}. Received: {name}={value!r}"
-        )
 
 
 def _load_eval_data(dataset, eval_data, eval_limit):
@@ -281,9 +272,9 @@ def export_and_verify(
     ```
     """
     formats = parse_formats(formats)
-    _check_positive_int("eval_limit", eval_limit, allow_none=True)
-    _check_positive_int("num_threads", num_threads)
-    _check_positive_int("representative_samples", representative_samples)
+    check_positive_int("eval_limit", eval_limit, allow_none=True)
+    check_positive_int("num_threads", num_threads)
+    check_positive_int("representative_samples", representative_samples)
     if any(f.runtime is Runtime.ONNXRUNTIME for f in formats):
         check_opset(opset)
     shape = model_input_shape(model)

@@ -7,10 +7,10 @@ from keras import ops
 from kd_toolkit.adaptation.replacement import as_replacement
 from kd_toolkit.losses.attention_transfer import check_rank4
 from kd_toolkit.losses.base import DistillationLoss
-from kd_toolkit.losses.base import check_non_negative
-from kd_toolkit.losses.base import check_positive
 from kd_toolkit.losses.feature_ops import attention_map
 from kd_toolkit.losses.feature_ops import match_spatial
+from kd_toolkit.utils.validation import check_non_negative
+from kd_toolkit.utils.validation import check_positive
 
 MAP_LOSSES = ("attention", "feature")
 REDUCTIONS = ("sum", "mean")

@@ -3,8 +3,8 @@
 import keras
 
 from kd_toolkit.losses.base import DistillationLoss
-from kd_toolkit.losses.base import check_positive
 from kd_toolkit.losses.feature_ops import attention_distance
+from kd_toolkit.utils.validation import check_positive
 
 
 @keras.saving.register_keras_serializable(package="kd_toolkit")

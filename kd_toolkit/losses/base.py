@@ -1,9 +1,10 @@
 """Base class of every distillation loss."""
 
 import dataclasses
-import math
 
 import keras
+
+from kd_toolkit.utils.validation import check_non_negative
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,31 +105,3 @@ class DistillationLoss(keras.layers.Layer):
         config.pop("trainable", None)
         config.pop("dtype", None)
         return config
-
-
-def _check_number(name, value, expected):
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(
-            f"`{name}` must be {expected}. "
-            f"Received: {name}={value!r} of type {type(value).__name__}"
-        )
-
-
-def check_non_negative(name, value):
-    """Returns `value` as float, or raises naming the argument."""
-    _check_number(name, value, "a non-negative number")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(
-            f"`{name}` must be a finite number >= 0. Received: {name}={value}"
-        )
-    return float(value)
-
-
-def check_positive(name, value):
-    """Returns `value` as float, or raises naming the argument."""
-    _check_number(name, value, "a positive number")
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(
-            f"`{name}` must be a finite number > 0. Received: {name}={value}"
-        )
-    return float(value)

@@ -4,10 +4,11 @@ import keras
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
-from kd_toolkit.losses.base import check_non_negative
-from kd_toolkit.losses.base import check_positive
 from kd_toolkit.losses.kd import standardize_logits
 from kd_toolkit.losses.registry import register
+from kd_toolkit.utils.validation import check_int
+from kd_toolkit.utils.validation import check_non_negative
+from kd_toolkit.utils.validation import check_positive
 
 # Added to the target logit to drop the target class from a softmax
 # (the authors' code subtracts 1000 after scaling; -inf would give NaN
@@ -77,12 +78,7 @@ class DKD(DistillationLoss):
         self.alpha = check_non_negative("alpha", alpha)
         self.beta = check_non_negative("beta", beta)
         self.temperature = check_positive("temperature", temperature)
-        if isinstance(warmup_steps, bool) or not isinstance(
-                warmup_steps, int) or warmup_steps < 0:
-            raise ValueError(
-                "`warmup_steps` must be an integer >= 0. "
-                f"Received: warmup_steps={warmup_steps!r}")
-        self.warmup_steps = warmup_steps
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, 0)
         if not isinstance(standardize, bool):
             raise TypeError(
                 "`standardize` must be a bool. "

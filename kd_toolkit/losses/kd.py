@@ -4,7 +4,7 @@ import keras
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
-from kd_toolkit.losses.base import check_positive
+from kd_toolkit.utils.validation import check_positive
 
 
 @keras.saving.register_keras_serializable(package="kd_toolkit")

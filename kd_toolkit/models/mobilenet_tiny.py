@@ -28,6 +28,7 @@ import keras
 
 from kd_toolkit.models import layer_factory as lf
 from kd_toolkit.models import validation
+from kd_toolkit.utils import validation as common_validation
 
 
 def _separable_block(x, filters, strides, prefix, weight_decay):
@@ -77,10 +78,11 @@ def mobilenet_tiny(input_shape=(32, 32, 3), num_classes=10,
     student.get_layer("stage3_out").output  # (None, 7, 7, 128)
     ```
     """
-    filters = validation.check_positive_ints(filters, "filters")
-    blocks_per_stage = validation.check_positive_int(
-        blocks_per_stage, "blocks_per_stage")
-    stem_filters = validation.check_positive_int(stem_filters, "stem_filters")
+    filters = common_validation.check_ints("filters", filters)
+    blocks_per_stage = common_validation.check_positive_int(
+        "blocks_per_stage", blocks_per_stage)
+    stem_filters = common_validation.check_positive_int(
+        "stem_filters", stem_filters)
     input_shape = validation.check_input_shape(
         input_shape, 2 ** (len(filters) - 1))
     num_classes = validation.check_num_classes(num_classes)

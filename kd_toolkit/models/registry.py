@@ -10,13 +10,13 @@ import dataclasses
 import functools
 from collections.abc import Callable
 
-from kd_toolkit.models import validation
 from kd_toolkit.models.mobilenet_tiny import mobilenet_tiny
 from kd_toolkit.models.resnet import RESNET_NAMES
 from kd_toolkit.models.resnet import resnet
 from kd_toolkit.models.simple_cnn import simple_cnn
 from kd_toolkit.models.wide_resnet import WRN_CONFIGS
 from kd_toolkit.models.wide_resnet import wide_resnet
+from kd_toolkit.utils import validation as common_validation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +77,8 @@ def get(name, input_shape=None, num_classes=10, **kwargs):
                                     base_width=8)
     ```
     """
-    validation.check_choice(name, tuple(_ZOO), "name")
+    common_validation.check_choice(
+        "name", name, tuple(_ZOO), what="model name")
     entry = _ZOO[name]
     unknown = sorted(set(kwargs) - set(entry.options))
     if unknown:

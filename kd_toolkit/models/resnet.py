@@ -39,6 +39,7 @@ import keras
 
 from kd_toolkit.models import layer_factory as lf
 from kd_toolkit.models import validation
+from kd_toolkit.utils import validation as common_validation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,14 +120,15 @@ def resnet(name, input_shape=(32, 32, 3), num_classes=10, base_width=None,
     features = model.get_layer("stage3_out").output  # (None, 7, 7, 64)
     ```
     """
-    validation.check_choice(name, RESNET_NAMES, "name")
+    common_validation.check_choice(
+        "name", name, RESNET_NAMES, what="model name")
     spec = _SPECS[name]
     input_shape = validation.check_input_shape(input_shape, _DOWNSAMPLING)
     num_classes = validation.check_num_classes(num_classes)
     weight_decay = validation.check_weight_decay(weight_decay)
     stem_width, width = spec.stem_width, spec.stage1_width
     if base_width is not None:
-        width = validation.check_positive_int(base_width, "base_width")
+        width = common_validation.check_positive_int("base_width", base_width)
         ratio = spec.stage1_width // spec.stem_width
         stem_width = max(1, width // ratio)
     blocks_per_stage = (spec.depth - 2) // 6

@@ -21,6 +21,7 @@ import keras
 
 from kd_toolkit.models import layer_factory as lf
 from kd_toolkit.models import validation
+from kd_toolkit.utils import validation as common_validation
 
 
 def simple_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64),
@@ -56,7 +57,7 @@ def simple_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64),
     student.get_layer("stage2_out").output  # (None, 7, 7, 32)
     ```
     """
-    filters = validation.check_positive_ints(filters, "filters")
+    filters = common_validation.check_ints("filters", filters)
     input_shape = validation.check_input_shape(
         input_shape, 2 ** len(filters))
     num_classes = validation.check_num_classes(num_classes)

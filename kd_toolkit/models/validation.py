@@ -5,7 +5,6 @@ names the argument, says what was expected and ends with
 `Received: <argument>=<value>`.
 """
 
-import difflib
 import numbers
 
 
@@ -67,25 +66,6 @@ def check_num_classes(num_classes):
     return int(num_classes)
 
 
-def check_positive_int(value, arg):
-    """Raises a `ValueError` unless `value` is an int >= 1."""
-    if not _is_int(value) or value < 1:
-        raise ValueError(
-            f"`{arg}` must be a positive int. Received: {arg}={value!r}")
-    return int(value)
-
-
-def check_positive_ints(values, arg):
-    """Raises a `ValueError` unless `values` is a non-empty tuple/list of
-    positive ints; returns it as a tuple."""
-    if (not isinstance(values, (tuple, list)) or not values
-            or not all(_is_int(v) and v >= 1 for v in values)):
-        raise ValueError(
-            f"`{arg}` must be a non-empty tuple of positive ints. "
-            f"Received: {arg}={values!r}")
-    return tuple(int(v) for v in values)
-
-
 def check_rate(value, arg):
     """Raises a `ValueError` unless `0 <= value < 1`."""
     if (not isinstance(value, numbers.Real) or isinstance(value, bool)
@@ -103,20 +83,3 @@ def check_weight_decay(value):
             "`weight_decay` must be a float >= 0 (the L2 coefficient). "
             f"Received: weight_decay={value!r}")
     return float(value)
-
-
-def check_choice(value, valid, arg):
-    """Raises a `ValueError` unless `value` is one of `valid`.
-
-    The message lists the close matches (by `difflib`) and every valid
-    choice.
-    """
-    if isinstance(value, str) and value in valid:
-        return value
-    close = []
-    if isinstance(value, str):
-        close = difflib.get_close_matches(value, valid, n=3, cutoff=0.6)
-    hint = f" Did you mean {close}?" if close else ""
-    raise ValueError(
-        f"Unknown `{arg}`.{hint} Valid choices: {sorted(valid)}. "
-        f"Received: {arg}={value!r}")

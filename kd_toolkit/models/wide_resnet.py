@@ -38,6 +38,7 @@ import keras
 
 from kd_toolkit.models import layer_factory as lf
 from kd_toolkit.models import validation
+from kd_toolkit.utils import validation as common_validation
 
 WRN_CONFIGS = {
     "wrn_16_1": (16, 1),
@@ -112,12 +113,13 @@ def wide_resnet(depth, width_factor, input_shape=(32, 32, 3), num_classes=10,
     features = model.get_layer("stage3_out").output  # (None, 7, 7, 128)
     ```
     """
-    depth = validation.check_positive_int(depth, "depth")
+    depth = common_validation.check_positive_int("depth", depth)
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(
             "`depth` of a wide ResNet must be 6n + 4 with n >= 1 "
             f"(10, 16, 22, 28, 40, ...). Received: depth={depth}")
-    width_factor = validation.check_positive_int(width_factor, "width_factor")
+    width_factor = common_validation.check_positive_int(
+        "width_factor", width_factor)
     input_shape = validation.check_input_shape(input_shape, _DOWNSAMPLING)
     num_classes = validation.check_num_classes(num_classes)
     dropout = validation.check_rate(dropout, "dropout")

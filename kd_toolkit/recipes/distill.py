@@ -19,6 +19,7 @@ from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.distiller import auto_jit_compile
 from kd_toolkit.distiller.resume import BackupAndRestore
+from kd_toolkit.utils import validation
 from kd_toolkit.utils.atomic_io import atomic_save_model
 from kd_toolkit.utils.atomic_io import atomic_write_text
 
@@ -359,10 +360,8 @@ def run_distillation(cfg):
             f"{cfg.kd_weight}")
     if cfg.pretrained_teacher is not None:
         pretrained.path(cfg.pretrained_teacher)  # raises with choices
-    if isinstance(cfg.cache_draws, bool) or not isinstance(
-            cfg.cache_draws, int) or cfg.cache_draws < 0:
-        raise ValueError("`cache_draws` must be an int >= 0. Received: "
-                         f"cache_draws={cfg.cache_draws!r}")
+    validation.check_int("cache_draws", cfg.cache_draws, 0)
+    validation.check_int("backup_steps", cfg.backup_steps, 0)
     info = data.dataset_info(cfg.dataset)
     test_ds = data.load(cfg.dataset, "test", limit=cfg.test_limit,
                         batch_size=cfg.batch_size, data_dir=cfg.data_dir,

@@ -63,7 +63,6 @@ def test_infer_strides_errors(start, end, match):
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(filters=0), "filters"),
-    (dict(filters=4, strides=1.5), "strides"),
     (dict(filters=4, kernel_size=0), "kernel_size"),
     (dict(filters=4, kind="dense"), r"kind.*\['separable', 'conv'\]"),
     (dict(filters=4, bn_momentum=1.0), "bn_momentum"),
@@ -73,6 +72,11 @@ def test_infer_strides_errors(start, end, match):
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         ActivationMapAdapter(**kwargs)
+
+
+def test_non_integer_strides_are_a_type_error():
+    with pytest.raises(TypeError, match=r"Received: strides=1\.5 of type"):
+        ActivationMapAdapter(filters=4, strides=1.5)
 
 
 def test_final_relu_must_be_bool():

@@ -19,7 +19,7 @@ def test_default_schedule_ramps_over_70_percent_of_the_steps():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    ({"target_sparsity": 1.0}, ValueError, r"in \(0, 1\)\. Received: "
+    ({"target_sparsity": 1.0}, ValueError, r"> 0 and < 1\. Received: "
                                            "target_sparsity=1.0"),
     ({"target_sparsity": "50%"}, TypeError,
      "Received: target_sparsity='50%'"),

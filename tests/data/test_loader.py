@@ -211,10 +211,7 @@ def test_missing_data_says_how_to_get_it(tmp_path, name, source, hints):
             r"\['auto', 'tfds', 'local'\]\. Received: source='web'$",
         ),
         ({"batch_size": 0}, r"int >= 1\. Received: batch_size=0$"),
-        ({"batch_size": 2.5}, r"Received: batch_size=2\.5$"),
-        ({"batch_size": True}, r"Received: batch_size=True$"),
         ({"limit": 0}, r"Received: limit=0$"),
-        ({"limit": "10"}, r"Received: limit='10'$"),
         ({"seed": -1}, r"int >= 0\. Received: seed=-1$"),
         ({"augment": "yes"}, r"bool or None\. Received: augment='yes'$"),
         ({"shuffle": 1}, r"Received: shuffle=1$"),
@@ -227,6 +224,16 @@ def test_bad_arguments(kwargs, match):
     kwargs = {"name": "fashion_mnist", **kwargs}
     with pytest.raises(ValueError, match=match):
         data.load(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"batch_size": 2.5}, r"Received: batch_size=2\.5 of type float$"),
+    ({"batch_size": True}, r"Received: batch_size=True of type bool$"),
+    ({"limit": "10"}, r"Received: limit='10' of type str$"),
+])
+def test_arguments_of_the_wrong_type(kwargs, match):
+    with pytest.raises(TypeError, match=match):
+        data.load(name="fashion_mnist", **kwargs)
 
 
 @pytest.mark.parametrize(

@@ -91,6 +91,13 @@ def test_warm_up_ramps_the_loss_over_training_steps():
     assert float(loss.steps) == 6
 
 
+def test_wrong_types_are_named():
+    with pytest.raises(TypeError, match=r"Received: warmup_steps=2.5 of"):
+        losses.DKD(warmup_steps=2.5)
+    with pytest.raises(TypeError, match=r"Received: standardize=1"):
+        losses.DKD(standardize=1)
+
+
 def test_gradient_reaches_the_student_only():
     t = tf.constant([T])
     s = tf.Variable([S])
@@ -108,7 +115,7 @@ def test_gradient_reaches_the_student_only():
 @pytest.mark.parametrize("kwargs, match", [
     ({"beta": -1.0}, r"Received: beta=-1.0"),
     ({"temperature": 0.0}, r"Received: temperature=0.0"),
-    ({"warmup_steps": 2.5}, r"Received: warmup_steps=2.5"),
+    ({"warmup_steps": -1}, r"Received: warmup_steps=-1"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):

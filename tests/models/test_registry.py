@@ -60,8 +60,8 @@ def test_options_reach_the_builder():
 
 def test_unknown_name_lists_close_matches_and_valid_names():
     with pytest.raises(ValueError, match=(
-            r"Did you mean \[.*'wrn_16_2'.*\]\? "
-            r"Valid choices: \['mobilenet_tiny',.*'wrn_40_2'\]\. "
+            r"Unknown model name\. Did you mean \[.*'wrn_16_2'.*\]\? "
+            r"Expected one of \[.*'wrn_40_2'.*\]\. "
             r"Received: name='wrn_16_3'")):
         models.get("wrn_16_3")
 

@@ -131,9 +131,9 @@ def test_save_load_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "kwargs,match",
     [({"name": "resnet21"}, r"Did you mean \[.*'resnet20'.*\]\? "
-                            r"Valid choices: \['resnet110'.*"
+                            r"Expected one of \['resnet110'.*"
                             r"Received: name='resnet21'"),
-     ({"name": 20}, r"Valid choices:.*Received: name=20"),
+     ({"name": 20}, r"Expected one of.*Received: name=20"),
      ({"name": "resnet8", "base_width": 0}, "Received: base_width=0"),
      ({"name": "resnet8", "num_classes": 1}, "Received: num_classes=1"),
      ({"name": "resnet8", "input_shape": (32, 32)},

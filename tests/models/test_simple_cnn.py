@@ -69,7 +69,6 @@ def test_training_reduces_loss_on_a_learnable_synthetic_task():
     "kwargs,match",
     [({"filters": ()}, r"Received: filters=\(\)"),
      ({"filters": (8, -1)}, r"Received: filters=\(8, -1\)"),
-     ({"filters": 32}, "Received: filters=32"),
      ({"input_shape": (6, 6, 1), "filters": (8, 8, 8)},
       r"downsample by 8.*Received: input_shape=\(6, 6, 1\)"),
      ({"input_shape": (28, 28, 1, 1)}, "rank-3"),
@@ -77,3 +76,8 @@ def test_training_reduces_loss_on_a_learnable_synthetic_task():
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         simple_cnn(**kwargs)
+
+
+def test_filters_must_be_a_tuple():
+    with pytest.raises(TypeError, match="Received: filters=32 of type int"):
+        simple_cnn(filters=32)

@@ -52,12 +52,3 @@ def test_rates_and_weight_decay():
     for bad in (-1e-4, float("nan"), None):
         with pytest.raises(ValueError, match="Received: weight_decay="):
             validation.check_weight_decay(bad)
-
-
-def test_check_choice_lists_valid_and_close():
-    with pytest.raises(ValueError, match=(
-            r"Did you mean \['alpha'\]\? Valid choices: \['alpha', 'beta'\]"
-            r"\. Received: name='alpah'")):
-        validation.check_choice("alpah", ("beta", "alpha"), "name")
-    with pytest.raises(ValueError, match=r"Unknown `name`\. Valid choices"):
-        validation.check_choice(None, ("beta", "alpha"), "name")
