@@ -53,6 +53,10 @@ setuptools.setup(
         "all": EXPORT + COMPRESS + BENCHMARK + TEST,
     },
     entry_points={
-        "console_scripts": ["kd-train=kd_toolkit.train:run"],
+        "console_scripts": [
+            "kd-train=kd_toolkit.cli.train:run",
+            "kd-export=kd_toolkit.cli.export:run",
+            "kd-compress=kd_toolkit.cli.compress:run",
+        ],
     },
 )

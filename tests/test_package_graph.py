@@ -19,6 +19,7 @@ LAYERS = [
     {"distiller"},
     {"callbacks", "compress", "pretrained"},
     {"recipes"},
+    {"cli"},
     {"train"},
 ]
 

@@ -60,7 +60,7 @@ def test_command_line(fmnist_pair, tmp_path):
                f"--out_dir={out}")
     assert run.returncode in (0, 1), run.stderr[-3000:]
     assert "| prune50 | tflite_float32 |" in run.stdout
-    assert "python examples/compress_student.py --student=" in run.stdout
+    assert "kd-compress --student=" in run.stdout
     saved = json.loads((out / "compression_report.json").read_text())
     assert run.returncode == (0 if all(r["passed"] for r in saved["rows"])
                               else 1)

@@ -1,0 +1,197 @@
+"""Export a trained student to LiteRT/TFLite and ONNX, verify every artifact.
+
+Writes the artifacts, `export_report.md` and `export_report.json` to
+`--out_dir` and prints the report table. Exits with status 0 when every
+artifact passes its acceptance checks, 1 when any fails (failing artifacts
+are renamed `<file>.failed`), 2 on bad input.
+
+Example:
+
+    kd-export --model student.keras \
+        --dataset fashion_mnist \
+        --formats tflite_float32,tflite_float16,tflite_int8,onnx \
+        --out_dir artifacts/ --overwrite
+
+Threshold flags (`--max_abs_diff`, ...) override that threshold for every
+exported format; pass `none` to disable it. Defaults come from the design's
+export acceptance table (`kd_toolkit.export.default_thresholds`).
+"""
+
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from absl import app
+from absl import flags
+from absl import logging
+
+_DEFAULT_FORMATS = (
+    "tflite_float32,tflite_float16,tflite_dynamic_int8,tflite_int8,onnx"
+)
+_THRESHOLD_FLAGS = (
+    "max_abs_diff",
+    "min_top1_agreement",
+    "min_confident_agreement",
+    "max_accuracy_drop",
+    "max_size_ratio",
+    "max_weights_ratio",
+)
+
+FLAGS = flags.FLAGS
+flags.DEFINE_string("model", None, "Path of the student `.keras` file.")
+flags.DEFINE_string(
+    "dataset",
+    "fashion_mnist",
+    "kd_toolkit.data name: test split for verification, training split for "
+    "int8 calibration.",
+)
+flags.DEFINE_string(
+    "formats", _DEFAULT_FORMATS, "Comma-separated artifact formats."
+)
+flags.DEFINE_string("out_dir", None, "Output directory.")
+flags.DEFINE_bool("overwrite", False, "Replace existing artifacts/reports.")
+flags.DEFINE_integer(
+    "representative_samples", 200, "Calibration images for int8 formats."
+)
+flags.DEFINE_integer(
+    "eval_limit", None, "Verify on the first N test images (default: all)."
+)
+flags.DEFINE_integer("opset", 17, "ONNX opset.")
+flags.DEFINE_bool(
+    "allow_select_tf_ops",
+    False,
+    "Allow select TF (Flex) ops in LiteRT artifacts (default: builtins).",
+)
+flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
+flags.DEFINE_integer("latency_warmup", 20, "Untimed warm-up runs.")
+flags.DEFINE_integer("num_threads", 1, "LiteRT / onnxruntime threads.")
+flags.DEFINE_list("latency_threads", ["1", "2"],
+                  "Thread counts of the report's latency table (each "
+                  "LiteRT file with and without XNNPACK, ONNX in "
+                  "onnxruntime); empty skips it.")
+flags.DEFINE_enum(
+    "size_basis",
+    "file",
+    ["file", "weights"],
+    "Apply the default size bounds to the file or to the weight payload "
+    "(for students under ~80k parameters).",
+)
+flags.DEFINE_string(
+    "basename", None, "Artifact file stem (default: the model's name)."
+)
+for _name in _THRESHOLD_FLAGS:
+    flags.DEFINE_string(
+        _name,
+        None,
+        f"Override `{_name}` for every format: a number, or `none` to "
+        "disable the check.",
+    )
+flags.mark_flags_as_required(["model", "out_dir"])
+
+
+def _threshold_value(name, text):
+    if text.strip().lower() == "none":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(
+            f"--{name} must be a number or `none`. Received: {name}={text!r}"
+        ) from None
+
+
+def _threads(values):
+    """`--latency_threads` as ints; a bad value names the flag."""
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise ValueError(
+            "`--latency_threads` must be integers >= 1. Received: "
+            f"--latency_threads={','.join(values)}") from None
+
+
+def _thresholds(formats, export):
+    overrides = {
+        name: _threshold_value(name, getattr(FLAGS, name))
+        for name in _THRESHOLD_FLAGS
+        if getattr(FLAGS, name) is not None
+    }
+    return {
+        fmt.name: export.default_thresholds(fmt, FLAGS.size_basis).replace(
+            **overrides
+        )
+        for fmt in formats
+    }
+
+
+def _load_model(keras, path):
+    """Loads a `.keras` file; an unreadable one is a clear error."""
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise ValueError(
+            "--model exists but is not a `.keras` archive (a zip file): it "
+            "is corrupt, truncated or another format. Received: "
+            f"model={path!r}")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, TypeError, OSError, KeyError) as error:
+        raise ValueError(
+            f"--model could not be loaded as a Keras model "
+            f"({type(error).__name__}: {str(error)[:300]}). Received: "
+            f"model={path!r}") from error
+
+
+def main(argv):
+    del argv
+    logging.set_verbosity(logging.WARNING)
+    import keras
+
+    import kd_toolkit  # noqa: F401 - registers the serializable classes.
+    from kd_toolkit import export
+
+    try:
+        formats = export.parse_formats(FLAGS.formats)
+        thresholds = _thresholds(formats, export)
+        if not os.path.isfile(FLAGS.model):
+            raise FileNotFoundError(
+                f"--model must be an existing `.keras` file. "
+                f"Received: model={FLAGS.model!r}"
+            )
+        model = _load_model(keras, FLAGS.model)
+        report = export.export_and_verify(
+            model,
+            formats,
+            FLAGS.out_dir,
+            dataset=FLAGS.dataset,
+            eval_limit=FLAGS.eval_limit,
+            representative_samples=FLAGS.representative_samples,
+            thresholds=thresholds,
+            basename=FLAGS.basename,
+            overwrite=FLAGS.overwrite,
+            allow_select_tf_ops=FLAGS.allow_select_tf_ops,
+            opset=FLAGS.opset,
+            latency_runs=FLAGS.latency_runs,
+            latency_warmup=FLAGS.latency_warmup,
+            num_threads=FLAGS.num_threads,
+            latency_threads=_threads(FLAGS.latency_threads),
+        )
+    except (ValueError, TypeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(report.to_markdown())
+    print(f"Reports written to {os.path.join(FLAGS.out_dir, '')}")
+    if not report.passed:
+        print(f"FAILED formats: {', '.join(report.failed)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run():
+    """Console-script entry point (`kd-export`)."""
+    app.run(main)
+
+
+if __name__ == "__main__":
+    run()
