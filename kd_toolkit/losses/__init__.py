@@ -7,9 +7,12 @@ from kd_toolkit.losses.base import LossInputs
 from kd_toolkit.losses.dkd import DKD
 from kd_toolkit.losses.hint import Hint
 from kd_toolkit.losses.kd import KD
+from kd_toolkit.losses.pkt import PKT
 from kd_toolkit.losses.registry import get
 from kd_toolkit.losses.registry import names
 from kd_toolkit.losses.registry import register
+from kd_toolkit.losses.rkd import RKD
+from kd_toolkit.losses.similarity_preserving import SimilarityPreserving
 
 register("kd", KD)
 register("hint", Hint)

@@ -1,5 +1,7 @@
 """Look-up of distillation losses by name, for command lines and configs."""
 
+import inspect
+
 _REGISTRY = {}
 
 
@@ -42,7 +44,25 @@ def get(identifier, **kwargs):
     if isinstance(identifier, DistillationLoss):
         return identifier
     if isinstance(identifier, str) and identifier in _REGISTRY:
-        return _REGISTRY[identifier](**kwargs)
+        cls = _REGISTRY[identifier]
+        missing = required_arguments(cls, kwargs)
+        if missing:
+            given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+            raise ValueError(
+                f"The loss {identifier!r} ({cls.__name__}) has no default "
+                f"for {missing}: pass them, e.g. kd_toolkit.losses.get("
+                f"{identifier!r}, {missing[0]}=...). Received: "
+                f"{given or 'no arguments'}")
+        return cls(**kwargs)
     raise ValueError(
         f"Unknown distillation loss. Expected one of {names()} or a "
         f"DistillationLoss instance. Received: loss={identifier!r}")
+
+
+def required_arguments(cls, given=()):
+    """Constructor arguments of `cls` without a default, not in `given`."""
+    params = inspect.signature(cls.__init__).parameters.values()
+    return [p.name for p in params
+            if p.name != "self" and p.default is p.empty
+            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+            and p.name not in given]

@@ -31,6 +31,9 @@ LOSSES = {
     "kd": lambda: [kd.losses.KD(2.0)],
     "kd_standardized": lambda: [kd.losses.KD(2.0, standardize=True)],
     "dkd": lambda: [kd.losses.DKD(warmup_steps=2)],
+    "rkd": lambda: [kd.losses.RKD("feat", "feat")],
+    "sp": lambda: [kd.losses.SimilarityPreserving("feat", "feat")],
+    "pkt": lambda: [kd.losses.PKT("feat", "feat")],
     "hint": lambda: [kd.losses.KD(2.0), kd.losses.Hint("feat", "feat")],
     "at": lambda: [kd.losses.AttentionTransfer([("feat", "feat")])],
 }
