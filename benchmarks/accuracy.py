@@ -18,6 +18,9 @@ method sees the same views in the same order (paired seeds):
                  default "kl_divergence" string (docs/keras_kd.md)
   fitnets_kd     FitNets hint + KD
   at_kd          attention transfer + KD
+  rkd_kd         relational KD (distances, angles) + KD, pooled embeddings
+  sp_kd          similarity-preserving KD + KD, pooled embeddings
+  pkt_kd         probabilistic knowledge transfer + KD, pooled embeddings
   ama_kd         activation map adaptation + KD
 
 Each (method, seed) run writes its own JSON under

@@ -156,6 +156,21 @@ def run_kd_ls(s, teacher, seed):
         2.0, weight=s.kd_weight, standardize=True))
 
 
+def _relational_kd(loss_class):
+    """KD + a relational loss on the pooled embeddings (teacher live)."""
+
+    def run(s, teacher, seed):
+        return _ours(s, teacher, seed,
+                     lambda student: [loss_class("pool", "pool")])
+
+    return run
+
+
+run_rkd_kd = _relational_kd(kd.losses.RKD)
+run_sp_kd = _relational_kd(kd.losses.SimilarityPreserving)
+run_pkt_kd = _relational_kd(kd.losses.PKT)
+
+
 def run_fitnets_kd(s, teacher, seed):
     def extra(student):
         stages = _stages(teacher, student)
@@ -269,5 +284,8 @@ RUNNERS = {
     "keras_default": run_keras_default,
     "fitnets_kd": run_fitnets_kd,
     "at_kd": run_at_kd,
+    "rkd_kd": run_rkd_kd,
+    "sp_kd": run_sp_kd,
+    "pkt_kd": run_pkt_kd,
 }
 METHOD_NAMES = tuple(RUNNERS) + ("ama_kd",)

@@ -26,6 +26,9 @@ LABELS = {
     "kd_ls": "KD + logit standardization (τ 2; cache)",
     "fitnets_kd": "FitNets + KD",
     "at_kd": "AT + KD",
+    "rkd_kd": "RKD + KD (pooled embeddings)",
+    "sp_kd": "SP + KD (pooled embeddings)",
+    "pkt_kd": "PKT + KD (pooled embeddings)",
     "ama_kd": "AMA + KD (defaults)",
 }
 HEADLINE = ("alone", "kd", "keras_fair", "ama_kd")

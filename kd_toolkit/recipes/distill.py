@@ -152,8 +152,26 @@ def _dkd(cfg, teacher, student):
     return [losses.DKD(temperature=cfg.temperature, weight=cfg.kd_weight)]
 
 
+def _on_embeddings(loss_class):
+    """KD plus a relational loss on both models' pooled embeddings."""
+
+    def losses_of(cfg, teacher, student):
+        for model in (teacher, student):
+            if model is not None and "pool" not in {
+                    layer.name for layer in model.layers}:
+                raise ValueError(
+                    f"Method {cfg.method!r} reads the `pool` layer (the "
+                    f"pooled embedding); model '{model.name}' has none.")
+        return _kd(cfg, teacher, student) + [loss_class("pool", "pool")]
+
+    return losses_of
+
+
 METHODS = {"kd": _kd, "kd_ls": _kd_standardized, "dkd": _dkd,
-           "fitnets": _fitnets, "at": _attention}
+           "fitnets": _fitnets, "at": _attention,
+           "rkd": _on_embeddings(losses.RKD),
+           "sp": _on_embeddings(losses.SimilarityPreserving),
+           "pkt": _on_embeddings(losses.PKT)}
 # Methods that read only the teacher's logits: they can train from the
 # teacher-output cache.
 LOGIT_METHODS = ("kd", "kd_ls", "dkd")

@@ -177,3 +177,17 @@ def test_logit_methods_by_name_train_from_the_cache():
     kd_ls, = recipes.method_losses("kd_ls", cfg, None, None)
     assert kd_ls.standardize and kd_ls.temperature == 2.0
     assert {"kd", "kd_ls", "dkd"} <= set(recipes.distill.LOGIT_METHODS)
+
+
+def test_relational_methods_add_their_loss_on_the_pooled_embeddings():
+    from kd_toolkit import losses
+    from kd_toolkit import models
+
+    cfg = recipes.DistillConfig(method="rkd")
+    net = models.get("resnet8", input_shape=(28, 28, 1), num_classes=10)
+    for method, cls in (("rkd", losses.RKD), ("pkt", losses.PKT),
+                        ("sp", losses.SimilarityPreserving)):
+        kd_loss, relational = recipes.method_losses(method, cfg, net, net)
+        assert isinstance(kd_loss, losses.KD) and type(relational) is cls
+        assert relational.teacher_feature_names() == ("pool",)
+    assert not {"rkd", "sp", "pkt"} & set(recipes.distill.LOGIT_METHODS)
