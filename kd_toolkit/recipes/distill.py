@@ -147,9 +147,11 @@ def _kd_standardized(cfg, teacher, student):
 
 
 def _dkd(cfg, teacher, student):
-    # The paper's α = 1, β = 8 on top of our hard-label/soft blend.
+    # β = 2 was picked on a validation split for the resnet8 students of
+    # our benchmark (docs/methods.md): the paper's β = 8 hurt them.
     del teacher, student
-    return [losses.DKD(temperature=cfg.temperature, weight=cfg.kd_weight)]
+    return [losses.DKD(beta=2.0, temperature=cfg.temperature,
+                       weight=cfg.kd_weight)]
 
 
 def _on_embeddings(loss_class):

@@ -173,7 +173,7 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
 def test_logit_methods_by_name_train_from_the_cache():
     cfg = recipes.DistillConfig(temperature=2.0, kd_weight=0.7)
     dkd, = recipes.method_losses("dkd", cfg, None, None)
-    assert (dkd.temperature, dkd.weight, dkd.beta) == (2.0, 0.7, 8.0)
+    assert (dkd.temperature, dkd.weight, dkd.beta) == (2.0, 0.7, 2.0)
     kd_ls, = recipes.method_losses("kd_ls", cfg, None, None)
     assert kd_ls.standardize and kd_ls.temperature == 2.0
     assert {"kd", "kd_ls", "dkd"} <= set(recipes.distill.LOGIT_METHODS)
