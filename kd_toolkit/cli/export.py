@@ -66,6 +66,10 @@ flags.DEFINE_bool(
 flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
 flags.DEFINE_integer("latency_warmup", 20, "Untimed warm-up runs.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT / onnxruntime threads.")
+flags.DEFINE_bool("model_card", True,
+                  "Write model_card.json/.md (input range, quantization "
+                  "parameters, labels, LiteRT snippets) next to the "
+                  "artifacts.")
 flags.DEFINE_list("latency_threads", ["1", "2"],
                   "Thread counts of the report's latency table (each "
                   "LiteRT file with and without XNNPACK, ONNX in "
@@ -181,6 +185,18 @@ def main(argv):
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(report.to_markdown())
+    if FLAGS.model_card and any(a.passed for a in report.artifacts):
+        from kd_toolkit.data import dataset_info
+        from kd_toolkit.distiller.output_kind import detect_output_kind
+        from kd_toolkit.export import model_card
+
+        names = (dataset_info(FLAGS.dataset).class_names if FLAGS.dataset
+                 else None)
+        card = model_card.write_model_card(
+            report, FLAGS.out_dir, class_names=names,
+            output_kind=detect_output_kind(model),
+            overwrite=FLAGS.overwrite)
+        print(f"Model card: {card[1]}")
     print(f"Reports written to {os.path.join(FLAGS.out_dir, '')}")
     if not report.passed:
         print(f"FAILED formats: {', '.join(report.failed)}", file=sys.stderr)

@@ -18,6 +18,7 @@ from kd_toolkit.export.latency import LatencyStats
 from kd_toolkit.export.latency import measure_latency
 from kd_toolkit.export.latency_table import LatencyRow
 from kd_toolkit.export.latency_table import latency_table
+from kd_toolkit.export.model_card import write_model_card
 from kd_toolkit.export.onnx_export import convert_to_onnx
 from kd_toolkit.export.onnx_export import export_onnx
 from kd_toolkit.export.parity import Parity
@@ -77,4 +78,5 @@ __all__ = [
     "parse_formats",
     "quantization_names",
     "verify_artifact",
+    "write_model_card",
 ]

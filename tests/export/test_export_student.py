@@ -43,6 +43,10 @@ def test_cli_end_to_end(student_file, tmp_path):
     assert [a["format"] for a in report["artifacts"]] == [
         "tflite_float32", "tflite_int8", "onnx"]
     assert (out_dir / "simple_cnn_tflite_int8.tflite").is_file()
+    card = json.loads((out_dir / "model_card.json").read_text())
+    assert card["output"]["kind"] == "logits"
+    assert card["output"]["classes"][0] == "T-shirt/top"
+    assert "Model card: " in result.stdout
 
     # A second run into the same directory refuses to overwrite...
     impossible = ["--formats", "tflite_int8", "--max_size_ratio", "0.05"]

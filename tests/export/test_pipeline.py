@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -127,6 +128,43 @@ def test_real_export_report_has_the_latency_table(exported):
     text = (out_dir / "export_report.md").read_text()
     assert "## Latency, batch 1" in text
     assert "| tflite_int8 | litert | 2 | builtin |" in text
+
+
+@pytest.mark.slow
+def test_model_card_records_io_and_its_python_snippet_runs(exported,
+                                                           tmp_path):
+    from kd_toolkit import data
+    from kd_toolkit.export import model_card
+
+    report, out_dir = exported
+    names = data.dataset_info("fashion_mnist").class_names
+    json_path, md_path = model_card.write_model_card(
+        report, tmp_path, class_names=names, output_kind="logits")
+    card = json.loads(json_path.read_text())
+    assert card["input"]["range"] == [0.0, 1.0]
+    assert card["output"] == {"kind": "logits", "classes": list(names)}
+    by_format = {a["format"]: a for a in card["artifacts"]}
+    int8 = by_format["tflite_int8"]
+    runner = LiteRTRunner(out_dir / int8["file"])
+    scale, zero_point = runner.input_detail["quantization"]
+    assert int8["input"] == {"dtype": "int8", "shape": [1, 28, 28, 1],
+                             "scale": pytest.approx(scale),
+                             "zero_point": zero_point}
+    assert by_format["tflite_float32"]["input"]["dtype"] == "float32"
+    assert "scale" not in by_format["tflite_float32"]["input"]
+    text = md_path.read_text()
+    assert "**untested**" in text and "student_tflite_int8.tflite" in text
+    # The Python snippet, run as written against the int8 file.
+    snippet = text.split("```python\n")[1].split("```")[0]
+    namespace = {}
+    cwd = os.getcwd()
+    os.chdir(out_dir)
+    try:
+        exec(snippet, namespace)
+    finally:
+        os.chdir(cwd)
+    assert 0 <= namespace["label"] < 10
+    assert namespace["y"].dtype == np.float32  # dequantized
 
 
 @pytest.mark.slow
