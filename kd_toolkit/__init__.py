@@ -28,4 +28,5 @@ from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import StaleCacheError
 from kd_toolkit.distiller import StopOnNonFiniteLoss
 from kd_toolkit.distiller import TeacherLogitsCache
+from kd_toolkit.distiller import teacher_ensemble
 from kd_toolkit.version import __version__

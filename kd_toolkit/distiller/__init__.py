@@ -8,3 +8,4 @@ from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.teacher_cache import StaleCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
+from kd_toolkit.distiller.teacher_ensemble import teacher_ensemble
