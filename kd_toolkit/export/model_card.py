@@ -1,8 +1,10 @@
 """A model card next to the exported artifacts: what a deployer must know."""
 
+import dataclasses
 import json
 import pathlib
 
+from kd_toolkit.export.edgetpu_check import edgetpu_check
 from kd_toolkit.export.runners import LiteRTRunner
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
@@ -60,6 +62,8 @@ def model_card(report, class_names=None, output_kind="logits"):
             runner = LiteRTRunner(a.path)
             entry["input"] = _tensor(runner.input_detail)
             entry["output"] = _tensor(runner.output_detail)
+            if entry["input"]["dtype"] == "int8":
+                entry["edgetpu"] = dataclasses.asdict(edgetpu_check(a.path))
         artifacts.append(entry)
     return {
         "model": report.model_name,
@@ -112,6 +116,13 @@ def to_markdown(card):
                      f"{_describe(a.get('output'))} | "
                      f"{100 * a['top1_agreement']:.2f}% | "
                      f"{_number(a['accuracy'])} | {a['size_bytes']} |")
+    for a in card["artifacts"]:
+        if "edgetpu" in a:
+            check = a["edgetpu"]
+            verdict = "no problem found" if check["ready"] else "; ".join(
+                check["problems"])
+            lines += ["", f"Edge TPU readiness of {a['file']} "
+                      f"({check['note']}): {verdict}."]
     int8 = next((a for a in card["artifacts"]
                  if a.get("input", {}).get("dtype") == "int8"), None)
     chosen = int8 or next((a for a in card["artifacts"] if "input" in a),

@@ -122,3 +122,27 @@ def weight_bytes(flatbuffer):
         for i in range(subgraph.TensorsLength()):
             buffers.add(subgraph.Tensors(i).Buffer())
     return sum(model.Buffers(i).DataLength() for i in buffers)
+
+
+def tensor_count(flatbuffer):
+    """Number of tensors the model's first subgraph declares (the
+    interpreter may add scratch tensors after them)."""
+    return _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(
+        0).TensorsLength()
+
+
+def operators_in_order(flatbuffer):
+    """The operator names of the first subgraph, one per operator, in the
+    order the interpreter runs them (e.g. `("CONV_2D", "MEAN", ...)`)."""
+    codes = []
+    for builtin, custom, schema in _operator_codes(flatbuffer):
+        if custom is not None:
+            codes.append(custom)
+            continue
+        names = {value: key for key, value in
+                 vars(schema.BuiltinOperator).items()
+                 if not key.startswith("_")}
+        codes.append(names.get(builtin, f"BUILTIN_{builtin}"))
+    subgraph = _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(0)
+    return tuple(codes[subgraph.Operators(i).OpcodeIndex()]
+                 for i in range(subgraph.OperatorsLength()))

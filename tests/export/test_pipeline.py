@@ -154,6 +154,14 @@ def test_model_card_records_io_and_its_python_snippet_runs(exported,
     assert "scale" not in by_format["tflite_float32"]["input"]
     text = md_path.read_text()
     assert "**untested**" in text and "student_tflite_int8.tflite" in text
+    # Edge TPU, static check: int8 everywhere and supported operators; the
+    # only gap is the dynamic batch size of a Keras export.
+    edgetpu = int8["edgetpu"]
+    assert edgetpu["first_unsupported_op"] is None
+    assert [p.split(":")[0] for p in edgetpu["problems"]] == [
+        "the input has a dynamic size [-1, 28, 28, 1]",
+        "the output has a dynamic size [-1, 10]"]
+    assert "static check only" in text
     # The Python snippet, run as written against the int8 file.
     snippet = text.split("```python\n")[1].split("```")[0]
     namespace = {}
@@ -165,6 +173,18 @@ def test_model_card_records_io_and_its_python_snippet_runs(exported,
         os.chdir(cwd)
     assert 0 <= namespace["label"] < 10
     assert namespace["y"].dtype == np.float32  # dequantized
+
+
+@pytest.mark.slow
+def test_edgetpu_check_names_float_tensors(exported):
+    from kd_toolkit.export.edgetpu_check import edgetpu_check
+
+    _, out_dir = exported
+    check = edgetpu_check(out_dir / "student_tflite_dynamic_int8.tflite")
+    assert not check.ready
+    assert "the input is float32, not 8-bit" in check.problems[0]
+    assert any("is float32: weights and activations" in p
+               for p in check.problems)
 
 
 @pytest.mark.slow
