@@ -6,6 +6,7 @@ import keras
 from keras import layers
 from keras import ops
 
+from kd_toolkit.utils.validation import check_bool
 from kd_toolkit.utils.validation import check_positive_int
 
 KINDS = ("separable", "conv")
@@ -79,16 +80,9 @@ class ActivationMapAdapter(keras.layers.Layer):
             raise ValueError(
                 f"`kind` must be one of {list(KINDS)}. Received: kind={kind!r}")
         self.kind = kind
-        if not isinstance(final_relu, bool):
-            raise TypeError(
-                "`final_relu` must be a bool. "
-                f"Received: final_relu={final_relu!r}")
-        self.final_relu = final_relu
-        if not isinstance(stop_input_gradient, bool):
-            raise TypeError(
-                "`stop_input_gradient` must be a bool. "
-                f"Received: stop_input_gradient={stop_input_gradient!r}")
-        self.stop_input_gradient = stop_input_gradient
+        self.final_relu = check_bool("final_relu", final_relu)
+        self.stop_input_gradient = check_bool("stop_input_gradient",
+                                              stop_input_gradient)
         if not _is_number(bn_momentum) or not 0.0 < bn_momentum < 1.0:
             raise ValueError(
                 "`bn_momentum` must be a number in (0, 1). "

@@ -9,6 +9,7 @@ from kd_toolkit.export.latency import DEFAULT_WARMUP
 from kd_toolkit.export.latency import measure_latency
 from kd_toolkit.export.runners import LiteRTRunner
 from kd_toolkit.export.runners import OnnxRunner
+from kd_toolkit.utils.validation import check_ints
 
 DEFAULT_THREADS = (1, 2)
 XNNPACK, BUILTIN, ONNX_CPU = "xnnpack", "builtin", "cpu"
@@ -114,12 +115,9 @@ def check_threads(threads):
     """Returns `threads` as a tuple of ints >= 1 (possibly empty), or raises
     a `ValueError` naming it."""
     threads = tuple(threads)
-    if any(isinstance(t, bool) or not isinstance(t, int) or t < 1
-           for t in threads):
-        raise ValueError(
-            "`latency_threads` must be integers >= 1. "
-            f"Received: latency_threads={threads!r}")
-    return threads
+    if not threads:
+        return ()
+    return check_ints("latency_threads", threads, minimum=1)
 
 
 def to_markdown(rows):

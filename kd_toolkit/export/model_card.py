@@ -68,7 +68,9 @@ def model_card(report, class_names=None, output_kind="logits"):
     return {
         "model": report.model_name,
         "dataset": report.dataset,
-        "input": {"shape": _input_shape(report), "dtype": "float32",
+        "input": {"shape": next((a["input"]["shape"] for a in artifacts
+                                  if "input" in a), None),
+                  "dtype": "float32",
                   "range": [0.0, 1.0],
                   "normalisation": "pixel / 255 (no mean or std)"},
         "output": {"kind": output_kind,
@@ -142,14 +144,6 @@ def _tensor(detail):
     if scale:
         out.update(scale=float(scale), zero_point=int(zero_point))
     return out
-
-
-def _input_shape(report):
-    for a in report.artifacts:
-        if a.passed and a.path.endswith(".tflite"):
-            return [1, *LiteRTRunner(a.path).input_detail["shape"][1:]
-                    .tolist()]
-    return None
 
 
 def _describe(tensor):

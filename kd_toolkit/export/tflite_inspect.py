@@ -45,18 +45,23 @@ def operator_names(flatbuffer):
     Returns:
         tuple of str.
     """
-    names = set()
+    return tuple(sorted(set(_code_names(flatbuffer))))
+
+
+def _code_names(flatbuffer):
+    """The name of each operator code of the model, in code order."""
+    names = []
     for builtin, custom, schema in _operator_codes(flatbuffer):
         if custom is not None:
-            names.add(custom)
+            names.append(custom)
             continue
         builtin_names = {
             value: key
             for key, value in vars(schema.BuiltinOperator).items()
             if not key.startswith("_")
         }
-        names.add(builtin_names.get(builtin, f"BUILTIN_{builtin}"))
-    return tuple(sorted(names))
+        names.append(builtin_names.get(builtin, f"BUILTIN_{builtin}"))
+    return names
 
 
 def non_builtin_ops(flatbuffer):
@@ -134,15 +139,7 @@ def tensor_count(flatbuffer):
 def operators_in_order(flatbuffer):
     """The operator names of the first subgraph, one per operator, in the
     order the interpreter runs them (e.g. `("CONV_2D", "MEAN", ...)`)."""
-    codes = []
-    for builtin, custom, schema in _operator_codes(flatbuffer):
-        if custom is not None:
-            codes.append(custom)
-            continue
-        names = {value: key for key, value in
-                 vars(schema.BuiltinOperator).items()
-                 if not key.startswith("_")}
-        codes.append(names.get(builtin, f"BUILTIN_{builtin}"))
+    codes = _code_names(flatbuffer)
     subgraph = _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(0)
     return tuple(codes[subgraph.Operators(i).OpcodeIndex()]
                  for i in range(subgraph.OperatorsLength()))

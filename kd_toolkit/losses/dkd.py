@@ -6,6 +6,7 @@ from keras import ops
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.kd import standardize_logits
 from kd_toolkit.losses.registry import register
+from kd_toolkit.utils.validation import check_bool
 from kd_toolkit.utils.validation import check_int
 from kd_toolkit.utils.validation import check_non_negative
 from kd_toolkit.utils.validation import check_positive
@@ -79,11 +80,7 @@ class DKD(DistillationLoss):
         self.beta = check_non_negative("beta", beta)
         self.temperature = check_positive("temperature", temperature)
         self.warmup_steps = check_int("warmup_steps", warmup_steps, 0)
-        if not isinstance(standardize, bool):
-            raise TypeError(
-                "`standardize` must be a bool. "
-                f"Received: standardize={standardize!r}")
-        self.standardize = standardize
+        self.standardize = check_bool("standardize", standardize)
         self.steps = self.add_weight(
             shape=(), initializer="zeros", trainable=False, name="steps",
             aggregation="only_first_replica")

@@ -4,6 +4,7 @@ import keras
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
+from kd_toolkit.utils.validation import check_bool
 from kd_toolkit.utils.validation import check_positive
 
 
@@ -62,11 +63,7 @@ class KD(DistillationLoss):
                  standardize=False, **kwargs):
         super().__init__(weight=weight, name=name, **kwargs)
         self.temperature = check_positive("temperature", temperature)
-        if not isinstance(standardize, bool):
-            raise TypeError(
-                "`standardize` must be a bool. "
-                f"Received: standardize={standardize!r}")
-        self.standardize = standardize
+        self.standardize = check_bool("standardize", standardize)
 
     def metric_names(self):
         return ("kd_loss",)

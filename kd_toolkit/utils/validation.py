@@ -26,6 +26,18 @@ def _type_error(name, value, expected):
         f"Received: {name}={value!r} of type {type(value).__name__}")
 
 
+def check_bool(name, value):
+    """A Python bool (not 0/1, not a NumPy bool).
+
+    Returns:
+        `value`.
+    """
+    if not isinstance(value, bool):
+        raise TypeError(
+            f"`{name}` must be a bool. Received: {name}={value!r}")
+    return value
+
+
 def check_int(name, value, minimum=None, allow_none=False):
     """An integer (NumPy integers too) `>= minimum`, or None if allowed.
 

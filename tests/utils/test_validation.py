@@ -17,6 +17,7 @@ def test_valid_values_are_normalised():
     assert v.check_positive("temperature", 2) == 2.0
     assert v.check_number("p", 1.0, low=1, high=2) == 1.0
     assert v.check_choice("split", "test", ("train", "test")) == "test"
+    assert v.check_bool("flip", False) is False
 
 
 @pytest.mark.parametrize("call, error, match", [
@@ -44,6 +45,8 @@ def test_valid_values_are_normalised():
      "Received: weight=inf"),
     (lambda: v.check_non_negative("weight", "1"), TypeError,
      "Received: weight='1' of type str"),
+    (lambda: v.check_bool("flip", 1), TypeError,
+     r"`flip` must be a bool\. Received: flip=1$"),
 ])
 def test_bad_values(call, error, match):
     with pytest.raises(error, match=match):
