@@ -19,7 +19,10 @@ COMPRESS = [
     "tf-keras>=2.16,<2.22",
 ]
 BENCHMARK = ["matplotlib>=3.7,<4", "scipy>=1.10,<2"]
-TEST = ["pytest>=7,<10", "pytest-xdist>=3.5,<4"]
+# The suite also runs the notebooks (nbclient, ipykernel) and checks the
+# code format (ruff).
+TEST = ["pytest>=7,<10", "pytest-xdist>=3.5,<4", "nbclient>=0.10,<1",
+        "nbformat>=5.9,<6", "ipykernel>=6.29,<8", "ruff>=0.6,<1"]
 
 setuptools.setup(
     name="kd_toolkit",

@@ -8,20 +8,16 @@ teaching"), replayed from the teacher-output cache so that for seed s every
 method sees the same views in the same order (paired seeds):
 
   alone          student trained alone (cross-entropy)
-  kd             Hinton KD (ours), teacher logits from the cache
-  kd_live        Hinton KD (ours), teacher run every step (same objective)
-  dkd            decoupled KD (paper defaults), logits from the cache
-  kd_ls          KD with logit standardization (τ 2), logits from the cache
+  kd_live        Hinton KD (ours), teacher run every step (same objective
+                 as kd, which reads the teacher's logits from the cache)
   keras_fair     keras.distillation.Distiller, LogitsDistillation with a
                  keras.losses.KLDivergence() object: the same objective
   keras_default  keras.distillation.Distiller with LogitsDistillation's
                  default "kl_divergence" string (docs/keras_kd.md)
-  fitnets_kd     FitNets hint + KD
-  at_kd          attention transfer + KD
-  rkd_kd         relational KD (distances, angles) + KD, pooled embeddings
-  sp_kd          similarity-preserving KD + KD, pooled embeddings
-  pkt_kd         probabilistic knowledge transfer + KD, pooled embeddings
-  ama_kd         activation map adaptation + KD
+
+and every method of kd_toolkit's registry (`kd_toolkit.recipes.methods`,
+the same code `kd-train --method=...` runs): kd, kd_ls, dkd (logits from
+the cache), fitnets, at, rkd, sp, pkt and ama (each with KD).
 
 Each (method, seed) run writes its own JSON under
 `benchmarks/results/runs/<tag>/` when it finishes; a rerun skips finished
@@ -34,11 +30,7 @@ first 50k), never the test set.
 Reproduce the README table (in the background; resumable):
 
 ```
-python -m benchmarks.accuracy --methods=alone,kd,keras_fair,ama_kd \
-    --seeds=0,1,2,3,4
-python -m benchmarks.accuracy --methods=keras_default,fitnets_kd,at_kd \
-    --seeds=0,1,2
-python -m benchmarks.accuracy --aggregate_only
+bash benchmarks/run_v2.sh   # or one row: --methods=kd --seeds=0
 ```
 
 Smoke run (also in the test suite): `python -m benchmarks.accuracy --quick`.
@@ -66,7 +58,7 @@ from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("quick", False, "Smoke run: tiny student and data.")
-flags.DEFINE_list("methods", ["alone", "kd", "keras_fair", "ama_kd"],
+flags.DEFINE_list("methods", ["alone", "kd", "keras_fair", "ama"],
                   f"Methods to run, of {list(am.METHOD_NAMES)}.")
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Student seeds.")
 flags.DEFINE_string("teacher", "fashion_mnist_resnet20",
@@ -83,24 +75,30 @@ flags.DEFINE_float("learning_rate", 2e-3, "Peak Adam learning rate.")
 flags.DEFINE_integer("cache_draws", 8,
                      "Augmented views per training image in the teacher-"
                      "output cache (shared by every method and seed).")
-flags.DEFINE_float("temperature", 1.0,
+_M = kd.recipes.MethodSettings()  # the defaults of kd-train
+flags.DEFINE_float("temperature", _M.temperature,
                    "KD temperature (validation search: tune_kd_search.md).")
-flags.DEFINE_float("kd_weight", 0.5, "KD weight (hard labels: 1 - it).")
-flags.DEFINE_list("ama_start", ["stage3_block1_out"],
+flags.DEFINE_float("kd_weight", _M.kd_weight,
+                   "KD weight (hard labels: 1 - it).")
+flags.DEFINE_list("ama_start", list(_M.ama.start),
                   "AMA start cuts, one per replacement.")
-flags.DEFINE_list("ama_end", ["stage3_out"],
+flags.DEFINE_list("ama_end", list(_M.ama.end),
                   "AMA end cuts, one per replacement.")
-flags.DEFINE_list("ama_student_layer", ["stage3_out"],
+flags.DEFINE_list("ama_student_layer", list(_M.ama.student_layer),
                   "Student layer each adapter supervises.")
-flags.DEFINE_float("ama_map_weight", 5.0, "AMA student map-loss weight.")
-flags.DEFINE_float("ama_gamma", 1.0, "AMA adapter map-loss weight γ.")
-flags.DEFINE_integer("ama_warmup_steps", 300, "AMA adapter warm-up steps.")
-flags.DEFINE_enum("ama_kind", "separable", ["separable", "conv"],
+flags.DEFINE_float("ama_map_weight", _M.ama.map_weight,
+                   "AMA student map-loss weight.")
+flags.DEFINE_float("ama_gamma", _M.ama.gamma, "AMA adapter map-loss weight γ.")
+flags.DEFINE_integer("ama_warmup_steps", _M.ama.warmup_steps,
+                     "AMA adapter warm-up steps.")
+flags.DEFINE_enum("ama_kind", _M.ama.kind, ["separable", "conv"],
                   "AMA adapter architecture (ActivationMapAdapter kind).")
-flags.DEFINE_integer("ama_kernel_size", 3, "AMA adapter kernel size.",
-                     lower_bound=1)
-flags.DEFINE_float("dkd_temperature", 4.0, "DKD temperature (paper: 4).")
-flags.DEFINE_float("dkd_beta", 8.0, "DKD non-target weight β (paper: 8).")
+flags.DEFINE_integer("ama_kernel_size", _M.ama.kernel_size,
+                     "AMA adapter kernel size.", lower_bound=1)
+flags.DEFINE_float("dkd_temperature", _M.dkd_temperature,
+                   "DKD temperature (paper: 4).")
+flags.DEFINE_float("dkd_beta", _M.dkd_beta,
+                   "DKD non-target weight β (paper: 8).")
 flags.DEFINE_bool("tune", False,
                   "Evaluate on the last 10k training images instead of test.")
 flags.DEFINE_string("tag", "v2", "Name of this protocol's run folder.")
@@ -158,14 +156,16 @@ def _settings(info, num_train):
         input_shape=info.input_shape, num_classes=info.num_classes,
         epochs=FLAGS.epochs,
         steps_per_epoch=-(-num_train // FLAGS.batch_size),
-        learning_rate=FLAGS.learning_rate, temperature=FLAGS.temperature,
-        kd_weight=FLAGS.kd_weight, ama_start=tuple(FLAGS.ama_start),
-        ama_end=tuple(FLAGS.ama_end),
-        ama_student_layer=tuple(FLAGS.ama_student_layer),
-        ama_map_weight=FLAGS.ama_map_weight, ama_gamma=FLAGS.ama_gamma,
-        ama_warmup_steps=FLAGS.ama_warmup_steps, ama_kind=FLAGS.ama_kind,
-        ama_kernel_size=FLAGS.ama_kernel_size,
-        dkd_temperature=FLAGS.dkd_temperature, dkd_beta=FLAGS.dkd_beta)
+        learning_rate=FLAGS.learning_rate,
+        method=kd.recipes.MethodSettings(
+            temperature=FLAGS.temperature, kd_weight=FLAGS.kd_weight,
+            dkd_temperature=FLAGS.dkd_temperature, dkd_beta=FLAGS.dkd_beta,
+            ama=kd.recipes.AMASettings(
+                start=tuple(FLAGS.ama_start), end=tuple(FLAGS.ama_end),
+                student_layer=tuple(FLAGS.ama_student_layer),
+                map_weight=FLAGS.ama_map_weight, gamma=FLAGS.ama_gamma,
+                warmup_steps=FLAGS.ama_warmup_steps, kind=FLAGS.ama_kind,
+                kernel_size=FLAGS.ama_kernel_size)))
 
 
 def _description(meta):
@@ -215,8 +215,7 @@ def main(argv):
         "evaluation": ("validation split (last 10k training images)"
                        if FLAGS.tune else "Fashion-MNIST test set"),
         "train_images": len(y), "cache_draws": FLAGS.cache_draws,
-        "settings": {k: (list(v) if isinstance(v, tuple) else v)
-                     for k, v in vars(settings).items()},
+        "settings": settings.to_json(),
         "methods": list(FLAGS.methods),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "cpu_flags": cpu_flags(),
@@ -242,9 +241,6 @@ def main(argv):
         return cache.dataset(x, y, FLAGS.batch_size, seed=seed,
                              with_teacher_outputs=with_teacher_outputs)
 
-    runners = dict(am.RUNNERS)
-    runners["ama_kd"] = am.make_run_ama_kd(make_train_ds(10_000, False),
-                                           eval_ds)
     for seed in [int(s) for s in FLAGS.seeds]:
         for method in FLAGS.methods:
             path = os.path.join(run_dir, f"{method}-seed{seed}.json")
@@ -253,7 +249,7 @@ def main(argv):
                       flush=True)
                 continue
             print(f"run {method} seed {seed}", flush=True)
-            row = am.train(runners[method], settings, teacher, seed,
+            row = am.train(method, settings, teacher, seed,
                            make_train_ds, eval_ds, train_eval_ds)
             row.update(method=method, settings=meta["settings"],
                        tag=FLAGS.tag, machine=meta["machine"],

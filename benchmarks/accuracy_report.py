@@ -14,24 +14,19 @@ import os
 import pathlib
 import statistics
 
+from kd_toolkit.recipes import methods
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 LABELS = {
     "alone": "student alone",
-    "kd": "Hinton KD (kd_toolkit, teacher-output cache)",
     "kd_live": "Hinton KD (kd_toolkit, teacher run every step)",
     "keras_fair": "keras.distillation, fair (KLDivergence() object)",
     "keras_default": "keras.distillation, default \"kl_divergence\" string",
-    "dkd": "DKD (α 1, warm-up 1/12; cache)",
-    "kd_ls": "KD + logit standardization (τ 2; cache)",
-    "fitnets_kd": "FitNets + KD",
-    "at_kd": "AT + KD",
-    "rkd_kd": "RKD + KD (pooled embeddings)",
-    "sp_kd": "SP + KD (pooled embeddings)",
-    "pkt_kd": "PKT + KD (pooled embeddings)",
-    "ama_kd": "AMA + KD (defaults)",
+    **{m.name: m.label + (" (kd_toolkit, teacher-output cache)"
+                          if m.logits_only else "")
+       for m in map(methods.get, methods.names())},
 }
-HEADLINE = ("alone", "kd", "keras_fair", "ama_kd")
+HEADLINE = ("alone", "kd", "keras_fair", "ama")
 HEADLINE_SEEDS, OTHER_SEEDS = 5, 3
 
 

@@ -1,26 +1,17 @@
 #!/usr/bin/env bash
 # Cheaper adapted teachers (issue: AMA step >= 1.3x faster than KD), checked
-# for accuracy on the validation protocol of the KD search (first 20k
-# training images, 6 epochs, 4 cached views, seeds 0-1, evaluated on the
-# last 10k training images, never the test set), so each row pairs with
-# tune_kd_alone and tune_kd_t1_a0.5 seed by seed. Step-time ratios come from
-# benchmarks/throughput.py with the same --ama_* flags.
+# for accuracy on the validation protocol (tune_protocol.sh). Step-time
+# ratios come from benchmarks/throughput.py with the same --ama_* flags.
 # Usage: PYTHON=.venv/bin/python bash benchmarks/tune_ama_speed.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-run() {
-  "${PYTHON:-python}" -m benchmarks.accuracy --tune --train_limit=20000 \
-      --epochs=6 --cache_draws=4 --seeds=0,1 --methods=ama_kd \
-      --temperature=1 --kd_weight=0.5 "$@"
-}
+source "$(dirname "$0")/tune_protocol.sh"
 # Today's default: blocks 2-3 of stage 3 (0.78x the teacher's MACs).
-run --tag=tune_ama_default
+tune --methods=ama --tag=tune_ama_default
 # Stages 2 and 3, each by a 1x1 convolution adapter (0.36x the MACs).
-run --ama_start=stage1_out,stage2_out --ama_end=stage2_out,stage3_out \
-    --ama_student_layer=stage2_out,stage3_out --ama_kind=conv \
-    --ama_kernel_size=1 --tag=tune_ama_stages23_conv1
+tune --methods=ama --ama_start=stage1_out,stage2_out \
+    --ama_end=stage2_out,stage3_out --ama_student_layer=stage2_out,stage3_out \
+    --ama_kind=conv --ama_kernel_size=1 --tag=tune_ama_stages23_conv1
 # All three stages, each by a 3x3 convolution adapter (0.12x the MACs).
-run --ama_start=stem_out,stage1_out,stage2_out \
+tune --methods=ama --ama_start=stem_out,stage1_out,stage2_out \
     --ama_end=stage1_out,stage2_out,stage3_out \
     --ama_student_layer=stage1_out,stage2_out,stage3_out --ama_kind=conv \
     --tag=tune_ama_stages123_conv3

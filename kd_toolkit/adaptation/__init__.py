@@ -5,8 +5,10 @@ runs of teacher blocks between two cuts of the graph; the adapted teacher's
 activation maps supervise the student through the
 `kd_toolkit.losses.ActivationMapAdaptation` loss.
 
-- `find_cuts(model)`: the block boundaries where a replacement may start or
-  end, printable as a table.
+- `find_cuts(model, blocks_only=False)`: the cuts where a replacement may
+  start or end, block boundaries marked, printable grouped by resolution.
+- `propose_layer_pairs(teacher, student)`: (teacher, student) layers at
+  matching resolutions, for feature losses and AMA.
 - `Replacement(start, end, student_layer)`: what to replace.
 - `adapt_teacher(teacher, replacements)`: graph surgery, returns an
   `AdaptedTeacher` (`.model` goes to the `Distiller`, `.cost()`).
@@ -28,6 +30,9 @@ from kd_toolkit.adaptation.frozen_layer import FrozenLayer
 from kd_toolkit.adaptation.graph import Cut
 from kd_toolkit.adaptation.graph import CutTable
 from kd_toolkit.adaptation.graph import find_cuts
+from kd_toolkit.adaptation.layer_pairs import LayerPair
+from kd_toolkit.adaptation.layer_pairs import LayerPairs
+from kd_toolkit.adaptation.layer_pairs import propose_layer_pairs
 from kd_toolkit.adaptation.replacement import Replacement
 from kd_toolkit.adaptation.surgery import AdaptedTeacher
 from kd_toolkit.adaptation.surgery import adapt_teacher
@@ -43,6 +48,8 @@ __all__ = [
     "CutTable",
     "FrozenLayer",
     "LayerCost",
+    "LayerPair",
+    "LayerPairs",
     "Replacement",
     "WarmUpReport",
     "adapt_teacher",
@@ -51,5 +58,6 @@ __all__ = [
     "infer_strides",
     "layer_macs",
     "model_cost",
+    "propose_layer_pairs",
     "warm_up",
 ]

@@ -41,11 +41,18 @@ class Cut:
         layer: name of the layer whose output is the cut.
         shape: output shape without the batch dimension.
         position: index of the layer in topological order.
+        block_boundary: whether the cut ends a block (see `find_cuts`).
     """
 
     layer: str
     shape: tuple
     position: int
+    block_boundary: bool = False
+
+    @property
+    def resolution(self):
+        """Spatial size `(h, w)` of a feature map, None for other ranks."""
+        return tuple(self.shape[:2]) if len(self.shape) == 3 else None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +65,7 @@ class CutTable:
 
     model_name: str
     cuts: tuple
+    blocks_only: bool = False
 
     def __iter__(self):
         return iter(self.cuts)
@@ -72,14 +80,36 @@ class CutTable:
         """Layer names of the cuts, in topological order."""
         return [c.layer for c in self.cuts]
 
+    def blocks(self):
+        """The cuts that end a block, as a `CutTable`."""
+        return CutTable(self.model_name,
+                        tuple(c for c in self.cuts if c.block_boundary),
+                        blocks_only=True)
+
+    def by_resolution(self):
+        """`{(h, w): [Cut, ...]}` for the feature-map cuts, in order."""
+        groups = {}
+        for cut in self.cuts:
+            if cut.resolution is not None:
+                groups.setdefault(cut.resolution, []).append(cut)
+        return groups
+
     def __str__(self):
-        rows = [(str(c.position), c.layer, str(c.shape)) for c in self.cuts]
-        head = ("#", "layer", "output shape")
-        widths = [max(len(r[i]) for r in rows + [head]) for i in range(3)]
+        rows = [(str(c.position), c.layer, str(c.shape),
+                 "x".join(map(str, c.resolution)) if c.resolution else "-")
+                for c in self.cuts]
+        head = ("#", "layer", "output shape", "resolution")
+        widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        lines = [f"Cuts of '{self.model_name}' ({len(rows)}):",
+        what = "Block boundaries" if self.blocks_only else "Cuts"
+        lines = [f"{what} of '{self.model_name}' ({len(rows)}):",
                  fmt.format(*head), fmt.format(*("-" * w for w in widths))]
-        lines += [fmt.format(*r) for r in rows]
+        previous = None
+        for cut, row in zip(self.cuts, rows):
+            if previous is not None and cut.resolution != previous:
+                lines.append("")  # one group per resolution
+            previous = cut.resolution
+            lines.append(fmt.format(*row).rstrip())
         return "\n".join(lines)
 
 
@@ -267,21 +297,29 @@ class LayerGraph:
             f"layers: {cuts}. Received: {arg}={name!r}")
 
 
-def find_cuts(model):
+def find_cuts(model, blocks_only=False):
     """Lists the cuts of a functional teacher: candidate `start`/`end` layers.
 
     A cut is the output of a layer (called once, one output) such that every
     path from the model inputs to its outputs flows through it: exactly one
     tensor crosses the boundary there. In a ResNet these are the block
     outputs, not the tensors inside a residual block (where the shortcut
-    also crosses).
+    also crosses). In a chain of plain layers every layer is a cut, so
+    cuts that end a block are marked: the output of a merge (`Add`,
+    `Concatenate`, ...), a tensor read by several layers (a residual
+    block's input), and the model's last feature map; in a model with
+    neither merges nor branches, the last cut at each spatial resolution.
 
     Args:
         model: a functional or built sequential `keras.Model`.
+        blocks_only: list only the cuts that end a block (for MobileNetV2,
+            its `block_N_add` outputs and block inputs instead of every
+            convolution, batch norm and activation).
 
     Returns:
-        A `CutTable` of `Cut(layer, shape, position)`; `print()` it for a
-        table, `.names()` for the layer names.
+        A `CutTable` of `Cut(layer, shape, position, block_boundary)`,
+        grouped by spatial resolution when printed; `.names()` for the layer
+        names, `.by_resolution()` for the groups.
 
     Raises:
         ValueError: if `model` is subclassed (no layer graph).
@@ -298,10 +336,48 @@ def find_cuts(model):
     candidates += [n.output_tensors[0] for n in graph.nodes
                    if len(n.output_tensors) == 1]
     counts = collections.Counter(n.operation.name for n in graph.nodes)
+    found = []
     for position, tensor in enumerate(candidates):
         name = tensor._keras_history[0].name
         if counts.get(name, 0) > 1:
             continue  # shared layer: its name does not pick one tensor
         if graph.is_cut(tensor):
-            cuts.append(Cut(name, tuple(tensor.shape[1:]), position))
-    return CutTable(model.name, tuple(cuts))
+            found.append((tensor, Cut(name, tuple(tensor.shape[1:]),
+                                      position)))
+    cuts = _mark_block_boundaries(graph, found)
+    table = CutTable(model.name, tuple(cuts))
+    return table.blocks() if blocks_only else table
+
+
+def _mark_block_boundaries(graph, found):
+    """The cuts of `found` (`(tensor, Cut)` pairs) with `block_boundary`."""
+    branched = any(len(n.input_tensors) > 1 for n in graph.nodes) or any(
+        len(graph.consumers(t)) > 1 for t, _ in found)
+    maps = [c for _, c in found if c.resolution is not None]
+    last_map = maps[-1].layer if maps else None
+    marked = []
+    for i, (tensor, cut) in enumerate(found):
+        node = graph.producer(tensor)
+        boundary = (
+            (node is not None and len(node.input_tensors) > 1)
+            or len(graph.consumers(tensor)) > 1
+            or cut.layer == last_map)
+        if not branched and cut.resolution is not None:
+            following = [c for _, c in found[i + 1:]
+                         if c.resolution is not None]
+            boundary = boundary or not following or (
+                following[0].resolution != cut.resolution)
+        marked.append(boundary)
+    # A merge followed by shape-keeping layers (Add -> ReLU): the block ends
+    # after them.
+    for i in range(len(found) - 1):
+        tensor, cut = found[i]
+        after, next_cut = found[i + 1]
+        node = graph.producer(after)
+        if (marked[i] and len(graph.consumers(tensor)) == 1
+                and node is not None and len(node.input_tensors) == 1
+                and node.input_tensors[0] is tensor
+                and next_cut.shape == cut.shape):
+            marked[i], marked[i + 1] = False, True
+    return [dataclasses.replace(c, block_boundary=b)
+            for (_, c), b in zip(found, marked)]

@@ -3,6 +3,7 @@
 import dataclasses
 
 from kd_toolkit.adaptation.adapter import KINDS
+from kd_toolkit.utils.validation import check_name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,10 +55,10 @@ class Replacement:
 
     def __post_init__(self):
         for arg in ("start", "end"):
-            _check_name(arg, getattr(self, arg))
+            check_name(arg, getattr(self, arg))
         for arg in ("student_layer", "name"):
             if getattr(self, arg) is not None:
-                _check_name(arg, getattr(self, arg))
+                check_name(arg, getattr(self, arg))
         if self.start == self.end:
             raise ValueError(
                 "`start` and `end` must be different layers. "
@@ -102,9 +103,3 @@ def as_replacement(value, arg="replacements"):
         f"Each entry of `{arg}` must be a kd_toolkit.adaptation.Replacement. "
         f"Received: {value!r} of type {type(value).__name__}")
 
-
-def _check_name(arg, value):
-    if not isinstance(value, str) or not value:
-        raise ValueError(
-            f"`{arg}` must be a non-empty layer name. "
-            f"Received: {arg}={value!r}")

@@ -30,6 +30,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from absl import app
 from absl import flags
 
+from kd_toolkit.cli.errors import exits_cleanly_on_user_error
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string("student", None, "Path of the distilled student .keras.")
 flags.DEFINE_string("teacher", None,
@@ -76,6 +78,7 @@ def _load(path, what):
     return keras.saving.load_model(path, compile=False)
 
 
+@exits_cleanly_on_user_error
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
@@ -87,29 +90,24 @@ def main(argv):
     keras.utils.set_random_seed(FLAGS.seed)
     command = " ".join(["kd-compress"]
                        + [shlex.quote(a) for a in sys.argv[1:]])
-    try:
-        compress.parse_methods(FLAGS.methods)
-        student = _load(FLAGS.student, "student")
-        teacher = None if FLAGS.teacher is None else _load(FLAGS.teacher,
-                                                           "teacher")
-        report = compress.compress_and_compare(
-            student, teacher, FLAGS.out_dir, dataset=FLAGS.dataset,
-            methods=FLAGS.methods, epochs=FLAGS.epochs,
-            qat_epochs=FLAGS.qat_epochs, batch_size=FLAGS.batch_size,
-            learning_rate=FLAGS.learning_rate,
-            qat_learning_rate=FLAGS.qat_learning_rate,
-            temperature=FLAGS.temperature,
-            ce_weight=FLAGS.ce_weight, kd_weight=FLAGS.kd_weight,
-            train_limit=FLAGS.train_limit, eval_limit=FLAGS.eval_limit,
-            augment=FLAGS.augment,
-            representative_samples=FLAGS.representative_samples,
-            latency_runs=FLAGS.latency_runs, num_threads=FLAGS.num_threads,
-            size_basis=FLAGS.size_basis,
-            seed=FLAGS.seed, overwrite=FLAGS.overwrite, command=command)
-    except (ValueError, TypeError, OSError) as error:
-        # A user error: one line, no traceback.
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    compress.parse_methods(FLAGS.methods)
+    student = _load(FLAGS.student, "student")
+    teacher = None if FLAGS.teacher is None else _load(FLAGS.teacher,
+                                                       "teacher")
+    report = compress.compress_and_compare(
+        student, teacher, FLAGS.out_dir, dataset=FLAGS.dataset,
+        methods=FLAGS.methods, epochs=FLAGS.epochs,
+        qat_epochs=FLAGS.qat_epochs, batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate,
+        qat_learning_rate=FLAGS.qat_learning_rate,
+        temperature=FLAGS.temperature,
+        ce_weight=FLAGS.ce_weight, kd_weight=FLAGS.kd_weight,
+        train_limit=FLAGS.train_limit, eval_limit=FLAGS.eval_limit,
+        augment=FLAGS.augment,
+        representative_samples=FLAGS.representative_samples,
+        latency_runs=FLAGS.latency_runs, num_threads=FLAGS.num_threads,
+        size_basis=FLAGS.size_basis,
+        seed=FLAGS.seed, overwrite=FLAGS.overwrite, command=command)
     print(report.to_markdown())
     return 0 if all(row.passed for row in report.rows) else 1
 

@@ -26,6 +26,8 @@ from absl import app
 from absl import flags
 from absl import logging
 
+from kd_toolkit.cli.errors import exits_cleanly_on_user_error
+
 _DEFAULT_FORMATS = (
     "tflite_float32,tflite_float16,tflite_dynamic_int8,tflite_int8,onnx"
 )
@@ -147,6 +149,7 @@ def _load_model(keras, path):
             f"model={path!r}") from error
 
 
+@exits_cleanly_on_user_error
 def main(argv):
     del argv
     logging.set_verbosity(logging.WARNING)
@@ -155,35 +158,31 @@ def main(argv):
     import kd_toolkit  # noqa: F401 - registers the serializable classes.
     from kd_toolkit import export
 
-    try:
-        formats = export.parse_formats(FLAGS.formats)
-        thresholds = _thresholds(formats, export)
-        if not os.path.isfile(FLAGS.model):
-            raise FileNotFoundError(
-                f"--model must be an existing `.keras` file. "
-                f"Received: model={FLAGS.model!r}"
-            )
-        model = _load_model(keras, FLAGS.model)
-        report = export.export_and_verify(
-            model,
-            formats,
-            FLAGS.out_dir,
-            dataset=FLAGS.dataset,
-            eval_limit=FLAGS.eval_limit,
-            representative_samples=FLAGS.representative_samples,
-            thresholds=thresholds,
-            basename=FLAGS.basename,
-            overwrite=FLAGS.overwrite,
-            allow_select_tf_ops=FLAGS.allow_select_tf_ops,
-            opset=FLAGS.opset,
-            latency_runs=FLAGS.latency_runs,
-            latency_warmup=FLAGS.latency_warmup,
-            num_threads=FLAGS.num_threads,
-            latency_threads=_threads(FLAGS.latency_threads),
+    formats = export.parse_formats(FLAGS.formats)
+    thresholds = _thresholds(formats, export)
+    if not os.path.isfile(FLAGS.model):
+        raise FileNotFoundError(
+            f"--model must be an existing `.keras` file. "
+            f"Received: model={FLAGS.model!r}"
         )
-    except (ValueError, TypeError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    model = _load_model(keras, FLAGS.model)
+    report = export.export_and_verify(
+        model,
+        formats,
+        FLAGS.out_dir,
+        dataset=FLAGS.dataset,
+        eval_limit=FLAGS.eval_limit,
+        representative_samples=FLAGS.representative_samples,
+        thresholds=thresholds,
+        basename=FLAGS.basename,
+        overwrite=FLAGS.overwrite,
+        allow_select_tf_ops=FLAGS.allow_select_tf_ops,
+        opset=FLAGS.opset,
+        latency_runs=FLAGS.latency_runs,
+        latency_warmup=FLAGS.latency_warmup,
+        num_threads=FLAGS.num_threads,
+        latency_threads=_threads(FLAGS.latency_threads),
+    )
     print(report.to_markdown())
     if FLAGS.model_card and any(a.passed for a in report.artifacts):
         from kd_toolkit.data import dataset_info

@@ -13,14 +13,15 @@ Writes `student.keras`, `teacher.keras` (a cache reused by later runs),
 """
 
 import os
-import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from absl import app
 from absl import flags
 
+from kd_toolkit.cli.errors import exits_cleanly_on_user_error
 from kd_toolkit.recipes import distill
+from kd_toolkit.recipes import methods
 from kd_toolkit.recipes import report as report_lib
 
 _D = distill.DistillConfig()
@@ -47,7 +48,8 @@ flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
 flags.DEFINE_string("student", _D.student, "Zoo name of the student.")
 flags.DEFINE_integer("student_width", _D.student_width,
                      "base_width of the student (0: the zoo default).")
-flags.DEFINE_string("method", _D.method, "Distillation method.")
+flags.DEFINE_string("method", _D.method,
+                    f"Distillation method, one of {list(methods.names())}.")
 flags.DEFINE_float("temperature", _D.temperature, "KD temperature.")
 flags.DEFINE_float("kd_weight", _D.kd_weight,
                    "Weight of the KD term; hard labels get 1 - kd_weight.")
@@ -97,14 +99,10 @@ def config_from_flags():
         verbose=verbose)
 
 
+@exits_cleanly_on_user_error
 def main(argv):
     del argv
-    try:
-        report = distill.run_distillation(config_from_flags())
-    except (ValueError, TypeError, FileNotFoundError) as error:
-        # A user error: one line, no traceback.
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    report = distill.run_distillation(config_from_flags())
     json_path, md_path = report_lib.write_report(report, FLAGS.out_dir)
     print()
     print(report_lib.to_markdown(report))

@@ -1,14 +1,14 @@
 """Activation map adaptation: adapters and student learn toward each other."""
 
 import keras
-from keras import layers
 from keras import ops
 
 from kd_toolkit.adaptation.replacement import as_replacement
 from kd_toolkit.losses.attention_transfer import check_rank4
 from kd_toolkit.losses.base import DistillationLoss
-from kd_toolkit.losses.feature_ops import attention_map
+from kd_toolkit.losses.feature_ops import conv_connector
 from kd_toolkit.losses.feature_ops import match_spatial
+from kd_toolkit.losses.feature_ops import matched_attention_maps
 from kd_toolkit.utils.validation import check_non_negative
 from kd_toolkit.utils.validation import check_positive
 
@@ -139,7 +139,8 @@ class ActivationMapAdaptation(DistillationLoss):
             t_shape, s_shape = teacher_shapes[t], student_shapes[s]
             check_rank4("ActivationMapAdaptation", t, t_shape, s, s_shape)
             if self.map_loss == "feature":
-                self.connectors.append(_connector(t, t_shape, s_shape))
+                self.connectors.append(conv_connector(
+                    t_shape, s_shape, name=f"{t}_connector")[0])
         self.built = True
 
     def compute(self, inputs):
@@ -167,13 +168,7 @@ class ActivationMapAdaptation(DistillationLoss):
         }
 
     def _attention(self, a, x):
-        th, tw = int(a.shape[1]), int(a.shape[2])
-        sh, sw = int(x.shape[1]), int(x.shape[2])
-        target = (min(th, sh), min(tw, sw))
-        qa = attention_map(match_spatial(ops.cast(a, "float32"), target),
-                           self.p)
-        qs = attention_map(match_spatial(ops.cast(x, "float32"), target),
-                           self.p)
+        qa, qs = matched_attention_maps(a, x, self.p)
         reduce = ops.sum if self.reduction == "sum" else ops.mean
         return (reduce(ops.square(qs - ops.stop_gradient(qa)), axis=-1),
                 reduce(ops.square(qa - ops.stop_gradient(qs)), axis=-1))
@@ -205,22 +200,3 @@ class ActivationMapAdaptation(DistillationLoss):
         })
         return config
 
-
-def _connector(teacher_layer, t_shape, s_shape):
-    """1×1 conv + BN from the student map to the teacher's channels.
-
-    Strided when the student map is an integer multiple of the teacher's
-    (as the FitNets `Hint` connector); any remaining size difference is
-    matched by average pooling in the loss.
-    """
-    th, sh, sw, tw = t_shape[1], s_shape[1], s_shape[2], t_shape[2]
-    stride = 1
-    if sh > th and sh % th == 0 and sw % tw == 0 and sh // th == sw // tw:
-        stride = sh // th
-    connector = keras.Sequential([
-        layers.Conv2D(t_shape[-1], 1, strides=stride, use_bias=False,
-                      name="connector_conv"),
-        layers.BatchNormalization(name="connector_bn"),
-    ], name=f"{teacher_layer}_connector")
-    connector.build(tuple(s_shape))
-    return connector

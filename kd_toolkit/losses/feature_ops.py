@@ -1,5 +1,7 @@
-"""Small tensor helpers shared by the feature-based losses."""
+"""Small tensor helpers and the connector shared by the feature losses."""
 
+import keras
+from keras import layers
 from keras import ops
 
 
@@ -42,17 +44,55 @@ def attention_map(x, p=2):
     return a / ops.maximum(norm, 1e-12)
 
 
-def attention_distance(teacher_map, student_map, p=2):
-    """Per-sample mean squared distance of normalized attention maps.
+def matched_attention_maps(teacher_map, student_map, p=2):
+    """Attention maps of two activations at their common spatial size.
 
-    Spatial sizes are matched by average-pooling the larger map's features
-    to the smaller one before the attention is taken.
+    The larger map's features are average-pooled (or resized) to the
+    smaller one's size before the attention is taken.
+
+    Returns:
+        `(teacher attention, student attention)`, each `(batch, h·w)`.
     """
     th, tw = spatial_size(teacher_map.shape)
     sh, sw = spatial_size(student_map.shape)
     target = (min(th, sh), min(tw, sw))
-    t = attention_map(
-        match_spatial(ops.cast(teacher_map, "float32"), target), p)
-    s = attention_map(
-        match_spatial(ops.cast(student_map, "float32"), target), p)
+    return tuple(
+        attention_map(match_spatial(ops.cast(m, "float32"), target), p)
+        for m in (teacher_map, student_map))
+
+
+def attention_distance(teacher_map, student_map, p=2):
+    """Per-sample mean squared distance of normalized attention maps
+    (`matched_attention_maps`)."""
+    t, s = matched_attention_maps(teacher_map, student_map, p)
     return ops.mean(ops.square(s - t), axis=-1)
+
+
+def conv_connector(teacher_shape, student_shape, name="connector"):
+    """The FitNets connector from a student map to a teacher map's channels.
+
+    A 1×1 convolution followed by batch normalization, strided when the
+    student map is an integer multiple of the teacher's; any remaining size
+    difference is left to `match_spatial` at the returned size.
+
+    Args:
+        teacher_shape: `(batch, h, w, c)` of the teacher map.
+        student_shape: `(batch, h, w, c)` of the student map.
+        name: name of the connector model.
+
+    Returns:
+        `(connector, target_hw)`: a built `keras.Sequential` and the
+        spatial size both maps are compared at.
+    """
+    th, tw = spatial_size(teacher_shape)
+    sh, sw = spatial_size(student_shape)
+    stride = 1
+    if sh > th and sh % th == 0 and sw % tw == 0 and sh // th == sw // tw:
+        stride = sh // th
+    connector = keras.Sequential([
+        layers.Conv2D(teacher_shape[-1], 1, strides=stride, use_bias=False,
+                      name="connector_conv"),
+        layers.BatchNormalization(name="connector_bn"),
+    ], name=name)
+    connector.build(tuple(student_shape))
+    return connector, (min(th, sh // stride), min(tw, sw // stride))

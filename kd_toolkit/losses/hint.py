@@ -5,7 +5,9 @@ from keras import layers
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
+from kd_toolkit.losses.feature_ops import conv_connector
 from kd_toolkit.losses.feature_ops import match_spatial
+from kd_toolkit.utils.validation import check_name
 
 
 @keras.saving.register_keras_serializable(package="kd_toolkit")
@@ -54,13 +56,8 @@ class Hint(DistillationLoss):
     def __init__(self, teacher_layer, student_layer, weight=1.0, name="hint",
                  **kwargs):
         super().__init__(weight=weight, name=name, **kwargs)
-        for arg, value in (("teacher_layer", teacher_layer),
-                           ("student_layer", student_layer)):
-            if not isinstance(value, str) or not value:
-                raise ValueError(
-                    f"`{arg}` must be a layer name. Received: {arg}={value!r}")
-        self.teacher_layer = teacher_layer
-        self.student_layer = student_layer
+        self.teacher_layer = check_name("teacher_layer", teacher_layer)
+        self.student_layer = check_name("student_layer", student_layer)
         self.connector = None
         self._target_hw = None
 
@@ -83,21 +80,8 @@ class Hint(DistillationLoss):
             self.connector = layers.Dense(t_shape[-1], name="connector")
             self.connector.build(s_shape)
         else:
-            th, tw, sh, sw = t_shape[1], t_shape[2], s_shape[1], s_shape[2]
-            stride = 1
-            if (sh > th and sh % th == 0 and sw % tw == 0
-                    and sh // th == sw // tw):
-                stride = sh // th
-            self._target_hw = (min(th, sh // stride), min(tw, sw // stride))
-            self.connector = keras.Sequential(
-                [
-                    layers.Conv2D(t_shape[-1], 1, strides=stride,
-                                  use_bias=False, name="connector_conv"),
-                    layers.BatchNormalization(name="connector_bn"),
-                ],
-                name="connector",
-            )
-            self.connector.build(s_shape)
+            self.connector, self._target_hw = conv_connector(t_shape,
+                                                             s_shape)
         self.built = True
 
     def metric_names(self):

@@ -4,6 +4,7 @@ batch (RKD, similarity preserving, PKT) at one layer of each model."""
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
+from kd_toolkit.utils.validation import check_name
 
 
 class RelationalLoss(DistillationLoss):
@@ -24,14 +25,8 @@ class RelationalLoss(DistillationLoss):
     def __init__(self, teacher_layer, student_layer, weight=1.0, name=None,
                  **kwargs):
         super().__init__(weight=weight, name=name, **kwargs)
-        for arg, value in (("teacher_layer", teacher_layer),
-                           ("student_layer", student_layer)):
-            if not isinstance(value, str) or not value:
-                raise TypeError(
-                    f"`{arg}` must be a layer name (a non-empty str). "
-                    f"Received: {arg}={value!r}")
-        self.teacher_layer = teacher_layer
-        self.student_layer = student_layer
+        self.teacher_layer = check_name("teacher_layer", teacher_layer)
+        self.student_layer = check_name("student_layer", student_layer)
 
     def teacher_feature_names(self):
         return (self.teacher_layer,)

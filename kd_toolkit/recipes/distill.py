@@ -12,13 +12,13 @@ import keras
 import tensorflow as tf
 
 from kd_toolkit import data
-from kd_toolkit import losses
-from kd_toolkit import models
 from kd_toolkit import pretrained
 from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.distiller import auto_jit_compile
 from kd_toolkit.distiller.resume import BackupAndRestore
+from kd_toolkit.recipes import methods
+from kd_toolkit.recipes import training
 from kd_toolkit.utils import validation
 from kd_toolkit.utils.atomic_io import atomic_save_model
 from kd_toolkit.utils.atomic_io import atomic_write_text
@@ -48,7 +48,7 @@ class DistillConfig:
             `Distiller.compile`).
         student: zoo name of the student.
         student_width: optional `base_width` of a ResNet student.
-        method: distillation method, one of `METHODS`.
+        method: distillation method (`kd_toolkit.recipes.methods.names()`).
         temperature: KD temperature.
         kd_weight: weight `α` of the KD term; the hard-label term gets
             `1 − α`.
@@ -105,114 +105,23 @@ class DistillConfig:
     verbose: object = "auto"
 
 
-def _kd(cfg, teacher, student):
-    del teacher, student
-    return [losses.KD(cfg.temperature, weight=cfg.kd_weight)]
-
-
-def common_stages(teacher, student):
-    """`stage{i}_out` names present in both models, in order.
-
-    Raises:
-        ValueError: if the models share no stage output name.
-    """
-    student_stages = set(models.stage_output_names(student))
-    common = [n for n in models.stage_output_names(teacher)
-              if n in student_stages]
-    if not common:
-        raise ValueError(
-            "Feature methods need `stage{i}_out` layers in both models. "
-            f"Received: teacher stages {models.stage_output_names(teacher)}, "
-            f"student stages {sorted(student_stages)}")
-    return common
-
-
-def _fitnets(cfg, teacher, student):
-    # FitNets hints at the middle of the network.
-    stages = common_stages(teacher, student)
-    middle = stages[(len(stages) - 1) // 2]
-    return _kd(cfg, teacher, student) + [losses.Hint(middle, middle)]
-
-
-def _attention(cfg, teacher, student):
-    pairs = [(n, n) for n in common_stages(teacher, student)]
-    return _kd(cfg, teacher, student) + [losses.AttentionTransfer(pairs)]
-
-
-# method name -> function(config, teacher, student) -> list of losses.
-def _kd_standardized(cfg, teacher, student):
-    del teacher, student
-    return [losses.KD(cfg.temperature, weight=cfg.kd_weight,
-                      standardize=True)]
-
-
-def _dkd(cfg, teacher, student):
-    # β = 2 was picked on a validation split for the resnet8 students of
-    # our benchmark (docs/methods.md): the paper's β = 8 hurt them.
-    del teacher, student
-    return [losses.DKD(beta=2.0, temperature=cfg.temperature,
-                       weight=cfg.kd_weight)]
-
-
-def _on_embeddings(loss_class):
-    """KD plus a relational loss on both models' pooled embeddings."""
-
-    def losses_of(cfg, teacher, student):
-        for model in (teacher, student):
-            if model is not None and "pool" not in {
-                    layer.name for layer in model.layers}:
-                raise ValueError(
-                    f"Method {cfg.method!r} reads the `pool` layer (the "
-                    f"pooled embedding); model '{model.name}' has none.")
-        return _kd(cfg, teacher, student) + [loss_class("pool", "pool")]
-
-    return losses_of
-
-
-METHODS = {"kd": _kd, "kd_ls": _kd_standardized, "dkd": _dkd,
-           "fitnets": _fitnets, "at": _attention,
-           "rkd": _on_embeddings(losses.RKD),
-           "sp": _on_embeddings(losses.SimilarityPreserving),
-           "pkt": _on_embeddings(losses.PKT)}
-# Methods that read only the teacher's logits: they can train from the
-# teacher-output cache.
-LOGIT_METHODS = ("kd", "kd_ls", "dkd")
-
-
-def method_losses(method, cfg, teacher, student):
-    """Returns the distillation losses of a named method.
-
-    Raises:
-        ValueError: listing the valid methods when `method` is unknown.
-    """
-    if method not in METHODS:
-        raise ValueError(
-            f"Unknown method. Expected one of {sorted(METHODS)}. "
-            f"Received: method={method!r}")
-    return METHODS[method](cfg, teacher, student)
+def method_settings(cfg):
+    """The `MethodSettings` of a run's config."""
+    return methods.MethodSettings(temperature=cfg.temperature,
+                                  kd_weight=cfg.kd_weight)
 
 
 def _build(arch, width, info, seed):
-    keras.utils.set_random_seed(seed)
-    kwargs = {} if width is None else {"base_width": width}
-    return models.get(arch, input_shape=info.input_shape,
-                      num_classes=info.num_classes, **kwargs)
+    return training.build_model(arch, info.input_shape, info.num_classes,
+                                width=width, seed=seed)
 
 
 def _optimizer(cfg, steps):
-    schedule = keras.optimizers.schedules.CosineDecay(
-        cfg.learning_rate, decay_steps=max(1, steps))
-    return keras.optimizers.Adam(schedule)
+    return training.cosine_adam(cfg.learning_rate, steps)
 
 
 def _accuracy(model, test_ds):
-    correct = total = 0
-    for x, y in test_ds:
-        pred = tf.argmax(model(x, training=False), axis=-1, output_type="int32")
-        correct += int(tf.reduce_sum(tf.cast(pred == tf.cast(y, "int32"),
-                                             "int32")))
-        total += int(tf.shape(y)[0])
-    return correct / max(total, 1)
+    return training.evaluate(model, test_ds)[0]
 
 
 def _timed_fit(cfg, model, train_ds, epochs, stage):
@@ -262,8 +171,7 @@ def train_teacher(cfg, info, steps):
           f"{cfg.teacher_epochs} epochs", flush=True)
     teacher = _build(cfg.teacher, cfg.teacher_width, info, cfg.seed + 1000)
     teacher.compile(_optimizer(cfg, steps * cfg.teacher_epochs),
-                    keras.losses.SparseCategoricalCrossentropy(
-                        from_logits=True), metrics=["accuracy"],
+                    training.hard_label_loss(), metrics=["accuracy"],
                     jit_compile=_jit(cfg, teacher))
     _, seconds = _timed_fit(cfg, teacher, _train_data(cfg),
                             cfg.teacher_epochs, "teacher")
@@ -301,7 +209,7 @@ def _student_data(cfg, teacher, teacher_path):
     """
     if cfg.cache_draws <= 0:
         return _train_data(cfg), _train_data(cfg), None
-    if cfg.method not in LOGIT_METHODS:
+    if not methods.get(cfg.method).logits_only:
         print(f"[kd_toolkit] method '{cfg.method}' reads teacher features: "
               "the teacher runs live (the cache holds logits only)",
               flush=True)
@@ -343,8 +251,7 @@ def _student_alone(cfg, info, steps, alone_ds, test_ds):
     print(f"[kd_toolkit] training student {cfg.student} alone", flush=True)
     alone = _build(cfg.student, cfg.student_width, info, cfg.seed)
     alone.compile(_optimizer(cfg, steps * cfg.epochs),
-                  keras.losses.SparseCategoricalCrossentropy(
-                      from_logits=True), metrics=["accuracy"],
+                  training.hard_label_loss(), metrics=["accuracy"],
                   jit_compile=_jit(cfg, alone))
     _, seconds = _timed_fit(cfg, alone, alone_ds, cfg.epochs, "alone")
     result = {"params": alone.count_params(), "epochs": cfg.epochs,
@@ -372,8 +279,7 @@ def run_distillation(cfg):
         ValueError: on an unknown dataset, architecture, method or shipped
             teacher name, or a bad setting.
     """
-    if cfg.method not in METHODS:
-        method_losses(cfg.method, cfg, None, None)  # raises with choices
+    method = methods.get(cfg.method)  # raises with the valid names
     if not 0.0 <= cfg.kd_weight <= 1.0:
         raise ValueError(
             f"`kd_weight` must be in [0, 1]. Received: kd_weight="
@@ -429,9 +335,13 @@ def run_distillation(cfg):
           f"{cfg.method}" + (" from the teacher-output cache" if cache
                              else ""), flush=True)
     student = _build(cfg.student, cfg.student_width, info, cfg.seed)
+    plan = method.plan(method_settings(cfg), teacher, student,
+                       train_ds=_train_data(cfg) if method.warms_up else None,
+                       total_steps=steps * cfg.epochs)
+    if plan.info:
+        report["method_info"] = plan.info
     distiller = Distiller(
-        teacher, student,
-        losses=method_losses(cfg.method, cfg, teacher, student),
+        plan.teacher or teacher, student, losses=plan.losses,
         student_loss_weight=1.0 - cfg.kd_weight)
     distiller.compile(_optimizer(cfg, steps * cfg.epochs),
                       metrics=["accuracy"], jit_compile=_jit(cfg, distiller))

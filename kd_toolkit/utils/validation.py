@@ -38,6 +38,24 @@ def check_bool(name, value):
     return value
 
 
+def check_name(name, value, what="a layer name"):
+    """A non-empty str (a layer name by default).
+
+    Returns:
+        `value`.
+
+    Raises:
+        TypeError: if `value` is not a str.
+        ValueError: if `value` is empty.
+    """
+    if not isinstance(value, str):
+        raise _type_error(name, value, f"{what} (a str)")
+    if not value:
+        raise ValueError(
+            f"`{name}` must be {what}, not empty. Received: {name}={value!r}")
+    return value
+
+
 def check_int(name, value, minimum=None, allow_none=False):
     """An integer (NumPy integers too) `>= minimum`, or None if allowed.
 

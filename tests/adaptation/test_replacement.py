@@ -19,7 +19,6 @@ def test_config_round_trip():
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(start="", end="b"), "start"),
-    (dict(start="a", end=None), "end"),
     (dict(start="a", end="a"), "different"),
     (dict(start="a", end="b", student_layer=""), "student_layer"),
     (dict(start="a", end="b", kind="mlp"), r"\['separable', 'conv'\]"),
@@ -28,6 +27,11 @@ def test_config_round_trip():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Replacement(**kwargs)
+
+
+def test_layer_name_of_the_wrong_type():
+    with pytest.raises(TypeError, match="Received: end=None"):
+        Replacement("a", None)
 
 
 def test_final_relu_type():

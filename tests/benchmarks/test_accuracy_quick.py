@@ -35,7 +35,7 @@ def test_paired_confidence_intervals_on_hand_made_runs(tmp_path):
     rows = [_row("alone", s, a) for s, a in enumerate(alone)]
     rows += [_row("kd", s, a + g) for s, (a, g) in enumerate(zip(alone,
                                                                   gain))]
-    rows += [_row("at_kd", s, a + n) for s, (a, n) in enumerate(zip(alone,
+    rows += [_row("at", s, a + n) for s, (a, n) in enumerate(zip(alone,
                                                                      noise))]
     _write(tmp_path, rows)
     summary = accuracy_report.summarize(accuracy_report.load_runs(tmp_path))
@@ -48,7 +48,7 @@ def test_paired_confidence_intervals_on_hand_made_runs(tmp_path):
     assert kd["low"] == pytest.approx(0.014 - half, abs=1e-6)
     assert kd["high"] == pytest.approx(0.014 + half, abs=1e-6)
     assert kd["significant"]
-    at = summary["methods"]["at_kd"]
+    at = summary["methods"]["at"]
     assert at["vs_alone"]["mean"] == pytest.approx(0.0)
     assert not at["vs_alone"]["significant"]
     # vs KD: noise − gain = [0, −.03, 0, −.03, −.01], mean −0.014, squared
@@ -89,7 +89,7 @@ def test_convergence_counts_epochs_and_seconds(tmp_path):
 def test_missing_runs_are_marked(tmp_path):
     _write(tmp_path, [_row("alone", 0, 0.8), _row("kd", 0, 0.81)])
     result = {"meta": {"description": "d", "command": "c",
-                       "methods": ["alone", "kd", "ama_kd"]},
+                       "methods": ["alone", "kd", "ama"]},
               "summary": accuracy_report.summarize(
                   accuracy_report.load_runs(tmp_path))}
     table = accuracy_report.to_markdown(result)

@@ -3,6 +3,7 @@ import os
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from kd_toolkit import data
@@ -13,7 +14,7 @@ from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
 
 def test_unknown_method_lists_choices():
     cfg = recipes.DistillConfig(method="hinton")
-    with pytest.raises(ValueError, match=r"one of \['at', .*'kd'.*\]. "
+    with pytest.raises(ValueError, match=r"one of \['kd', .*'ama'\]\. "
                        r"Received: method='hinton'"):
         recipes.run_distillation(cfg)
 
@@ -124,7 +125,6 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
     import time
 
     import keras
-    import numpy as np
 
     teacher = tmp_path / "teacher.keras"
     base = [sys.executable, "-m", "kd_toolkit.train", "--teacher=simple_cnn",
@@ -171,23 +171,59 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
 
 
 def test_logit_methods_by_name_train_from_the_cache():
-    cfg = recipes.DistillConfig(temperature=2.0, kd_weight=0.7)
-    dkd, = recipes.method_losses("dkd", cfg, None, None)
-    assert (dkd.temperature, dkd.weight, dkd.beta) == (2.0, 0.7, 2.0)
-    kd_ls, = recipes.method_losses("kd_ls", cfg, None, None)
+    settings = recipes.MethodSettings(temperature=2.0, kd_weight=0.7,
+                                      dkd_temperature=3.0, dkd_beta=2.5)
+    dkd, = recipes.methods.get("dkd").plan(settings, None, None,
+                                           total_steps=120).losses
+    assert (dkd.temperature, dkd.weight, dkd.beta) == (3.0, 0.7, 2.5)
+    assert dkd.warmup_steps == 10  # 1/12 of the run, as in the paper
+    kd_ls, = recipes.methods.get("kd_ls").plan(settings, None, None).losses
     assert kd_ls.standardize and kd_ls.temperature == 2.0
-    assert {"kd", "kd_ls", "dkd"} <= set(recipes.distill.LOGIT_METHODS)
+    logit_methods = {m for m in recipes.methods.names()
+                     if recipes.methods.get(m).logits_only}
+    assert logit_methods == {"kd", "kd_ls", "dkd"}
 
 
 def test_relational_methods_add_their_loss_on_the_pooled_embeddings():
     from kd_toolkit import losses
     from kd_toolkit import models
 
-    cfg = recipes.DistillConfig(method="rkd")
     net = models.get("resnet8", input_shape=(28, 28, 1), num_classes=10)
     for method, cls in (("rkd", losses.RKD), ("pkt", losses.PKT),
                         ("sp", losses.SimilarityPreserving)):
-        kd_loss, relational = recipes.method_losses(method, cfg, net, net)
+        plan = recipes.methods.get(method).plan(recipes.MethodSettings(),
+                                                net, net)
+        kd_loss, relational = plan.losses
         assert isinstance(kd_loss, losses.KD) and type(relational) is cls
         assert relational.teacher_feature_names() == ("pool",)
-    assert not {"rkd", "sp", "pkt"} & set(recipes.distill.LOGIT_METHODS)
+        assert plan.teacher is None
+
+
+def test_ama_method_adapts_the_teacher_and_warms_it_up():
+    import tensorflow as tf
+
+    from kd_toolkit import losses
+    from kd_toolkit import models
+
+    teacher = models.get("resnet20", input_shape=(16, 16, 1), num_classes=10,
+                         base_width=4)
+    student = models.get("resnet8", input_shape=(16, 16, 1), num_classes=10,
+                         base_width=4)
+    ama = recipes.AMASettings(start=("stage3_block1_out",),
+                              end=("stage3_out",),
+                              student_layer=("stage3_out",), warmup_steps=2)
+    method = recipes.methods.get("ama")
+    with pytest.raises(ValueError, match="Received: train_ds=None"):
+        method.plan(recipes.MethodSettings(ama=ama), teacher, student)
+    rng = np.random.default_rng(0)
+    ds = tf.data.Dataset.from_tensor_slices(
+        (rng.normal(size=(16, 16, 16, 1)).astype("float32"),
+         rng.integers(0, 10, 16))).batch(8).repeat()
+    plan = method.plan(recipes.MethodSettings(ama=ama), teacher, student,
+                       train_ds=ds)
+    kd_loss, ama_loss = plan.losses
+    assert isinstance(kd_loss, losses.KD)
+    assert isinstance(ama_loss, losses.ActivationMapAdaptation)
+    assert plan.teacher is not teacher and plan.teacher is not None
+    assert 0 < plan.info["adapted_teacher_macs_ratio"] < 1
+    assert "warm_up" in plan.info

@@ -18,6 +18,7 @@ def test_valid_values_are_normalised():
     assert v.check_number("p", 1.0, low=1, high=2) == 1.0
     assert v.check_choice("split", "test", ("train", "test")) == "test"
     assert v.check_bool("flip", False) is False
+    assert v.check_name("teacher_layer", "stage2_out") == "stage2_out"
 
 
 @pytest.mark.parametrize("call, error, match", [
@@ -47,6 +48,10 @@ def test_valid_values_are_normalised():
      "Received: weight='1' of type str"),
     (lambda: v.check_bool("flip", 1), TypeError,
      r"`flip` must be a bool\. Received: flip=1$"),
+    (lambda: v.check_name("teacher_layer", ""), ValueError,
+     r"a layer name, not empty\. Received: teacher_layer=''$"),
+    (lambda: v.check_name("teacher_layer", 3), TypeError,
+     r"a layer name \(a str\)\. Received: teacher_layer=3 of type int$"),
 ])
 def test_bad_values(call, error, match):
     with pytest.raises(error, match=match):

@@ -1,0 +1,268 @@
+"""The distillation methods, by name: one registry for every entry point.
+
+A method is a recipe of registered losses (`kd_toolkit.losses.get`): "kd"
+is Hinton KD, "fitnets" is KD plus a FitNets hint, "ama" adapts the teacher
+and adds the AMA map loss to KD, and so on. The command line
+(`kd-train --method=...`), the distillation recipe and the accuracy
+benchmark all look methods up here, so a method added here is available to
+all three.
+
+Example:
+
+```python
+plan = kd.recipes.methods.get("dkd").plan(
+    kd.recipes.MethodSettings(), teacher, student)
+distiller = kd.Distiller(plan.teacher or teacher, student,
+                         losses=plan.losses, student_loss_weight=0.5)
+```
+"""
+
+import dataclasses
+import math
+from collections.abc import Callable
+
+from kd_toolkit import adaptation
+from kd_toolkit import losses
+from kd_toolkit import models
+
+
+@dataclasses.dataclass(frozen=True)
+class AMASettings:
+    """Where and how activation map adaptation replaces teacher blocks.
+
+    The defaults fit the zoo ResNets (`kd_toolkit.models`): the last stage's
+    blocks after its first are replaced by one separable adapter that
+    supervises the student's last stage; see `kd_toolkit.adaptation`.
+
+    Attributes:
+        start: start cut of each replacement.
+        end: end cut of each replacement.
+        student_layer: student layer each adapter supervises.
+        map_weight: weight of the student's activation-map term.
+        gamma: weight of the adapter's own map term.
+        warmup_steps: adapter warm-up steps before distillation (0: none).
+        kind: adapter architecture ("separable" or "conv").
+        kernel_size: adapter kernel size.
+    """
+
+    start: tuple = ("stage3_block1_out",)
+    end: tuple = ("stage3_out",)
+    student_layer: tuple = ("stage3_out",)
+    map_weight: float = 5.0
+    gamma: float = 1.0
+    warmup_steps: int = 300
+    kind: str = "separable"
+    kernel_size: int = 3
+
+
+@dataclasses.dataclass(frozen=True)
+class MethodSettings:
+    """Hyper-parameters the methods read (defaults: our validation search).
+
+    Attributes:
+        temperature: KD temperature τ. τ = 1 was picked on a validation
+            split for the resnet8 students of our benchmark
+            (benchmarks/results/tune_kd_search.md); τ = 4 hurt them.
+        kd_weight: weight α of the distillation term (hard labels: 1 − α).
+        dkd_temperature: DKD temperature.
+        dkd_beta: DKD non-target weight β; 2 was picked on the validation
+            split (docs/methods.md), the paper's 8 hurt our students.
+        dkd_warmup_fraction: DKD's linear warm-up, as a fraction of the
+            training steps (the paper: 20 of 240 epochs, 1/12).
+        ama: `AMASettings` of the "ama" method.
+    """
+
+    temperature: float = 1.0
+    kd_weight: float = 0.5
+    dkd_temperature: float = 1.0
+    dkd_beta: float = 2.0
+    dkd_warmup_fraction: float = 1.0 / 12.0
+    ama: AMASettings = AMASettings()
+
+
+@dataclasses.dataclass
+class Plan:
+    """What a method contributes to one distillation run.
+
+    Attributes:
+        losses: the distillation losses for `kd_toolkit.Distiller`.
+        teacher: the teacher to distil from when the method changes it (the
+            adapted teacher of "ama"); None keeps the given teacher.
+        info: figures worth reporting (e.g. the adapted teacher's cost).
+    """
+
+    losses: list
+    teacher: object = None
+    info: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class Method:
+    """A named distillation method.
+
+    Attributes:
+        name: registry name (`--method=name`).
+        label: one line for tables and reports.
+        build: `build(settings, teacher, student, train_ds, total_steps)`
+            returning a `Plan`.
+        logits_only: reads only the teacher's logits, so it can train from
+            the teacher-output cache (`kd_toolkit.TeacherLogitsCache`).
+        warms_up: trains parts of its own on training data before the
+            distillation; `plan` then needs `train_ds`.
+    """
+
+    name: str
+    label: str
+    build: Callable
+    logits_only: bool = False
+    warms_up: bool = False
+
+    def plan(self, settings, teacher, student, train_ds=None, total_steps=0):
+        """Returns the method's `Plan` for one run.
+
+        Args:
+            settings: `MethodSettings`.
+            teacher: the frozen teacher.
+            student: the student.
+            train_ds: training batches `(x, y)`; needed by methods that
+                warm up (`warms_up`: "ama").
+            total_steps: training steps of the run (for warm-ups).
+        """
+        return self.build(settings, teacher, student, train_ds, total_steps)
+
+
+_METHODS = {}
+
+
+def method(name, label, logits_only=False, warms_up=False):
+    """Registers `build(settings, teacher, student, train_ds, total_steps)`
+    as the method `name` (see `Method`)."""
+
+    def register(build):
+        if name in _METHODS:
+            raise ValueError(f"Method {name!r} is already registered.")
+        _METHODS[name] = Method(name, label, build, logits_only, warms_up)
+        return build
+
+    return register
+
+
+def names():
+    """The registered method names, in registration order."""
+    return tuple(_METHODS)
+
+
+def get(name):
+    """Returns the registered `Method` called `name`.
+
+    Raises:
+        ValueError: listing the valid names when `name` is unknown.
+    """
+    if name not in _METHODS:
+        raise ValueError(
+            f"Unknown method. Expected one of {list(_METHODS)}. "
+            f"Received: method={name!r}")
+    return _METHODS[name]
+
+
+def _kd(s):
+    return losses.get("kd", temperature=s.temperature, weight=s.kd_weight)
+
+
+@method("kd", "Hinton KD", logits_only=True)
+def _hinton(s, teacher, student, train_ds, total_steps):
+    return Plan([_kd(s)])
+
+
+@method("kd_ls", "KD + logit standardization, τ 2", logits_only=True)
+def _kd_standardized(s, teacher, student, train_ds, total_steps):
+    # The paper's base temperature for standardized logits is 2.
+    return Plan([losses.get("kd", temperature=2.0, weight=s.kd_weight,
+                            standardize=True)])
+
+
+@method("dkd", "DKD, α 1, warm-up 1/12", logits_only=True)
+def _decoupled(s, teacher, student, train_ds, total_steps):
+    return Plan([losses.get(
+        "dkd", beta=s.dkd_beta, temperature=s.dkd_temperature,
+        weight=s.kd_weight,
+        warmup_steps=int(total_steps * s.dkd_warmup_fraction))])
+
+
+def common_stages(teacher, student):
+    """`stage{i}_out` names present in both models, in order.
+
+    Raises:
+        ValueError: if the models share no stage output name.
+    """
+    student_stages = set(models.stage_output_names(student))
+    common = [n for n in models.stage_output_names(teacher)
+              if n in student_stages]
+    if not common:
+        raise ValueError(
+            "Feature methods need `stage{i}_out` layers in both models. "
+            f"Received: teacher stages {models.stage_output_names(teacher)}, "
+            f"student stages {sorted(student_stages)}")
+    return common
+
+
+@method("fitnets", "FitNets + KD")
+def _fitnets(s, teacher, student, train_ds, total_steps):
+    # The hint sits at the middle stage of the network.
+    stages = common_stages(teacher, student)
+    middle = stages[(len(stages) - 1) // 2]
+    return Plan([_kd(s), losses.get("hint", teacher_layer=middle,
+                                    student_layer=middle)])
+
+
+@method("at", "AT + KD")
+def _attention(s, teacher, student, train_ds, total_steps):
+    pairs = [(n, n) for n in common_stages(teacher, student)]
+    return Plan([_kd(s), losses.get("attention_transfer", layer_pairs=pairs)])
+
+
+def _on_embeddings(name):
+    """KD plus the relational loss `name` on the pooled embeddings."""
+
+    def build(s, teacher, student, train_ds, total_steps):
+        for model in (teacher, student):
+            if "pool" not in {layer.name for layer in model.layers}:
+                raise ValueError(
+                    f"Method {name!r} reads the `pool` layer (the pooled "
+                    f"embedding); model '{model.name}' has none. Received: "
+                    f"layers {[layer.name for layer in model.layers]}")
+        return Plan([_kd(s), losses.get(name, teacher_layer="pool",
+                                        student_layer="pool")])
+
+    return build
+
+
+method("rkd", "RKD + KD on the pooled embeddings")(_on_embeddings("rkd"))
+method("sp", "SP + KD on the pooled embeddings")(_on_embeddings("sp"))
+method("pkt", "PKT + KD on the pooled embeddings")(_on_embeddings("pkt"))
+
+
+@method("ama", "AMA + KD", warms_up=True)
+def _activation_map_adaptation(s, teacher, student, train_ds, total_steps):
+    a = s.ama
+    adapted = adaptation.adapt_teacher(teacher, replacements=[
+        adaptation.Replacement(start=start, end=end,
+                               student_layer=student_layer, kind=a.kind,
+                               kernel_size=a.kernel_size)
+        for start, end, student_layer in zip(a.start, a.end,
+                                             a.student_layer)])
+    cost = adapted.cost()
+    info = {"teacher_cost": str(cost),
+            "adapted_teacher_macs_ratio": cost.macs_ratio}
+    if a.warmup_steps:
+        if train_ds is None:
+            raise ValueError(
+                "Method 'ama' warms its adapters up on training data. "
+                "Expected train_ds, or AMASettings(warmup_steps=0). "
+                "Received: train_ds=None")
+        info["warm_up"] = str(adaptation.warm_up(
+            adapted, train_ds, steps=a.warmup_steps,
+            log_every=math.gcd(a.warmup_steps, 50)))
+    return Plan([_kd(s), losses.get(
+        "ama", replacements=adapted.replacements, map_weight=a.map_weight,
+        gamma=a.gamma)], teacher=adapted.model, info=info)
