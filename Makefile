@@ -41,7 +41,7 @@ demo: install data
 	$(PY) -m kd_toolkit.train $(DEMO_FLAGS) $(DEMO_EXTRA) --out_dir=$(DEMO_DIR)
 	$(PY) export/export_student.py --model=$(DEMO_DIR)/student.keras \
 		--dataset=fashion_mnist --out_dir=$(DEMO_DIR)/export --overwrite \
-		--size_basis=weights
+		--size_basis=weights --report=full
 
 test: install data
 	$(PY) -m pytest -q -rs -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

@@ -4,6 +4,9 @@ Every artifact is run in its real runtime (the LiteRT interpreter from
 `ai_edge_litert`, onnxruntime) and compared with the Keras model: output
 differences, cosine similarity, top-1 agreement, accuracy, size and
 single-image latency, against the acceptance thresholds of the design.
+On request the report adds what shipping needs: a latency table (threads,
+XNNPACK on/off), the microcontroller fit (TFLM tensor arena and flash), the
+per-layer int8 error and an Edge TPU readiness check.
 
 The heavy runtimes (tf2onnx, onnxruntime, ai_edge_litert) are imported only
 when used; install them with `pip install kd_toolkit[export]`.
@@ -14,10 +17,20 @@ from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import format_names
 from kd_toolkit.export.artifact_format import get_format
 from kd_toolkit.export.artifact_format import parse_formats
+from kd_toolkit.export.deployment import DeploymentChecks
+from kd_toolkit.export.deployment import deployment_checks
+from kd_toolkit.export.edgetpu_check import EdgeTpuCheck
+from kd_toolkit.export.edgetpu_check import edgetpu_check
 from kd_toolkit.export.latency import LatencyStats
 from kd_toolkit.export.latency import measure_latency
 from kd_toolkit.export.latency_table import LatencyRow
 from kd_toolkit.export.latency_table import latency_table
+from kd_toolkit.export.layer_error import LayerError
+from kd_toolkit.export.layer_error import layer_errors
+from kd_toolkit.export.micro import MicroFit
+from kd_toolkit.export.micro import estimate_arena_bytes
+from kd_toolkit.export.micro import micro_fit
+from kd_toolkit.export.micro import minimal_arena_bytes
 from kd_toolkit.export.model_card import write_model_card
 from kd_toolkit.export.onnx_export import convert_to_onnx
 from kd_toolkit.export.onnx_export import export_onnx
@@ -49,11 +62,15 @@ __all__ = [
     "ArtifactFormat",
     "ArtifactReport",
     "ConstantTensor",
+    "DeploymentChecks",
+    "EdgeTpuCheck",
     "ExportReport",
     "KerasRunner",
     "LatencyRow",
     "LatencyStats",
+    "LayerError",
     "LiteRTRunner",
+    "MicroFit",
     "OnnxRunner",
     "Parity",
     "Quantization",
@@ -65,6 +82,9 @@ __all__ = [
     "convert_to_onnx",
     "convert_to_tflite",
     "default_thresholds",
+    "deployment_checks",
+    "edgetpu_check",
+    "estimate_arena_bytes",
     "export_and_verify",
     "export_onnx",
     "export_tflite",
@@ -72,7 +92,10 @@ __all__ = [
     "get_format",
     "get_quantization",
     "latency_table",
+    "layer_errors",
     "measure_latency",
+    "micro_fit",
+    "minimal_arena_bytes",
     "non_builtin_ops",
     "operator_names",
     "parse_formats",

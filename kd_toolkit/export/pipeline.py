@@ -9,6 +9,7 @@ import numpy as np
 from kd_toolkit.export.artifact_format import FLOAT32_REFERENCE
 from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import parse_formats
+from kd_toolkit.export.deployment import deployment_checks
 from kd_toolkit.export.latency import DEFAULT_RUNS
 from kd_toolkit.export.latency import DEFAULT_WARMUP
 from kd_toolkit.export.latency import measure_latency
@@ -198,6 +199,9 @@ def export_and_verify(
     latency_warmup=DEFAULT_WARMUP,
     num_threads=1,
     latency_threads=DEFAULT_LATENCY_THREADS,
+    microcontroller=False,
+    per_layer_error=False,
+    edge_tpu=False,
     write_report=True,
 ):
     """Exports `model` to every format, runs each artifact and checks it.
@@ -247,6 +251,14 @@ def export_and_verify(
             report's latency table (each LiteRT artifact with and without
             XNNPACK, ONNX in onnxruntime); empty skips the table. Defaults
             to `(1, 2)`.
+        microcontroller: bool. Tensor arena and flash of each full-integer
+            artifact in the TFLM interpreter, with its parity to LiteRT
+            (an estimate without `tflite-micro`). Defaults to `False`.
+        per_layer_error: bool. Each op output of `tflite_int8` against the
+            float32 `.tflite` (cosine, SNR); the worst five in the report.
+            Defaults to `False`.
+        edge_tpu: bool. Static Edge TPU check of `tflite_int8`. Defaults
+            to `False`.
         write_report: bool. Write `export_report.md` and `.json` to
             `out_dir`. Defaults to `True`.
 
@@ -343,6 +355,9 @@ def export_and_verify(
         table = measure_latency_table(
             {a.format: a.path for a in artifacts if a.passed}, x[:1],
             latency_threads, latency_runs, latency_warmup)
+    checks = deployment_checks(
+        artifacts, float32_tflite, x, microcontroller=microcontroller,
+        per_layer_error=per_layer_error, edge_tpu=edge_tpu)
     report = ExportReport(
         model_name=model.name,
         dataset=dataset,
@@ -352,6 +367,7 @@ def export_and_verify(
         num_threads=num_threads,
         artifacts=tuple(artifacts),
         latency_table=table,
+        deployment=checks,
     )
     if write_report:
         report.save(out_dir, overwrite)

@@ -33,6 +33,8 @@ class ExportReport:
         latency_table: tuple of `LatencyRow`: batch-1 latency of each
             passing artifact per thread count and delegate (empty when not
             measured).
+        deployment: `DeploymentChecks` (microcontroller fit, per-layer
+            int8 error, Edge TPU readiness), or None when not run.
     """
 
     model_name: str
@@ -43,6 +45,7 @@ class ExportReport:
     num_threads: int
     artifacts: tuple
     latency_table: tuple = ()
+    deployment: object = None
 
     @property
     def passed(self):
@@ -67,6 +70,8 @@ class ExportReport:
             "artifacts": [artifact.to_dict() for artifact in self.artifacts],
             "latency_table": [dataclasses.asdict(row)
                               for row in self.latency_table],
+            "deployment": (None if self.deployment is None
+                           else self.deployment.to_dict()),
         }
 
     def to_json(self, indent=2):
@@ -135,6 +140,8 @@ class ExportReport:
                       "the float32 .tflite in the same configuration, "
                       "measured in this run.", ""]
             lines += latency_table_markdown(self.latency_table)
+        if self.deployment is not None:
+            lines += self.deployment.markdown_lines()
         errors = [a for a in self.artifacts if a.error]
         if errors:
             lines += ["", "## Errors", ""]

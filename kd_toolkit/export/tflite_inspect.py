@@ -143,3 +143,62 @@ def operators_in_order(flatbuffer):
     subgraph = _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(0)
     return tuple(codes[subgraph.Operators(i).OpcodeIndex()]
                  for i in range(subgraph.OperatorsLength()))
+
+
+def operator_outputs(flatbuffer):
+    """`((op_name, output tensor indices), ...)` of the first subgraph in
+    execution order; the indices are the interpreter's tensor indices."""
+    names = operators_in_order(flatbuffer)
+    subgraph = _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(0)
+    return tuple(
+        (names[i], tuple(int(t) for t in
+                         subgraph.Operators(i).OutputsAsNumpy()))
+        for i in range(subgraph.OperatorsLength()))
+
+
+ActivationTensor = collections.namedtuple(
+    "ActivationTensor", ["name", "num_bytes", "first_op", "last_op"]
+)
+ActivationTensor.__doc__ = """A tensor without stored data, batch 1: it lives
+from op `first_op` (0 for a model input) to op `last_op` (the op count for a
+model output)."""
+
+_ELEMENT_BYTES = {"FLOAT64": 8, "INT64": 8, "UINT64": 8, "COMPLEX64": 8,
+                  "FLOAT32": 4, "INT32": 4, "UINT32": 4, "FLOAT16": 2,
+                  "INT16": 2, "UINT16": 2, "BFLOAT16": 2}
+
+
+def activation_tensors(flatbuffer):
+    """The first subgraph's activation tensors with their lifetimes.
+
+    Returns:
+        tuple of `ActivationTensor(name, num_bytes, first_op, last_op)`.
+    """
+    schema = _schema()
+    type_names = {value: key for key, value in vars(schema.TensorType).items()
+                  if not key.startswith("_")}
+    model = schema.Model.GetRootAs(flatbuffer, 0)
+    graph = model.Subgraphs(0)
+    n_ops = graph.OperatorsLength()
+    first = {int(i): 0 for i in graph.InputsAsNumpy()}
+    last = {int(i): n_ops for i in graph.OutputsAsNumpy()}
+    for position in range(n_ops):
+        op = graph.Operators(position)
+        for i in op.OutputsAsNumpy():
+            first.setdefault(int(i), position)
+        for i in op.InputsAsNumpy():
+            if i >= 0:
+                last[int(i)] = max(last.get(int(i), position), position)
+    tensors = []
+    for i in range(graph.TensorsLength()):
+        tensor = graph.Tensors(i)
+        if model.Buffers(tensor.Buffer()).DataLength() or i not in first:
+            continue  # weights (stored in the file), or never written
+        elements = 1
+        for d in tensor.ShapeAsNumpy():
+            elements *= max(1, int(d))
+        tensors.append(ActivationTensor(
+            tensor.Name().decode("utf-8"),
+            elements * _ELEMENT_BYTES.get(type_names.get(tensor.Type()), 1),
+            first[i], last.get(i, first[i])))
+    return tuple(tensors)

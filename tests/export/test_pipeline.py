@@ -103,9 +103,39 @@ def exported(fashion_student, tmp_path_factory):
     report = export_and_verify(
         model, format_names(), out_dir, dataset="fashion_mnist",
         eval_data=eval_data, representative_samples=helpers.REAL_REPRESENTATIVE,
-        basename="student", latency_runs=50, latency_warmup=5)
+        basename="student", latency_runs=50, latency_warmup=5,
+        microcontroller=True, per_layer_error=True, edge_tpu=True)
     print(report.to_markdown())
     return report, out_dir
+
+
+@pytest.mark.slow
+def test_real_export_report_has_the_deployment_checks(exported):
+    """The microcontroller fit of both full-integer artifacts (measured in
+    TFLM, parity-checked against LiteRT), the per-layer int8 error of
+    tflite_int8 and its Edge TPU check, in the Markdown and JSON reports."""
+    report, out_dir = exported
+    checks = report.deployment
+    assert [m.artifact for m in checks.micro] == ["tflite_int8",
+                                                 "tflite_int8_float_io"]
+    for m in checks.micro:
+        assert m.measured and m.arena_bytes > 0
+        assert m.flash_bytes == os.path.getsize(
+            out_dir / f"student_{m.artifact}.tflite")
+        # TFLM's reference kernels against LiteRT's: measured 0-2 output
+        # steps apart (rounding in requantization), same top-1.
+        assert m.parity_samples == 32 and m.max_diff_steps <= 3
+        assert m.top1_agreement >= 0.95
+    assert len(checks.layer_errors) >= 5
+    assert all(e.cosine > 0.9 for e in checks.layer_errors)
+    assert checks.edge_tpu is not None
+    text = (out_dir / "export_report.md").read_text()
+    for section in ("## Microcontroller fit", "## Per-layer int8 error",
+                    "## Edge TPU readiness"):
+        assert section in text
+    saved = json.loads((out_dir / "export_report.json").read_text())
+    assert saved["deployment"]["micro"][0]["arena_bytes"] == (
+        checks.micro[0].arena_bytes)
 
 
 @pytest.mark.slow

@@ -1,0 +1,217 @@
+"""Microcontroller fit of an int8 `.tflite`: tensor arena and flash.
+
+The TensorFlow Lite Micro interpreter (PyPI `tflite-micro`) runs the model
+as a microcontroller would, from one preallocated tensor arena. The
+smallest arena it accepts is found by bisection, and its outputs are
+compared with LiteRT's. Without `tflite-micro`, the arena is estimated
+from the model's tensor lifetimes instead, and labelled as an estimate.
+"""
+
+import dataclasses
+import pathlib
+import subprocess
+import sys
+
+import numpy as np
+
+from kd_toolkit.export import tflite_inspect
+from kd_toolkit.export.parity import compare_outputs
+from kd_toolkit.export.runners import LiteRTRunner
+from kd_toolkit.utils import validation
+
+# Arena sizes are searched up to this bound; a model that does not
+# allocate there fails for another reason (an op TFLM lacks).
+MAX_ARENA_BYTES = 64 * 1024 * 1024
+# TFLM aligns its allocations to 16 bytes.
+ARENA_GRANULARITY = 16
+RUNTIMES = ("auto", "tflm", "estimate")
+
+
+@dataclasses.dataclass(frozen=True)
+class MicroFit:
+    """What a microcontroller needs to run one artifact.
+
+    Args:
+        artifact: the artifact's format name, e.g. `"tflite_int8"`.
+        flash_bytes: the model flatbuffer's size: what goes to flash (the
+            interpreter's code is not counted).
+        arena_bytes: tensor-arena bytes: the smallest arena the TFLM
+            interpreter allocates the model in (`measured`), else the
+            estimate.
+        measured: True when TFLM ran the model; False for the estimate.
+        method: how `arena_bytes` was obtained.
+        parity_samples: inputs compared between TFLM and LiteRT (0 when
+            TFLM did not run).
+        max_diff_steps: largest output difference between TFLM and LiteRT
+            (built-in kernels), in output quantization steps.
+        top1_agreement: fraction of those inputs with the same top-1.
+        note: why TFLM did not run, when it did not.
+    """
+
+    artifact: str
+    flash_bytes: int
+    arena_bytes: int
+    measured: bool
+    method: str
+    parity_samples: int = 0
+    max_diff_steps: float | None = None
+    top1_agreement: float | None = None
+    note: str = ""
+
+
+def _tflm_runtime():
+    try:
+        from tflite_micro.python.tflite_micro import runtime
+    except ImportError as error:
+        return None, f"tflite-micro is not installed ({error})"
+    return runtime, ""
+
+
+# One allocation attempt in a child process: TFLM can crash (not raise) on
+# some arenas that are too small, which must not take the caller down.
+_PROBE = (
+    "import sys\n"
+    "from tflite_micro.python.tflite_micro import runtime\n"
+    "content = open(sys.argv[1], 'rb').read()\n"
+    "runtime.Interpreter.from_bytes(content, arena_size=int(sys.argv[2]))\n")
+
+
+def _allocates(path, arena_bytes):
+    result = subprocess.run(
+        [sys.executable, "-c", _PROBE, str(path), str(arena_bytes)],
+        capture_output=True, text=True, check=False)
+    return result.returncode == 0, (result.stdout + result.stderr).strip()
+
+
+def minimal_arena_bytes(path):
+    """The smallest tensor arena TFLM allocates the model in, to 16 bytes.
+
+    Each attempt runs in a child process (TFLM can crash on an arena that
+    is too small); the search starts from `estimate_arena_bytes`.
+
+    Args:
+        path: str or `os.PathLike`. The `.tflite` file.
+
+    Raises:
+        ImportError: if `tflite-micro` is missing.
+        RuntimeError: if the model does not allocate in 64 MiB either (an
+            op TFLM does not have, a float model, ...), with TFLM's message.
+    """
+    runtime, why = _tflm_runtime()
+    if runtime is None:
+        raise ImportError(why)
+    estimate = estimate_arena_bytes(pathlib.Path(path).read_bytes())
+    low, high = 0, max(1024, estimate + estimate // 4)  # low: fails
+    while True:
+        ok, message = _allocates(path, high)
+        if ok:
+            break
+        if high >= MAX_ARENA_BYTES:
+            last = message.splitlines()[-3:] if message else []
+            raise RuntimeError(
+                f"TFLM cannot allocate the model in {MAX_ARENA_BYTES} "
+                f"bytes: {' '.join(last)}")
+        low, high = high, min(2 * high, MAX_ARENA_BYTES)
+    while high - low > ARENA_GRANULARITY:
+        middle = (low + high) // 2
+        if _allocates(path, middle)[0]:
+            high = middle
+        else:
+            low = middle
+    return high
+
+
+def estimate_arena_bytes(content):
+    """Peak bytes of simultaneously live activation tensors (no TFLM).
+
+    Each tensor without stored data lives from the op that writes it (the
+    start, for model inputs) to the last op that reads it (the end, for
+    model outputs); the estimate is the largest sum of live tensor sizes
+    over the ops, batch 1. TFLM's planner needs at least this, plus its
+    own bookkeeping (a few KiB).
+    """
+    tensors = tflite_inspect.activation_tensors(content)
+    ends = [t.last_op for t in tensors] or [0]
+    return max(sum(t.num_bytes for t in tensors
+                   if t.first_op <= position <= t.last_op)
+               for position in range(max(ends) + 1))
+
+
+def _tflm_outputs(runtime, content, arena_bytes, samples):
+    interpreter = runtime.Interpreter.from_bytes(content,
+                                                 arena_size=arena_bytes)
+    input_detail = interpreter.get_input_details(0)
+    output_detail = interpreter.get_output_details(0)
+    in_q = input_detail["quantization_parameters"]
+    out_q = output_detail["quantization_parameters"]
+    outputs = []
+    for sample in samples:
+        x = sample[None].astype("float32")
+        if np.issubdtype(input_detail["dtype"], np.integer):
+            info = np.iinfo(input_detail["dtype"])
+            x = np.clip(np.round(x / in_q["scales"][0]
+                                 + in_q["zero_points"][0]),
+                        info.min, info.max)
+        interpreter.set_input(x.astype(input_detail["dtype"]), 0)
+        interpreter.invoke()
+        y = interpreter.get_output(0).astype("float32")
+        if np.issubdtype(output_detail["dtype"], np.integer):
+            y = (y - out_q["zero_points"][0]) * out_q["scales"][0]
+        outputs.append(y[0])
+    scale = (float(out_q["scales"][0])
+             if np.issubdtype(output_detail["dtype"], np.integer) else None)
+    return np.stack(outputs), scale
+
+
+def micro_fit(path, samples=None, artifact=None, runtime="auto"):
+    """Tensor arena and flash an artifact needs on a microcontroller.
+
+    Args:
+        path: str or `os.PathLike`. The `.tflite` file (int8 for TFLM).
+        samples: optional float32 inputs `(N, ...)`: with TFLM, its outputs
+            on them are compared with LiteRT's (built-in kernels).
+        artifact: name for the report (defaults to the file name).
+        runtime: `"auto"` (TFLM when installed, else the estimate),
+            `"tflm"` (raise without it) or `"estimate"`.
+
+    Returns:
+        `MicroFit`.
+
+    Raises:
+        ValueError: if `runtime` is not one of `RUNTIMES`.
+        ImportError: for `runtime="tflm"` without `tflite-micro`.
+    """
+    validation.check_choice("runtime", runtime, RUNTIMES)
+    path = pathlib.Path(path)
+    content = path.read_bytes()
+    base = {"artifact": artifact or path.name, "flash_bytes": len(content)}
+    tflm, why = (None, "estimate requested") if runtime == "estimate" else (
+        _tflm_runtime())
+    if tflm is None and runtime == "tflm":
+        raise ImportError(f"runtime='tflm' needs tflite-micro: {why}. "
+                          "Install it with `pip install tflite-micro`.")
+    if tflm is not None:
+        try:
+            arena = minimal_arena_bytes(path)
+        except RuntimeError as error:
+            tflm, why = None, str(error)
+    if tflm is None:
+        return MicroFit(
+            **base, arena_bytes=estimate_arena_bytes(content), measured=False,
+            method="estimate: peak of simultaneously live activations "
+                   "(LiteRT tensor lifetimes, batch 1); TFLM did not run",
+            note=why)
+    fit = MicroFit(**base, arena_bytes=arena, measured=True,
+                   method="TFLM interpreter (tflite-micro): smallest arena "
+                          "that allocates, found by bisection")
+    if samples is None or not len(samples):
+        return fit
+    samples = np.asarray(samples, dtype="float32")
+    micro, scale = _tflm_outputs(tflm, content, arena, samples)
+    litert = LiteRTRunner(path, use_xnnpack=False).predict(samples)
+    parity = compare_outputs(litert, micro)
+    return dataclasses.replace(
+        fit, parity_samples=len(samples),
+        max_diff_steps=(parity.max_abs_diff / scale if scale
+                        else parity.max_abs_diff),
+        top1_agreement=parity.top1_agreement)
