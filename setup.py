@@ -13,6 +13,9 @@ EXPORT = [
     "tf2onnx>=1.16,<2",
     "onnx>=1.16,<2",
     "onnxruntime>=1.18,<2",
+    # The TensorFlow Lite Micro interpreter (microcontroller fit); only
+    # nightly builds are published, hence the pre-release specifier.
+    "tflite-micro>=0.dev0",
 ]
 COMPRESS = [
     "tensorflow-model-optimization>=0.8,<0.9",

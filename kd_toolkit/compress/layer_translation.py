@@ -16,6 +16,10 @@ the differences the bridge handles:
   int;
 - `Identity` becomes `Activation("linear")` of the same name: tfmot's
   quantization registry knows `Activation`, and it computes the same thing;
+- activations `tf_keras` lacks (`hard_silu`, MobileNetV3's hard-swish) are
+  registered there under their Keras 3 name;
+- `keras.ops` calls stored as op nodes (`x + 3.0`) become layers
+  (`op_nodes`);
 - a `tf_keras` BatchNormalization is built with `fused=False`: it then
   computes `x · γ/√(σ²+ε) + (β − μ · γ/√(σ²+ε))` exactly like Keras 3, so
   the two models agree to the last bit (the fused kernel rounds
@@ -29,7 +33,8 @@ import keras
 SUPPORTED_LAYERS = (
     "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense",
     "BatchNormalization", "Activation", "ReLU", "Softmax", "Add",
-    "Concatenate", "MaxPooling2D", "AveragePooling2D",
+    "Subtract", "Multiply", "Concatenate", "Rescaling", "Normalization",
+    "Cropping2D", "MaxPooling2D", "AveragePooling2D",
     "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D",
     "Reshape", "Flatten", "Dropout", "Identity",
 )
@@ -105,6 +110,28 @@ def translate_layer(layer, module, target_name):
     return cls, kwargs
 
 
+def hard_silu(x):
+    """`x · relu6(x + 3) / 6`, Keras 3's `hard_silu` (MobileNetV3's
+    hard-swish), for `tf_keras`, which lacks it."""
+    import tensorflow as tf
+
+    return x * tf.nn.relu6(x + 3.0) * (1.0 / 6.0)
+
+
+# Keras 3 activations `tf_keras` lacks, registered there under the same
+# name when a model needs them (so they also translate back by name).
+MISSING_ACTIVATIONS = {"hard_silu": hard_silu, "hard_swish": hard_silu}
+
+
+def _register_activation(module, name):
+    function = MISSING_ACTIVATIONS.get(name)
+    if function is None or not hasattr(module.utils, "get_custom_objects"):
+        return False
+    module.utils.get_custom_objects()[name] = function
+    module.activations.get(name)  # resolvable now
+    return True
+
+
 def init_params(cls):
     """Names of the explicit constructor parameters of `cls` and its bases."""
     names = set()
@@ -122,14 +149,19 @@ def _translate_value(key, value, module, target_name):
     if key == "axis" and isinstance(value, (list, tuple)) and len(value) == 1:
         return int(value[0])
     if key == "activation":
+        if (isinstance(value, dict) and value.get("class_name") == "function"
+                and value.get("config") in MISSING_ACTIVATIONS):
+            value = value["config"]  # one `_register_activation` made
         if not isinstance(value, str):
             raise UnsupportedLayerError(
                 f"custom activation {value!r}; only named ones are supported")
         try:
             module.activations.get(value)
         except ValueError as error:
-            raise UnsupportedLayerError(
-                f"activation {value!r} unknown to {target_name}") from error
+            if not _register_activation(module, value):
+                raise UnsupportedLayerError(
+                    f"activation {value!r} unknown to {target_name}"
+                ) from error
         return value
     for suffix, kind in _OBJECT_KINDS.items():
         if key.endswith(suffix) and isinstance(value, dict):

@@ -225,6 +225,10 @@ def _wrap(legacy, tfmot, params, layer_names):
     def wrap(layer):
         if layer_names is not None and layer.name not in layer_names:
             return layer
+        if not layer.weights:
+            # Nothing to prune; tfmot also refuses weightless layers its
+            # registry lacks (Rescaling, Multiply).
+            return layer
         wrappers[layer.name] = tfmot.sparsity.keras.prune_low_magnitude(
             layer, **params)
         return wrappers[layer.name]

@@ -18,6 +18,7 @@ import functools
 
 import tensorflow as tf
 
+from kd_toolkit.compress import layer_translation
 from kd_toolkit.compress import model_graph
 from kd_toolkit.compress import optional_imports
 from kd_toolkit.compress import tf_keras_bridge
@@ -70,7 +71,7 @@ def quantize_model(student):
     config_cls = _output_quantize_config_class()
 
     def annotate(layer):
-        if layer.name in standalone:
+        if layer.name in standalone or _output_only(layer):
             return qk.quantize_annotate_layer(layer, config_cls())
         return qk.quantize_annotate_layer(layer)
 
@@ -194,6 +195,19 @@ def export_qat_tflite(qat_model, path, representative_data, *,
     content = qat_to_tflite(qat_model, representative_data,
                             representative_samples, int8_io)
     return atomic_write_bytes(path, content, overwrite)
+
+
+def _output_only(layer):
+    """Layers without weights that tfmot's default scheme does not know:
+    `Rescaling` (also what `x + 3.0` and `x / 6` become in the bridge),
+    `Multiply` and `Subtract` (MobileNetV3's squeeze-excite gates) and the
+    activations the bridge registers in `tf_keras` (hard-swish). Their
+    output is quantized like any activation's."""
+    name = type(layer).__name__
+    activation = getattr(getattr(layer, "activation", None), "__name__", "")
+    return name in ("Rescaling", "Multiply", "Subtract") or (
+        name == "Activation"
+        and activation in layer_translation.MISSING_ACTIVATIONS)
 
 
 def _standalone_batch_norms(legacy):

@@ -21,6 +21,7 @@ import numpy as np
 
 from kd_toolkit.compress import layer_translation
 from kd_toolkit.compress import model_graph
+from kd_toolkit.compress import op_nodes
 from kd_toolkit.compress.layer_translation import SUPPORTED_LAYERS
 from kd_toolkit.compress.layer_translation import UnsupportedLayerError
 
@@ -223,23 +224,32 @@ def _convert(model, module, target_name, check_parity, atol,
         raise ValueError(
             f"`atol` must be a number > 0. Received: atol={atol!r}")
     graph = model_graph.read_graph(model)
-    specs, problems = {}, []
+    specs, call_args, problems = {}, {}, []
     for layer in graph.layers:
+        name = layer["name"]
         try:
-            specs[layer["name"]] = layer_translation.translate_layer(
-                layer, module, target_name)
-        except UnsupportedLayerError as error:
-            problems.append(f"'{layer['name']}' ({layer['class_name']}): "
-                            f"{error}")
+            if op_nodes.is_op_node(layer):
+                cls, kwargs, args = op_nodes.translate_op_node(
+                    layer, [c for c in graph.calls if c.layer == name],
+                    module)
+                specs[name], call_args[name] = (cls, kwargs), args
+            else:
+                specs[name] = layer_translation.translate_layer(
+                    layer, module, target_name)
+        except (UnsupportedLayerError, op_nodes.OpNodeError) as error:
+            kind = (op_nodes.op_name(layer) if op_nodes.is_op_node(layer)
+                    else layer["class_name"])
+            problems.append(f"'{name}' ({kind}): {error}")
     if problems:
         raise UnsupportedLayerError(
             f"Cannot rebuild model '{graph.name}' in {target_name}: "
             f"{len(problems)} unsupported layer(s):\n  "
             + "\n  ".join(problems)
             + f"\nSupported layer types: {list(SUPPORTED_LAYERS)}")
-    rebuilt = _assemble(graph, specs, module)
+    rebuilt = _assemble(graph, specs, module, call_args)
     _copy_weights(model, rebuilt, [name for name, (cls, _) in specs.items()
-                                   if cls is not None])
+                                   if cls is not None
+                                   and name not in call_args])
     if check_parity:
         diff = max_output_difference(model, rebuilt, parity_input_shape)
         if not diff <= atol:
@@ -249,7 +259,9 @@ def _convert(model, module, target_name, check_parity, atol,
     return rebuilt
 
 
-def _assemble(graph, specs, module):
+def _assemble(graph, specs, module, call_args):
+    """Calls the rebuilt layers in dependency order; `call_args` replaces
+    the arguments of the calls of op nodes rebuilt as layers."""
     layers, tensors = {}, {}
     for layer in graph.layers:
         cls, kwargs = specs[layer["name"]]
@@ -270,7 +282,8 @@ def _assemble(graph, specs, module):
             pending.remove(call)
             layer = layers[call.layer]
             kwargs = _call_kwargs(layer, _resolve(call.kwargs, tensors))
-            out = layer(*_resolve(call.args, tensors), **kwargs)
+            args = call_args.get(call.layer, call.args)
+            out = layer(*_resolve(args, tensors), **kwargs)
             for i, tensor in enumerate(_as_list(out)):
                 tensors[(call.layer, call.node, i)] = tensor
     inputs = [tensors[_key(r)] for r in graph.inputs]
