@@ -72,9 +72,15 @@ flags.DEFINE_bool("model_card", True,
                   "Write model_card.json/.md (input range, quantization "
                   "parameters, labels, LiteRT snippets) next to the "
                   "artifacts.")
+flags.DEFINE_enum(
+    "report", "basic", ["basic", "full"],
+    "basic: parity, accuracy, size and single-thread latency of every "
+    "artifact. full: also the latency table (--latency_threads), the "
+    "microcontroller fit (TFLM tensor arena and flash), the per-layer int8 "
+    "error and the Edge TPU check.")
 flags.DEFINE_list("latency_threads", ["1", "2"],
-                  "Thread counts of the report's latency table (each "
-                  "LiteRT file with and without XNNPACK, ONNX in "
+                  "With --report=full: thread counts of the latency table "
+                  "(each LiteRT file with and without XNNPACK, ONNX in "
                   "onnxruntime); empty skips it.")
 flags.DEFINE_enum(
     "size_basis",
@@ -159,6 +165,7 @@ def main(argv):
     from kd_toolkit import export
 
     formats = export.parse_formats(FLAGS.formats)
+    full = FLAGS.report == "full"
     thresholds = _thresholds(formats, export)
     if not os.path.isfile(FLAGS.model):
         raise FileNotFoundError(
@@ -181,7 +188,10 @@ def main(argv):
         latency_runs=FLAGS.latency_runs,
         latency_warmup=FLAGS.latency_warmup,
         num_threads=FLAGS.num_threads,
-        latency_threads=_threads(FLAGS.latency_threads),
+        latency_threads=_threads(FLAGS.latency_threads) if full else (),
+        microcontroller=full,
+        per_layer_error=full,
+        edge_tpu=full,
     )
     print(report.to_markdown())
     if FLAGS.model_card and any(a.passed for a in report.artifacts):
