@@ -24,8 +24,14 @@ COMPRESS = [
 BENCHMARK = ["matplotlib>=3.7,<4", "scipy>=1.10,<2"]
 # The suite also runs the notebooks (nbclient, ipykernel) and checks the
 # code format (ruff).
-TEST = ["pytest>=7,<10", "pytest-xdist>=3.5,<4", "nbclient>=0.10,<1",
-        "nbformat>=5.9,<6", "ipykernel>=6.29,<8", "ruff>=0.6,<1"]
+TEST = [
+    "pytest>=7,<10",
+    "pytest-xdist>=3.5,<4",
+    "nbclient>=0.10,<1",
+    "nbformat>=5.9,<6",
+    "ipykernel>=6.29,<8",
+    "ruff>=0.6,<1",
+]
 
 setuptools.setup(
     name="kd_toolkit",
@@ -35,7 +41,8 @@ setuptools.setup(
         "compression for Keras 3 students."
     ),
     long_description=(HERE / "README.md").read_text(encoding="utf-8")
-    if (HERE / "README.md").exists() else "",
+    if (HERE / "README.md").exists()
+    else "",
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=setuptools.find_packages(include=["kd_toolkit", "kd_toolkit.*"]),

@@ -58,59 +58,100 @@ from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FLAGS = flags.FLAGS
 flags.DEFINE_bool("quick", False, "Smoke run: tiny student and data.")
-flags.DEFINE_list("methods", ["alone", "kd", "keras_fair", "ama"],
-                  f"Methods to run, of {list(am.METHOD_NAMES)}.")
+flags.DEFINE_list(
+    "methods",
+    ["alone", "kd", "keras_fair", "ama"],
+    f"Methods to run, of {list(am.METHOD_NAMES)}.",
+)
 flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Student seeds.")
-flags.DEFINE_string("teacher", "fashion_mnist_resnet20",
-                    "Shipped teacher (kd_toolkit.pretrained.names()).")
+flags.DEFINE_string(
+    "teacher",
+    "fashion_mnist_resnet20",
+    "Shipped teacher (kd_toolkit.pretrained.names()).",
+)
 flags.DEFINE_string("student", "resnet8", "Student zoo name.")
 flags.DEFINE_integer("student_width", 8, "Student base_width (0: default).")
 flags.DEFINE_integer("epochs", 20, "Student epochs.")
-flags.DEFINE_integer("train_limit", 0,
-                     "Students train on the first N training images (0: all"
-                     ", or the first 50k with --tune).")
+flags.DEFINE_integer(
+    "train_limit",
+    0,
+    "Students train on the first N training images (0: all"
+    ", or the first 50k with --tune).",
+)
 flags.DEFINE_integer("test_limit", 0, "Evaluate on N images (0: all).")
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_float("learning_rate", 2e-3, "Peak Adam learning rate.")
-flags.DEFINE_integer("cache_draws", 8,
-                     "Augmented views per training image in the teacher-"
-                     "output cache (shared by every method and seed).")
+flags.DEFINE_integer(
+    "cache_draws",
+    8,
+    "Augmented views per training image in the teacher-"
+    "output cache (shared by every method and seed).",
+)
 _M = kd.recipes.MethodSettings()  # the defaults of kd-train
-flags.DEFINE_float("temperature", _M.temperature,
-                   "KD temperature (validation search: tune_kd_search.md).")
-flags.DEFINE_float("kd_weight", _M.kd_weight,
-                   "KD weight (hard labels: 1 - it).")
-flags.DEFINE_list("ama_start", list(_M.ama.start),
-                  "AMA start cuts, one per replacement.")
-flags.DEFINE_list("ama_end", list(_M.ama.end),
-                  "AMA end cuts, one per replacement.")
-flags.DEFINE_list("ama_student_layer", list(_M.ama.student_layer),
-                  "Student layer each adapter supervises.")
-flags.DEFINE_float("ama_map_weight", _M.ama.map_weight,
-                   "AMA student map-loss weight.")
+flags.DEFINE_float(
+    "temperature",
+    _M.temperature,
+    "KD temperature (validation search: tune_kd_search.md).",
+)
+flags.DEFINE_float(
+    "kd_weight", _M.kd_weight, "KD weight (hard labels: 1 - it)."
+)
+flags.DEFINE_list(
+    "ama_start", list(_M.ama.start), "AMA start cuts, one per replacement."
+)
+flags.DEFINE_list(
+    "ama_end", list(_M.ama.end), "AMA end cuts, one per replacement."
+)
+flags.DEFINE_list(
+    "ama_student_layer",
+    list(_M.ama.student_layer),
+    "Student layer each adapter supervises.",
+)
+flags.DEFINE_float(
+    "ama_map_weight", _M.ama.map_weight, "AMA student map-loss weight."
+)
 flags.DEFINE_float("ama_gamma", _M.ama.gamma, "AMA adapter map-loss weight γ.")
-flags.DEFINE_integer("ama_warmup_steps", _M.ama.warmup_steps,
-                     "AMA adapter warm-up steps.")
-flags.DEFINE_enum("ama_kind", _M.ama.kind, ["separable", "conv"],
-                  "AMA adapter architecture (ActivationMapAdapter kind).")
-flags.DEFINE_integer("ama_kernel_size", _M.ama.kernel_size,
-                     "AMA adapter kernel size.", lower_bound=1)
-flags.DEFINE_float("dkd_temperature", _M.dkd_temperature,
-                   "DKD temperature (paper: 4).")
-flags.DEFINE_float("dkd_beta", _M.dkd_beta,
-                   "DKD non-target weight β (paper: 8).")
-flags.DEFINE_bool("tune", False,
-                  "Evaluate on the last 10k training images instead of test.")
+flags.DEFINE_integer(
+    "ama_warmup_steps", _M.ama.warmup_steps, "AMA adapter warm-up steps."
+)
+flags.DEFINE_enum(
+    "ama_kind",
+    _M.ama.kind,
+    ["separable", "conv"],
+    "AMA adapter architecture (ActivationMapAdapter kind).",
+)
+flags.DEFINE_integer(
+    "ama_kernel_size",
+    _M.ama.kernel_size,
+    "AMA adapter kernel size.",
+    lower_bound=1,
+)
+flags.DEFINE_float(
+    "dkd_temperature", _M.dkd_temperature, "DKD temperature (paper: 4)."
+)
+flags.DEFINE_float(
+    "dkd_beta", _M.dkd_beta, "DKD non-target weight β (paper: 8)."
+)
+flags.DEFINE_bool(
+    "tune", False, "Evaluate on the last 10k training images instead of test."
+)
 flags.DEFINE_string("tag", "v2", "Name of this protocol's run folder.")
-flags.DEFINE_string("cache_dir", "benchmarks/cache",
-                    "Teacher-output cache folder.")
-flags.DEFINE_string("runs_dir", "benchmarks/results/runs",
-                    "Per-run result files go to <runs_dir>/<tag>/.")
-flags.DEFINE_string("out_dir", "benchmarks/results",
-                    "Aggregated table, JSON and PNG: <out_dir>/accuracy_"
-                    "<tag>.*")
-flags.DEFINE_bool("aggregate_only", False,
-                  "Only rebuild the table from the finished runs.")
+flags.DEFINE_string(
+    "cache_dir", "benchmarks/cache", "Teacher-output cache folder."
+)
+flags.DEFINE_string(
+    "runs_dir",
+    "benchmarks/results/runs",
+    "Per-run result files go to <runs_dir>/<tag>/.",
+)
+flags.DEFINE_string(
+    "out_dir",
+    "benchmarks/results",
+    "Aggregated table, JSON and PNG: <out_dir>/accuracy_<tag>.*",
+)
+flags.DEFINE_bool(
+    "aggregate_only", False, "Only rebuild the table from the finished runs."
+)
 
 DATASET = "fashion_mnist"
 VALIDATION_SIZE = 10000
@@ -135,37 +176,49 @@ def _data():
             raise ValueError(
                 "--tune keeps the last 10000 training images for validation;"
                 f" --train_limit must be <= {len(y) - VALIDATION_SIZE}. "
-                f"Received: train_limit={FLAGS.train_limit}")
+                f"Received: train_limit={FLAGS.train_limit}"
+            )
         x_eval, y_eval = x[-VALIDATION_SIZE:], y[-VALIDATION_SIZE:]
-        x, y = x[:limit or len(y) - VALIDATION_SIZE], y[
-            :limit or len(y) - VALIDATION_SIZE]
+        x, y = (
+            x[: limit or len(y) - VALIDATION_SIZE],
+            y[: limit or len(y) - VALIDATION_SIZE],
+        )
     else:
         x_eval, y_eval = kd.data.load_numpy(DATASET, "test")
         x, y = x[:limit], y[:limit]
     if FLAGS.test_limit:
-        x_eval, y_eval = x_eval[:FLAGS.test_limit], y_eval[:FLAGS.test_limit]
-    evaluation = tf.data.Dataset.from_tensor_slices((x_eval, y_eval)).batch(
-        512)
+        x_eval, y_eval = x_eval[: FLAGS.test_limit], y_eval[: FLAGS.test_limit]
+    evaluation = tf.data.Dataset.from_tensor_slices((x_eval, y_eval)).batch(512)
     train_eval = tf.data.Dataset.from_tensor_slices((x, y)).batch(512)
     return x, y, evaluation, train_eval
 
 
 def _settings(info, num_train):
     return am.Settings(
-        student=FLAGS.student, student_width=FLAGS.student_width or None,
-        input_shape=info.input_shape, num_classes=info.num_classes,
+        student=FLAGS.student,
+        student_width=FLAGS.student_width or None,
+        input_shape=info.input_shape,
+        num_classes=info.num_classes,
         epochs=FLAGS.epochs,
         steps_per_epoch=-(-num_train // FLAGS.batch_size),
         learning_rate=FLAGS.learning_rate,
         method=kd.recipes.MethodSettings(
-            temperature=FLAGS.temperature, kd_weight=FLAGS.kd_weight,
-            dkd_temperature=FLAGS.dkd_temperature, dkd_beta=FLAGS.dkd_beta,
+            temperature=FLAGS.temperature,
+            kd_weight=FLAGS.kd_weight,
+            dkd_temperature=FLAGS.dkd_temperature,
+            dkd_beta=FLAGS.dkd_beta,
             ama=kd.recipes.AMASettings(
-                start=tuple(FLAGS.ama_start), end=tuple(FLAGS.ama_end),
+                start=tuple(FLAGS.ama_start),
+                end=tuple(FLAGS.ama_end),
                 student_layer=tuple(FLAGS.ama_student_layer),
-                map_weight=FLAGS.ama_map_weight, gamma=FLAGS.ama_gamma,
-                warmup_steps=FLAGS.ama_warmup_steps, kind=FLAGS.ama_kind,
-                kernel_size=FLAGS.ama_kernel_size)))
+                map_weight=FLAGS.ama_map_weight,
+                gamma=FLAGS.ama_gamma,
+                warmup_steps=FLAGS.ama_warmup_steps,
+                kind=FLAGS.ama_kind,
+                kernel_size=FLAGS.ama_kernel_size,
+            ),
+        ),
+    )
 
 
 def _description(meta):
@@ -180,7 +233,8 @@ def _description(meta):
         f"({meta['cache_draws']} cached views per image), Adam "
         f"{s['learning_rate']} cosine, batch {FLAGS.batch_size}, KD τ = "
         f"{s['temperature']}, α = {s['kd_weight']}. Runs: {meta['machine']}"
-        f" (CPU flags {', '.join(meta['cpu_flags'])}).")
+        f" (CPU flags {', '.join(meta['cpu_flags'])})."
+    )
 
 
 def aggregate(run_dir, meta):
@@ -189,8 +243,9 @@ def aggregate(run_dir, meta):
     print(accuracy_report.to_markdown(result))
     if FLAGS.tune:  # searches are summarised by benchmarks.tune_summary
         return result
-    paths = accuracy_report.write(result, FLAGS.out_dir,
-                                  f"accuracy_{FLAGS.tag}")
+    paths = accuracy_report.write(
+        result, FLAGS.out_dir, f"accuracy_{FLAGS.tag}"
+    )
     print("wrote " + ", ".join(paths))
     return result
 
@@ -202,7 +257,8 @@ def main(argv):
     if unknown:
         raise app.UsageError(
             f"Unknown methods {unknown}. Expected a subset of "
-            f"{list(am.METHOD_NAMES)}. Received: methods={FLAGS.methods}")
+            f"{list(am.METHOD_NAMES)}. Received: methods={FLAGS.methods}"
+        )
     info = kd.data.dataset_info(DATASET)
     x, y, eval_ds, train_eval_ds = _data()
     teacher = kd.pretrained.load(FLAGS.teacher)
@@ -210,11 +266,16 @@ def main(argv):
     os.makedirs(run_dir, exist_ok=True)
     settings = _settings(info, len(y))
     meta = {
-        "tag": FLAGS.tag, "teacher": FLAGS.teacher,
+        "tag": FLAGS.tag,
+        "teacher": FLAGS.teacher,
         "teacher_accuracy": am.evaluate(teacher, eval_ds)[0],
-        "evaluation": ("validation split (last 10k training images)"
-                       if FLAGS.tune else "Fashion-MNIST test set"),
-        "train_images": len(y), "cache_draws": FLAGS.cache_draws,
+        "evaluation": (
+            "validation split (last 10k training images)"
+            if FLAGS.tune
+            else "Fashion-MNIST test set"
+        ),
+        "train_images": len(y),
+        "cache_draws": FLAGS.cache_draws,
         "settings": settings.to_json(),
         "methods": list(FLAGS.methods),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
@@ -232,35 +293,56 @@ def main(argv):
     cache = kd.TeacherLogitsCache.get_or_build(
         kd.distiller.teacher_cache.default_path(
             os.path.join(FLAGS.cache_dir, f"{FLAGS.teacher}.keras"),
-            f"{tag}-d{FLAGS.cache_draws}"),
-        teacher, x, augment=kd.data.augment_spec(DATASET),
-        draws=FLAGS.cache_draws)
+            f"{tag}-d{FLAGS.cache_draws}",
+        ),
+        teacher,
+        x,
+        augment=kd.data.augment_spec(DATASET),
+        draws=FLAGS.cache_draws,
+    )
     meta["cache_seconds_this_run"] = time.perf_counter() - start
 
     def make_train_ds(seed, with_teacher_outputs):
-        return cache.dataset(x, y, FLAGS.batch_size, seed=seed,
-                             with_teacher_outputs=with_teacher_outputs)
+        return cache.dataset(
+            x,
+            y,
+            FLAGS.batch_size,
+            seed=seed,
+            with_teacher_outputs=with_teacher_outputs,
+        )
 
     for seed in [int(s) for s in FLAGS.seeds]:
         for method in FLAGS.methods:
             path = os.path.join(run_dir, f"{method}-seed{seed}.json")
             if os.path.exists(path):
-                print(f"skip {method} seed {seed}: {path} exists",
-                      flush=True)
+                print(f"skip {method} seed {seed}: {path} exists", flush=True)
                 continue
             print(f"run {method} seed {seed}", flush=True)
-            row = am.train(method, settings, teacher, seed,
-                           make_train_ds, eval_ds, train_eval_ds)
-            row.update(method=method, settings=meta["settings"],
-                       tag=FLAGS.tag, machine=meta["machine"],
-                       cpu_flags=meta["cpu_flags"],
-                       date=datetime.datetime.now().isoformat(
-                           timespec="seconds"),
-                       command=meta["command"])
+            row = am.train(
+                method,
+                settings,
+                teacher,
+                seed,
+                make_train_ds,
+                eval_ds,
+                train_eval_ds,
+            )
+            row.update(
+                method=method,
+                settings=meta["settings"],
+                tag=FLAGS.tag,
+                machine=meta["machine"],
+                cpu_flags=meta["cpu_flags"],
+                date=datetime.datetime.now().isoformat(timespec="seconds"),
+                command=meta["command"],
+            )
             atomic_write_text(path, json.dumps(row, indent=2, default=str))
-            print(f"seed {seed} {method:>13}: top-1 "
-                  f"{row['test_accuracy']:.4f}  CE {row['test_ce']:.4f}  "
-                  f"wrote {path}", flush=True)
+            print(
+                f"seed {seed} {method:>13}: top-1 "
+                f"{row['test_accuracy']:.4f}  CE {row['test_ce']:.4f}  "
+                f"wrote {path}",
+                flush=True,
+            )
             keras.backend.clear_session(free_memory=False)
     aggregate(run_dir, meta)
 

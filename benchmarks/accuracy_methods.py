@@ -35,15 +35,19 @@ class Settings:
     def to_json(self):
         """Flat JSON-ready dict: the method settings at the top level, the
         AMA settings prefixed `ama_` (the run files' format)."""
-        out = {f.name: getattr(self, f.name)
-               for f in dataclasses.fields(self) if f.name != "method"}
+        out = {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name != "method"
+        }
         for f in dataclasses.fields(self.method):
             if f.name != "ama":
                 out[f.name] = getattr(self.method, f.name)
         for f in dataclasses.fields(self.method.ama):
             out[f"ama_{f.name}"] = getattr(self.method.ama, f.name)
-        return {k: list(v) if isinstance(v, tuple) else v
-                for k, v in out.items()}
+        return {
+            k: list(v) if isinstance(v, tuple) else v for k, v in out.items()
+        }
 
 
 class _EpochRecorder(keras.callbacks.Callback):
@@ -66,25 +70,33 @@ class _EpochRecorder(keras.callbacks.Callback):
         accuracy, ce = evaluate(self.student, self.eval_ds)
         self.accuracy.append(accuracy)
         self.ce.append(ce)
-        print(f"  epoch {epoch + 1}: held-out top-1 {accuracy:.4f}, "
-              f"CE {ce:.4f}, {self.seconds[-1]:.1f} s", flush=True)
+        print(
+            f"  epoch {epoch + 1}: held-out top-1 {accuracy:.4f}, "
+            f"CE {ce:.4f}, {self.seconds[-1]:.1f} s",
+            flush=True,
+        )
 
 
 def _student(s, seed):
-    return training.build_model(s.student, s.input_shape, s.num_classes,
-                                width=s.student_width, seed=seed)
+    return training.build_model(
+        s.student,
+        s.input_shape,
+        s.num_classes,
+        width=s.student_width,
+        seed=seed,
+    )
 
 
 def _optimizer(s):
-    return training.cosine_adam(s.learning_rate,
-                                s.epochs * s.steps_per_epoch)
+    return training.cosine_adam(s.learning_rate, s.epochs * s.steps_per_epoch)
 
 
 def run_alone(s, teacher, seed, train_ds):
     del teacher, train_ds
     student = _student(s, seed)
-    student.compile(_optimizer(s), training.hard_label_loss(),
-                    metrics=["accuracy"])
+    student.compile(
+        _optimizer(s), training.hard_label_loss(), metrics=["accuracy"]
+    )
     return student, student, {}, False
 
 
@@ -95,17 +107,29 @@ def _registered(name, cached=None):
 
     def run(s, teacher, seed, train_ds):
         student = _student(s, seed)
-        plan = method.plan(s.method, teacher, student, train_ds=train_ds,
-                           total_steps=s.epochs * s.steps_per_epoch)
+        plan = method.plan(
+            s.method,
+            teacher,
+            student,
+            train_ds=train_ds,
+            total_steps=s.epochs * s.steps_per_epoch,
+        )
         info = dict(plan.info)
         if plan.teacher is not None:
             info["adapted_model"] = plan.teacher
-        distiller = kd.Distiller(plan.teacher or teacher, student,
-                                 losses=plan.losses,
-                                 student_loss_weight=1.0 - s.method.kd_weight)
+        distiller = kd.Distiller(
+            plan.teacher or teacher,
+            student,
+            losses=plan.losses,
+            student_loss_weight=1.0 - s.method.kd_weight,
+        )
         distiller.compile(_optimizer(s), metrics=["accuracy"])
-        return distiller, student, info, (
-            method.logits_only if cached is None else cached)
+        return (
+            distiller,
+            student,
+            info,
+            (method.logits_only if cached is None else cached),
+        )
 
     return run
 
@@ -117,13 +141,18 @@ def _keras(loss):
         del train_ds
         student = _student(s, seed)
         distiller = keras.distillation.Distiller(
-            teacher=teacher, student=student,
+            teacher=teacher,
+            student=student,
             distillation_losses=keras.distillation.LogitsDistillation(
-                temperature=s.method.temperature, loss=loss()),
-            student_loss_weight=1.0 - s.method.kd_weight)
-        distiller.compile(optimizer=_optimizer(s),
-                          loss=training.hard_label_loss(),
-                          metrics=["accuracy"])
+                temperature=s.method.temperature, loss=loss()
+            ),
+            student_loss_weight=1.0 - s.method.kd_weight,
+        )
+        distiller.compile(
+            optimizer=_optimizer(s),
+            loss=training.hard_label_loss(),
+            metrics=["accuracy"],
+        )
         return distiller, student, {}, False
 
     return run
@@ -136,17 +165,26 @@ def train(method, s, teacher, seed, make_train_ds, eval_ds, train_eval_ds):
     methods that warm up trainable parts (AMA) do so on seed 10000's views,
     the same for every student seed.
     """
-    warms_up = (method in kd.recipes.methods.names()
-                and kd.recipes.methods.get(method).warms_up)
+    warms_up = (
+        method in kd.recipes.methods.names()
+        and kd.recipes.methods.get(method).warms_up
+    )
     model, student, info, cached = RUNNERS[method](
-        s, teacher, seed, make_train_ds(10_000, False) if warms_up else None)
+        s, teacher, seed, make_train_ds(10_000, False) if warms_up else None
+    )
     adapted_model = info.pop("adapted_model", None)
     if adapted_model is not None:
-        info["adapted_teacher_accuracy_start"] = evaluate(adapted_model,
-                                                          eval_ds)[0]
+        info["adapted_teacher_accuracy_start"] = evaluate(
+            adapted_model, eval_ds
+        )[0]
     recorder = _EpochRecorder(student, eval_ds)
-    history = model.fit(make_train_ds(seed, cached), epochs=s.epochs,
-                        verbose=0, shuffle=False, callbacks=[recorder])
+    history = model.fit(
+        make_train_ds(seed, cached),
+        epochs=s.epochs,
+        verbose=0,
+        shuffle=False,
+        callbacks=[recorder],
+    )
     test_acc, test_ce = evaluate(student, eval_ds)
     _, train_ce = evaluate(student, train_eval_ds)
     row = {
@@ -173,6 +211,8 @@ BASELINES = {
     "keras_fair": _keras(keras.losses.KLDivergence),
     "keras_default": _keras(lambda: "kl_divergence"),
 }
-RUNNERS = {**BASELINES, **{name: _registered(name)
-                           for name in kd.recipes.methods.names()}}
+RUNNERS = {
+    **BASELINES,
+    **{name: _registered(name) for name in kd.recipes.methods.names()},
+}
 METHOD_NAMES = tuple(RUNNERS)

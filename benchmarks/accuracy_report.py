@@ -21,10 +21,12 @@ LABELS = {
     "alone": "student alone",
     "kd_live": "Hinton KD (kd_toolkit, teacher run every step)",
     "keras_fair": "keras.distillation, fair (KLDivergence() object)",
-    "keras_default": "keras.distillation, default \"kl_divergence\" string",
-    **{m.name: m.label + (" (kd_toolkit, teacher-output cache)"
-                          if m.logits_only else "")
-       for m in map(methods.get, methods.names())},
+    "keras_default": 'keras.distillation, default "kl_divergence" string',
+    **{
+        m.name: m.label
+        + (" (kd_toolkit, teacher-output cache)" if m.logits_only else "")
+        for m in map(methods.get, methods.names())
+    },
 }
 HEADLINE = ("alone", "kd", "keras_fair", "ama")
 HEADLINE_SEEDS, OTHER_SEEDS = 5, 3
@@ -59,11 +61,19 @@ def paired_ci(values, baseline):
     """
     seeds = sorted(set(values) & set(baseline))
     diffs = [values[s] - baseline[s] for s in seeds]
-    out = {"n": len(diffs), "mean": statistics.fmean(diffs) if diffs
-           else None, "low": None, "high": None, "significant": False}
+    out = {
+        "n": len(diffs),
+        "mean": statistics.fmean(diffs) if diffs else None,
+        "low": None,
+        "high": None,
+        "significant": False,
+    }
     if len(diffs) >= 2:
-        half = t_quantile(len(diffs)) * statistics.stdev(diffs) / math.sqrt(
-            len(diffs))
+        half = (
+            t_quantile(len(diffs))
+            * statistics.stdev(diffs)
+            / math.sqrt(len(diffs))
+        )
         out.update(low=out["mean"] - half, high=out["mean"] + half)
         out["significant"] = out["low"] > 0 or out["high"] < 0
     return out
@@ -71,8 +81,10 @@ def paired_ci(values, baseline):
 
 def _mean_std(values):
     values = list(values)
-    return {"mean": statistics.fmean(values),
-            "std": statistics.stdev(values) if len(values) > 1 else 0.0}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+    }
 
 
 def convergence(rows, target):
@@ -84,16 +96,20 @@ def convergence(rows, target):
     epochs, seconds = [], []
     for row in rows:
         elapsed = 0.0
-        for epoch, (acc, sec) in enumerate(zip(row["accuracy_per_epoch"],
-                                               row["seconds_per_epoch"]), 1):
+        for epoch, (acc, sec) in enumerate(
+            zip(row["accuracy_per_epoch"], row["seconds_per_epoch"]), 1
+        ):
             elapsed += sec
             if acc >= target:
                 epochs.append(epoch)
                 seconds.append(elapsed)
                 break
-    return {"n": len(rows), "reached": len(epochs),
-            "epochs": statistics.fmean(epochs) if epochs else None,
-            "seconds": statistics.fmean(seconds) if seconds else None}
+    return {
+        "n": len(rows),
+        "reached": len(epochs),
+        "epochs": statistics.fmean(epochs) if epochs else None,
+        "seconds": statistics.fmean(seconds) if seconds else None,
+    }
 
 
 def summarize(runs):
@@ -115,25 +131,34 @@ def summarize(runs):
             "test_ce": _mean_std(ce.values()),
             "train_ce": _mean_std(r["train_ce"] for r in rows),
             "seconds_per_epoch": _mean_std(
-                statistics.median(r["seconds_per_epoch"]) for r in rows),
-            "accuracy_per_epoch": [_mean_std(v) for v in zip(
-                *(r["accuracy_per_epoch"] for r in rows))],
+                statistics.median(r["seconds_per_epoch"]) for r in rows
+            ),
+            "accuracy_per_epoch": [
+                _mean_std(v)
+                for v in zip(*(r["accuracy_per_epoch"] for r in rows))
+            ],
         }
         if method != "alone" and alone:
             entry["vs_alone"] = paired_ci(
-                acc, {s: r["test_accuracy"] for s, r in alone.items()})
+                acc, {s: r["test_accuracy"] for s, r in alone.items()}
+            )
             alone_ce = statistics.fmean(r["test_ce"] for r in alone.values())
             entry["test_ce_change_vs_alone"] = (
-                entry["test_ce"]["mean"] / alone_ce - 1.0)
+                entry["test_ce"]["mean"] / alone_ce - 1.0
+            )
         if method not in ("alone", "kd") and kd:
             entry["vs_kd"] = paired_ci(
-                acc, {s: r["test_accuracy"] for s, r in kd.items()})
+                acc, {s: r["test_accuracy"] for s, r in kd.items()}
+            )
         if target is not None:
             entry["convergence"] = convergence(rows, target)
             if method == "alone":
                 alone_epochs = entry["convergence"]["epochs"]
-        extra = [r["adapted_teacher_accuracy"] for r in rows
-                 if "adapted_teacher_accuracy" in r]
+        extra = [
+            r["adapted_teacher_accuracy"]
+            for r in rows
+            if "adapted_teacher_accuracy" in r
+        ]
         if extra:
             entry["adapted_teacher_accuracy"] = statistics.fmean(extra)
         summary[method] = entry
@@ -155,32 +180,40 @@ def _ci_text(ci):
     if ci["low"] is None:
         return f"{100 * ci['mean']:+.2f} (n={ci['n']}, no CI)"
     mark = " **significant**" if ci["significant"] else ""
-    return (f"{100 * ci['mean']:+.2f} [{100 * ci['low']:+.2f}, "
-            f"{100 * ci['high']:+.2f}]{mark}")
+    return (
+        f"{100 * ci['mean']:+.2f} [{100 * ci['low']:+.2f}, "
+        f"{100 * ci['high']:+.2f}]{mark}"
+    )
 
 
 def to_markdown(result):
     """The Results table: one row per method, missing runs marked."""
     meta, summary = result["meta"], result["summary"]
-    lines = [meta["description"], "",
-             "| method | seeds | top-1 % (mean ± std) | Δ vs alone, 95% CI "
-             "| Δ vs KD, 95% CI | test CE (Δ vs alone) | epochs to alone's "
-             "final acc. | s/epoch |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        meta["description"],
+        "",
+        "| method | seeds | top-1 % (mean ± std) | Δ vs alone, 95% CI "
+        "| Δ vs KD, 95% CI | test CE (Δ vs alone) | epochs to alone's "
+        "final acc. | s/epoch |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for method, entry in summary["methods"].items():
         want = HEADLINE_SEEDS if method in HEADLINE else OTHER_SEEDS
         seeds = len(entry["seeds"])
-        seeds_text = f"{seeds}" + (f" (of {want}: runs missing)"
-                                   if seeds < want else "")
+        seeds_text = f"{seeds}" + (
+            f" (of {want}: runs missing)" if seeds < want else ""
+        )
         acc = entry["test_accuracy"]
         ce = entry["test_ce"]["mean"]
         ce_change = entry.get("test_ce_change_vs_alone")
-        ce_text = f"{ce:.4f}" + (f" ({100 * ce_change:+.1f}%)"
-                                 if ce_change is not None else "")
+        ce_text = f"{ce:.4f}" + (
+            f" ({100 * ce_change:+.1f}%)" if ce_change is not None else ""
+        )
         conv = entry.get("convergence") or {}
         if conv.get("epochs") is not None:
-            conv_text = (f"{conv['epochs']:.1f} ({conv['reached']}/"
-                         f"{conv['n']} seeds)")
+            conv_text = (
+                f"{conv['epochs']:.1f} ({conv['reached']}/{conv['n']} seeds)"
+            )
         else:
             conv_text = "not reached" if conv else "-"
         lines.append(
@@ -188,16 +221,27 @@ def to_markdown(result):
             f"{100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} | "
             f"{_ci_text(entry.get('vs_alone'))} | "
             f"{_ci_text(entry.get('vs_kd'))} | {ce_text} | {conv_text} | "
-            f"{entry['seconds_per_epoch']['mean']:.1f} |")
-    missing = [m for m in meta.get("methods", []) if m not in
-               summary["methods"]]
+            f"{entry['seconds_per_epoch']['mean']:.1f} |"
+        )
+    missing = [
+        m for m in meta.get("methods", []) if m not in summary["methods"]
+    ]
     if missing:
-        lines += ["", "No finished runs yet: " + ", ".join(
-            LABELS.get(m, m) for m in missing) + "."]
-    lines += ["", "Δ columns: paired by seed (same initialisation, data "
-              "order and augmented views), in points; **significant** marks "
-              "a 95% CI that excludes 0.",
-              "", f"Command: `{meta['command']}`", ""]
+        lines += [
+            "",
+            "No finished runs yet: "
+            + ", ".join(LABELS.get(m, m) for m in missing)
+            + ".",
+        ]
+    lines += [
+        "",
+        "Δ columns: paired by seed (same initialisation, data "
+        "order and augmented views), in points; **significant** marks "
+        "a 95% CI that excludes 0.",
+        "",
+        f"Command: `{meta['command']}`",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -215,15 +259,23 @@ def plot(result, path):
         epochs = range(1, len(curve) + 1)
         mean = [100 * p["mean"] for p in curve]
         std = [100 * p["std"] for p in curve]
-        line, = ax.plot(epochs, mean, marker="o", markersize=2,
-                        label=LABELS.get(method, method))
-        ax.fill_between(epochs, [m - s for m, s in zip(mean, std)],
-                        [m + s for m, s in zip(mean, std)],
-                        color=line.get_color(), alpha=0.15)
+        (line,) = ax.plot(
+            epochs,
+            mean,
+            marker="o",
+            markersize=2,
+            label=LABELS.get(method, method),
+        )
+        ax.fill_between(
+            epochs,
+            [m - s for m, s in zip(mean, std)],
+            [m + s for m, s in zip(mean, std)],
+            color=line.get_color(),
+            alpha=0.15,
+        )
     teacher = result["meta"].get("teacher_accuracy")
     if teacher:
-        ax.axhline(100 * teacher, color="gray", linestyle="--",
-                   label="teacher")
+        ax.axhline(100 * teacher, color="gray", linestyle="--", label="teacher")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("epoch")
     ax.set_ylabel("test top-1 % (mean ± std over seeds)")
@@ -240,11 +292,16 @@ def plot(result, path):
 def write(result, out_dir, stem):
     """Writes `<stem>.json`, `<stem>.md` and `<stem>.png`; returns paths."""
     os.makedirs(out_dir, exist_ok=True)
-    paths = [os.path.join(out_dir, f"{stem}.{ext}")
-             for ext in ("json", "md", "png")]
-    atomic_write_texts({
-        paths[0]: json.dumps(result, indent=2, default=str),
-        paths[1]: to_markdown(result)}, overwrite=True)
+    paths = [
+        os.path.join(out_dir, f"{stem}.{ext}") for ext in ("json", "md", "png")
+    ]
+    atomic_write_texts(
+        {
+            paths[0]: json.dumps(result, indent=2, default=str),
+            paths[1]: to_markdown(result),
+        },
+        overwrite=True,
+    )
     if result["summary"]["methods"]:
         plot(result, paths[2])
     return paths

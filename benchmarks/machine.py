@@ -13,6 +13,13 @@ def cpu_flags():
                 flags_ = set()
     except OSError:
         flags_ = set()
-    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16",
-              "amx_bf16", "amx_int8")
+    wanted = (
+        "avx2",
+        "fma",
+        "avx512f",
+        "avx512_vnni",
+        "avx512_bf16",
+        "amx_bf16",
+        "amx_int8",
+    )
     return [f for f in wanted if f in flags_]

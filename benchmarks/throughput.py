@@ -58,21 +58,34 @@ flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_integer("rounds", 7, "Interleaved measurement rounds.")
 flags.DEFINE_integer("steps", 10, "Steps per method per round.")
 flags.DEFINE_float("temperature", 4.0, "KD temperature.")
-flags.DEFINE_list("ama_start", ["stage3_block1_out"],
-                  "AMA replacement start cuts (teacher layers).")
-flags.DEFINE_list("ama_end", ["stage3_out"],
-                  "AMA replacement end cuts (teacher layers).")
-flags.DEFINE_enum("ama_kind", "separable", ["separable", "conv"],
-                  "AMA adapter architecture (ActivationMapAdapter kind).")
-flags.DEFINE_integer("ama_kernel_size", 3, "AMA adapter kernel size.",
-                     lower_bound=1)
+flags.DEFINE_list(
+    "ama_start",
+    ["stage3_block1_out"],
+    "AMA replacement start cuts (teacher layers).",
+)
+flags.DEFINE_list(
+    "ama_end", ["stage3_out"], "AMA replacement end cuts (teacher layers)."
+)
+flags.DEFINE_enum(
+    "ama_kind",
+    "separable",
+    ["separable", "conv"],
+    "AMA adapter architecture (ActivationMapAdapter kind).",
+)
+flags.DEFINE_integer(
+    "ama_kernel_size", 3, "AMA adapter kernel size.", lower_bound=1
+)
 flags.DEFINE_bool("ama", True, "Also time the adapted-teacher step.")
 flags.DEFINE_bool("xla", True, "Also time every step with XLA.")
-flags.DEFINE_integer("cache_draws", 8,
-                     "Draws per example assumed for the amortised cost of "
-                     "building the teacher-output cache.")
-flags.DEFINE_integer("cache_epochs", 30,
-                     "Epochs assumed for the amortised cache cost.")
+flags.DEFINE_integer(
+    "cache_draws",
+    8,
+    "Draws per example assumed for the amortised cost of "
+    "building the teacher-output cache.",
+)
+flags.DEFINE_integer(
+    "cache_epochs", 30, "Epochs assumed for the amortised cache cost."
+)
 flags.DEFINE_bool("quick", False, "Smoke run: 2 rounds of 2 steps.")
 flags.DEFINE_string("out_dir", "benchmarks/results", "Output directory.")
 
@@ -84,58 +97,86 @@ def _ce():
 def _keras_distiller(teacher, student, temperature, fair, jit):
     loss = keras.losses.KLDivergence() if fair else "kl_divergence"
     model = keras.distillation.Distiller(
-        teacher=teacher, student=student,
+        teacher=teacher,
+        student=student,
         distillation_losses=keras.distillation.LogitsDistillation(
-            temperature=temperature, loss=loss),
-        student_loss_weight=0.1)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_ce(),
-                  jit_compile=jit)
+            temperature=temperature, loss=loss
+        ),
+        student_loss_weight=0.1,
+    )
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3), loss=_ce(), jit_compile=jit
+    )
     return model
 
 
-def build_steps(teacher, student_factory, batch_size, temperature, xla,
-                adapted_teacher=None, ama_loss_factory=None):
+def build_steps(
+    teacher,
+    student_factory,
+    batch_size,
+    temperature,
+    xla,
+    adapted_teacher=None,
+    ama_loss_factory=None,
+):
     """Returns {method: zero-arg callable running one step}."""
     rng = np.random.default_rng(0)
     shape = (batch_size,) + tuple(teacher.input_shape[1:])
     x = tf.constant(rng.random(shape, dtype="float32"))
     y = tf.constant(rng.integers(0, 10, batch_size), dtype="int32")
-    cached_x = {teacher_cache.INPUTS_KEY: x,
-                teacher_cache.TEACHER_OUTPUTS_KEY: teacher(x)}
+    cached_x = {
+        teacher_cache.INPUTS_KEY: x,
+        teacher_cache.TEACHER_OUTPUTS_KEY: teacher(x),
+    }
     steps = {}
-    for jit in ([False, True] if xla else [False]):
+    for jit in [False, True] if xla else [False]:
         suffix = "_xla" if jit else ""
         alone = student_factory()
         alone.compile(keras.optimizers.Adam(1e-3), _ce(), jit_compile=jit)
-        infer = tf.function(lambda v: teacher(v, training=False),
-                            jit_compile=jit)
-        ours = kd.Distiller(teacher, student_factory(),
-                            losses=[kd.losses.KD(temperature, weight=0.9)],
-                            student_loss_weight=0.1)
+        infer = tf.function(
+            lambda v: teacher(v, training=False), jit_compile=jit
+        )
+        ours = kd.Distiller(
+            teacher,
+            student_factory(),
+            losses=[kd.losses.KD(temperature, weight=0.9)],
+            student_loss_weight=0.1,
+        )
         ours.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
-        cached = kd.Distiller(teacher, student_factory(),
-                              losses=[kd.losses.KD(temperature, weight=0.9)],
-                              student_loss_weight=0.1)
+        cached = kd.Distiller(
+            teacher,
+            student_factory(),
+            losses=[kd.losses.KD(temperature, weight=0.9)],
+            student_loss_weight=0.1,
+        )
         cached.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
-        fair = _keras_distiller(teacher, student_factory(), temperature,
-                                True, jit)
-        steps.update({
-            "student" + suffix: _bind(alone.train_on_batch, x, y),
-            "teacher_inference" + suffix: _bind(_numpy_of, infer, x),
-            "kd" + suffix: _bind(ours.train_on_batch, x, y),
-            "kd_cached" + suffix: _bind(cached.train_on_batch, cached_x, y),
-            "keras_fair" + suffix: _bind(fair.train_on_batch, x, y),
-        })
+        fair = _keras_distiller(
+            teacher, student_factory(), temperature, True, jit
+        )
+        steps.update(
+            {
+                "student" + suffix: _bind(alone.train_on_batch, x, y),
+                "teacher_inference" + suffix: _bind(_numpy_of, infer, x),
+                "kd" + suffix: _bind(ours.train_on_batch, x, y),
+                "kd_cached" + suffix: _bind(cached.train_on_batch, cached_x, y),
+                "keras_fair" + suffix: _bind(fair.train_on_batch, x, y),
+            }
+        )
         if not jit:
-            default = _keras_distiller(teacher, student_factory(),
-                                       temperature, False, False)
+            default = _keras_distiller(
+                teacher, student_factory(), temperature, False, False
+            )
             steps["keras_default"] = _bind(default.train_on_batch, x, y)
         if adapted_teacher is not None:
             ama = kd.Distiller(
-                adapted_teacher, student_factory(),
-                losses=[kd.losses.KD(temperature, weight=0.9),
-                        ama_loss_factory()],
-                student_loss_weight=0.1)
+                adapted_teacher,
+                student_factory(),
+                losses=[
+                    kd.losses.KD(temperature, weight=0.9),
+                    ama_loss_factory(),
+                ],
+                student_loss_weight=0.1,
+            )
             ama.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
             steps["ama" + suffix] = _bind(ama.train_on_batch, x, y)
     return steps
@@ -157,7 +198,7 @@ def measure(steps, rounds, n):
     names = list(steps)
     times = {name: [] for name in names}
     for r in range(rounds):
-        order = names[r % len(names):] + names[:r % len(names)]
+        order = names[r % len(names) :] + names[: r % len(names)]
         for name in order:
             start = time.perf_counter()
             for _ in range(n):
@@ -181,8 +222,7 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
 
     def fastest(step):
         """`step` or `step_xla`, whichever ran faster."""
-        return min((k for k in (step, step + "_xla") if k in med),
-                   key=med.get)
+        return min((k for k in (step, step + "_xla") if k in med), key=med.get)
 
     # Speed-ups (> 1: the first is faster) and costs (time ratios).
     keras_best = fastest("keras_fair")
@@ -198,10 +238,14 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
     infer = med[fastest("teacher_inference")]
     amortised = med[cached_best] + infer * cache_draws / cache_epochs
     ratios["speedup_kd_cached_amortised_vs_keras_fastest"] = (
-        med[keras_best] / amortised)
+        med[keras_best] / amortised
+    )
     ratio("speedup_xla_student", "student", "student_xla")
-    ratio("speedup_xla_teacher_inference", "teacher_inference",
-          "teacher_inference_xla")
+    ratio(
+        "speedup_xla_teacher_inference",
+        "teacher_inference",
+        "teacher_inference_xla",
+    )
     ratio("speedup_xla_kd", "kd", "kd_xla")
     ratio("speedup_xla_keras_fair", "keras_fair", "keras_fair_xla")
     ratio("cost_kd_over_student", ours_best, student_best)
@@ -210,8 +254,7 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
         ratio("speedup_ama_vs_kd", ours_best, fastest("ama"))
         ratio("speedup_ama_vs_kd_same_xla", "kd", "ama")
     result["ratios"] = ratios
-    result["amortised_cache"] = {"draws": cache_draws,
-                                 "epochs": cache_epochs}
+    result["amortised_cache"] = {"draws": cache_draws, "epochs": cache_epochs}
     return result
 
 
@@ -221,19 +264,29 @@ def to_markdown(result, meta):
         f", student `{meta['student']}`, {meta['machine']} (CPU flags: "
         f"{', '.join(meta['cpu_flags']) or 'none found'}), "
         f"{meta['rounds']} interleaved rounds × {meta['steps']} steps "
-        "(median).", "",
-        "| step | ms/step | images/s |", "|---|---|---|"]
+        "(median).",
+        "",
+        "| step | ms/step | images/s |",
+        "|---|---|---|",
+    ]
     for k, v in result["seconds_per_step"].items():
-        lines.append(f"| {k} | {1000 * v:.1f} | "
-                     f"{result['images_per_second'][k]:.0f} |")
+        lines.append(
+            f"| {k} | {1000 * v:.1f} | {result['images_per_second'][k]:.0f} |"
+        )
     lines += ["", "| ratio | value |", "|---|---|"]
     for k, v in result["ratios"].items():
-        lines.append(f"| {k} | {v:.3f} |" if isinstance(v, float)
-                     else f"| {k} | {v} |")
+        lines.append(
+            f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
+        )
     cache = result["amortised_cache"]
-    lines += ["", f"Amortised cache cost: {cache['draws']} teacher passes "
-              f"over the data spread over {cache['epochs']} epochs.",
-              "", f"Command: `{meta['command']}`", ""]
+    lines += [
+        "",
+        f"Amortised cache cost: {cache['draws']} teacher passes "
+        f"over the data spread over {cache['epochs']} epochs.",
+        "",
+        f"Command: `{meta['command']}`",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -244,15 +297,20 @@ def _adaptation(teacher):
     from kd_toolkit import adaptation
 
     replacements = [
-        adaptation.Replacement(start=start, end=end,
-                               student_layer=_student_layer(end),
-                               kind=FLAGS.ama_kind,
-                               kernel_size=FLAGS.ama_kernel_size)
-        for start, end in zip(FLAGS.ama_start, FLAGS.ama_end)]
+        adaptation.Replacement(
+            start=start,
+            end=end,
+            student_layer=_student_layer(end),
+            kind=FLAGS.ama_kind,
+            kernel_size=FLAGS.ama_kernel_size,
+        )
+        for start, end in zip(FLAGS.ama_start, FLAGS.ama_end)
+    ]
     adapted = adaptation.adapt_teacher(teacher, replacements=replacements)
     print(adapted.cost())
     return adapted, lambda: kd.losses.ActivationMapAdaptation(
-        adapted.replacements)
+        adapted.replacements
+    )
 
 
 def _student_layer(end):
@@ -265,29 +323,43 @@ def main(argv):
     rounds, n = (2, 2) if FLAGS.quick else (FLAGS.rounds, FLAGS.steps)
     shape, classes = (28, 28, 1), 10
     keras.utils.set_random_seed(0)
-    teacher = kd.models.get(FLAGS.teacher, input_shape=shape,
-                            num_classes=classes)
+    teacher = kd.models.get(
+        FLAGS.teacher, input_shape=shape, num_classes=classes
+    )
     width = {"base_width": FLAGS.student_width} if FLAGS.student_width else {}
 
     def student_factory():
-        return kd.models.get(FLAGS.student, input_shape=shape,
-                             num_classes=classes, **width)
+        return kd.models.get(
+            FLAGS.student, input_shape=shape, num_classes=classes, **width
+        )
 
     adapted, ama_loss = _adaptation(teacher)
-    steps = build_steps(teacher, student_factory, FLAGS.batch_size,
-                        FLAGS.temperature, FLAGS.xla,
-                        adapted and adapted.model, ama_loss)
-    result = summarize(measure(steps, rounds, n), FLAGS.batch_size,
-                       FLAGS.cache_draws, FLAGS.cache_epochs)
+    steps = build_steps(
+        teacher,
+        student_factory,
+        FLAGS.batch_size,
+        FLAGS.temperature,
+        FLAGS.xla,
+        adapted and adapted.model,
+        ama_loss,
+    )
+    result = summarize(
+        measure(steps, rounds, n),
+        FLAGS.batch_size,
+        FLAGS.cache_draws,
+        FLAGS.cache_epochs,
+    )
     if adapted is not None:
         cost = adapted.cost()
         result["ratios"]["adapted_teacher_macs_ratio"] = cost.macs_ratio
         result["ratios"]["adapted_teacher_params_ratio"] = cost.params_ratio
     meta = {
         "teacher": FLAGS.teacher,
-        "student": FLAGS.student + (f" (width {FLAGS.student_width})"
-                                    if FLAGS.student_width else ""),
-        "batch_size": FLAGS.batch_size, "rounds": rounds, "steps": n,
+        "student": FLAGS.student
+        + (f" (width {FLAGS.student_width})" if FLAGS.student_width else ""),
+        "batch_size": FLAGS.batch_size,
+        "rounds": rounds,
+        "steps": n,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "cpu_flags": cpu_flags(),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
@@ -296,11 +368,15 @@ def main(argv):
     }
     markdown = to_markdown(result, meta)
     os.makedirs(FLAGS.out_dir, exist_ok=True)
-    atomic_write_texts({
-        os.path.join(FLAGS.out_dir, "throughput.json"):
-            json.dumps({"meta": meta, **result}, indent=2),
-        os.path.join(FLAGS.out_dir, "throughput.md"): markdown},
-        overwrite=True)
+    atomic_write_texts(
+        {
+            os.path.join(FLAGS.out_dir, "throughput.json"): json.dumps(
+                {"meta": meta, **result}, indent=2
+            ),
+            os.path.join(FLAGS.out_dir, "throughput.md"): markdown,
+        },
+        overwrite=True,
+    )
     print(markdown)
 
 

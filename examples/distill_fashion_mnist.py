@@ -37,8 +37,12 @@ def main(argv):
 
     # 1. Data as numpy arrays (float32 in [0, 1]) and a test pipeline.
     x, y = kd.data.load_numpy("fashion_mnist", "train", limit=limit)
-    test_ds = kd.data.load("fashion_mnist", "test", batch_size=512,
-                           limit=2000 if FLAGS.quick else None)
+    test_ds = kd.data.load(
+        "fashion_mnist",
+        "test",
+        batch_size=512,
+        limit=2000 if FLAGS.quick else None,
+    )
 
     # 2. A trained teacher: the shipped one (train your own with
     #    `teacher.fit(...)` or `python -m kd_toolkit.train --teacher_only`).
@@ -48,33 +52,48 @@ def main(argv):
     #    of every image and keep its logits, next to the other outputs.
     cache = kd.TeacherLogitsCache.get_or_build(
         os.path.join(FLAGS.out_dir, f"teacher.train{limit}.logits.npz"),
-        teacher, x, augment=kd.data.augment_spec("fashion_mnist"), draws=4)
+        teacher,
+        x,
+        augment=kd.data.augment_spec("fashion_mnist"),
+        draws=4,
+    )
 
     # 4. The student learns from the labels and from the teacher's softened
     #    outputs; each batch carries the teacher's logits for its views, so
     #    the teacher does not run during training.
-    student = kd.models.get("resnet8", input_shape=(28, 28, 1),
-                            num_classes=10, base_width=8)
+    student = kd.models.get(
+        "resnet8", input_shape=(28, 28, 1), num_classes=10, base_width=8
+    )
     distiller = kd.Distiller(
-        teacher, student,
+        teacher,
+        student,
         losses=[kd.losses.KD(temperature=TEMPERATURE, weight=KD_WEIGHT)],
-        student_loss_weight=1.0 - KD_WEIGHT)
+        student_loss_weight=1.0 - KD_WEIGHT,
+    )
     steps = epochs * -(-limit // 128)
     distiller.compile(
         optimizer=keras.optimizers.Adam(
-            keras.optimizers.schedules.CosineDecay(2e-3, steps)),
-        metrics=["accuracy"])
-    distiller.fit(cache.dataset(x, y, batch_size=128, seed=0),
-                  validation_data=test_ds, epochs=epochs, verbose=2)
+            keras.optimizers.schedules.CosineDecay(2e-3, steps)
+        ),
+        metrics=["accuracy"],
+    )
+    distiller.fit(
+        cache.dataset(x, y, batch_size=128, seed=0),
+        validation_data=test_ds,
+        epochs=epochs,
+        verbose=2,
+    )
 
     # 5. Save the student alone: it is all that ships.
     path = os.path.join(FLAGS.out_dir, "student.keras")
     distiller.student.save(path)
     results = distiller.evaluate(test_ds, verbose=0, return_dict=True)
     print(f"distilled student top-1 {results['accuracy']:.4f}; saved {path}")
-    print("Export it with: python export/export_student.py "
-          f"--model={path} --dataset=fashion_mnist "
-          f"--out_dir={FLAGS.out_dir}/export --size_basis=weights")
+    print(
+        "Export it with: python export/export_student.py "
+        f"--model={path} --dataset=fashion_mnist "
+        f"--out_dir={FLAGS.out_dir}/export --size_basis=weights"
+    )
 
 
 if __name__ == "__main__":

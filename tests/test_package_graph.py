@@ -34,8 +34,9 @@ def _imported_packages(path):
     for node in ast.walk(ast.parse(path.read_text())):
         names = []
         if isinstance(node, ast.ImportFrom) and node.module:
-            names = [node.module] + [f"{node.module}.{a.name}"
-                                     for a in node.names]
+            names = [node.module] + [
+                f"{node.module}.{a.name}" for a in node.names
+            ]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names]
         for name in names:
@@ -64,8 +65,11 @@ def test_every_package_is_placed_in_a_layer():
 def test_packages_import_only_lower_layers():
     layer = {name: i for i, names in enumerate(LAYERS) for name in names}
     upward = sorted(
-        (package, target) for package, targets in _graph().items()
-        for target in targets if layer[target] >= layer[package])
+        (package, target)
+        for package, targets in _graph().items()
+        for target in targets
+        if layer[target] >= layer[package]
+    )
     assert not upward, f"imports that do not point down: {upward}"
 
 

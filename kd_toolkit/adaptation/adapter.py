@@ -69,28 +69,41 @@ class ActivationMapAdapter(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, filters, strides=1, kind="separable", kernel_size=3,
-                 final_relu=True, bn_momentum=0.9, bn_epsilon=1e-5,
-                 stop_input_gradient=False, **kwargs):
+    def __init__(
+        self,
+        filters,
+        strides=1,
+        kind="separable",
+        kernel_size=3,
+        final_relu=True,
+        bn_momentum=0.9,
+        bn_epsilon=1e-5,
+        stop_input_gradient=False,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.filters = check_positive_int("filters", filters)
         self.strides = check_positive_int("strides", strides)
         self.kernel_size = check_positive_int("kernel_size", kernel_size)
         if kind not in KINDS:
             raise ValueError(
-                f"`kind` must be one of {list(KINDS)}. Received: kind={kind!r}")
+                f"`kind` must be one of {list(KINDS)}. Received: kind={kind!r}"
+            )
         self.kind = kind
         self.final_relu = check_bool("final_relu", final_relu)
-        self.stop_input_gradient = check_bool("stop_input_gradient",
-                                              stop_input_gradient)
+        self.stop_input_gradient = check_bool(
+            "stop_input_gradient", stop_input_gradient
+        )
         if not _is_number(bn_momentum) or not 0.0 < bn_momentum < 1.0:
             raise ValueError(
                 "`bn_momentum` must be a number in (0, 1). "
-                f"Received: bn_momentum={bn_momentum!r}")
+                f"Received: bn_momentum={bn_momentum!r}"
+            )
         if not _is_number(bn_epsilon) or not bn_epsilon > 0.0:
             raise ValueError(
                 "`bn_epsilon` must be a number > 0. "
-                f"Received: bn_epsilon={bn_epsilon!r}")
+                f"Received: bn_epsilon={bn_epsilon!r}"
+            )
         self.bn_momentum = float(bn_momentum)
         self.bn_epsilon = float(bn_epsilon)
         bn = dict(momentum=self.bn_momentum, epsilon=self.bn_epsilon)
@@ -98,21 +111,33 @@ class ActivationMapAdapter(keras.layers.Layer):
         if kind == "separable":
             self.stack = [
                 layers.DepthwiseConv2D(
-                    self.kernel_size, strides=self.strides,
-                    depthwise_initializer="he_normal", name="depthwise",
-                    **conv),
+                    self.kernel_size,
+                    strides=self.strides,
+                    depthwise_initializer="he_normal",
+                    name="depthwise",
+                    **conv,
+                ),
                 layers.BatchNormalization(name="depthwise_bn", **bn),
                 layers.ReLU(name="depthwise_relu"),
-                layers.Conv2D(self.filters, 1, kernel_initializer="he_normal",
-                              name="pointwise", **conv),
+                layers.Conv2D(
+                    self.filters,
+                    1,
+                    kernel_initializer="he_normal",
+                    name="pointwise",
+                    **conv,
+                ),
                 layers.BatchNormalization(name="pointwise_bn", **bn),
             ]
         else:
             self.stack = [
-                layers.Conv2D(self.filters, self.kernel_size,
-                              strides=self.strides,
-                              kernel_initializer="he_normal", name="conv",
-                              **conv),
+                layers.Conv2D(
+                    self.filters,
+                    self.kernel_size,
+                    strides=self.strides,
+                    kernel_initializer="he_normal",
+                    name="conv",
+                    **conv,
+                ),
                 layers.BatchNormalization(name="conv_bn", **bn),
             ]
         if final_relu:
@@ -123,7 +148,8 @@ class ActivationMapAdapter(keras.layers.Layer):
             raise ValueError(
                 f"{type(self).__name__} '{self.name}' needs a 4-D input "
                 f"(batch, height, width, channels). Received: input_shape="
-                f"{tuple(input_shape)}")
+                f"{tuple(input_shape)}"
+            )
         for layer, in_shape, _ in self.sublayer_shapes(input_shape):
             layer.build(in_shape)
         self.built = True
@@ -159,7 +185,8 @@ class ActivationMapAdapter(keras.layers.Layer):
                 f"Adapter '{self.name}' ({self.kind}) has {len(targets)} "
                 f"weighted sublayers {[t.name for t in targets]}. "
                 f"Received: {len(layers)} layers "
-                f"{[getattr(src, 'name', src) for src in layers]}")
+                f"{[getattr(src, 'name', src) for src in layers]}"
+            )
         for target, source in zip(targets, layers):
             weights = source.get_weights()
             want = [tuple(w.shape) for w in target.weights]
@@ -168,7 +195,8 @@ class ActivationMapAdapter(keras.layers.Layer):
                 raise ValueError(
                     f"Cannot copy layer '{source.name}' into adapter "
                     f"sublayer '{target.name}': expected weight shapes "
-                    f"{want}. Received: {got}")
+                    f"{want}. Received: {got}"
+                )
             target.set_weights(weights)
 
     def call(self, inputs, training=None):
@@ -182,16 +210,18 @@ class ActivationMapAdapter(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update({
-            "filters": self.filters,
-            "strides": self.strides,
-            "kind": self.kind,
-            "kernel_size": self.kernel_size,
-            "final_relu": self.final_relu,
-            "bn_momentum": self.bn_momentum,
-            "bn_epsilon": self.bn_epsilon,
-            "stop_input_gradient": self.stop_input_gradient,
-        })
+        config.update(
+            {
+                "filters": self.filters,
+                "strides": self.strides,
+                "kind": self.kind,
+                "kernel_size": self.kernel_size,
+                "final_relu": self.final_relu,
+                "bn_momentum": self.bn_momentum,
+                "bn_epsilon": self.bn_epsilon,
+                "stop_input_gradient": self.stop_input_gradient,
+            }
+        )
         return config
 
 
@@ -216,7 +246,8 @@ def infer_strides(start_shape, end_shape):
             "The adapter can keep or reduce the spatial size, not enlarge "
             f"it: the end activation ({eh}x{ew}) is larger than the start "
             f"activation ({h}x{w}). Received: start_shape="
-            f"{tuple(start_shape)}, end_shape={tuple(end_shape)}")
+            f"{tuple(start_shape)}, end_shape={tuple(end_shape)}"
+        )
     for s in range(1, max(h, w) + 1):
         if math.ceil(h / s) == eh and math.ceil(w / s) == ew:
             return s
@@ -224,12 +255,19 @@ def infer_strides(start_shape, end_shape):
         f"No integer stride maps the start activation ({h}x{w}) to the end "
         f"activation ({eh}x{ew}) with 'same' padding (⌈h/s⌉ = h'). "
         f"Received: start_shape={tuple(start_shape)}, end_shape="
-        f"{tuple(end_shape)}")
+        f"{tuple(end_shape)}"
+    )
 
 
-def adapter_for_shapes(start_shape, end_shape, kind="separable",
-                       kernel_size=3, final_relu=True,
-                       stop_input_gradient=False, name=None):
+def adapter_for_shapes(
+    start_shape,
+    end_shape,
+    kind="separable",
+    kernel_size=3,
+    final_relu=True,
+    stop_input_gradient=False,
+    name=None,
+):
     """Builds an `ActivationMapAdapter` mapping `start_shape` to `end_shape`.
 
     Strides come from `infer_strides`, filters from the end's channels.
@@ -252,9 +290,14 @@ def adapter_for_shapes(start_shape, end_shape, kind="separable",
     """
     strides = infer_strides(start_shape, end_shape)
     adapter = ActivationMapAdapter(
-        filters=int(end_shape[-1]), strides=strides, kind=kind,
-        kernel_size=kernel_size, final_relu=final_relu,
-        stop_input_gradient=stop_input_gradient, name=name)
+        filters=int(end_shape[-1]),
+        strides=strides,
+        kind=kind,
+        kernel_size=kernel_size,
+        final_relu=final_relu,
+        stop_input_gradient=stop_input_gradient,
+        name=name,
+    )
     adapter.build((None,) + tuple(start_shape[1:]))
     return adapter
 
@@ -264,7 +307,8 @@ def _spatial(shape, which):
     if len(shape) != 4 or any(d is None for d in shape[1:]):
         raise ValueError(
             f"The {which} activation must be a 4-D map (batch, height, width, "
-            f"channels) with known sizes. Received: {which}_shape={shape}")
+            f"channels) with known sizes. Received: {which}_shape={shape}"
+        )
     return int(shape[1]), int(shape[2])
 
 

@@ -13,8 +13,11 @@ from kd_toolkit.utils.model_graph import is_graph_model
 _CONV = (keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _DEPTHWISE = (keras.layers.DepthwiseConv1D, keras.layers.DepthwiseConv2D)
 _SEPARABLE = (keras.layers.SeparableConv1D, keras.layers.SeparableConv2D)
-_TRANSPOSE = (keras.layers.Conv1DTranspose, keras.layers.Conv2DTranspose,
-              keras.layers.Conv3DTranspose)
+_TRANSPOSE = (
+    keras.layers.Conv1DTranspose,
+    keras.layers.Conv2DTranspose,
+    keras.layers.Conv3DTranspose,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,19 +79,32 @@ class CostReport:
         return [r.name for r in self.layers if r.macs is None]
 
     def __str__(self):
-        rows = [(r.name, r.kind, str(r.output_shape), f"{r.params:,}",
-                 "?" if r.macs is None else f"{r.macs:,}")
-                for r in self.layers]
+        rows = [
+            (
+                r.name,
+                r.kind,
+                str(r.output_shape),
+                f"{r.params:,}",
+                "?" if r.macs is None else f"{r.macs:,}",
+            )
+            for r in self.layers
+        ]
         head = ("layer", "type", "output shape", "params", "MACs")
         total = ("total", "", "", f"{self.params:,}", f"{self.macs:,}")
-        widths = [max(len(r[i]) for r in rows + [head, total])
-                  for i in range(5)]
-        fmt = "  ".join(f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}"
-                        for i, w in enumerate(widths))
+        widths = [
+            max(len(r[i]) for r in rows + [head, total]) for i in range(5)
+        ]
+        fmt = "  ".join(
+            f"{{:<{w}}}" if i < 3 else f"{{:>{w}}}"
+            for i, w in enumerate(widths)
+        )
         rule = fmt.format(*("-" * w for w in widths))
-        lines = [f"Cost of '{self.model_name}' per image "
-                 f"(MACs; FLOPs = 2 x MACs = {self.flops:,}):",
-                 fmt.format(*head), rule]
+        lines = [
+            f"Cost of '{self.model_name}' per image "
+            f"(MACs; FLOPs = 2 x MACs = {self.flops:,}):",
+            fmt.format(*head),
+            rule,
+        ]
         lines += [fmt.format(*r) for r in rows]
         lines += [rule, fmt.format(*total)]
         if self.uncounted:
@@ -111,25 +127,47 @@ class CostComparison:
     @property
     def macs_ratio(self):
         """`after.macs / before.macs`."""
-        return self.after.macs / self.before.macs if self.before.macs else (
-            math.nan)
+        return (
+            self.after.macs / self.before.macs
+            if self.before.macs
+            else (math.nan)
+        )
 
     @property
     def params_ratio(self):
         """`after.params / before.params`."""
-        return (self.after.params / self.before.params if self.before.params
-                else math.nan)
+        return (
+            self.after.params / self.before.params
+            if self.before.params
+            else math.nan
+        )
 
     def __str__(self):
-        rows = [("params", self.before.params, self.after.params,
-                 self.params_ratio),
-                ("MACs / image", self.before.macs, self.after.macs,
-                 self.macs_ratio),
-                ("FLOPs / image", self.before.flops, self.after.flops,
-                 self.macs_ratio)]
-        lines = [f"Teacher cost: '{self.before.model_name}' -> "
-                 f"'{self.after.model_name}' (FLOPs = 2 x MACs)",
-                 f"{'':<14}{'before':>14}{'after':>14}{'ratio':>8}"]
+        rows = [
+            (
+                "params",
+                self.before.params,
+                self.after.params,
+                self.params_ratio,
+            ),
+            (
+                "MACs / image",
+                self.before.macs,
+                self.after.macs,
+                self.macs_ratio,
+            ),
+            (
+                "FLOPs / image",
+                self.before.flops,
+                self.after.flops,
+                self.macs_ratio,
+            ),
+        ]
+        lines = [
+            f"Teacher cost: '{self.before.model_name}' -> "
+            f"'{self.after.model_name}' (FLOPs = 2 x MACs)",
+            f"{'':<14}{'before':>14}{'after':>14}{'ratio':>8}",
+        ]
         lines += [f"{n:<14}{b:>14,}{a:>14,}{r:>8.3f}" for n, b, a, r in rows]
         return "\n".join(lines)
 
@@ -185,13 +223,18 @@ def _layer_row(layer, prefix, in_shape, out_shape, seen):
             "Counting MACs needs known activation sizes; layer "
             f"'{prefix}{layer.name}' maps {tuple(in_shape)} to "
             f"{tuple(out_shape)}. Build the model with a fixed input shape. "
-            f"Received: layer={layer.name!r}")
+            f"Received: layer={layer.name!r}"
+        )
     weights = layer.weights if isinstance(layer, keras.layers.Layer) else []
     params = 0 if id(layer) in seen else _count(weights)
     seen.add(id(layer))
-    return LayerCost(name=prefix + layer.name, kind=type(layer).__name__,
-                     output_shape=tuple(out_shape[1:]), params=params,
-                     macs=layer_macs(layer, in_shape, out_shape))
+    return LayerCost(
+        name=prefix + layer.name,
+        kind=type(layer).__name__,
+        output_shape=tuple(out_shape[1:]),
+        params=params,
+        macs=layer_macs(layer, in_shape, out_shape),
+    )
 
 
 def layer_macs(layer, input_shape, output_shape):
@@ -212,8 +255,9 @@ def layer_macs(layer, input_shape, output_shape):
     out_positions = math.prod(output_shape[1:-1])
     if isinstance(layer, _SEPARABLE):
         # Depthwise then pointwise, both at the output resolution.
-        return out_positions * (_size(layer.depthwise_kernel)
-                                + _size(layer.pointwise_kernel))
+        return out_positions * (
+            _size(layer.depthwise_kernel) + _size(layer.pointwise_kernel)
+        )
     if isinstance(layer, _DEPTHWISE):
         # Kernel (k..., c_in, multiplier): one k-window per output channel.
         return out_positions * _size(layer.kernel)
@@ -236,4 +280,3 @@ def _size(variable):
 
 def _count(weights):
     return sum(_size(w) for w in weights)
-

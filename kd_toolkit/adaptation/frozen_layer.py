@@ -40,7 +40,8 @@ class FrozenLayer(keras.layers.Layer):
         if not isinstance(layer, keras.layers.Layer):
             raise TypeError(
                 "`layer` must be a keras.layers.Layer. Received: "
-                f"layer={layer!r} of type {type(layer).__name__}")
+                f"layer={layer!r} of type {type(layer).__name__}"
+            )
         kwargs.setdefault("name", layer.name)
         kwargs["trainable"] = False
         super().__init__(**kwargs)
@@ -67,8 +68,7 @@ class FrozenLayer(keras.layers.Layer):
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        config["layer"] = keras.saving.deserialize_keras_object(
-            config["layer"])
+        config["layer"] = keras.saving.deserialize_keras_object(config["layer"])
         return cls(**config)
 
 

@@ -23,14 +23,16 @@ def check_graph_model(model, arg="teacher"):
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"`{arg}` must be a keras.Model. Received: {arg}={model!r} of "
-            f"type {type(model).__name__}")
+            f"type {type(model).__name__}"
+        )
     if not is_graph_model(model):
         raise ValueError(
             "Activation map adaptation edits the layer graph, so only "
             "functional and (built) sequential teachers are supported; "
             f"'{model.name}' ({type(model).__name__}) is a subclassed or "
             "unbuilt model with no layer graph. Rebuild it with the "
-            f"functional API. Received: {arg}={model.name!r}")
+            f"functional API. Received: {arg}={model.name!r}"
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,9 +84,11 @@ class CutTable:
 
     def blocks(self):
         """The cuts that end a block, as a `CutTable`."""
-        return CutTable(self.model_name,
-                        tuple(c for c in self.cuts if c.block_boundary),
-                        blocks_only=True)
+        return CutTable(
+            self.model_name,
+            tuple(c for c in self.cuts if c.block_boundary),
+            blocks_only=True,
+        )
 
     def by_resolution(self):
         """`{(h, w): [Cut, ...]}` for the feature-map cuts, in order."""
@@ -95,15 +99,24 @@ class CutTable:
         return groups
 
     def __str__(self):
-        rows = [(str(c.position), c.layer, str(c.shape),
-                 "x".join(map(str, c.resolution)) if c.resolution else "-")
-                for c in self.cuts]
+        rows = [
+            (
+                str(c.position),
+                c.layer,
+                str(c.shape),
+                "x".join(map(str, c.resolution)) if c.resolution else "-",
+            )
+            for c in self.cuts
+        ]
         head = ("#", "layer", "output shape", "resolution")
         widths = [max(len(r[i]) for r in rows + [head]) for i in range(4)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
         what = "Block boundaries" if self.blocks_only else "Cuts"
-        lines = [f"{what} of '{self.model_name}' ({len(rows)}):",
-                 fmt.format(*head), fmt.format(*("-" * w for w in widths))]
+        lines = [
+            f"{what} of '{self.model_name}' ({len(rows)}):",
+            fmt.format(*head),
+            fmt.format(*("-" * w for w in widths)),
+        ]
         previous = None
         for cut, row in zip(self.cuts, rows):
             if previous is not None and cut.resolution != previous:
@@ -160,8 +173,10 @@ class LayerGraph:
                 continue
             stack.append((tensor, True))
             for inp in reversed(node.input_tensors):
-                if id(inp) not in self._input_ids and id(
-                        self._node_of(inp)) not in done:
+                if (
+                    id(inp) not in self._input_ids
+                    and id(self._node_of(inp)) not in done
+                ):
                     stack.append((inp, False))
 
     # -- queries ----------------------------------------------------------
@@ -211,13 +226,15 @@ class LayerGraph:
             raise ValueError(
                 f"`{arg}` is not a layer of '{self.model.name}'.{hint} Valid "
                 f"cut layers: {find_cuts(self.model).names()}. "
-                f"Received: {arg}={name!r}")
+                f"Received: {arg}={name!r}"
+            )
         if len(nodes) > 1 or len(nodes[0].output_tensors) != 1:
             raise ValueError(
                 f"`{arg}` must name a layer with one output tensor, called "
                 f"once; layer '{name}' is called {len(nodes)} times with "
                 f"{len(nodes[0].output_tensors)} output(s). "
-                f"Received: {arg}={name!r}")
+                f"Received: {arg}={name!r}"
+            )
         return nodes[0].output_tensors[0]
 
     def descendants(self, tensor):
@@ -281,20 +298,25 @@ class LayerGraph:
         if bypass:
             crossing = ", ".join(
                 f"output of '{self.tensor_name(t)}' (read by "
-                f"'{n.operation.name}')" for t, n in bypass)
+                f"'{n.operation.name}')"
+                for t, n in bypass
+            )
             reasons.append(
                 f"{len(bypass) + 1} tensors cross this boundary: output of "
-                f"'{name}' and {crossing}")
+                f"'{name}' and {crossing}"
+            )
         if unreached:
             reasons.append(
                 "model outputs not computed from it: "
-                f"{[self.tensor_name(o) for o in unreached]}")
+                f"{[self.tensor_name(o) for o in unreached]}"
+            )
         cuts = find_cuts(self.model).names()
         return ValueError(
             f"`{arg}` must be a cut of '{self.model.name}': a single tensor "
             "that everything downstream flows through (a block boundary). "
             f"Layer '{name}' is not one: {'; '.join(reasons)}. Valid cut "
-            f"layers: {cuts}. Received: {arg}={name!r}")
+            f"layers: {cuts}. Received: {arg}={name!r}"
+        )
 
 
 def find_cuts(model, blocks_only=False):
@@ -333,8 +355,9 @@ def find_cuts(model, blocks_only=False):
     graph = LayerGraph(model)
     cuts = []
     candidates = list(graph.inputs) if len(graph.inputs) == 1 else []
-    candidates += [n.output_tensors[0] for n in graph.nodes
-                   if len(n.output_tensors) == 1]
+    candidates += [
+        n.output_tensors[0] for n in graph.nodes if len(n.output_tensors) == 1
+    ]
     counts = collections.Counter(n.operation.name for n in graph.nodes)
     found = []
     for position, tensor in enumerate(candidates):
@@ -342,8 +365,7 @@ def find_cuts(model, blocks_only=False):
         if counts.get(name, 0) > 1:
             continue  # shared layer: its name does not pick one tensor
         if graph.is_cut(tensor):
-            found.append((tensor, Cut(name, tuple(tensor.shape[1:]),
-                                      position)))
+            found.append((tensor, Cut(name, tuple(tensor.shape[1:]), position)))
     cuts = _mark_block_boundaries(graph, found)
     table = CutTable(model.name, tuple(cuts))
     return table.blocks() if blocks_only else table
@@ -352,7 +374,8 @@ def find_cuts(model, blocks_only=False):
 def _mark_block_boundaries(graph, found):
     """The cuts of `found` (`(tensor, Cut)` pairs) with `block_boundary`."""
     branched = any(len(n.input_tensors) > 1 for n in graph.nodes) or any(
-        len(graph.consumers(t)) > 1 for t, _ in found)
+        len(graph.consumers(t)) > 1 for t, _ in found
+    )
     maps = [c for _, c in found if c.resolution is not None]
     last_map = maps[-1].layer if maps else None
     marked = []
@@ -361,12 +384,17 @@ def _mark_block_boundaries(graph, found):
         boundary = (
             (node is not None and len(node.input_tensors) > 1)
             or len(graph.consumers(tensor)) > 1
-            or cut.layer == last_map)
+            or cut.layer == last_map
+        )
         if not branched and cut.resolution is not None:
-            following = [c for _, c in found[i + 1:]
-                         if c.resolution is not None]
-            boundary = boundary or not following or (
-                following[0].resolution != cut.resolution)
+            following = [
+                c for _, c in found[i + 1 :] if c.resolution is not None
+            ]
+            boundary = (
+                boundary
+                or not following
+                or (following[0].resolution != cut.resolution)
+            )
         marked.append(boundary)
     # A merge followed by shape-keeping layers (Add -> ReLU): the block ends
     # after them.
@@ -374,10 +402,16 @@ def _mark_block_boundaries(graph, found):
         tensor, cut = found[i]
         after, next_cut = found[i + 1]
         node = graph.producer(after)
-        if (marked[i] and len(graph.consumers(tensor)) == 1
-                and node is not None and len(node.input_tensors) == 1
-                and node.input_tensors[0] is tensor
-                and next_cut.shape == cut.shape):
+        if (
+            marked[i]
+            and len(graph.consumers(tensor)) == 1
+            and node is not None
+            and len(node.input_tensors) == 1
+            and node.input_tensors[0] is tensor
+            and next_cut.shape == cut.shape
+        ):
             marked[i], marked[i + 1] = False, True
-    return [dataclasses.replace(c, block_boundary=b)
-            for (_, c), b in zip(found, marked)]
+    return [
+        dataclasses.replace(c, block_boundary=b)
+        for (_, c), b in zip(found, marked)
+    ]

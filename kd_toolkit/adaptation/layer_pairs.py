@@ -33,17 +33,33 @@ class LayerPairs(tuple):
         return [(p.teacher_layer, p.student_layer) for p in self]
 
     def __str__(self):
-        rows = [("x".join(map(str, p.resolution)), p.teacher_layer,
-                 str(p.teacher_shape), p.student_layer, str(p.student_shape))
-                for p in self]
-        head = ("resolution", "teacher layer", "shape", "student layer",
-                "shape")
+        rows = [
+            (
+                "x".join(map(str, p.resolution)),
+                p.teacher_layer,
+                str(p.teacher_shape),
+                p.student_layer,
+                str(p.student_shape),
+            )
+            for p in self
+        ]
+        head = (
+            "resolution",
+            "teacher layer",
+            "shape",
+            "student layer",
+            "shape",
+        )
         widths = [max(len(r[i]) for r in [*rows, head]) for i in range(5)]
         fmt = "  ".join(f"{{:<{w}}}" for w in widths)
-        return "\n".join([
-            f"Proposed layer pairs ({len(rows)}):", fmt.format(*head),
-            fmt.format(*("-" * w for w in widths)),
-            *(fmt.format(*r).rstrip() for r in rows)])
+        return "\n".join(
+            [
+                f"Proposed layer pairs ({len(rows)}):",
+                fmt.format(*head),
+                fmt.format(*("-" * w for w in widths)),
+                *(fmt.format(*r).rstrip() for r in rows),
+            ]
+        )
 
 
 def propose_layer_pairs(teacher, student):
@@ -85,12 +101,12 @@ def propose_layer_pairs(teacher, student):
             "The teacher and the student share no feature-map resolution. "
             f"Received: teacher '{teacher.name}' resolutions "
             f"{list(stages[0])}, student '{student.name}' resolutions "
-            f"{list(stages[1])}")
+            f"{list(stages[1])}"
+        )
     pairs = []
     for resolution in sorted(common, key=lambda r: (-r[0] * r[1], r)):
         t, s = stages[0][resolution], stages[1][resolution]
-        pairs.append(LayerPair(t.layer, s.layer, resolution, t.shape,
-                               s.shape))
+        pairs.append(LayerPair(t.layer, s.layer, resolution, t.shape, s.shape))
     return LayerPairs(pairs)
 
 
@@ -105,6 +121,7 @@ def _stage_outputs(model):
             continue
         narrowest = min(c.shape[-1] for c in cuts)
         blocks = [c for c in cuts if c.block_boundary]
-        out[resolution] = (blocks or [c for c in cuts
-                                      if c.shape[-1] == narrowest])[-1]
+        out[resolution] = (
+            blocks or [c for c in cuts if c.shape[-1] == narrowest]
+        )[-1]
     return out

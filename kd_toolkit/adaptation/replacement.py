@@ -62,22 +62,29 @@ class Replacement:
         if self.start == self.end:
             raise ValueError(
                 "`start` and `end` must be different layers. "
-                f"Received: start={self.start!r}, end={self.end!r}")
+                f"Received: start={self.start!r}, end={self.end!r}"
+            )
         if self.kind not in KINDS:
             raise ValueError(
                 f"`kind` must be one of {list(KINDS)}. "
-                f"Received: kind={self.kind!r}")
-        if (isinstance(self.kernel_size, bool)
-                or not isinstance(self.kernel_size, int)
-                or self.kernel_size < 1):
+                f"Received: kind={self.kind!r}"
+            )
+        if (
+            isinstance(self.kernel_size, bool)
+            or not isinstance(self.kernel_size, int)
+            or self.kernel_size < 1
+        ):
             raise ValueError(
                 "`kernel_size` must be an int >= 1. "
-                f"Received: kernel_size={self.kernel_size!r}")
+                f"Received: kernel_size={self.kernel_size!r}"
+            )
         if self.final_relu is not None and not isinstance(
-                self.final_relu, bool):
+            self.final_relu, bool
+        ):
             raise TypeError(
                 "`final_relu` must be a bool or None. "
-                f"Received: final_relu={self.final_relu!r}")
+                f"Received: final_relu={self.final_relu!r}"
+            )
 
     @property
     def adapter_name(self):
@@ -101,5 +108,5 @@ def as_replacement(value, arg="replacements"):
         return Replacement.from_config(value)
     raise TypeError(
         f"Each entry of `{arg}` must be a kd_toolkit.adaptation.Replacement. "
-        f"Received: {value!r} of type {type(value).__name__}")
-
+        f"Received: {value!r} of type {type(value).__name__}"
+    )

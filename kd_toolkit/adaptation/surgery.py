@@ -12,9 +12,15 @@ from kd_toolkit.adaptation.graph import LayerGraph
 from kd_toolkit.adaptation.graph import check_graph_model
 from kd_toolkit.adaptation.replacement import as_replacement
 
-_ACTIVATED = (keras.layers.Activation, keras.layers.Dense, keras.layers.Conv1D,
-              keras.layers.Conv2D, keras.layers.Conv3D,
-              keras.layers.DepthwiseConv2D, keras.layers.SeparableConv2D)
+_ACTIVATED = (
+    keras.layers.Activation,
+    keras.layers.Dense,
+    keras.layers.Conv1D,
+    keras.layers.Conv2D,
+    keras.layers.Conv3D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,8 +45,10 @@ class AdaptedTeacher:
     @property
     def adapters(self):
         """Dict: adapter layer name -> `ActivationMapAdapter`."""
-        return {r.adapter_name: self.model.get_layer(r.adapter_name)
-                for r in self.replacements}
+        return {
+            r.adapter_name: self.model.get_layer(r.adapter_name)
+            for r in self.replacements
+        }
 
     def cost(self):
         """Parameters and MACs per image, before and after adaptation.
@@ -51,18 +59,22 @@ class AdaptedTeacher:
         from kd_toolkit.adaptation.cost import CostComparison
         from kd_toolkit.adaptation.cost import model_cost
 
-        return CostComparison(model_cost(self.original),
-                              model_cost(self.model))
+        return CostComparison(model_cost(self.original), model_cost(self.model))
 
     def __str__(self):
-        lines = [f"Adapted teacher '{self.model.name}' from "
-                 f"'{self.original.name}':"]
+        lines = [
+            f"Adapted teacher '{self.model.name}' from '{self.original.name}':"
+        ]
         for rep, removed in zip(self.replacements, self.removed_layers):
-            target = (f", supervises student '{rep.student_layer}'"
-                      if rep.student_layer else "")
+            target = (
+                f", supervises student '{rep.student_layer}'"
+                if rep.student_layer
+                else ""
+            )
             lines.append(
                 f"  {rep.adapter_name} ({rep.kind}): '{rep.start}' -> "
-                f"'{rep.end}', replaces {len(removed)} layers{target}")
+                f"'{rep.end}', replaces {len(removed)} layers{target}"
+            )
         return "\n".join(lines)
 
 
@@ -119,11 +131,15 @@ def adapt_teacher(teacher, replacements, name=None):
     ```
     """
     check_graph_model(teacher)
-    if isinstance(replacements, (str, bytes, dict)) or not isinstance(
-            replacements, (list, tuple)) or not replacements:
+    if (
+        isinstance(replacements, (str, bytes, dict))
+        or not isinstance(replacements, (list, tuple))
+        or not replacements
+    ):
         raise ValueError(
             "`replacements` must be a non-empty list of Replacement. "
-            f"Received: replacements={replacements!r}")
+            f"Received: replacements={replacements!r}"
+        )
     reps = tuple(as_replacement(r) for r in replacements)
     graph = LayerGraph(teacher)
     plans = [_plan(graph, rep) for rep in reps]
@@ -132,23 +148,33 @@ def adapt_teacher(teacher, replacements, name=None):
     subs = {}
     ends = {id(end) for _, end, _ in plans}
     for rep, (start, end, _) in zip(reps, plans):
-        final_relu = (_ends_in_relu(graph, end) if rep.final_relu is None
-                      else rep.final_relu)
+        final_relu = (
+            _ends_in_relu(graph, end)
+            if rep.final_relu is None
+            else rep.final_relu
+        )
         # Only adapters train: an adapter fed by frozen layers alone needs
         # no gradient for its input.
         upstream = graph.ancestors(start) | {id(start)}
         adapter = adapter_for_shapes(
-            tuple(start.shape), tuple(end.shape), kind=rep.kind,
-            kernel_size=rep.kernel_size, final_relu=final_relu,
-            stop_input_gradient=not upstream & ends, name=rep.adapter_name)
+            tuple(start.shape),
+            tuple(end.shape),
+            kind=rep.kind,
+            kernel_size=rep.kernel_size,
+            final_relu=final_relu,
+            stop_input_gradient=not upstream & ends,
+            name=rep.adapter_name,
+        )
         subs[id(end)] = (start, adapter)
     model = _rebuild(graph, subs, name or f"{teacher.name}_adapted")
     for layer in teacher.layers:  # the removed ones too: frozen teacher
         layer.trainable = False
     removed = tuple(
-        tuple(_layer_names(graph, region)) for _, _, region in plans)
-    return AdaptedTeacher(model=model, original=teacher, replacements=reps,
-                          removed_layers=removed)
+        tuple(_layer_names(graph, region)) for _, _, region in plans
+    )
+    return AdaptedTeacher(
+        model=model, original=teacher, replacements=reps, removed_layers=removed
+    )
 
 
 def _plan(graph, rep):
@@ -163,14 +189,16 @@ def _plan(graph, rep):
         raise ValueError(
             f"`end` must come after `start` in '{graph.model.name}': layer "
             f"'{rep.end}' is not computed from layer '{rep.start}'. "
-            f"Received: start={rep.start!r}, end={rep.end!r}")
+            f"Received: start={rep.start!r}, end={rep.end!r}"
+        )
     try:
         infer_strides(tuple(start.shape), tuple(end.shape))
     except ValueError as err:
         raise ValueError(
             f"Cannot adapt from layer '{rep.start}' (output shape "
             f"{tuple(start.shape)}) to layer '{rep.end}' (output shape "
-            f"{tuple(end.shape)}): {err}") from err
+            f"{tuple(end.shape)}): {err}"
+        ) from err
     region = (down & graph.ancestors(end)) | {id(end)}
     return start, end, region
 
@@ -185,7 +213,8 @@ def _check_disjoint(graph, reps, plans):
                     f"'{reps[i].start}' -> '{reps[i].end}' and "
                     f"'{reps[j].start}' -> '{reps[j].end}' both replace "
                     f"{_layer_names(graph, shared)}. Received: replacements="
-                    f"{[(r.start, r.end) for r in reps]}")
+                    f"{[(r.start, r.end) for r in reps]}"
+                )
 
 
 def _check_adapter_names(graph, reps):
@@ -196,7 +225,8 @@ def _check_adapter_names(graph, reps):
             raise ValueError(
                 f"Adapter name '{name}' is used twice or is already a layer "
                 "of the teacher; pass `Replacement(name=...)`. "
-                f"Received: adapter names {names}")
+                f"Received: adapter names {names}"
+            )
 
 
 def _layer_names(graph, tensor_ids):
@@ -220,7 +250,8 @@ def _ends_in_relu(graph, tensor):
         if isinstance(layer, keras.layers.ReLU):
             config = layer.get_config()
             return not config.get("negative_slope") and not config.get(
-                "threshold")
+                "threshold"
+            )
         if isinstance(layer, _ACTIVATED):
             return layer.activation is keras.activations.relu
         return False
@@ -231,8 +262,11 @@ def _rebuild(graph, subs, name):
     values = {}
     inputs = []
     for tensor in graph.inputs:
-        new = keras.Input(batch_shape=tuple(tensor.shape), dtype=tensor.dtype,
-                          name=tensor._keras_history[0].name)
+        new = keras.Input(
+            batch_shape=tuple(tensor.shape),
+            dtype=tensor.dtype,
+            name=tensor._keras_history[0].name,
+        )
         values[id(tensor)] = new
         inputs.append(new)
     wrappers = {}
@@ -262,14 +296,17 @@ def _rebuild(graph, subs, name):
         if id(layer) not in wrappers:
             # Plain operations (e.g. `x + y` on symbolic tensors) hold no
             # weights and no training behaviour: they are re-called as is.
-            frozen = (isinstance(layer, FrozenLayer)
-                      or not isinstance(layer, keras.layers.Layer))
+            frozen = isinstance(layer, FrozenLayer) or not isinstance(
+                layer, keras.layers.Layer
+            )
             wrappers[id(layer)] = layer if frozen else FrozenLayer(layer)
         args, kwargs = node.arguments.fill_in(values)
         outs = wrappers[id(layer)](*args, **kwargs)
         for ref, out in zip(node.output_tensors, keras.tree.flatten(outs)):
             values[id(ref)] = out
     outputs = [values[id(t)] for t in graph.outputs]
-    return keras.Model(inputs[0] if len(inputs) == 1 else inputs,
-                       outputs[0] if len(outputs) == 1 else outputs,
-                       name=name)
+    return keras.Model(
+        inputs[0] if len(inputs) == 1 else inputs,
+        outputs[0] if len(outputs) == 1 else outputs,
+        name=name,
+    )

@@ -34,9 +34,11 @@ class WarmUpReport:
     per_adapter: dict
 
     def __str__(self):
-        lines = [f"Adapter warm-up: {self.steps} steps, {METRIC} "
-                 f"{self.initial_mse:.4g} -> {self.final_mse:.4g}",
-                 "  per chunk: " + ", ".join(f"{v:.4g}" for v in self.history)]
+        lines = [
+            f"Adapter warm-up: {self.steps} steps, {METRIC} "
+            f"{self.initial_mse:.4g} -> {self.final_mse:.4g}",
+            "  per chunk: " + ", ".join(f"{v:.4g}" for v in self.history),
+        ]
         lines += [f"  {k}: {v:.4g}" for k, v in self.per_adapter.items()]
         return "\n".join(lines)
 
@@ -49,8 +51,9 @@ class _AdapterFitter(keras.Model):
         self.view = view
         self.adapters = adapters
         self.tracker = keras.metrics.Mean(name=METRIC)
-        self.adapter_trackers = [keras.metrics.Mean(name=f"{a.name}_mse")
-                                 for a in adapters]
+        self.adapter_trackers = [
+            keras.metrics.Mean(name=f"{a.name}_mse") for a in adapters
+        ]
 
     @property
     def metrics(self):
@@ -58,8 +61,10 @@ class _AdapterFitter(keras.Model):
 
     def call(self, x, training=None):
         maps = self.view(x, training=False)
-        return [a(maps[2 * i], training=training)
-                for i, a in enumerate(self.adapters)]
+        return [
+            a(maps[2 * i], training=training)
+            for i, a in enumerate(self.adapters)
+        ]
 
     def _fidelity(self, x, training):
         maps = [ops.stop_gradient(m) for m in self.view(x, training=False)]
@@ -67,8 +72,9 @@ class _AdapterFitter(keras.Model):
         for i, adapter in enumerate(self.adapters):
             pred = ops.cast(adapter(maps[2 * i], training=training), "float32")
             err = ops.square(pred - ops.cast(maps[2 * i + 1], "float32"))
-            per_sample = ops.mean(ops.reshape(err, (ops.shape(err)[0], -1)),
-                                  axis=-1)
+            per_sample = ops.mean(
+                ops.reshape(err, (ops.shape(err)[0], -1)), axis=-1
+            )
             per_adapter.append(tf.nn.compute_average_loss(per_sample))
         return per_adapter
 
@@ -95,8 +101,16 @@ class _AdapterFitter(keras.Model):
         return self._report(self._fidelity(x, training=False))
 
 
-def warm_up(adapted, data, steps=300, learning_rate=1e-2, log_every=50,
-            eval_batches=4, batch_size=128, verbose=0):
+def warm_up(
+    adapted,
+    data,
+    steps=300,
+    learning_rate=1e-2,
+    log_every=50,
+    eval_batches=4,
+    batch_size=128,
+    verbose=0,
+):
     """Fits each adapter to reproduce the teacher blocks it replaced.
 
     Step 3 of our formalization of Wu et al., "Activation Map Adaptation
@@ -152,51 +166,73 @@ def warm_up(adapted, data, steps=300, learning_rate=1e-2, log_every=50,
     if not isinstance(adapted, AdaptedTeacher):
         raise TypeError(
             "`adapted` must be the AdaptedTeacher returned by adapt_teacher. "
-            f"Received: adapted of type {type(adapted).__name__}")
-    for arg, value in (("steps", steps), ("log_every", log_every),
-                       ("eval_batches", eval_batches),
-                       ("batch_size", batch_size)):
+            f"Received: adapted of type {type(adapted).__name__}"
+        )
+    for arg, value in (
+        ("steps", steps),
+        ("log_every", log_every),
+        ("eval_batches", eval_batches),
+        ("batch_size", batch_size),
+    ):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(
-                f"`{arg}` must be an int >= 1. Received: {arg}={value!r}")
+                f"`{arg}` must be an int >= 1. Received: {arg}={value!r}"
+            )
     if steps % log_every:
         raise ValueError(
             "`steps` must be a multiple of `log_every`. "
-            f"Received: steps={steps}, log_every={log_every}")
-    if (isinstance(learning_rate, bool)
-            or not isinstance(learning_rate, (int, float))
-            or not learning_rate > 0):
+            f"Received: steps={steps}, log_every={log_every}"
+        )
+    if (
+        isinstance(learning_rate, bool)
+        or not isinstance(learning_rate, (int, float))
+        or not learning_rate > 0
+    ):
         raise ValueError(
             "`learning_rate` must be a number > 0. "
-            f"Received: learning_rate={learning_rate!r}")
+            f"Received: learning_rate={learning_rate!r}"
+        )
     dataset = _as_dataset(data, batch_size)
     held_out = dataset.take(eval_batches).cache()
     fitter = _fitter(adapted)
     fitter.compile(optimizer=keras.optimizers.Adam(float(learning_rate)))
     initial = fitter.evaluate(held_out, verbose=0, return_dict=True)
-    history = fitter.fit(dataset.repeat(), epochs=steps // log_every,
-                         steps_per_epoch=log_every, shuffle=False,
-                         verbose=verbose)
+    history = fitter.fit(
+        dataset.repeat(),
+        epochs=steps // log_every,
+        steps_per_epoch=log_every,
+        shuffle=False,
+        verbose=verbose,
+    )
     final = fitter.evaluate(held_out, verbose=0, return_dict=True)
     return WarmUpReport(
-        steps=steps, initial_mse=float(initial[METRIC]),
+        steps=steps,
+        initial_mse=float(initial[METRIC]),
         final_mse=float(final[METRIC]),
         history=tuple(float(v) for v in history.history[METRIC]),
-        per_adapter={a.name: float(final[f"{a.name}_mse"])
-                     for a in fitter.adapters})
+        per_adapter={
+            a.name: float(final[f"{a.name}_mse"]) for a in fitter.adapters
+        },
+    )
 
 
 def _fitter(adapted):
     graph = LayerGraph(adapted.original)
     taps = []
     for rep in adapted.replacements:
-        taps += [graph.layer_output(rep.start, "start"),
-                 graph.layer_output(rep.end, "end")]
+        taps += [
+            graph.layer_output(rep.start, "start"),
+            graph.layer_output(rep.end, "end"),
+        ]
     inputs = adapted.original.inputs
-    view = keras.Model(inputs[0] if len(inputs) == 1 else inputs, taps,
-                       name=f"{adapted.original.name}_cuts")
-    adapters = [adapted.model.get_layer(r.adapter_name)
-                for r in adapted.replacements]
+    view = keras.Model(
+        inputs[0] if len(inputs) == 1 else inputs,
+        taps,
+        name=f"{adapted.original.name}_cuts",
+    )
+    adapters = [
+        adapted.model.get_layer(r.adapter_name) for r in adapted.replacements
+    ]
     return _AdapterFitter(view, adapters, name="adapter_warm_up")
 
 
@@ -204,8 +240,12 @@ def _as_dataset(data, batch_size):
     if isinstance(data, tf.data.Dataset):
         return data
     if isinstance(data, np.ndarray):
-        return tf.data.Dataset.from_tensor_slices(data).shuffle(
-            min(len(data), 10_000), seed=0).batch(batch_size)
+        return (
+            tf.data.Dataset.from_tensor_slices(data)
+            .shuffle(min(len(data), 10_000), seed=0)
+            .batch(batch_size)
+        )
     raise TypeError(
         "`data` must be a tf.data.Dataset of batches or a numpy array of "
-        f"images. Received: data of type {type(data).__name__}")
+        f"images. Received: data of type {type(data).__name__}"
+    )

@@ -34,35 +34,51 @@ from kd_toolkit.cli.errors import exits_cleanly_on_user_error
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("student", None, "Path of the distilled student .keras.")
-flags.DEFINE_string("teacher", None,
-                    "Path of the teacher .keras guiding the fine-tuning "
-                    "(default: none, cross-entropy only).")
+flags.DEFINE_string(
+    "teacher",
+    None,
+    "Path of the teacher .keras guiding the fine-tuning "
+    "(default: none, cross-entropy only).",
+)
 flags.DEFINE_string("dataset", "fashion_mnist", "kd_toolkit.data name.")
-flags.DEFINE_string("methods", "prune50,prune80,qat,ptq_int8",
-                    "Comma-separated: prune<NN>, qat, ptq_int8.")
+flags.DEFINE_string(
+    "methods",
+    "prune50,prune80,qat,ptq_int8",
+    "Comma-separated: prune<NN>, qat, ptq_int8.",
+)
 flags.DEFINE_integer("epochs", 2, "Pruning fine-tuning epochs.")
 flags.DEFINE_integer("qat_epochs", None, "QAT epochs (default: --epochs).")
 flags.DEFINE_integer("batch_size", 128, "Fine-tuning batch size.")
-flags.DEFINE_float("learning_rate", 1e-3,
-                   "Initial Adam rate of the pruning fine-tuning (cosine "
-                   "decay to 0).")
-flags.DEFINE_float("qat_learning_rate", 1e-4,
-                   "Initial Adam rate of QAT (cosine decay to 0).")
+flags.DEFINE_float(
+    "learning_rate",
+    1e-3,
+    "Initial Adam rate of the pruning fine-tuning (cosine decay to 0).",
+)
+flags.DEFINE_float(
+    "qat_learning_rate", 1e-4, "Initial Adam rate of QAT (cosine decay to 0)."
+)
 flags.DEFINE_float("temperature", 4.0, "KD temperature.")
 flags.DEFINE_float("ce_weight", 1.0, "Weight of the hard-label CE.")
 flags.DEFINE_float("kd_weight", 1.0, "Weight of the KD term.")
-flags.DEFINE_integer("train_limit", None,
-                     "Fine-tune on the first N training images.")
-flags.DEFINE_integer("eval_limit", None,
-                     "Evaluate on the first N test images (default: all).")
+flags.DEFINE_integer(
+    "train_limit", None, "Fine-tune on the first N training images."
+)
+flags.DEFINE_integer(
+    "eval_limit", None, "Evaluate on the first N test images (default: all)."
+)
 flags.DEFINE_bool("augment", True, "Augment the fine-tuning batches.")
-flags.DEFINE_integer("representative_samples", 200,
-                     "Calibration images for int8.")
+flags.DEFINE_integer(
+    "representative_samples", 200, "Calibration images for int8."
+)
 flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT threads.")
-flags.DEFINE_enum("size_basis", "file", ["file", "weights"],
-                  "What the int8 size bound (0.30x float32) applies to: the "
-                  "file, or the stored weights only (tiny students).")
+flags.DEFINE_enum(
+    "size_basis",
+    "file",
+    ["file", "weights"],
+    "What the int8 size bound (0.30x float32) applies to: the "
+    "file, or the stored weights only (tiny students).",
+)
 flags.DEFINE_integer("seed", 0, "Seed of shuffling, augmentation, init.")
 flags.DEFINE_string("out_dir", None, "Output directory.")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
@@ -73,8 +89,10 @@ def _load(path, what):
     import keras
 
     if not os.path.isfile(path):
-        raise ValueError(f"`--{what}` must be an existing .keras file. "
-                         f"Received: --{what}={path}")
+        raise ValueError(
+            f"`--{what}` must be an existing .keras file. "
+            f"Received: --{what}={path}"
+        )
     return keras.saving.load_model(path, compile=False)
 
 
@@ -88,26 +106,35 @@ def main(argv):
     from kd_toolkit import compress
 
     keras.utils.set_random_seed(FLAGS.seed)
-    command = " ".join(["kd-compress"]
-                       + [shlex.quote(a) for a in sys.argv[1:]])
+    command = " ".join(["kd-compress"] + [shlex.quote(a) for a in sys.argv[1:]])
     compress.parse_methods(FLAGS.methods)
     student = _load(FLAGS.student, "student")
-    teacher = None if FLAGS.teacher is None else _load(FLAGS.teacher,
-                                                       "teacher")
+    teacher = None if FLAGS.teacher is None else _load(FLAGS.teacher, "teacher")
     report = compress.compress_and_compare(
-        student, teacher, FLAGS.out_dir, dataset=FLAGS.dataset,
-        methods=FLAGS.methods, epochs=FLAGS.epochs,
-        qat_epochs=FLAGS.qat_epochs, batch_size=FLAGS.batch_size,
+        student,
+        teacher,
+        FLAGS.out_dir,
+        dataset=FLAGS.dataset,
+        methods=FLAGS.methods,
+        epochs=FLAGS.epochs,
+        qat_epochs=FLAGS.qat_epochs,
+        batch_size=FLAGS.batch_size,
         learning_rate=FLAGS.learning_rate,
         qat_learning_rate=FLAGS.qat_learning_rate,
         temperature=FLAGS.temperature,
-        ce_weight=FLAGS.ce_weight, kd_weight=FLAGS.kd_weight,
-        train_limit=FLAGS.train_limit, eval_limit=FLAGS.eval_limit,
+        ce_weight=FLAGS.ce_weight,
+        kd_weight=FLAGS.kd_weight,
+        train_limit=FLAGS.train_limit,
+        eval_limit=FLAGS.eval_limit,
         augment=FLAGS.augment,
         representative_samples=FLAGS.representative_samples,
-        latency_runs=FLAGS.latency_runs, num_threads=FLAGS.num_threads,
+        latency_runs=FLAGS.latency_runs,
+        num_threads=FLAGS.num_threads,
         size_basis=FLAGS.size_basis,
-        seed=FLAGS.seed, overwrite=FLAGS.overwrite, command=command)
+        seed=FLAGS.seed,
+        overwrite=FLAGS.overwrite,
+        command=command,
+    )
     print(report.to_markdown())
     return 0 if all(row.passed for row in report.rows) else 1
 

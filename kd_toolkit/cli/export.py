@@ -68,20 +68,29 @@ flags.DEFINE_bool(
 flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
 flags.DEFINE_integer("latency_warmup", 20, "Untimed warm-up runs.")
 flags.DEFINE_integer("num_threads", 1, "LiteRT / onnxruntime threads.")
-flags.DEFINE_bool("model_card", True,
-                  "Write model_card.json/.md (input range, quantization "
-                  "parameters, labels, LiteRT snippets) next to the "
-                  "artifacts.")
+flags.DEFINE_bool(
+    "model_card",
+    True,
+    "Write model_card.json/.md (input range, quantization "
+    "parameters, labels, LiteRT snippets) next to the "
+    "artifacts.",
+)
 flags.DEFINE_enum(
-    "report", "basic", ["basic", "full"],
+    "report",
+    "basic",
+    ["basic", "full"],
     "basic: parity, accuracy, size and single-thread latency of every "
     "artifact. full: also the latency table (--latency_threads), the "
     "microcontroller fit (TFLM tensor arena and flash), the per-layer int8 "
-    "error and the Edge TPU check.")
-flags.DEFINE_list("latency_threads", ["1", "2"],
-                  "With --report=full: thread counts of the latency table "
-                  "(each LiteRT file with and without XNNPACK, ONNX in "
-                  "onnxruntime); empty skips it.")
+    "error and the Edge TPU check.",
+)
+flags.DEFINE_list(
+    "latency_threads",
+    ["1", "2"],
+    "With --report=full: thread counts of the latency table "
+    "(each LiteRT file with and without XNNPACK, ONNX in "
+    "onnxruntime); empty skips it.",
+)
 flags.DEFINE_enum(
     "size_basis",
     "file",
@@ -120,7 +129,8 @@ def _threads(values):
     except ValueError:
         raise ValueError(
             "`--latency_threads` must be integers >= 1. Received: "
-            f"--latency_threads={','.join(values)}") from None
+            f"--latency_threads={','.join(values)}"
+        ) from None
 
 
 def _thresholds(formats, export):
@@ -145,14 +155,16 @@ def _load_model(keras, path):
         raise ValueError(
             "--model exists but is not a `.keras` archive (a zip file): it "
             "is corrupt, truncated or another format. Received: "
-            f"model={path!r}")
+            f"model={path!r}"
+        )
     try:
         return keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, OSError, KeyError) as error:
         raise ValueError(
             f"--model could not be loaded as a Keras model "
             f"({type(error).__name__}: {str(error)[:300]}). Received: "
-            f"model={path!r}") from error
+            f"model={path!r}"
+        ) from error
 
 
 @exits_cleanly_on_user_error
@@ -199,12 +211,16 @@ def main(argv):
         from kd_toolkit.distiller.output_kind import detect_output_kind
         from kd_toolkit.export import model_card
 
-        names = (dataset_info(FLAGS.dataset).class_names if FLAGS.dataset
-                 else None)
+        names = (
+            dataset_info(FLAGS.dataset).class_names if FLAGS.dataset else None
+        )
         card = model_card.write_model_card(
-            report, FLAGS.out_dir, class_names=names,
+            report,
+            FLAGS.out_dir,
+            class_names=names,
             output_kind=detect_output_kind(model),
-            overwrite=FLAGS.overwrite)
+            overwrite=FLAGS.overwrite,
+        )
         print(f"Model card: {card[1]}")
     print(f"Reports written to {os.path.join(FLAGS.out_dir, '')}")
     if not report.passed:

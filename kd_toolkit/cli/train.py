@@ -29,74 +29,119 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", _D.dataset, "Dataset name.")
 flags.DEFINE_string("teacher", _D.teacher, "Zoo name of the teacher.")
 flags.DEFINE_integer("teacher_width", None, "base_width of the teacher.")
-flags.DEFINE_string("teacher_path", None,
-                    "Teacher .keras cache (default: <out_dir>/teacher.keras).")
+flags.DEFINE_string(
+    "teacher_path",
+    None,
+    "Teacher .keras cache (default: <out_dir>/teacher.keras).",
+)
 flags.DEFINE_integer("teacher_epochs", _D.teacher_epochs, "Teacher epochs.")
-flags.DEFINE_string("pretrained_teacher", None,
-                    "Distil from a shipped teacher (kd_toolkit.pretrained."
-                    "names(), e.g. fashion_mnist_resnet20) instead of "
-                    "training one.")
-flags.DEFINE_bool("retrain_teacher", False,
-                  "Train the teacher afresh even if a shipped or cached one "
-                  "exists.")
-flags.DEFINE_integer("cache_draws", _D.cache_draws,
-                     "Teacher-output cache: augmented views per training "
-                     "image whose teacher logits are computed once (0: run "
-                     "the teacher every step). KD only.", lower_bound=0)
-flags.DEFINE_enum("jit_compile", "auto", ["auto", "true", "false"],
-                  "XLA compilation of the training steps.")
+flags.DEFINE_string(
+    "pretrained_teacher",
+    None,
+    "Distil from a shipped teacher (kd_toolkit.pretrained."
+    "names(), e.g. fashion_mnist_resnet20) instead of "
+    "training one.",
+)
+flags.DEFINE_bool(
+    "retrain_teacher",
+    False,
+    "Train the teacher afresh even if a shipped or cached one exists.",
+)
+flags.DEFINE_integer(
+    "cache_draws",
+    _D.cache_draws,
+    "Teacher-output cache: augmented views per training "
+    "image whose teacher logits are computed once (0: run "
+    "the teacher every step). KD only.",
+    lower_bound=0,
+)
+flags.DEFINE_enum(
+    "jit_compile",
+    "auto",
+    ["auto", "true", "false"],
+    "XLA compilation of the training steps.",
+)
 flags.DEFINE_string("student", _D.student, "Zoo name of the student.")
-flags.DEFINE_integer("student_width", _D.student_width,
-                     "base_width of the student (0: the zoo default).")
-flags.DEFINE_string("method", _D.method,
-                    f"Distillation method, one of {list(methods.names())}.")
+flags.DEFINE_integer(
+    "student_width",
+    _D.student_width,
+    "base_width of the student (0: the zoo default).",
+)
+flags.DEFINE_string(
+    "method", _D.method, f"Distillation method, one of {list(methods.names())}."
+)
 flags.DEFINE_float("temperature", _D.temperature, "KD temperature.")
-flags.DEFINE_float("kd_weight", _D.kd_weight,
-                   "Weight of the KD term; hard labels get 1 - kd_weight.")
+flags.DEFINE_float(
+    "kd_weight",
+    _D.kd_weight,
+    "Weight of the KD term; hard labels get 1 - kd_weight.",
+)
 flags.DEFINE_integer("epochs", _D.epochs, "Student epochs.")
 flags.DEFINE_integer("batch_size", _D.batch_size, "Batch size.")
 flags.DEFINE_float("learning_rate", _D.learning_rate, "Peak Adam LR.")
 flags.DEFINE_integer("train_limit", None, "Use the first N train images.")
 flags.DEFINE_integer("test_limit", None, "Use the first N test images.")
 flags.DEFINE_bool("baseline", True, "Also train the student alone.")
-flags.DEFINE_bool("teacher_only", False,
-                  "Train (or load) and evaluate the teacher, then stop.")
+flags.DEFINE_bool(
+    "teacher_only",
+    False,
+    "Train (or load) and evaluate the teacher, then stop.",
+)
 flags.DEFINE_integer("seed", 0, "Random seed.")
-flags.DEFINE_bool("resume", False,
-                  "Back up each training stage in out_dir/backup and, run "
-                  "again with the same flags after an interruption, go on "
-                  "from the last backup.")
-flags.DEFINE_integer("backup_steps", 0,
-                     "With --resume: back up every N steps (0: every epoch).",
-                     lower_bound=0)
+flags.DEFINE_bool(
+    "resume",
+    False,
+    "Back up each training stage in out_dir/backup and, run "
+    "again with the same flags after an interruption, go on "
+    "from the last backup.",
+)
+flags.DEFINE_integer(
+    "backup_steps",
+    0,
+    "With --resume: back up every N steps (0: every epoch).",
+    lower_bound=0,
+)
 flags.DEFINE_string("out_dir", _D.out_dir, "Output directory.")
 flags.DEFINE_string("data_dir", None, "Dataset directory override.")
-flags.DEFINE_enum("verbose", "auto", ["auto", "0", "1", "2"],
-                  "Keras progress output.")
+flags.DEFINE_enum(
+    "verbose", "auto", ["auto", "0", "1", "2"], "Keras progress output."
+)
 
 
 def config_from_flags():
     """Builds a `DistillConfig` from the parsed flags."""
     verbose = FLAGS.verbose if FLAGS.verbose == "auto" else int(FLAGS.verbose)
     return distill.DistillConfig(
-        dataset=FLAGS.dataset, teacher=FLAGS.teacher,
-        teacher_width=FLAGS.teacher_width, teacher_path=FLAGS.teacher_path,
+        dataset=FLAGS.dataset,
+        teacher=FLAGS.teacher,
+        teacher_width=FLAGS.teacher_width,
+        teacher_path=FLAGS.teacher_path,
         teacher_epochs=FLAGS.teacher_epochs,
         pretrained_teacher=FLAGS.pretrained_teacher,
-        retrain_teacher=FLAGS.retrain_teacher, cache_draws=FLAGS.cache_draws,
-        jit_compile={"auto": "auto", "true": True,
-                     "false": False}[FLAGS.jit_compile],
+        retrain_teacher=FLAGS.retrain_teacher,
+        cache_draws=FLAGS.cache_draws,
+        jit_compile={"auto": "auto", "true": True, "false": False}[
+            FLAGS.jit_compile
+        ],
         student=FLAGS.student,
-        student_width=FLAGS.student_width or None, method=FLAGS.method,
-        temperature=FLAGS.temperature, kd_weight=FLAGS.kd_weight,
-        epochs=FLAGS.epochs, batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate, train_limit=FLAGS.train_limit,
-        test_limit=FLAGS.test_limit, baseline=FLAGS.baseline,
+        student_width=FLAGS.student_width or None,
+        method=FLAGS.method,
+        temperature=FLAGS.temperature,
+        kd_weight=FLAGS.kd_weight,
+        epochs=FLAGS.epochs,
+        batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate,
+        train_limit=FLAGS.train_limit,
+        test_limit=FLAGS.test_limit,
+        baseline=FLAGS.baseline,
         teacher_only=FLAGS.teacher_only,
-        seed=FLAGS.seed, resume=FLAGS.resume,
-        backup_steps=FLAGS.backup_steps, out_dir=FLAGS.out_dir,
+        seed=FLAGS.seed,
+        resume=FLAGS.resume,
+        backup_steps=FLAGS.backup_steps,
+        out_dir=FLAGS.out_dir,
         data_dir=FLAGS.data_dir,
-        verbose=verbose)
+        verbose=verbose,
+    )
 
 
 @exits_cleanly_on_user_error
@@ -106,8 +151,11 @@ def main(argv):
     json_path, md_path = report_lib.write_report(report, FLAGS.out_dir)
     print()
     print(report_lib.to_markdown(report))
-    written = [report["teacher"]["path"]] if FLAGS.teacher_only else [
-        report["distilled"]["path"]]
+    written = (
+        [report["teacher"]["path"]]
+        if FLAGS.teacher_only
+        else [report["distilled"]["path"]]
+    )
     print(f"Wrote {', '.join(written + [json_path, md_path])}")
 
 

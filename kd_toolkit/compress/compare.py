@@ -29,16 +29,32 @@ from kd_toolkit.utils.atomic_io import check_output_path
 QAT_MAX_ACCURACY_DROP = 0.3
 
 
-def compress_and_compare(student, teacher, out_dir, *,
-                         dataset="fashion_mnist",
-                         methods=methods_lib.DEFAULT_METHODS, epochs=2,
-                         qat_epochs=None, batch_size=128, learning_rate=1e-3,
-                         qat_learning_rate=1e-4,
-                         temperature=4.0, ce_weight=1.0, kd_weight=1.0,
-                         train_limit=None, eval_limit=None, augment=True,
-                         representative_samples=200, latency_runs=200,
-                         num_threads=1, size_basis="file", seed=0,
-                         overwrite=False, command=None):
+def compress_and_compare(
+    student,
+    teacher,
+    out_dir,
+    *,
+    dataset="fashion_mnist",
+    methods=methods_lib.DEFAULT_METHODS,
+    epochs=2,
+    qat_epochs=None,
+    batch_size=128,
+    learning_rate=1e-3,
+    qat_learning_rate=1e-4,
+    temperature=4.0,
+    ce_weight=1.0,
+    kd_weight=1.0,
+    train_limit=None,
+    eval_limit=None,
+    augment=True,
+    representative_samples=200,
+    latency_runs=200,
+    num_threads=1,
+    size_basis="file",
+    seed=0,
+    overwrite=False,
+    command=None,
+):
     """Prunes / quantizes a student and measures each LiteRT artifact.
 
     Every row is measured from its `.tflite` file in the LiteRT interpreter
@@ -102,62 +118,107 @@ def compress_and_compare(student, teacher, out_dir, *,
     parsed = methods_lib.parse_methods(methods)
     epochs = validation.check_int("epochs", epochs, 1)
     qat_epochs = validation.check_int(
-        "qat_epochs", qat_epochs, 1, allow_none=True)
-    for name, value in (("batch_size", batch_size),
-                        ("representative_samples", representative_samples),
-                        ("latency_runs", latency_runs),
-                        ("num_threads", num_threads)):
+        "qat_epochs", qat_epochs, 1, allow_none=True
+    )
+    for name, value in (
+        ("batch_size", batch_size),
+        ("representative_samples", representative_samples),
+        ("latency_runs", latency_runs),
+        ("num_threads", num_threads),
+    ):
         validation.check_int(name, value, 1)
     out_dir = pathlib.Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_outputs(out_dir, student.name, parsed, overwrite)
     x, y = data.load_numpy(dataset, "test", limit=eval_limit)
-    train = data.load(dataset, "train", batch_size, limit=train_limit,
-                      augment=augment, shuffle=True, seed=seed)
+    train = data.load(
+        dataset,
+        "train",
+        batch_size,
+        limit=train_limit,
+        augment=augment,
+        shuffle=True,
+        seed=seed,
+    )
     calibration = data.representative_dataset(dataset, representative_samples)
-    tune = {"temperature": temperature, "ce_weight": ce_weight,
-            "kd_weight": kd_weight}
-    common = {"eval_data": (x, y), "representative_data": calibration,
-              "representative_samples": representative_samples,
-              "latency_runs": latency_runs, "num_threads": num_threads,
-              "overwrite": overwrite, "write_report": False,
-              "size_basis": size_basis}
+    tune = {
+        "temperature": temperature,
+        "ce_weight": ce_weight,
+        "kd_weight": kd_weight,
+    }
+    common = {
+        "eval_data": (x, y),
+        "representative_data": calibration,
+        "representative_samples": representative_samples,
+        "latency_runs": latency_runs,
+        "num_threads": num_threads,
+        "overwrite": overwrite,
+        "write_report": False,
+        "size_basis": size_basis,
+    }
     kinds = {m.kind for m in parsed}
     formats = ["tflite_float32"] + (
-        ["tflite_int8"] if methods_lib.PTQ_INT8 in kinds else [])
+        ["tflite_int8"] if methods_lib.PTQ_INT8 in kinds else []
+    )
     logging.info("Exporting the float student (%s).", ", ".join(formats))
-    base = export_and_verify(student, formats, out_dir / "float",
-                             basename=student.name, **common)
+    base = export_and_verify(
+        student, formats, out_dir / "float", basename=student.name, **common
+    )
     student_zeros = sparsity_report(student).zero_fraction
     rows = {"float": _row("float", base.artifacts[0], student_zeros)}
     if len(base.artifacts) > 1:
-        rows[methods_lib.PTQ_INT8] = _row(methods_lib.PTQ_INT8,
-                                          base.artifacts[1], student_zeros)
+        rows[methods_lib.PTQ_INT8] = _row(
+            methods_lib.PTQ_INT8, base.artifacts[1], student_zeros
+        )
     float_path = base.artifacts[0].path
     for method in parsed:
         if method.kind == methods_lib.PRUNE:
             logging.info("Pruning to %.0f%%.", method.sparsity * 100)
             rows[method.name] = _pruned_row(
-                method, student, teacher, train, epochs,
-                dict(tune, learning_rate=learning_rate), out_dir,
-                common)
+                method,
+                student,
+                teacher,
+                train,
+                epochs,
+                dict(tune, learning_rate=learning_rate),
+                out_dir,
+                common,
+            )
         elif method.kind == methods_lib.QAT:
             logging.info("Quantization-aware training.")
             rows[method.name] = _qat_row(
-                student, teacher, train, qat_epochs or epochs,
-                dict(tune, learning_rate=qat_learning_rate), out_dir,
-                x, y, calibration, float_path, common)
+                student,
+                teacher,
+                train,
+                qat_epochs or epochs,
+                dict(tune, learning_rate=qat_learning_rate),
+                out_dir,
+                x,
+                y,
+                calibration,
+                float_path,
+                common,
+            )
     order = ["float"] + [m.name for m in parsed]
     report = CompressionReport(
-        student=student.name, dataset=dataset, num_eval_samples=len(x),
-        settings={"epochs": epochs, "qat_epochs": qat_epochs or epochs,
-                  "batch_size": batch_size, "train_limit": train_limit,
-                  "augment": augment,
-                  "teacher": None if teacher is None else teacher.name,
-                  "learning_rate": learning_rate,
-                  "qat_learning_rate": qat_learning_rate,
-                  "size_basis": size_basis, **tune},
-        rows=tuple(rows[name] for name in order), command=command)
+        student=student.name,
+        dataset=dataset,
+        num_eval_samples=len(x),
+        settings={
+            "epochs": epochs,
+            "qat_epochs": qat_epochs or epochs,
+            "batch_size": batch_size,
+            "train_limit": train_limit,
+            "augment": augment,
+            "teacher": None if teacher is None else teacher.name,
+            "learning_rate": learning_rate,
+            "qat_learning_rate": qat_learning_rate,
+            "size_basis": size_basis,
+            **tune,
+        },
+        rows=tuple(rows[name] for name in order),
+        command=command,
+    )
     report.save(out_dir, overwrite)
     return report
 
@@ -166,13 +227,18 @@ def _check_outputs(out_dir, name, parsed, overwrite):
     """Fails before any training if an output exists (no overwrite)."""
     if overwrite:
         return
-    paths = [out_dir / REPORT_MARKDOWN, out_dir / REPORT_JSON,
-             out_dir / "float" / f"{name}_tflite_float32.tflite"]
+    paths = [
+        out_dir / REPORT_MARKDOWN,
+        out_dir / REPORT_JSON,
+        out_dir / "float" / f"{name}_tflite_float32.tflite",
+    ]
     for method in parsed:
         if method.kind == methods_lib.PRUNE:
             stem = out_dir / method.name / f"{name}_{method.name}"
-            paths += [stem.with_suffix(".keras"),
-                      stem.parent / f"{stem.name}_tflite_float32.tflite"]
+            paths += [
+                stem.with_suffix(".keras"),
+                stem.parent / f"{stem.name}_tflite_float32.tflite",
+            ]
         elif method.kind == methods_lib.QAT:
             qat = out_dir / "qat" / f"{name}_qat_int8.tflite"
             paths += [qat, qat.with_name(qat.name + FAILED_SUFFIX)]
@@ -188,66 +254,110 @@ def gzipped_size(path):
     return len(gzip.compress(pathlib.Path(path).read_bytes(), compresslevel=9))
 
 
-def _pruned_row(method, student, teacher, train, epochs, tune, out_dir,
-                common):
-    result = prune(student, teacher, train, target_sparsity=method.sparsity,
-                   epochs=epochs, **tune)
+def _pruned_row(method, student, teacher, train, epochs, tune, out_dir, common):
+    result = prune(
+        student,
+        teacher,
+        train,
+        target_sparsity=method.sparsity,
+        epochs=epochs,
+        **tune,
+    )
     target = out_dir / method.name
     target.mkdir(exist_ok=True)
-    atomic_save_model(result.model,
-                      target / f"{student.name}_{method.name}.keras",
-                      common["overwrite"])
-    report = export_and_verify(result.model, "tflite_float32", target,
-                               basename=f"{student.name}_{method.name}",
-                               **common)
-    details = {"schedule": dataclasses.asdict(result.schedule),
-               "history": result.history.to_dict(),
-               "keras_accuracy": report.keras_accuracy,
-               "pruned_kernels_zero_fraction": result.sparsity.zero_fraction,
-               "pruned_kernels": sorted(result.sparsity.weights)}
-    return _row(method.name, report.artifacts[0],
-                sparsity_report(result.model).zero_fraction, details)
+    atomic_save_model(
+        result.model,
+        target / f"{student.name}_{method.name}.keras",
+        common["overwrite"],
+    )
+    report = export_and_verify(
+        result.model,
+        "tflite_float32",
+        target,
+        basename=f"{student.name}_{method.name}",
+        **common,
+    )
+    details = {
+        "schedule": dataclasses.asdict(result.schedule),
+        "history": result.history.to_dict(),
+        "keras_accuracy": report.keras_accuracy,
+        "pruned_kernels_zero_fraction": result.sparsity.zero_fraction,
+        "pruned_kernels": sorted(result.sparsity.weights),
+    }
+    return _row(
+        method.name,
+        report.artifacts[0],
+        sparsity_report(result.model).zero_fraction,
+        details,
+    )
 
 
-def _qat_row(student, teacher, train, epochs, tune, out_dir, x, y,
-             calibration, float_path, common):
-    result = quantize_aware_train(student, teacher, train, epochs=epochs,
-                                  **tune)
+def _qat_row(
+    student,
+    teacher,
+    train,
+    epochs,
+    tune,
+    out_dir,
+    x,
+    y,
+    calibration,
+    float_path,
+    common,
+):
+    result = quantize_aware_train(
+        student, teacher, train, epochs=epochs, **tune
+    )
     target = out_dir / "qat"
     target.mkdir(exist_ok=True)
     path = export_qat_tflite(
-        result.model, target / f"{student.name}_qat_int8.tflite",
-        calibration, representative_samples=common["representative_samples"],
-        overwrite=common["overwrite"])
+        result.model,
+        target / f"{student.name}_qat_int8.tflite",
+        calibration,
+        representative_samples=common["representative_samples"],
+        overwrite=common["overwrite"],
+    )
     reference = KerasRunner(student).predict(x)
     float32 = pathlib.Path(float_path).read_bytes()
     artifact = verify_artifact(
-        "tflite_int8", path, reference, x, labels=y,
+        "tflite_int8",
+        path,
+        reference,
+        x,
+        labels=y,
         thresholds=default_thresholds(
-            "tflite_int8", common["size_basis"]).replace(
-                max_accuracy_drop=QAT_MAX_ACCURACY_DROP),
-        reference_size=len(float32), latency_runs=common["latency_runs"],
+            "tflite_int8", common["size_basis"]
+        ).replace(max_accuracy_drop=QAT_MAX_ACCURACY_DROP),
+        reference_size=len(float32),
+        latency_runs=common["latency_runs"],
         num_threads=common["num_threads"],
-        reference_weight_bytes=weight_bytes(float32))
+        reference_weight_bytes=weight_bytes(float32),
+    )
     if not artifact.passed:  # as export_and_verify does: keep it, aside.
         failed = path.with_name(path.name + FAILED_SUFFIX)
         os.replace(path, failed)
         artifact = dataclasses.replace(artifact, path=str(failed))
-    details = {"history": result.history.to_dict(),
-               "output_quantized_layers": list(result.output_quantized_layers)}
+    details = {
+        "history": result.history.to_dict(),
+        "output_quantized_layers": list(result.output_quantized_layers),
+    }
     return _row("qat", artifact, None, details)
 
 
 def _row(method, artifact, zero_fraction, details=None):
     exists = artifact.path is not None and os.path.exists(artifact.path)
     return CompressionRow(
-        method=method, artifact=artifact.format,
+        method=method,
+        artifact=artifact.format,
         accuracy=None if artifact.parity is None else artifact.parity.accuracy,
         size_bytes=artifact.size_bytes,
         gzip_bytes=gzipped_size(artifact.path) if exists else None,
         zero_fraction=zero_fraction,
-        latency_ms=None if artifact.latency is None
+        latency_ms=None
+        if artifact.latency is None
         else artifact.latency.median_ms,
-        path=artifact.path, passed=artifact.passed,
+        path=artifact.path,
+        passed=artifact.passed,
         notes="; ".join(artifact.failed_checks),
-        details=details or {})
+        details=details or {},
+    )

@@ -40,12 +40,23 @@ class FinetuneHistory:
         return dataclasses.asdict(self)
 
 
-def distill_finetune(model, teacher, dataset, *, epochs=1,
-                     steps_per_epoch=None, learning_rate=1e-4,
-                     lr_schedule="cosine", optimizer="adam",
-                     temperature=4.0, ce_weight=1.0,
-                     kd_weight=1.0, teacher_outputs="auto",
-                     student_outputs=LOGITS, callbacks=()):
+def distill_finetune(
+    model,
+    teacher,
+    dataset,
+    *,
+    epochs=1,
+    steps_per_epoch=None,
+    learning_rate=1e-4,
+    lr_schedule="cosine",
+    optimizer="adam",
+    temperature=4.0,
+    ce_weight=1.0,
+    kd_weight=1.0,
+    teacher_outputs="auto",
+    student_outputs=LOGITS,
+    callbacks=(),
+):
     """Trains a `tf_keras` student on CE + KD from a Keras 3 teacher.
 
     Hinton, Vinyals, Dean, "Distilling the Knowledge in a Neural Network",
@@ -99,20 +110,26 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
     """
     epochs = validation.check_int("epochs", epochs, 1)
     steps_per_epoch = validation.check_int(
-        "steps_per_epoch", steps_per_epoch, 1, allow_none=True)
+        "steps_per_epoch", steps_per_epoch, 1, allow_none=True
+    )
     temperature = validation.check_positive("temperature", temperature)
     ce_weight = validation.check_non_negative("ce_weight", ce_weight)
     kd_weight = validation.check_non_negative("kd_weight", kd_weight)
     if student_outputs not in _OUTPUT_KINDS:
         raise ValueError(
             f"`student_outputs` must be one of {list(_OUTPUT_KINDS)}. "
-            f"Received: student_outputs={student_outputs!r}")
-    t_kind = None if teacher is None else detect_output_kind(
-        teacher, teacher_outputs, "teacher")
+            f"Received: student_outputs={student_outputs!r}"
+        )
+    t_kind = (
+        None
+        if teacher is None
+        else detect_output_kind(teacher, teacher_outputs, "teacher")
+    )
     if lr_schedule not in _LR_SCHEDULES:
         raise ValueError(
             f"`lr_schedule` must be one of {list(_LR_SCHEDULES)}. "
-            f"Received: lr_schedule={lr_schedule!r}")
+            f"Received: lr_schedule={lr_schedule!r}"
+        )
     decay_steps = None
     if lr_schedule == "cosine":
         steps = steps_per_epoch or int(dataset.cardinality())
@@ -120,10 +137,12 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
             raise ValueError(
                 "A cosine learning-rate schedule needs the number of steps: "
                 "the dataset's length is unknown, pass `steps_per_epoch` or "
-                "lr_schedule='constant'. Received: steps_per_epoch=None")
+                "lr_schedule='constant'. Received: steps_per_epoch=None"
+            )
         decay_steps = max(1, epochs * steps)
-    opt = tf_keras_bridge.tf_keras_optimizer(optimizer, learning_rate,
-                                             decay_steps)
+    opt = tf_keras_bridge.tf_keras_optimizer(
+        optimizer, learning_rate, decay_steps
+    )
     variables = model.trainable_variables
 
     def to_logits(output, kind):
@@ -137,21 +156,28 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
         labels = _one_hot(y, model.outputs[0].shape[-1])
         with tf.GradientTape() as tape:
             s_logits = to_logits(model(x, training=True), student_outputs)
-            ce = tf.reduce_mean(tf.nn.softmax_cross_entropy_with_logits(
-                labels, s_logits))
+            ce = tf.reduce_mean(
+                tf.nn.softmax_cross_entropy_with_logits(labels, s_logits)
+            )
             kd = tf.constant(0.0)
             if teacher is not None:
                 t_logits = tf.stop_gradient(
-                    to_logits(teacher(x, training=False), t_kind))
+                    to_logits(teacher(x, training=False), t_kind)
+                )
                 kd = tf.reduce_mean(
-                    kd_divergence(t_logits, s_logits, temperature))
+                    kd_divergence(t_logits, s_logits, temperature)
+                )
             loss = ce_weight * ce + kd_weight * kd
             if model.losses:
                 loss += tf.add_n(model.losses)
         grads = tape.gradient(loss, variables)
         opt.apply_gradients(zip(grads, variables))
-        hits = tf.reduce_mean(tf.cast(tf.equal(
-            tf.argmax(s_logits, -1), tf.argmax(labels, -1)), tf.float32))
+        hits = tf.reduce_mean(
+            tf.cast(
+                tf.equal(tf.argmax(s_logits, -1), tf.argmax(labels, -1)),
+                tf.float32,
+            )
+        )
         return tf.stack([loss, ce, kd, hits])
 
     for callback in callbacks:
@@ -161,8 +187,11 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
     for epoch in range(epochs):
         for callback in callbacks:
             callback.on_epoch_begin(epoch)
-        batches = dataset if steps_per_epoch is None else dataset.take(
-            steps_per_epoch)
+        batches = (
+            dataset
+            if steps_per_epoch is None
+            else dataset.take(steps_per_epoch)
+        )
         sums, count = np.zeros(4), 0
         for batch in batches:
             x, y = batch[0], batch[1]
@@ -174,15 +203,24 @@ def distill_finetune(model, teacher, dataset, *, epochs=1,
             count += 1
         if count == 0:
             raise ValueError(
-                "`dataset` yielded no batch. Received: an empty dataset")
+                "`dataset` yielded no batch. Received: an empty dataset"
+            )
         step += count
         loss, ce, kd, acc = (sums / count).tolist()
         for values, value in zip(
-                (history.loss, history.ce, history.kd, history.accuracy),
-                (loss, ce, kd, acc)):
+            (history.loss, history.ce, history.kd, history.accuracy),
+            (loss, ce, kd, acc),
+        ):
             values.append(value)
-        logging.info("fine-tune epoch %d/%d: loss %.4f ce %.4f kd %.4f "
-                     "acc %.4f", epoch + 1, epochs, loss, ce, kd, acc)
+        logging.info(
+            "fine-tune epoch %d/%d: loss %.4f ce %.4f kd %.4f acc %.4f",
+            epoch + 1,
+            epochs,
+            loss,
+            ce,
+            kd,
+            acc,
+        )
         for callback in callbacks:
             callback.on_epoch_end(epoch)
     for callback in callbacks:

@@ -31,12 +31,31 @@ import inspect
 import keras
 
 SUPPORTED_LAYERS = (
-    "InputLayer", "Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense",
-    "BatchNormalization", "Activation", "ReLU", "Softmax", "Add",
-    "Subtract", "Multiply", "Concatenate", "Rescaling", "Normalization",
-    "Cropping2D", "MaxPooling2D", "AveragePooling2D",
-    "GlobalAveragePooling2D", "GlobalMaxPooling2D", "ZeroPadding2D",
-    "Reshape", "Flatten", "Dropout", "Identity",
+    "InputLayer",
+    "Conv2D",
+    "DepthwiseConv2D",
+    "SeparableConv2D",
+    "Dense",
+    "BatchNormalization",
+    "Activation",
+    "ReLU",
+    "Softmax",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Concatenate",
+    "Rescaling",
+    "Normalization",
+    "Cropping2D",
+    "MaxPooling2D",
+    "AveragePooling2D",
+    "GlobalAveragePooling2D",
+    "GlobalMaxPooling2D",
+    "ZeroPadding2D",
+    "Reshape",
+    "Flatten",
+    "Dropout",
+    "Identity",
 )
 # Arguments one Keras has and the other lacks, with the values that mean
 # "feature unused" and may therefore be dropped.
@@ -87,23 +106,32 @@ def translate_layer(layer, module, target_name):
         raise UnsupportedLayerError("layer type not supported")
     if class_name == "InputLayer":
         shape = config.get("batch_shape") or config.get("batch_input_shape")
-        return None, {"batch_shape": tuple(shape), "name": config["name"],
-                      "dtype": _dtype_name(config.get("dtype", "float32"))}
+        return None, {
+            "batch_shape": tuple(shape),
+            "name": config["name"],
+            "dtype": _dtype_name(config.get("dtype", "float32")),
+        }
     if class_name == "Identity":
         class_name = "Activation"
-        config = {"name": config["name"], "activation": "linear",
-                  "trainable": config.get("trainable", True),
-                  "dtype": config.get("dtype")}
+        config = {
+            "name": config["name"],
+            "activation": "linear",
+            "trainable": config.get("trainable", True),
+            "dtype": config.get("dtype"),
+        }
     cls = getattr(module.layers, class_name)
     accepted = init_params(cls) | {"name", "trainable", "dtype"}
     kwargs = {}
     for key, value in config.items():
         if key not in accepted:
-            if (value in _NEUTRAL_VALUES.get(key, ())
-                    or key in _UNUSED_INITIALIZERS):
+            if (
+                value in _NEUTRAL_VALUES.get(key, ())
+                or key in _UNUSED_INITIALIZERS
+            ):
                 continue
             raise UnsupportedLayerError(
-                f"argument {key}={value!r} has no {target_name} equivalent")
+                f"argument {key}={value!r} has no {target_name} equivalent"
+            )
         kwargs[key] = _translate_value(key, value, module, target_name)
     if class_name == "BatchNormalization" and "fused" in accepted:
         kwargs["fused"] = False
@@ -149,12 +177,16 @@ def _translate_value(key, value, module, target_name):
     if key == "axis" and isinstance(value, (list, tuple)) and len(value) == 1:
         return int(value[0])
     if key == "activation":
-        if (isinstance(value, dict) and value.get("class_name") == "function"
-                and value.get("config") in MISSING_ACTIVATIONS):
+        if (
+            isinstance(value, dict)
+            and value.get("class_name") == "function"
+            and value.get("config") in MISSING_ACTIVATIONS
+        ):
             value = value["config"]  # one `_register_activation` made
         if not isinstance(value, str):
             raise UnsupportedLayerError(
-                f"custom activation {value!r}; only named ones are supported")
+                f"custom activation {value!r}; only named ones are supported"
+            )
         try:
             module.activations.get(value)
         except ValueError as error:
@@ -165,8 +197,9 @@ def _translate_value(key, value, module, target_name):
         return value
     for suffix, kind in _OBJECT_KINDS.items():
         if key.endswith(suffix) and isinstance(value, dict):
-            return _translate_object(key, value, getattr(module, kind),
-                                     target_name)
+            return _translate_object(
+                key, value, getattr(module, kind), target_name
+            )
     return value
 
 
@@ -176,7 +209,8 @@ def _translate_object(key, value, kind_module, target_name):
     if cls is None:
         raise UnsupportedLayerError(
             f"{key} of class {value.get('class_name')!r} unknown to "
-            f"{target_name}")
+            f"{target_name}"
+        )
     accepted = init_params(cls)
     kwargs = {}
     for name, arg in (value.get("config") or {}).items():
@@ -184,8 +218,8 @@ def _translate_object(key, value, kind_module, target_name):
             kwargs[name] = arg
         elif arg not in _NEUTRAL_VALUES.get(name, ()):
             raise UnsupportedLayerError(
-                f"{key} argument {name}={arg!r} has no {target_name} "
-                "equivalent")
+                f"{key} argument {name}={arg!r} has no {target_name} equivalent"
+            )
     return cls(**kwargs)
 
 
@@ -193,7 +227,8 @@ def _dtype_name(value):
     if isinstance(value, dict):
         if "quantized" in value.get("class_name", "").lower():
             raise UnsupportedLayerError(
-                f"quantized dtype policy {value['config']}")
+                f"quantized dtype policy {value['config']}"
+            )
         return value["config"]["name"]
     if value is None or isinstance(value, str):
         return value

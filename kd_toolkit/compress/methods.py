@@ -45,15 +45,21 @@ def parse_methods(methods):
     # (Method("prune50", "prune", 0.5), Method("qat", "qat"))
     ```
     """
-    items = ([m.strip() for m in methods.split(",") if m.strip()]
-             if isinstance(methods, str) else list(methods))
+    items = (
+        [m.strip() for m in methods.split(",") if m.strip()]
+        if isinstance(methods, str)
+        else list(methods)
+    )
     if not items:
-        raise ValueError(f"`methods` must name at least one of {_CHOICES}. "
-                         f"Received: methods={methods!r}")
+        raise ValueError(
+            f"`methods` must name at least one of {_CHOICES}. "
+            f"Received: methods={methods!r}"
+        )
     parsed = []
     for item in items:
-        match = (_PRUNE_PATTERN.fullmatch(item)
-                 if isinstance(item, str) else None)
+        match = (
+            _PRUNE_PATTERN.fullmatch(item) if isinstance(item, str) else None
+        )
         if match:
             parsed.append(Method(item, PRUNE, int(match.group(1)) / 100))
         elif item in (QAT, PTQ_INT8):
@@ -61,10 +67,13 @@ def parse_methods(methods):
         else:
             raise ValueError(
                 f"Unknown compression method {item!r}. Expected one of "
-                f"{_CHOICES}. Received: methods={methods!r}")
+                f"{_CHOICES}. Received: methods={methods!r}"
+            )
     names = [m.name for m in parsed]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ValueError(f"`methods` lists {repeated} more than once. "
-                         f"Received: methods={methods!r}")
+        raise ValueError(
+            f"`methods` lists {repeated} more than once. "
+            f"Received: methods={methods!r}"
+        )
     return tuple(parsed)

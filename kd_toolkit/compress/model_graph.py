@@ -77,7 +77,8 @@ def read_graph(model):
     no_graph = ValueError(
         f"Model '{model.name}' has no layer graph: only functional and "
         "sequential models can be rebuilt. Received: a subclassed model of "
-        f"type {type(model).__name__}")
+        f"type {type(model).__name__}"
+    )
     try:
         config = model.get_config()
     except NotImplementedError as error:
@@ -90,20 +91,29 @@ def read_graph(model):
     for layer in config["layers"]:
         for index, node in enumerate(layer["inbound_nodes"]):
             calls.append(_call(layer["name"], index, node))
-    return ModelGraph(model.name, config["layers"], calls,
-                      _ref_list(config["input_layers"]),
-                      _ref_list(config["output_layers"]))
+    return ModelGraph(
+        model.name,
+        config["layers"],
+        calls,
+        _ref_list(config["input_layers"]),
+        _ref_list(config["output_layers"]),
+    )
 
 
 def _call(name, index, node):
     if isinstance(node, dict):  # Keras 3: {"args": [...], "kwargs": {...}}
-        return LayerCall(name, index, _keras3_refs(node["args"]),
-                         _keras3_refs(node["kwargs"]))
+        return LayerCall(
+            name,
+            index,
+            _keras3_refs(node["args"]),
+            _keras3_refs(node["kwargs"]),
+        )
     # tf_keras: [[layer, node, tensor, kwargs], ...], one entry per input.
     refs = [TensorRef(*entry[:3]) for entry in node]
     kwargs = dict(node[0][3]) if len(node[0]) > 3 else {}
-    return LayerCall(name, index, [refs[0]] if len(refs) == 1 else [refs],
-                     kwargs)
+    return LayerCall(
+        name, index, [refs[0]] if len(refs) == 1 else [refs], kwargs
+    )
 
 
 def _keras3_refs(obj):
@@ -120,15 +130,31 @@ def _sequential_graph(model, config):
     layers = [dict(c, name=c["config"]["name"]) for c in config["layers"]]
     if not layers or layers[0]["class_name"] != "InputLayer":
         name = f"{model.name}_input"
-        layers.insert(0, {"name": name, "class_name": "InputLayer", "config": {
-            "batch_shape": tuple(model.inputs[0].shape), "name": name,
-            "dtype": keras.backend.standardize_dtype(model.inputs[0].dtype)}})
+        layers.insert(
+            0,
+            {
+                "name": name,
+                "class_name": "InputLayer",
+                "config": {
+                    "batch_shape": tuple(model.inputs[0].shape),
+                    "name": name,
+                    "dtype": keras.backend.standardize_dtype(
+                        model.inputs[0].dtype
+                    ),
+                },
+            },
+        )
     calls, previous = [], TensorRef(layers[0]["name"], 0, 0)
     for layer in layers[1:]:
         calls.append(LayerCall(layer["name"], 0, [previous], {}))
         previous = TensorRef(layer["name"], 0, 0)
-    return ModelGraph(model.name, layers, calls,
-                      [TensorRef(layers[0]["name"], 0, 0)], [previous])
+    return ModelGraph(
+        model.name,
+        layers,
+        calls,
+        [TensorRef(layers[0]["name"], 0, 0)],
+        [previous],
+    )
 
 
 def _ref_list(entries):

@@ -54,29 +54,39 @@ def translate_op_node(layer, calls, module):
     op = layer["class_name"]
     name = layer["config"]["name"]
     if len(calls) != 1 or calls[0].kwargs:
-        raise OpNodeError(f"{op_name(layer)} called {len(calls)} times or "
-                          "with keyword arguments")
+        raise OpNodeError(
+            f"{op_name(layer)} called {len(calls)} times or "
+            "with keyword arguments"
+        )
     args = list(calls[0].args)
     tensors = [a for a in args if isinstance(a, TensorRef)]
-    numbers = [a for a in args if isinstance(a, (int, float))
-               and not isinstance(a, bool)]
+    numbers = [
+        a
+        for a in args
+        if isinstance(a, (int, float)) and not isinstance(a, bool)
+    ]
     if len(args) == 2 and len(tensors) == 2 and op in _MERGE:
         return getattr(module.layers, _MERGE[op]), {"name": name}, [tensors]
     if len(args) == 2 and len(tensors) == 1 and len(numbers) == 1:
         c, tensor_first = float(numbers[0]), args[0] is tensors[0]
         affine = {
-            ("Add", True): (1.0, c), ("Add", False): (1.0, c),
-            ("Multiply", True): (c, 0.0), ("Multiply", False): (c, 0.0),
-            ("Subtract", True): (1.0, -c), ("Subtract", False): (-1.0, c),
+            ("Add", True): (1.0, c),
+            ("Add", False): (1.0, c),
+            ("Multiply", True): (c, 0.0),
+            ("Multiply", False): (c, 0.0),
+            ("Subtract", True): (1.0, -c),
+            ("Subtract", False): (-1.0, c),
         }.get((op, tensor_first))
         if op in ("Divide", "TrueDivide") and tensor_first and c:
             affine = (1.0 / c, 0.0)
         if affine is not None:
             scale, offset = affine
-            return (module.layers.Rescaling,
-                    {"name": name, "scale": scale, "offset": offset},
-                    [tensors[0]])
-    described = ", ".join("tensor" if isinstance(a, TensorRef) else repr(a)
-                          for a in args)
-    raise OpNodeError(f"{op_name(layer)}({described}) has no layer "
-                      "equivalent")
+            return (
+                module.layers.Rescaling,
+                {"name": name, "scale": scale, "offset": offset},
+                [tensors[0]],
+            )
+    described = ", ".join(
+        "tensor" if isinstance(a, TensorRef) else repr(a) for a in args
+    )
+    raise OpNodeError(f"{op_name(layer)}({described}) has no layer equivalent")

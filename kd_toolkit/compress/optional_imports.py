@@ -12,5 +12,6 @@ def tfmot():
     except ImportError as error:  # pragma: no cover - depends on the install
         raise ImportError(
             "kd_toolkit.compress needs tensorflow-model-optimization and "
-            "tf_keras: pip install 'kd_toolkit[compress]'") from error
+            "tf_keras: pip install 'kd_toolkit[compress]'"
+        ) from error
     return tensorflow_model_optimization

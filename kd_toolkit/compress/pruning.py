@@ -49,11 +49,26 @@ class PruningResult:
     history: object
 
 
-def prune(student, teacher, dataset, *, target_sparsity=0.5, epochs=2,
-          steps_per_epoch=None, begin_step=0, end_step=None, frequency=None,
-          layer_names=None, keep_first_layer=True, learning_rate=1e-3,
-          lr_schedule="cosine", optimizer="adam", temperature=4.0,
-          ce_weight=1.0, kd_weight=1.0):
+def prune(
+    student,
+    teacher,
+    dataset,
+    *,
+    target_sparsity=0.5,
+    epochs=2,
+    steps_per_epoch=None,
+    begin_step=0,
+    end_step=None,
+    frequency=None,
+    layer_names=None,
+    keep_first_layer=True,
+    learning_rate=1e-3,
+    lr_schedule="cosine",
+    optimizer="adam",
+    temperature=4.0,
+    ce_weight=1.0,
+    kd_weight=1.0,
+):
     """Prunes a student by weight magnitude while distilling the teacher.
 
     Zhu and Gupta, "To prune, or not to prune: exploring the efficacy of
@@ -119,41 +134,60 @@ def prune(student, teacher, dataset, *, target_sparsity=0.5, epochs=2,
     """
     tfmot = optional_imports.tfmot()
     target_sparsity = validation.check_fraction(
-        "target_sparsity", target_sparsity)
+        "target_sparsity", target_sparsity
+    )
     epochs = validation.check_int("epochs", epochs, 1)
     steps = _steps_per_epoch(dataset, steps_per_epoch)
-    schedule = make_schedule(target_sparsity, epochs * steps, begin_step,
-                             end_step, frequency)
+    schedule = make_schedule(
+        target_sparsity, epochs * steps, begin_step, end_step, frequency
+    )
     student_outputs = detect_output_kind(student, "auto", "student")
     legacy = tf_keras_bridge.to_tf_keras(student)
-    params = {"pruning_schedule": tfmot.sparsity.keras.PolynomialDecay(
-        initial_sparsity=0.0, final_sparsity=target_sparsity,
-        begin_step=schedule.begin_step, end_step=schedule.end_step,
-        frequency=schedule.frequency)}
+    params = {
+        "pruning_schedule": tfmot.sparsity.keras.PolynomialDecay(
+            initial_sparsity=0.0,
+            final_sparsity=target_sparsity,
+            begin_step=schedule.begin_step,
+            end_step=schedule.end_step,
+            frequency=schedule.frequency,
+        )
+    }
     if layer_names is None and keep_first_layer:
         layer_names = _all_but_first_weighted_layer(legacy)
     wrapped, wrappers = _wrap(legacy, tfmot, params, layer_names)
     history = distill_finetune(
-        wrapped, teacher, dataset, epochs=epochs, steps_per_epoch=steps,
-        learning_rate=learning_rate, lr_schedule=lr_schedule,
-        optimizer=optimizer, temperature=temperature, ce_weight=ce_weight,
+        wrapped,
+        teacher,
+        dataset,
+        epochs=epochs,
+        steps_per_epoch=steps,
+        learning_rate=learning_rate,
+        lr_schedule=lr_schedule,
+        optimizer=optimizer,
+        temperature=temperature,
+        ce_weight=ce_weight,
         kd_weight=kd_weight,
         student_outputs=student_outputs,
-        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()])
+        callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
+    )
     pruned_weights = {}
     for name, wrapper in wrappers.items():
-        weights = [w.name.split("/")[-1].split(":")[0]
-                   for w, _, _ in wrapper.pruning_vars]
+        weights = [
+            w.name.split("/")[-1].split(":")[0]
+            for w, _, _ in wrapper.pruning_vars
+        ]
         if weights:
             pruned_weights[name] = weights
     stripped = tfmot.sparsity.keras.strip_pruning(wrapped)
     model = tf_keras_bridge.to_keras3(stripped)
-    return PruningResult(model, schedule,
-                         sparsity_report(model, pruned_weights), history)
+    return PruningResult(
+        model, schedule, sparsity_report(model, pruned_weights), history
+    )
 
 
-def make_schedule(target_sparsity, total_steps, begin_step=0, end_step=None,
-                  frequency=None):
+def make_schedule(
+    target_sparsity, total_steps, begin_step=0, end_step=None, frequency=None
+):
     """Validates or derives the sparsity ramp over `total_steps` steps.
 
     Args:
@@ -170,20 +204,20 @@ def make_schedule(target_sparsity, total_steps, begin_step=0, end_step=None,
         ValueError: if the target could not be reached within the steps.
     """
     target_sparsity = validation.check_fraction(
-        "target_sparsity", target_sparsity)
+        "target_sparsity", target_sparsity
+    )
     total_steps = validation.check_int("total_steps", total_steps, 1)
     begin_step = validation.check_int("begin_step", begin_step, 0)
-    end_step = validation.check_int(
-        "end_step", end_step, 1, allow_none=True)
-    frequency = validation.check_int(
-        "frequency", frequency, 1, allow_none=True)
+    end_step = validation.check_int("end_step", end_step, 1, allow_none=True)
+    frequency = validation.check_int("frequency", frequency, 1, allow_none=True)
     if end_step is None:
         ramp = int(0.7 * (total_steps - begin_step))
         if ramp < 1:
             raise ValueError(
                 f"Too few fine-tuning steps ({total_steps}) after "
                 f"begin_step={begin_step} to prune gradually: raise `epochs`"
-                f" or `steps_per_epoch`. Received: begin_step={begin_step}")
+                f" or `steps_per_epoch`. Received: begin_step={begin_step}"
+            )
         frequency = frequency or max(1, ramp // 10)
         end_step = begin_step + frequency * max(1, ramp // frequency)
     frequency = frequency or max(1, (end_step - begin_step) // 10)
@@ -191,22 +225,27 @@ def make_schedule(target_sparsity, total_steps, begin_step=0, end_step=None,
         raise ValueError(
             f"`end_step` must be in (begin_step={begin_step}, total_steps="
             f"{total_steps}] for the target sparsity to be reached. "
-            f"Received: end_step={end_step}")
+            f"Received: end_step={end_step}"
+        )
     if (end_step - begin_step) % frequency:
         raise ValueError(
             f"`end_step - begin_step` must be a multiple of frequency="
             f"{frequency}, or the last mask update falls short of the target"
-            f". Received: end_step={end_step}, begin_step={begin_step}")
-    return PruningSchedule(target_sparsity, begin_step, end_step, frequency,
-                           total_steps)
+            f". Received: end_step={end_step}, begin_step={begin_step}"
+        )
+    return PruningSchedule(
+        target_sparsity, begin_step, end_step, frequency, total_steps
+    )
 
 
 def _all_but_first_weighted_layer(legacy):
     """Every layer but the input and the first conv/dense (graph order)."""
-    specs = [spec for spec in model_graph.read_graph(legacy).layers
-             if spec["class_name"] != "InputLayer"]
-    weighted = [s["name"] for s in specs
-                if s["class_name"] in _WEIGHTED_LAYERS]
+    specs = [
+        spec
+        for spec in model_graph.read_graph(legacy).layers
+        if spec["class_name"] != "InputLayer"
+    ]
+    weighted = [s["name"] for s in specs if s["class_name"] in _WEIGHTED_LAYERS]
     return [s["name"] for s in specs if s["name"] not in weighted[:1]]
 
 
@@ -219,7 +258,8 @@ def _wrap(legacy, tfmot, params, layer_names):
         if unknown or not layer_names:
             raise ValueError(
                 f"`layer_names` must name layers of the student {available}"
-                f". Received: layer_names={layer_names!r}")
+                f". Received: layer_names={layer_names!r}"
+            )
     wrappers = {}
 
     def wrap(layer):
@@ -230,7 +270,8 @@ def _wrap(legacy, tfmot, params, layer_names):
             # registry lacks (Rescaling, Multiply).
             return layer
         wrappers[layer.name] = tfmot.sparsity.keras.prune_low_magnitude(
-            layer, **params)
+            layer, **params
+        )
         return wrappers[layer.name]
 
     return tf_keras_bridge.clone_tf_keras_model(legacy, wrap), wrappers
@@ -238,13 +279,14 @@ def _wrap(legacy, tfmot, params, layer_names):
 
 def _steps_per_epoch(dataset, steps_per_epoch):
     steps_per_epoch = validation.check_int(
-        "steps_per_epoch", steps_per_epoch, 1, allow_none=True)
+        "steps_per_epoch", steps_per_epoch, 1, allow_none=True
+    )
     if steps_per_epoch is not None:
         return steps_per_epoch
     cardinality = int(dataset.cardinality())
     if cardinality < 1:
         raise ValueError(
             "The dataset's length is unknown or infinite: pass "
-            "`steps_per_epoch`. Received: steps_per_epoch=None")
+            "`steps_per_epoch`. Received: steps_per_epoch=None"
+        )
     return cardinality
-

@@ -80,10 +80,20 @@ def quantize_model(student):
         return qk.quantize_apply(annotated), tuple(sorted(standalone))
 
 
-def quantize_aware_train(student, teacher, dataset, *, epochs=1,
-                         steps_per_epoch=None, learning_rate=1e-4,
-                         lr_schedule="cosine", optimizer="adam",
-                         temperature=4.0, ce_weight=1.0, kd_weight=1.0):
+def quantize_aware_train(
+    student,
+    teacher,
+    dataset,
+    *,
+    epochs=1,
+    steps_per_epoch=None,
+    learning_rate=1e-4,
+    lr_schedule="cosine",
+    optimizer="adam",
+    temperature=4.0,
+    ce_weight=1.0,
+    kd_weight=1.0,
+):
     """Quantization-aware fine-tuning of a student, distilling the teacher.
 
     Per batch (see `distill_finetune`), with the fake-quantized student's
@@ -121,17 +131,28 @@ def quantize_aware_train(student, teacher, dataset, *, epochs=1,
     student_outputs = detect_output_kind(student, "auto", "student")
     qat_model, standalone = quantize_model(student)
     history = distill_finetune(
-        qat_model, teacher, dataset, epochs=epochs,
-        steps_per_epoch=steps_per_epoch, learning_rate=learning_rate,
+        qat_model,
+        teacher,
+        dataset,
+        epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
+        learning_rate=learning_rate,
         lr_schedule=lr_schedule,
-        optimizer=optimizer, temperature=temperature, ce_weight=ce_weight,
-        kd_weight=kd_weight, student_outputs=student_outputs)
+        optimizer=optimizer,
+        temperature=temperature,
+        ce_weight=ce_weight,
+        kd_weight=kd_weight,
+        student_outputs=student_outputs,
+    )
     return QatResult(qat_model, history, standalone)
 
 
-def qat_to_tflite(qat_model, representative_data,
-                  representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES,
-                  int8_io=True):
+def qat_to_tflite(
+    qat_model,
+    representative_data,
+    representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES,
+    int8_io=True,
+):
     """Converts a QAT `tf_keras` model to a full-integer LiteRT flatbuffer.
 
     Args:
@@ -153,14 +174,17 @@ def qat_to_tflite(qat_model, representative_data,
     if not tf_keras_bridge.is_tf_keras_model(qat_model):
         raise TypeError(
             "`qat_model` must be the tf_keras model of quantize_aware_train."
-            f" Received: qat_model of type {type(qat_model).__name__}")
+            f" Received: qat_model of type {type(qat_model).__name__}"
+        )
     samples = collect_representative_samples(
-        representative_data, model_input_shape(qat_model),
-        representative_samples)
+        representative_data,
+        model_input_shape(qat_model),
+        representative_samples,
+    )
 
     def calibration():
         for i in range(len(samples)):
-            yield [samples[i:i + 1]]
+            yield [samples[i : i + 1]]
 
     converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -172,9 +196,15 @@ def qat_to_tflite(qat_model, representative_data,
     return bytes(converter.convert())
 
 
-def export_qat_tflite(qat_model, path, representative_data, *,
-                      representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES,
-                      int8_io=True, overwrite=False):
+def export_qat_tflite(
+    qat_model,
+    path,
+    representative_data,
+    *,
+    representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES,
+    int8_io=True,
+    overwrite=False,
+):
     """Writes `qat_to_tflite(...)` atomically to `path`.
 
     Args:
@@ -192,8 +222,9 @@ def export_qat_tflite(qat_model, path, representative_data, *,
         FileExistsError: if `path` exists and `overwrite` is False.
     """
     validation.check_int("representative_samples", representative_samples, 1)
-    content = qat_to_tflite(qat_model, representative_data,
-                            representative_samples, int8_io)
+    content = qat_to_tflite(
+        qat_model, representative_data, representative_samples, int8_io
+    )
     return atomic_write_bytes(path, content, overwrite)
 
 
@@ -207,7 +238,8 @@ def _output_only(layer):
     activation = getattr(getattr(layer, "activation", None), "__name__", "")
     return name in ("Rescaling", "Multiply", "Subtract") or (
         name == "Activation"
-        and activation in layer_translation.MISSING_ACTIVATIONS)
+        and activation in layer_translation.MISSING_ACTIVATIONS
+    )
 
 
 def _standalone_batch_norms(legacy):
@@ -227,10 +259,12 @@ def _standalone_batch_norms(legacy):
             continue
         refs = call.refs()
         source = refs[0].layer if len(refs) == 1 else None
-        folds = (source is not None
-                 and classes[source] in _FOLDING_LAYERS
-                 and configs[source].get("activation") == "linear"
-                 and consumers[source] == 1)
+        folds = (
+            source is not None
+            and classes[source] in _FOLDING_LAYERS
+            and configs[source].get("activation") == "linear"
+            and consumers[source] == 1
+        )
         if not folds:
             standalone.add(call.layer)
     return standalone
@@ -257,9 +291,14 @@ def _output_quantize_config_class():
             pass
 
         def get_output_quantizers(self, layer):
-            return [qk.quantizers.MovingAverageQuantizer(
-                num_bits=8, per_axis=False, symmetric=False,
-                narrow_range=False)]
+            return [
+                qk.quantizers.MovingAverageQuantizer(
+                    num_bits=8,
+                    per_axis=False,
+                    symmetric=False,
+                    narrow_range=False,
+                )
+            ]
 
         def get_config(self):
             return {}

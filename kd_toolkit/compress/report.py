@@ -105,28 +105,41 @@ class CompressionReport:
         base = float_row.accuracy if float_row else None
         lines = [
             f"# Compression of `{self.student}` on {self.dataset} "
-            f"({self.num_eval_samples} test images)", "",
+            f"({self.num_eval_samples} test images)",
+            "",
             "| method | artifact | accuracy % | Δ vs float (pt) | size KiB | "
             "gzip KiB | kernel zeros | latency ms (median) | checks |",
             "|---|---|---:|---:|---:|---:|---:|---:|---|",
         ]
         for r in self.rows:
-            delta = (None if base is None or r.accuracy is None
-                     else r.accuracy - base)
+            delta = (
+                None
+                if base is None or r.accuracy is None
+                else r.accuracy - base
+            )
             lines.append(
                 f"| {r.method} | {r.artifact} | {_fmt(r.accuracy, '.2f')} | "
                 f"{_fmt(delta, '+.2f')} | {_kib(r.size_bytes)} | "
                 f"{_kib(r.gzip_bytes)} | {_fmt(r.zero_fraction, '.1%')} | "
                 f"{_fmt(r.latency_ms, '.3f')} | "
-                f"{'pass' if r.passed else 'FAIL: ' + r.notes} |")
+                f"{'pass' if r.passed else 'FAIL: ' + r.notes} |"
+            )
         if self.targets:
-            lines += ["", "| target | value | limit | met |",
-                      "|---|---:|---:|---|"]
+            lines += [
+                "",
+                "| target | value | limit | met |",
+                "|---|---:|---:|---|",
+            ]
             for name, t in self.targets.items():
-                lines.append(f"| {name} | {t['value']:+.2f} | {t['limit']} "
-                             f"| {'yes' if t['met'] else 'no'} |")
-        lines += ["", "Settings: " + ", ".join(
-            f"{k}={v}" for k, v in sorted(self.settings.items()))]
+                lines.append(
+                    f"| {name} | {t['value']:+.2f} | {t['limit']} "
+                    f"| {'yes' if t['met'] else 'no'} |"
+                )
+        lines += [
+            "",
+            "Settings: "
+            + ", ".join(f"{k}={v}" for k, v in sorted(self.settings.items())),
+        ]
         if self.command:
             lines += ["", "Reproduce:", "", "```", self.command, "```"]
         return "\n".join(lines) + "\n"
@@ -145,9 +158,15 @@ class CompressionReport:
             FileExistsError: if a report exists and `overwrite` is False.
         """
         out_dir = pathlib.Path(out_dir)
-        return tuple(atomic_write_texts({
-            out_dir / REPORT_MARKDOWN: self.to_markdown(),
-            out_dir / REPORT_JSON: self.to_json() + "\n"}, overwrite))
+        return tuple(
+            atomic_write_texts(
+                {
+                    out_dir / REPORT_MARKDOWN: self.to_markdown(),
+                    out_dir / REPORT_JSON: self.to_json() + "\n",
+                },
+                overwrite,
+            )
+        )
 
 
 def _target(value, limit, met):

@@ -61,11 +61,15 @@ def sparsity_report(model, weights=None):
         if unknown:
             raise ValueError(
                 f"`weights` names layers {unknown} that model "
-                f"'{model.name}' does not have. Received: weights={weights!r}")
+                f"'{model.name}' does not have. Received: weights={weights!r}"
+            )
     counts = [0, 0]
     for layer in model.layers:
-        wanted = (KERNEL_NAMES if weights is None
-                  else tuple(weights.get(layer.name, ())))
+        wanted = (
+            KERNEL_NAMES
+            if weights is None
+            else tuple(weights.get(layer.name, ()))
+        )
         found = set()
         for variable in layer.weights:
             value = np.asarray(variable.numpy())
@@ -82,12 +86,15 @@ def sparsity_report(model, weights=None):
         if missing:
             raise ValueError(
                 f"Layer '{layer.name}' has no weight(s) {missing}. Received: "
-                f"weights={weights!r}")
+                f"weights={weights!r}"
+            )
     return SparsityReport(
         weights=selected,
         zero_fraction=counts[0] / counts[1] if counts[1] else 0.0,
         model_zero_fraction=zeros_total / total if total else 0.0,
-        num_selected=counts[1], num_total=total)
+        num_selected=counts[1],
+        num_total=total,
+    )
 
 
 def _short_name(name):

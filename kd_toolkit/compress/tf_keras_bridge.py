@@ -77,9 +77,11 @@ def to_tf_keras(model, check_parity=True, atol=1e-5, parity_input_shape=None):
     if not isinstance(model, keras.Model):
         raise TypeError(
             "`model` must be a Keras 3 `keras.Model`. Received: "
-            f"model={model!r} of type {type(model).__name__}")
-    return _convert(model, _tf_keras(), "tf_keras", check_parity, atol,
-                    parity_input_shape)
+            f"model={model!r} of type {type(model).__name__}"
+        )
+    return _convert(
+        model, _tf_keras(), "tf_keras", check_parity, atol, parity_input_shape
+    )
 
 
 def to_keras3(model, check_parity=True, atol=1e-5, parity_input_shape=None):
@@ -113,9 +115,11 @@ def to_keras3(model, check_parity=True, atol=1e-5, parity_input_shape=None):
     if not is_tf_keras_model(model):
         raise TypeError(
             "`model` must be a `tf_keras.Model`. Received: "
-            f"model={model!r} of type {type(model).__name__}")
-    return _convert(model, keras, "keras", check_parity, atol,
-                    parity_input_shape)
+            f"model={model!r} of type {type(model).__name__}"
+        )
+    return _convert(
+        model, keras, "keras", check_parity, atol, parity_input_shape
+    )
 
 
 def is_tf_keras_model(model):
@@ -153,15 +157,23 @@ def tf_keras_optimizer(name, learning_rate, decay_steps=None):
     """
     choices = ("adam", "sgd")
     if name not in choices:
-        raise ValueError(f"`optimizer` must be one of {list(choices)}. "
-                         f"Received: optimizer={name!r}")
+        raise ValueError(
+            f"`optimizer` must be one of {list(choices)}. "
+            f"Received: optimizer={name!r}"
+        )
     if isinstance(learning_rate, bool) or not (
-            isinstance(learning_rate, (int, float)) and learning_rate > 0):
-        raise ValueError("`learning_rate` must be a number > 0. Received: "
-                         f"learning_rate={learning_rate!r}")
+        isinstance(learning_rate, (int, float)) and learning_rate > 0
+    ):
+        raise ValueError(
+            "`learning_rate` must be a number > 0. Received: "
+            f"learning_rate={learning_rate!r}"
+        )
     optimizers = _tf_keras().optimizers
-    rate = learning_rate if decay_steps is None else (
-        optimizers.schedules.CosineDecay(learning_rate, decay_steps))
+    rate = (
+        learning_rate
+        if decay_steps is None
+        else (optimizers.schedules.CosineDecay(learning_rate, decay_steps))
+    )
     if name == "adam":
         return optimizers.Adam(rate)
     return optimizers.SGD(rate, momentum=0.9, nesterov=True)
@@ -196,14 +208,18 @@ def max_output_difference(a, b, input_shape=None, batch_size=2, seed=0):
             raise ValueError(
                 "The model input has unknown dimensions; pass the shape to "
                 "check parity on. Received: parity_input_shape="
-                f"{input_shape!r} for input shape {tuple(tensor.shape)}")
+                f"{input_shape!r} for input shape {tuple(tensor.shape)}"
+            )
         xs.append(rng.uniform(size=(batch_size,) + shape).astype("float32"))
     x = xs[0] if len(xs) == 1 else xs
     out_a = _as_list(a(x, training=False))
     out_b = _as_list(b(x, training=False))
-    return max(float(np.max(np.abs(np.asarray(p, "float64")
-                                   - np.asarray(q, "float64"))))
-               for p, q in zip(out_a, out_b, strict=True))
+    return max(
+        float(
+            np.max(np.abs(np.asarray(p, "float64") - np.asarray(q, "float64")))
+        )
+        for p, q in zip(out_a, out_b, strict=True)
+    )
 
 
 def _tf_keras():
@@ -213,16 +229,20 @@ def _tf_keras():
         raise ImportError(
             "kd_toolkit.compress needs tf_keras and "
             "tensorflow-model-optimization: pip install "
-            "'kd_toolkit[compress]'") from error
+            "'kd_toolkit[compress]'"
+        ) from error
     return tf_keras
 
 
-def _convert(model, module, target_name, check_parity, atol,
-             parity_input_shape):
-    if isinstance(atol, bool) or not (isinstance(atol, (int, float))
-                                      and atol > 0):
+def _convert(
+    model, module, target_name, check_parity, atol, parity_input_shape
+):
+    if isinstance(atol, bool) or not (
+        isinstance(atol, (int, float)) and atol > 0
+    ):
         raise ValueError(
-            f"`atol` must be a number > 0. Received: atol={atol!r}")
+            f"`atol` must be a number > 0. Received: atol={atol!r}"
+        )
     graph = model_graph.read_graph(model)
     specs, call_args, problems = {}, {}, []
     for layer in graph.layers:
@@ -230,32 +250,44 @@ def _convert(model, module, target_name, check_parity, atol,
         try:
             if op_nodes.is_op_node(layer):
                 cls, kwargs, args = op_nodes.translate_op_node(
-                    layer, [c for c in graph.calls if c.layer == name],
-                    module)
+                    layer, [c for c in graph.calls if c.layer == name], module
+                )
                 specs[name], call_args[name] = (cls, kwargs), args
             else:
                 specs[name] = layer_translation.translate_layer(
-                    layer, module, target_name)
+                    layer, module, target_name
+                )
         except (UnsupportedLayerError, op_nodes.OpNodeError) as error:
-            kind = (op_nodes.op_name(layer) if op_nodes.is_op_node(layer)
-                    else layer["class_name"])
+            kind = (
+                op_nodes.op_name(layer)
+                if op_nodes.is_op_node(layer)
+                else layer["class_name"]
+            )
             problems.append(f"'{name}' ({kind}): {error}")
     if problems:
         raise UnsupportedLayerError(
             f"Cannot rebuild model '{graph.name}' in {target_name}: "
             f"{len(problems)} unsupported layer(s):\n  "
             + "\n  ".join(problems)
-            + f"\nSupported layer types: {list(SUPPORTED_LAYERS)}")
+            + f"\nSupported layer types: {list(SUPPORTED_LAYERS)}"
+        )
     rebuilt = _assemble(graph, specs, module, call_args)
-    _copy_weights(model, rebuilt, [name for name, (cls, _) in specs.items()
-                                   if cls is not None
-                                   and name not in call_args])
+    _copy_weights(
+        model,
+        rebuilt,
+        [
+            name
+            for name, (cls, _) in specs.items()
+            if cls is not None and name not in call_args
+        ],
+    )
     if check_parity:
         diff = max_output_difference(model, rebuilt, parity_input_shape)
         if not diff <= atol:
             raise ParityError(
                 f"The {target_name} rebuild of '{graph.name}' differs from "
-                f"the source: max |difference| = {diff:.3g} > atol={atol}.")
+                f"the source: max |difference| = {diff:.3g} > atol={atol}."
+            )
     return rebuilt
 
 
@@ -271,13 +303,15 @@ def _assemble(graph, specs, module, call_args):
             layers[layer["name"]] = cls(**kwargs)
     pending = list(graph.calls)
     while pending:
-        ready = [c for c in pending
-                 if all(_key(r) in tensors for r in c.refs())]
+        ready = [
+            c for c in pending if all(_key(r) in tensors for r in c.refs())
+        ]
         if not ready:
             names = sorted({c.layer for c in pending})
             raise UnsupportedLayerError(
                 f"Cannot order the graph of '{graph.name}': layers {names} "
-                "wait on tensors that are never produced.")
+                "wait on tensors that are never produced."
+            )
         for call in ready:
             pending.remove(call)
             layer = layers[call.layer]
@@ -290,7 +324,9 @@ def _assemble(graph, specs, module, call_args):
     outputs = [tensors[_key(r)] for r in graph.outputs]
     return module.Model(
         inputs[0] if len(inputs) == 1 else inputs,
-        outputs[0] if len(outputs) == 1 else outputs, name=graph.name)
+        outputs[0] if len(outputs) == 1 else outputs,
+        name=graph.name,
+    )
 
 
 def _key(ref):
@@ -317,7 +353,8 @@ def _call_kwargs(layer, kwargs):
         if key not in params:
             raise UnsupportedLayerError(
                 f"Layer '{layer.name}' was called with {key}={value!r}, "
-                "which its rebuilt version does not take.")
+                "which its rebuilt version does not take."
+            )
         kept[key] = value
     return kept
 
@@ -331,7 +368,8 @@ def _copy_weights(source, rebuilt, names):
             raise UnsupportedLayerError(
                 f"Layer '{layer.name}': weight shapes "
                 f"{[v.shape for v in values]} do not match the rebuilt "
-                f"layer's {expected}.")
+                f"layer's {expected}."
+            )
         layer.set_weights(values)
 
 

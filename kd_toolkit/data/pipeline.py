@@ -137,4 +137,3 @@ def build(
             augment_and_finish, num_parallel_calls=tf.data.AUTOTUNE
         )
     return dataset.prefetch(tf.data.AUTOTUNE)
-

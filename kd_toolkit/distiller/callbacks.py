@@ -28,15 +28,19 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
-        values = {k: float(v) for k, v in logs.items()
-                  if k == "loss" or k.endswith("_loss")}
+        values = {
+            k: float(v)
+            for k, v in logs.items()
+            if k == "loss" or k.endswith("_loss")
+        }
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
         if bad:
             finite = {k: v for k, v in values.items() if k not in bad}
             raise FloatingPointError(
                 f"Non-finite loss at epoch {self._epoch + 1}, batch {batch}: "
                 f"{bad} (finite terms: {finite}). Lower the learning rate or "
-                "the loss weights, or check the inputs for NaN/inf.")
+                "the loss weights, or check the inputs for NaN/inf."
+            )
 
 
 class BestStudentCheckpoint(keras.callbacks.Callback):
@@ -68,11 +72,13 @@ class BestStudentCheckpoint(keras.callbacks.Callback):
     def __init__(self, path, monitor="val_accuracy", mode="max"):
         super().__init__()
         if not str(path).endswith(".keras"):
-            raise ValueError("`path` must end in '.keras'. Received: "
-                             f"path={str(path)!r}")
+            raise ValueError(
+                f"`path` must end in '.keras'. Received: path={str(path)!r}"
+            )
         if mode not in ("max", "min"):
-            raise ValueError("`mode` must be one of ['max', 'min']. "
-                             f"Received: mode={mode!r}")
+            raise ValueError(
+                f"`mode` must be one of ['max', 'min']. Received: mode={mode!r}"
+            )
         self.path = path
         self.monitor = monitor
         self.mode = mode
@@ -84,10 +90,12 @@ class BestStudentCheckpoint(keras.callbacks.Callback):
         if self.monitor not in logs:
             raise ValueError(
                 f"`monitor` is not in the epoch logs. Expected one of "
-                f"{sorted(logs)}. Received: monitor={self.monitor!r}")
+                f"{sorted(logs)}. Received: monitor={self.monitor!r}"
+            )
         value = float(logs[self.monitor])
         better = self.best is None or (
-            value > self.best if self.mode == "max" else value < self.best)
+            value > self.best if self.mode == "max" else value < self.best
+        )
         if better:
             self.best, self.best_epoch = value, epoch
             atomic_save_model(self.model.student, self.path, overwrite=True)

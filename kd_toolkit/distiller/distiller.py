@@ -84,51 +84,73 @@ class Distiller(keras.Model):
     ```
     """
 
-    def __init__(self, teacher, student, losses=("kd",),
-                 student_loss_weight=1.0, teacher_outputs="auto",
-                 student_outputs="auto", stop_on_nonfinite_loss=True,
-                 check_teacher=True, name="distiller", **kwargs):
+    def __init__(
+        self,
+        teacher,
+        student,
+        losses=("kd",),
+        student_loss_weight=1.0,
+        teacher_outputs="auto",
+        student_outputs="auto",
+        stop_on_nonfinite_loss=True,
+        check_teacher=True,
+        name="distiller",
+        **kwargs,
+    ):
         super().__init__(name=name, **kwargs)
         input_shape, num_classes = _check_models(teacher, student)
         if isinstance(losses, (str, bytes)) or not isinstance(
-                losses, (list, tuple)):
+            losses, (list, tuple)
+        ):
             losses = [losses]
         self.distillation_losses = [registry.get(loss) for loss in losses]
         self.student_loss_weight = check_non_negative(
-            "student_loss_weight", student_loss_weight)
+            "student_loss_weight", student_loss_weight
+        )
         self.teacher = teacher
         self.student = student
         if num_classes is None:
             raise ValueError(
                 f"Cannot infer the number of classes of subclassed model "
-                f"'{student.name}': build it with a known input shape first.")
+                f"'{student.name}': build it with a known input shape first."
+            )
         self.num_classes = int(num_classes)
         self.teacher_outputs = detect_output_kind(
-            teacher, teacher_outputs, "teacher", input_shape)
+            teacher, teacher_outputs, "teacher", input_shape
+        )
         self.student_outputs = detect_output_kind(
-            student, student_outputs, "student", input_shape)
+            student, student_outputs, "student", input_shape
+        )
         self.stop_on_nonfinite_loss = bool(stop_on_nonfinite_loss)
         self.check_teacher = bool(check_teacher)
         self._trains_teacher = any(
-            loss.trains_teacher for loss in self.distillation_losses)
+            loss.trains_teacher for loss in self.distillation_losses
+        )
         if not self._trains_teacher:
             teacher.trainable = False
         self._teacher_names = _unique(
-            n for loss in self.distillation_losses
-            for n in loss.teacher_feature_names())
+            n
+            for loss in self.distillation_losses
+            for n in loss.teacher_feature_names()
+        )
         self._student_names = _unique(
-            n for loss in self.distillation_losses
-            for n in loss.student_feature_names())
+            n
+            for loss in self.distillation_losses
+            for n in loss.student_feature_names()
+        )
         self._teacher_view = feature_taps.build_view(
-            teacher, self._teacher_names, "teacher")
+            teacher, self._teacher_names, "teacher"
+        )
         self._student_view = feature_taps.build_view(
-            student, self._student_names, "student")
+            student, self._student_names, "student"
+        )
         t_shapes = _shapes(teacher, self._teacher_names)
         s_shapes = _shapes(student, self._student_names)
         for loss in self.distillation_losses:
             loss.build_from_features(t_shapes, s_shapes)
         term_names = ["student_loss"] + _unique(
-            _term_names(self.distillation_losses))
+            _term_names(self.distillation_losses)
+        )
         self._term_trackers = [keras.metrics.Mean(name=n) for n in term_names]
         self._total_tracker = keras.metrics.Mean(name="loss")
         self._student_loss_fn = None
@@ -141,8 +163,14 @@ class Distiller(keras.Model):
         self.built = True
 
     # -- Keras plumbing -------------------------------------------------
-    def compile(self, optimizer="adam", loss=None, metrics=None,
-                jit_compile="auto", **kwargs):
+    def compile(
+        self,
+        optimizer="adam",
+        loss=None,
+        metrics=None,
+        jit_compile="auto",
+        **kwargs,
+    ):
         """Configures training.
 
         Args:
@@ -172,16 +200,22 @@ class Distiller(keras.Model):
         elif not isinstance(jit_compile, bool):
             raise ValueError(
                 "`jit_compile` must be True, False or 'auto'. Received: "
-                f"jit_compile={jit_compile!r}")
-        super().compile(optimizer=optimizer, metrics=metrics,
-                        jit_compile=jit_compile, **kwargs)
+                f"jit_compile={jit_compile!r}"
+            )
+        super().compile(
+            optimizer=optimizer,
+            metrics=metrics,
+            jit_compile=jit_compile,
+            **kwargs,
+        )
 
     def get_compile_config(self):
         """The `compile` arguments, so that `.keras` files restore them."""
         config = super().get_compile_config()
         if config is not None:
             config["loss"] = keras.saving.serialize_keras_object(
-                self._student_loss_arg)
+                self._student_loss_arg
+            )
         return config
 
     def compile_from_config(self, config):
@@ -194,27 +228,42 @@ class Distiller(keras.Model):
     @property
     def metrics(self):
         own = [self._total_tracker] + list(self._term_trackers)
-        return own + [m for m in super().metrics
-                      if all(m is not o for o in own) and m.name != "loss"]
+        return own + [
+            m
+            for m in super().metrics
+            if all(m is not o for o in own) and m.name != "loss"
+        ]
 
     def call(self, inputs, training=None):
         return self.student(inputs, training=training)
 
-    def fit(self, x=None, y=None, *args, callbacks=None,
-            validation_data=None, **kwargs):
+    def fit(
+        self,
+        x=None,
+        y=None,
+        *args,
+        callbacks=None,
+        validation_data=None,
+        **kwargs,
+    ):
         callbacks = list(callbacks or [])
         if self.stop_on_nonfinite_loss and not any(
-                isinstance(c, StopOnNonFiniteLoss) for c in callbacks):
+            isinstance(c, StopOnNonFiniteLoss) for c in callbacks
+        ):
             callbacks.append(StopOnNonFiniteLoss())
         input_check.check_inputs(x, y, self)
         x, y = self._checked_labels(x, y, "y")
         if isinstance(validation_data, tf.data.Dataset):
-            validation_data, _ = self._checked_labels(validation_data, None,
-                                                      "validation labels")
-        elif isinstance(validation_data, (tuple, list)) and len(
-                validation_data) >= 2:
+            validation_data, _ = self._checked_labels(
+                validation_data, None, "validation labels"
+            )
+        elif (
+            isinstance(validation_data, (tuple, list))
+            and len(validation_data) >= 2
+        ):
             label_check.check_array_labels(
-                validation_data[1], self.num_classes, "validation_data[1]")
+                validation_data[1], self.num_classes, "validation_data[1]"
+            )
         if self.check_teacher and validation_data is not None:
             teacher_check.warn_if_near_chance(self, validation_data)
         initial_epoch = kwargs.get("initial_epoch", 0)
@@ -222,29 +271,39 @@ class Distiller(keras.Model):
         counter = _BatchCounter()
         try:
             history = super().fit(
-                x, y, *args, callbacks=callbacks + [counter],
-                validation_data=validation_data, **kwargs)
+                x,
+                y,
+                *args,
+                callbacks=callbacks + [counter],
+                validation_data=validation_data,
+                **kwargs,
+            )
         finally:
             self._batches_to_skip = 0
         epochs = kwargs.get("epochs", args[1] if len(args) > 1 else 1)
         if counter.batches == 0 and epochs > max(initial_epoch, resume_epoch):
             raise ValueError(
                 "`fit` ran no training step: the training data is empty. "
-                f"Received: x={_describe_data(x)}")
+                f"Received: x={_describe_data(x)}"
+            )
         return history
 
     def _prepare_resume(self, x, callbacks, initial_epoch):
         """Positions the data and the batch skip of a resumed run; returns
         the epoch it resumes in (0 without a backup)."""
         for c in callbacks:
-            if (type(c) is keras.callbacks.BackupAndRestore
-                    and c.save_freq != "epoch"):
+            if (
+                type(c) is keras.callbacks.BackupAndRestore
+                and c.save_freq != "epoch"
+            ):
                 warnings.warn(
                     "keras.callbacks.BackupAndRestore restarts an interrupted "
                     "epoch from its first batch, training twice on the "
                     "batches before the backup; "
                     "kd_toolkit.callbacks.BackupAndRestore resumes after "
-                    "them.", stacklevel=3)
+                    "them.",
+                    stacklevel=3,
+                )
         backups = [c for c in callbacks if isinstance(c, BackupAndRestore)]
         if not backups:
             return 0
@@ -265,7 +324,8 @@ class Distiller(keras.Model):
             for _, _, batches in iterator:
                 data_batch = tree.map_structure(
                     lambda v: strategy.experimental_local_results(v)[0],
-                    next(batches))
+                    next(batches),
+                )
                 break
         super()._maybe_symbolic_build(data_batch=data_batch)
 
@@ -310,42 +370,53 @@ class Distiller(keras.Model):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([w.value for w in weights])
             if self._trains_teacher:
-                teacher_out = self._run(self.teacher, self._teacher_view, x,
-                                        True)
+                teacher_out = self._run(
+                    self.teacher, self._teacher_view, x, True
+                )
             student_out = self._run(self.student, self._student_view, x, True)
             terms, total = self._loss_terms(
-                y, sample_weight, teacher_out, student_out, training=True)
+                y, sample_weight, teacher_out, student_out, training=True
+            )
             scaled = self.optimizer.scale_loss(total)
         grads = tape.gradient(scaled, weights)
         self.optimizer.apply(grads, weights)
-        return self._update_metrics(x, y, sample_weight, student_out[0],
-                                    terms, total)
+        return self._update_metrics(
+            x, y, sample_weight, student_out[0], terms, total
+        )
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
         x, cached = self._split_cached(x)
-        teacher_out = [cached] if cached is not None else self._run(
-            self.teacher, self._teacher_view, x, False)
+        teacher_out = (
+            [cached]
+            if cached is not None
+            else self._run(self.teacher, self._teacher_view, x, False)
+        )
         student_out = self._run(self.student, self._student_view, x, False)
         terms, total = self._loss_terms(
-            y, sample_weight, teacher_out, student_out, training=False)
-        return self._update_metrics(x, y, sample_weight, student_out[0],
-                                    terms, total)
+            y, sample_weight, teacher_out, student_out, training=False
+        )
+        return self._update_metrics(
+            x, y, sample_weight, student_out[0], terms, total
+        )
 
     # -- helpers --------------------------------------------------------
     def _split_cached(self, x):
         """`(inputs, cached teacher outputs or None)` of a batch."""
         x, cached = teacher_cache.split_inputs(x)
-        if cached is not None and (self._teacher_names or
-                                   self._trains_teacher):
-            needs = [type(loss).__name__ for loss in self.distillation_losses
-                     if loss.trains_teacher or loss.teacher_feature_names()]
+        if cached is not None and (self._teacher_names or self._trains_teacher):
+            needs = [
+                type(loss).__name__
+                for loss in self.distillation_losses
+                if loss.trains_teacher or loss.teacher_feature_names()
+            ]
             raise ValueError(
                 "Batches with cached teacher outputs carry logits only, but "
                 f"the losses {needs} read the teacher's hidden features or "
                 "train it, so the teacher must run live: train from an "
                 "ordinary dataset (e.g. kd_toolkit.data.load). Received: a "
-                f"batch with '{teacher_cache.TEACHER_OUTPUTS_KEY}'")
+                f"batch with '{teacher_cache.TEACHER_OUTPUTS_KEY}'"
+            )
         return x, cached
 
     @staticmethod
@@ -366,19 +437,25 @@ class Distiller(keras.Model):
         if y.shape.rank == 2 and y.shape[-1] == self.num_classes:
             return tf.cast(y, "float32")
         y = tf.reshape(tf.cast(y, "int32"), [-1])
-        with tf.control_dependencies([
-            tf.debugging.assert_non_negative(
-                y, message="Labels must be in [0, num_classes). Received: a "
-                "negative label in y"),
-            tf.debugging.assert_less(
-                y, self.num_classes,
-                message="Labels must be in [0, num_classes="
-                f"{self.num_classes}). Received: a label >= num_classes in y"),
-        ]):
+        with tf.control_dependencies(
+            [
+                tf.debugging.assert_non_negative(
+                    y,
+                    message="Labels must be in [0, num_classes). Received: a "
+                    "negative label in y",
+                ),
+                tf.debugging.assert_less(
+                    y,
+                    self.num_classes,
+                    message="Labels must be in [0, num_classes="
+                    f"{self.num_classes}). Received: a label >= "
+                    "num_classes in y",
+                ),
+            ]
+        ):
             return tf.one_hot(y, self.num_classes, dtype="float32")
 
-    def _loss_terms(self, y, sample_weight, teacher_out, student_out,
-                    training):
+    def _loss_terms(self, y, sample_weight, teacher_out, student_out, training):
         labels = self._labels(y)
         t_logits = self._to_logits(teacher_out[0], self.teacher_outputs)
         s_logits = self._to_logits(student_out[0], self.student_outputs)
@@ -387,29 +464,40 @@ class Distiller(keras.Model):
             t_logits = ops.stop_gradient(t_logits)
             t_feats = {k: ops.stop_gradient(v) for k, v in t_feats.items()}
         inputs = LossInputs(
-            labels=labels, teacher_logits=t_logits, student_logits=s_logits,
+            labels=labels,
+            teacher_logits=t_logits,
+            student_logits=s_logits,
             teacher_features=t_feats,
             student_features=dict(zip(self._student_names, student_out[1:])),
-            training=training)
+            training=training,
+        )
         if self._student_loss_fn is None:
             ce = keras.losses.categorical_crossentropy(
-                labels, s_logits, from_logits=True)
+                labels, s_logits, from_logits=True
+            )
             per_sample = {"student_loss": self.student_loss_weight * ce}
         else:
             fn = self._student_loss_fn
             if isinstance(fn, keras.losses.Loss):
                 fn = fn.call  # unreduced: sample weights apply below
-            per_sample = {"student_loss": self.student_loss_weight * ops.cast(
-                fn(y, student_out[0]), "float32")}
+            per_sample = {
+                "student_loss": self.student_loss_weight
+                * ops.cast(fn(y, student_out[0]), "float32")
+            }
         sg_inputs = LossInputs(
-            labels=labels, teacher_logits=ops.stop_gradient(t_logits),
-            teacher_features={k: ops.stop_gradient(v)
-                              for k, v in t_feats.items()},
+            labels=labels,
+            teacher_logits=ops.stop_gradient(t_logits),
+            teacher_features={
+                k: ops.stop_gradient(v) for k, v in t_feats.items()
+            },
             student_logits=s_logits,
-            student_features=inputs.student_features, training=training)
+            student_features=inputs.student_features,
+            training=training,
+        )
         for loss in self.distillation_losses:
             for name, value in loss.compute(
-                    inputs if loss.trains_teacher else sg_inputs).items():
+                inputs if loss.trains_teacher else sg_inputs
+            ).items():
                 per_sample[name] = per_sample.get(name, 0.0) + value
         terms = {n: _reduce(v, sample_weight) for n, v in per_sample.items()}
         total = sum(terms.values())
@@ -423,8 +511,10 @@ class Distiller(keras.Model):
         for tracker in self._term_trackers:
             tracker.update_state(terms[tracker.name] * replicas)
         logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
-        if isinstance(tf.distribute.get_strategy(),
-                      tf.distribute.MultiWorkerMirroredStrategy):
+        if isinstance(
+            tf.distribute.get_strategy(),
+            tf.distribute.MultiWorkerMirroredStrategy,
+        ):
             # Keras reduces the step's logs across workers with
             # `strategy.reduce("MEAN", value, axis=0)`, which fails on
             # scalars (Keras 3.15, TF 2.21): give each a length-1 axis.
@@ -437,8 +527,10 @@ class Distiller(keras.Model):
             "name": self.name,
             "teacher": keras.saving.serialize_keras_object(self.teacher),
             "student": keras.saving.serialize_keras_object(self.student),
-            "losses": [keras.saving.serialize_keras_object(loss)
-                       for loss in self.distillation_losses],
+            "losses": [
+                keras.saving.serialize_keras_object(loss)
+                for loss in self.distillation_losses
+            ],
             "student_loss_weight": self.student_loss_weight,
             "teacher_outputs": self.teacher_outputs,
             "student_outputs": self.student_outputs,
@@ -451,8 +543,9 @@ class Distiller(keras.Model):
         config = dict(config)
         for key in ("teacher", "student"):
             config[key] = keras.saving.deserialize_keras_object(config[key])
-        config["losses"] = [keras.saving.deserialize_keras_object(c)
-                            for c in config["losses"]]
+        config["losses"] = [
+            keras.saving.deserialize_keras_object(c) for c in config["losses"]
+        ]
         return cls(**config)
 
 
@@ -468,7 +561,8 @@ def auto_jit_compile(model):
     when a layer declares `supports_jit = False`.
     """
     if tf.distribute.has_strategy() and (
-            tf.distribute.get_strategy().num_replicas_in_sync > 1):
+        tf.distribute.get_strategy().num_replicas_in_sync > 1
+    ):
         return False
     if is_op_determinism_enabled():
         return False
@@ -497,19 +591,22 @@ def _check_models(teacher, student):
         if not isinstance(model, keras.Model):
             raise TypeError(
                 f"`{role}` must be a keras.Model. "
-                f"Received: {role}={model!r} of type {type(model).__name__}")
+                f"Received: {role}={model!r} of type {type(model).__name__}"
+            )
         if feature_taps.is_graph_model(model) and len(model.outputs) != 1:
             names = [t.name for t in model.outputs]
             raise ValueError(
                 f"The Distiller needs a {role} with one output (the class "
                 f"scores). Choose one, e.g. keras.Model({role}.inputs, "
                 f"{role}.outputs[0]). Received: {role} '{model.name}' with "
-                f"{len(names)} outputs {names}")
+                f"{len(names)} outputs {names}"
+            )
     t_in, s_in = _input_shape(teacher), _input_shape(student)
     if t_in is not None and s_in is not None and not _compatible(t_in, s_in):
         raise ValueError(
             "Teacher and student must take the same input shape. Received: "
-            f"teacher input shape {t_in}, student input shape {s_in}")
+            f"teacher input shape {t_in}, student input shape {s_in}"
+        )
     shape = s_in if s_in is not None else t_in
     t_out = _output_classes(teacher, "teacher", shape)
     s_out = _output_classes(student, "student", shape)
@@ -517,7 +614,8 @@ def _check_models(teacher, student):
         raise ValueError(
             "Teacher and student must predict the same number of classes. "
             f"Received: teacher num_classes={t_out}, student "
-            f"num_classes={s_out}")
+            f"num_classes={s_out}"
+        )
     return shape, s_out
 
 
@@ -532,7 +630,8 @@ def _output_classes(model, role, shape):
         raise ValueError(
             f"The Distiller needs a {role} with one output (the class "
             f"scores). Received: {role} '{model.name}' returning a "
-            f"{type(output).__name__} of {len(output)} outputs")
+            f"{type(output).__name__} of {len(output)} outputs"
+        )
     return int(output.shape[-1])
 
 
@@ -545,7 +644,8 @@ def _input_shape(model):
 
 def _compatible(a, b):
     return len(a) == len(b) and all(
-        x is None or y is None or x == y for x, y in zip(a, b))
+        x is None or y is None or x == y for x, y in zip(a, b)
+    )
 
 
 def _shapes(model, names):
@@ -579,15 +679,18 @@ def _check_student_loss(loss, student_outputs):
         from_logits = False  # Keras's string losses assume probabilities.
     expects = "logits" if from_logits else "probabilities"
     if from_logits is not None and expects != student_outputs:
-        fix = ("keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
-               if student_outputs == "logits" else
-               "keras.losses.SparseCategoricalCrossentropy()")
+        fix = (
+            "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
+            if student_outputs == "logits"
+            else "keras.losses.SparseCategoricalCrossentropy()"
+        )
         raise ValueError(
             f"`loss` expects the student to output {expects} "
             f"(from_logits={from_logits}), but the student outputs "
             f"{student_outputs}: it would train on the wrong quantity. Pass "
             f"loss=None (cross-entropy matched to the student) or {fix}. "
-            f"Received: loss={_describe(loss, from_logits)}")
+            f"Received: loss={_describe(loss, from_logits)}"
+        )
     return fn
 
 
@@ -606,8 +709,11 @@ def _describe_data(x):
     if isinstance(x, tf.data.Dataset):
         return f"a tf.data.Dataset of {int(x.cardinality())} batches"
     shape = getattr(x, "shape", None)
-    return f"{type(x).__name__} of shape {shape}" if shape is not None else (
-        type(x).__name__)
+    return (
+        f"{type(x).__name__} of shape {shape}"
+        if shape is not None
+        else (type(x).__name__)
+    )
 
 
 def _describe(loss, from_logits):

@@ -27,7 +27,8 @@ def build_view(model, names, role):
             f"Feature taps need a functional or sequential {role} model; "
             f"{role} '{model.name}' is a subclassed model with no layer "
             f"graph. Losses that only read the outputs (e.g. KD) work with "
-            f"any model. Received: {role} feature names {list(names)}")
+            f"any model. Received: {role} feature names {list(names)}"
+        )
     for name in names:
         check_layer_name(model, name, role)
     outputs = [model.outputs[0]] + [model.get_layer(n).output for n in names]

@@ -39,26 +39,40 @@ def check_inputs(x, y, distiller):
             "and student have no Rescaling layer: kd_toolkit models and "
             "kd_toolkit.data use float32 images in [0, 1]. Divide by 255 (or "
             "load with kd_toolkit.data.load), or add keras.layers.Rescaling("
-            f"1 / 255) to both models. Received: x of dtype {x_dtype.name}")
-    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating) \
-            and x.size and not rescales:
+            f"1 / 255) to both models. Received: x of dtype {x_dtype.name}"
+        )
+    if (
+        isinstance(x, np.ndarray)
+        and np.issubdtype(x.dtype, np.floating)
+        and x.size
+        and not rescales
+    ):
         sample = x.reshape(-1)[:100_000]
         if float(np.max(sample)) > 2.0:
             warnings.warn(
                 f"The images reach {float(np.max(sample)):.1f}, but "
                 "kd_toolkit models expect floats in [0, 1] (kd_toolkit.data "
                 "scales them). Divide by 255 unless the models were trained "
-                "on this range.", stacklevel=3)
-    if y_shape is not None and _is_sparse(distiller._student_loss_fn) and (
-            len(y_shape) == 2 and y_shape[-1] == distiller.num_classes
-            and distiller.num_classes > 1):
+                "on this range.",
+                stacklevel=3,
+            )
+    if (
+        y_shape is not None
+        and _is_sparse(distiller._student_loss_fn)
+        and (
+            len(y_shape) == 2
+            and y_shape[-1] == distiller.num_classes
+            and distiller.num_classes > 1
+        )
+    ):
         raise ValueError(
             "The labels are one-hot rows but `compile(loss=...)` is a sparse "
             "cross-entropy, which takes class ids. Pass loss=None (the "
             "Distiller matches the cross-entropy to the labels), a "
             "CategoricalCrossentropy, or integer labels. Received: labels "
             f"of shape {tuple(y_shape)} and loss="
-            f"{_loss_name(distiller._student_loss_fn)}")
+            f"{_loss_name(distiller._student_loss_fn)}"
+        )
 
 
 def _input_dtype_and_label_shape(x, y):
@@ -70,9 +84,12 @@ def _input_dtype_and_label_shape(x, y):
         if isinstance(x_spec, dict):
             x_spec = x_spec.get(teacher_cache.INPUTS_KEY)
         y_spec = spec[1] if len(spec) > 1 else None
-        return (getattr(x_spec, "dtype", None),
-                None if y_spec is None or not hasattr(y_spec, "shape")
-                else y_spec.shape)
+        return (
+            getattr(x_spec, "dtype", None),
+            None
+            if y_spec is None or not hasattr(y_spec, "shape")
+            else y_spec.shape,
+        )
     x_dtype = None
     if isinstance(x, (np.ndarray, tf.Tensor)):
         x_dtype = tf.as_dtype(x.dtype)
@@ -84,8 +101,10 @@ def _input_dtype_and_label_shape(x, y):
 
 def _rescales(model):
     """Whether a model scales its own input (a Rescaling layer)."""
-    return any(isinstance(layer, keras.layers.Rescaling)
-               for layer in model._flatten_layers(include_self=False))
+    return any(
+        isinstance(layer, keras.layers.Rescaling)
+        for layer in model._flatten_layers(include_self=False)
+    )
 
 
 def _is_sparse(loss):
@@ -97,5 +116,8 @@ def _is_sparse(loss):
 
 
 def _loss_name(loss):
-    return type(loss).__name__ if isinstance(loss, keras.losses.Loss) else (
-        getattr(loss, "__name__", repr(loss)))
+    return (
+        type(loss).__name__
+        if isinstance(loss, keras.losses.Loss)
+        else (getattr(loss, "__name__", repr(loss)))
+    )

@@ -31,7 +31,8 @@ def check_array_labels(y, num_classes, arg="y"):
         raise ValueError(
             f"Labels must be class ids in [0, {num_classes}) (or one-hot "
             f"rows of length {num_classes}). Received: {arg}[{index}]="
-            f"{flat[index].item()!r} ({bad.size} labels out of range)")
+            f"{flat[index].item()!r} ({bad.size} labels out of range)"
+        )
 
 
 def checked_dataset(dataset, num_classes):
@@ -49,13 +50,19 @@ def checked_dataset(dataset, num_classes):
 
     def check(*element):
         y = element[1]
-        message = (f"Labels must be class ids in [0, {num_classes}). "
-                   "Received: out-of-range labels in a batch; the values "
-                   "follow")
-        with tf.control_dependencies([
+        message = (
+            f"Labels must be class ids in [0, {num_classes}). "
+            "Received: out-of-range labels in a batch; the values "
+            "follow"
+        )
+        with tf.control_dependencies(
+            [
                 tf.debugging.assert_non_negative(y, message=message),
                 tf.debugging.assert_less(
-                    y, tf.cast(num_classes, y.dtype), message=message)]):
+                    y, tf.cast(num_classes, y.dtype), message=message
+                ),
+            ]
+        ):
             return (element[0], tf.identity(y)) + tuple(element[2:])
 
     return dataset.map(check)

@@ -36,12 +36,16 @@ def _probe(model, input_shape):
     rng = np.random.default_rng(0)
     x = rng.normal(size=(4,) + tuple(input_shape)).astype("float32")
     y = np.asarray(model(x, training=False), dtype="float64")
-    return bool(np.all(y >= 0) and np.all(y <= 1)
-                and np.allclose(y.sum(axis=-1), 1.0, atol=1e-3))
+    return bool(
+        np.all(y >= 0)
+        and np.all(y <= 1)
+        and np.allclose(y.sum(axis=-1), 1.0, atol=1e-3)
+    )
 
 
-def detect_output_kind(model, declared="auto", role="student",
-                       input_shape=None):
+def detect_output_kind(
+    model, declared="auto", role="student", input_shape=None
+):
     """Returns `"logits"` or `"probabilities"` for a classifier.
 
     The output layer is inspected (a softmax activation means
@@ -64,7 +68,8 @@ def detect_output_kind(model, declared="auto", role="student",
     if declared not in _CHOICES:
         raise ValueError(
             f"`{arg}` must be one of {list(_CHOICES)}. "
-            f"Received: {arg}={declared!r}")
+            f"Received: {arg}={declared!r}"
+        )
     layer = _output_layer(model)
     detected = PROBABILITIES if _layer_applies_softmax(layer) else None
     if detected is None:
@@ -74,10 +79,10 @@ def detect_output_kind(model, declared="auto", role="student",
     if declared == "auto":
         return detected or LOGITS
     if detected is not None and detected != declared:
-        where = ("output" if layer is None
-                 else f"output layer '{layer.name}'")
+        where = "output" if layer is None else f"output layer '{layer.name}'"
         raise ValueError(
             f"`{arg}` says the {role} outputs {declared}, but its {where} "
             f"computes {detected}. Pass {arg}='{detected}' or 'auto'. "
-            f"Received: {arg}={declared!r}")
+            f"Received: {arg}={declared!r}"
+        )
     return declared

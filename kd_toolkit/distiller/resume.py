@@ -68,13 +68,19 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
 
     def __init__(self, backup_dir, save_freq="epoch", delete_checkpoint=True):
         if save_freq != "epoch" and (
-                isinstance(save_freq, bool) or not isinstance(save_freq, int)
-                or save_freq < 1):
+            isinstance(save_freq, bool)
+            or not isinstance(save_freq, int)
+            or save_freq < 1
+        ):
             raise ValueError(
                 "`save_freq` must be 'epoch' or an integer >= 1. "
-                f"Received: save_freq={save_freq!r}")
-        super().__init__(os.fspath(backup_dir), save_freq=save_freq,
-                         delete_checkpoint=delete_checkpoint)
+                f"Received: save_freq={save_freq!r}"
+            )
+        super().__init__(
+            os.fspath(backup_dir),
+            save_freq=save_freq,
+            delete_checkpoint=delete_checkpoint,
+        )
         self._batches_done = 0
 
     def resume_point(self):
@@ -119,7 +125,8 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
                 f"The backup in {self.backup_dir!r} is inconsistent: its "
                 f"weights are at optimizer step {restored} but its metadata "
                 f"at step {saved} (interrupted while saving?). Delete the "
-                "directory to start over.")
+                "directory to start over."
+            )
 
     def _save_model(self):
         directory = pathlib.Path(self.backup_dir)
@@ -132,8 +139,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             "batches_done": self._batches_done,
             "iterations": int(self.model.optimizer.iterations.numpy()),
         }
-        atomic_write_text(self._training_metadata_path, json.dumps(meta),
-                          overwrite=True)
+        atomic_write_text(
+            self._training_metadata_path, json.dumps(meta), overwrite=True
+        )
 
 
 def replay_epochs(model, dataset, epochs):
@@ -153,8 +161,10 @@ def replay_epochs(model, dataset, epochs):
         epochs: int >= 0. Epochs to replay.
     """
     iterator = TFEpochIterator(
-        x=dataset, distribute_strategy=model.distribute_strategy,
-        steps_per_execution=model.steps_per_execution)
+        x=dataset,
+        distribute_strategy=model.distribute_strategy,
+        steps_per_execution=model.steps_per_execution,
+    )
     iterator.reset()
     for _ in range(epochs):
         with iterator.catch_stop_iteration():

@@ -65,13 +65,11 @@ class CacheKey:
         """Human-readable list of the fields where `other` differs."""
         out = []
         for field in dataclasses.fields(self):
-            mine, theirs = getattr(self, field.name), getattr(other,
-                                                             field.name)
+            mine, theirs = getattr(self, field.name), getattr(other, field.name)
             if mine != theirs:
                 if isinstance(mine, str):
                     mine, theirs = mine[:12], theirs[:12]
-                out.append(f"{field.name}: cache has {theirs}, expected "
-                           f"{mine}")
+                out.append(f"{field.name}: cache has {theirs}, expected {mine}")
         return out
 
 
@@ -110,17 +108,31 @@ class TeacherLogitsCache:
         self.cols = np.asarray(cols, np.int32)
         self.mirror = np.asarray(mirror, bool)
         expected = (key.num_examples, key.draws)
-        for name, array in (("outputs", self.outputs), ("rows", self.rows),
-                            ("cols", self.cols), ("mirror", self.mirror)):
+        for name, array in (
+            ("outputs", self.outputs),
+            ("rows", self.rows),
+            ("cols", self.cols),
+            ("mirror", self.mirror),
+        ):
             if array.shape[:2] != expected:
                 raise ValueError(
                     f"`{name}` must have leading shape (num_examples, draws)"
-                    f"={expected}. Received: {name}.shape={array.shape}")
+                    f"={expected}. Received: {name}.shape={array.shape}"
+                )
 
     # -- construction ---------------------------------------------------
     @classmethod
-    def build(cls, teacher, images, *, augment=None, draws=1, seed=0,
-              batch_size=512, verbose=True):
+    def build(
+        cls,
+        teacher,
+        images,
+        *,
+        augment=None,
+        draws=1,
+        seed=0,
+        batch_size=512,
+        verbose=True,
+    ):
         """Runs the teacher over `draws` augmented views of every image.
 
         Args:
@@ -146,24 +158,32 @@ class TeacherLogitsCache:
         shape = (key.num_examples, key.draws)
         rows = rng.integers(0, 2 * key.pad + 1, shape, dtype=np.int32)
         cols = rng.integers(0, 2 * key.pad + 1, shape, dtype=np.int32)
-        mirror = (rng.random(shape) < 0.5) if key.flip else np.zeros(
-            shape, bool)
-        infer = tf.function(lambda x: tf.cast(teacher(x, training=False),
-                                              tf.float32))
+        mirror = (
+            (rng.random(shape) < 0.5) if key.flip else np.zeros(shape, bool)
+        )
+        infer = tf.function(
+            lambda x: tf.cast(teacher(x, training=False), tf.float32)
+        )
         outputs = []
         for d in range(key.draws):
             chunks = []
             for start in range(0, key.num_examples, batch_size):
                 end = min(start + batch_size, key.num_examples)
                 view = pipeline.crop_and_flip(
-                    tf.constant(images[start:end]), rows[start:end, d],
-                    cols[start:end, d], tf.constant(mirror[start:end, d]),
-                    key.pad)
+                    tf.constant(images[start:end]),
+                    rows[start:end, d],
+                    cols[start:end, d],
+                    tf.constant(mirror[start:end, d]),
+                    key.pad,
+                )
                 chunks.append(infer(view).numpy())
             outputs.append(np.concatenate(chunks))
             if verbose:
-                print(f"[kd_toolkit] teacher-output cache: draw {d + 1}/"
-                      f"{key.draws} ({key.num_examples} views)", flush=True)
+                print(
+                    f"[kd_toolkit] teacher-output cache: draw {d + 1}/"
+                    f"{key.draws} ({key.num_examples} views)",
+                    flush=True,
+                )
         return cls(key, np.stack(outputs, axis=1), rows, cols, mirror)
 
     @classmethod
@@ -184,21 +204,40 @@ class TeacherLogitsCache:
                 raise StaleCacheError(
                     f"The teacher-output cache {str(path)!r} has format "
                     f"{meta.get('format')}, this version reads "
-                    f"{FORMAT_VERSION}. Delete it to rebuild it.")
+                    f"{FORMAT_VERSION}. Delete it to rebuild it."
+                )
             stored = CacheKey(**meta["key"])
             diffs = expected.differences(stored)
             if diffs:
                 raise StaleCacheError(
                     f"The teacher-output cache {str(path)!r} is stale: "
-                    + "; ".join(diffs) + ". Delete the file (or pass "
+                    + "; ".join(diffs)
+                    + ". Delete the file (or pass "
                     "rebuild=True) to recompute it for this teacher and "
-                    "data.")
-            return cls(stored, archive["outputs"], archive["rows"],
-                       archive["cols"], archive["mirror"])
+                    "data."
+                )
+            return cls(
+                stored,
+                archive["outputs"],
+                archive["rows"],
+                archive["cols"],
+                archive["mirror"],
+            )
 
     @classmethod
-    def get_or_build(cls, path, teacher, images, *, augment=None, draws=1,
-                     seed=0, rebuild=False, batch_size=512, verbose=True):
+    def get_or_build(
+        cls,
+        path,
+        teacher,
+        images,
+        *,
+        augment=None,
+        draws=1,
+        seed=0,
+        rebuild=False,
+        batch_size=512,
+        verbose=True,
+    ):
         """Loads the cache at `path` if it matches, else builds and saves it.
 
         Args:
@@ -217,19 +256,34 @@ class TeacherLogitsCache:
         path = pathlib.Path(path)
         if path.exists():
             try:
-                cache = cls.load(path, teacher, images, augment=augment,
-                                 draws=draws, seed=seed)
+                cache = cls.load(
+                    path,
+                    teacher,
+                    images,
+                    augment=augment,
+                    draws=draws,
+                    seed=seed,
+                )
                 if verbose:
-                    print(f"[kd_toolkit] teacher-output cache hit: {path}",
-                          flush=True)
+                    print(
+                        f"[kd_toolkit] teacher-output cache hit: {path}",
+                        flush=True,
+                    )
                 return cache
             except StaleCacheError as error:
                 if not rebuild:
                     raise
                 if verbose:
                     print(f"[kd_toolkit] rebuilding: {error}", flush=True)
-        cache = cls.build(teacher, images, augment=augment, draws=draws,
-                          seed=seed, batch_size=batch_size, verbose=verbose)
+        cache = cls.build(
+            teacher,
+            images,
+            augment=augment,
+            draws=draws,
+            seed=seed,
+            batch_size=batch_size,
+            verbose=verbose,
+        )
         path.parent.mkdir(parents=True, exist_ok=True)
         cache.save(path, overwrite=True)
         return cache
@@ -237,19 +291,34 @@ class TeacherLogitsCache:
     def save(self, path, overwrite=False):
         """Writes the cache to an `.npz` file atomically."""
         if not str(path).endswith(".npz"):
-            raise ValueError("Expected a path ending in '.npz'. Received: "
-                             f"path={str(path)!r}")
+            raise ValueError(
+                "Expected a path ending in '.npz'. Received: "
+                f"path={str(path)!r}"
+            )
         buffer = io.BytesIO()
-        meta = {"format": FORMAT_VERSION,
-                "key": dataclasses.asdict(self.key)}
-        np.savez(buffer, meta=np.array(json.dumps(meta)),
-                 outputs=self.outputs, rows=self.rows, cols=self.cols,
-                 mirror=self.mirror)
+        meta = {"format": FORMAT_VERSION, "key": dataclasses.asdict(self.key)}
+        np.savez(
+            buffer,
+            meta=np.array(json.dumps(meta)),
+            outputs=self.outputs,
+            rows=self.rows,
+            cols=self.cols,
+            mirror=self.mirror,
+        )
         return atomic_write_bytes(path, buffer.getvalue(), overwrite)
 
     # -- training data --------------------------------------------------
-    def dataset(self, images, labels, batch_size, *, seed=0, shuffle=True,
-                drop_remainder=False, with_teacher_outputs=True):
+    def dataset(
+        self,
+        images,
+        labels,
+        batch_size,
+        *,
+        seed=0,
+        shuffle=True,
+        drop_remainder=False,
+        with_teacher_outputs=True,
+    ):
         """Training batches that replay the cached views.
 
         Each epoch, each example shows one of its `draws` views, picked at
@@ -280,12 +349,14 @@ class TeacherLogitsCache:
             raise StaleCacheError(
                 "`images` are not the images this teacher-output cache was "
                 f"built from. Received: images of shape {images.shape}, "
-                f"cache built from {self.key.num_examples} images")
+                f"cache built from {self.key.num_examples} images"
+            )
         labels = np.asarray(labels)
         if len(labels) != len(images):
             raise ValueError(
                 f"`labels` must have one entry per image ({len(images)}). "
-                f"Received: labels of length {len(labels)}")
+                f"Received: labels of length {len(labels)}"
+            )
         images_t, labels_t = tf.constant(images), tf.constant(labels)
         outputs_t = tf.constant(self.outputs)
         rows_t, cols_t = tf.constant(self.rows), tf.constant(self.cols)
@@ -294,28 +365,42 @@ class TeacherLogitsCache:
 
         def gather(index, pair):
             pick = tf.random.stateless_uniform(
-                tf.shape(index), pair, 0, draws, dtype=tf.int32)
+                tf.shape(index), pair, 0, draws, dtype=tf.int32
+            )
             at = tf.stack([index, pick], axis=-1)
             x = pipeline.crop_and_flip(
-                tf.gather(images_t, index), tf.gather_nd(rows_t, at),
-                tf.gather_nd(cols_t, at), tf.gather_nd(mirror_t, at), pad)
+                tf.gather(images_t, index),
+                tf.gather_nd(rows_t, at),
+                tf.gather_nd(cols_t, at),
+                tf.gather_nd(mirror_t, at),
+                pad,
+            )
             y = tf.gather(labels_t, index)
             if not with_teacher_outputs:
                 return x, y
-            return ({INPUTS_KEY: x,
-                     TEACHER_OUTPUTS_KEY: tf.gather_nd(outputs_t, at)}, y)
+            return (
+                {
+                    INPUTS_KEY: x,
+                    TEACHER_OUTPUTS_KEY: tf.gather_nd(outputs_t, at),
+                },
+                y,
+            )
 
         index = tf.data.Dataset.range(len(images))
         if shuffle:
-            index = index.shuffle(len(images), seed=seed,
-                                  reshuffle_each_iteration=True)
+            index = index.shuffle(
+                len(images), seed=seed, reshuffle_each_iteration=True
+            )
         index = index.batch(batch_size, drop_remainder=drop_remainder)
         index = index.map(lambda i: tf.cast(i, tf.int32))
         seeds = tf.data.Dataset.random(
-            seed=seed, rerandomize_each_iteration=True).batch(2)
-        return tf.data.Dataset.zip((index, seeds)).map(
-            gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
-                tf.data.AUTOTUNE)
+            seed=seed, rerandomize_each_iteration=True
+        ).batch(2)
+        return (
+            tf.data.Dataset.zip((index, seeds))
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE)
+        )
 
 
 def split_inputs(x):
@@ -344,22 +429,37 @@ def make_key(teacher, images, augment, draws, seed):
     if augment is not None and not isinstance(augment, AugmentSpec):
         raise ValueError(
             "`augment` must be a kd_toolkit.data.AugmentSpec or None. "
-            f"Received: augment={augment!r}")
+            f"Received: augment={augment!r}"
+        )
     for name, value, minimum in (("draws", draws, 1), ("seed", seed, 0)):
-        if isinstance(value, bool) or not isinstance(
-                value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"`{name}` must be an int >= {minimum}. "
-                             f"Received: {name}={value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, np.integer))
+            or value < minimum
+        ):
+            raise ValueError(
+                f"`{name}` must be an int >= {minimum}. "
+                f"Received: {name}={value!r}"
+            )
     if augment is None and draws != 1:
         raise ValueError(
             "Without augmentation every draw is the same image: pass "
-            f"draws=1 or an `augment` spec. Received: draws={draws}")
-    pad, flip = (0, False) if augment is None else (int(augment.pad),
-                                                    bool(augment.flip))
-    return CacheKey(teacher=fingerprint_model(teacher),
-                    data=_fingerprint_array(images),
-                    num_examples=len(images), pad=pad, flip=flip,
-                    draws=int(draws), seed=int(seed))
+            f"draws=1 or an `augment` spec. Received: draws={draws}"
+        )
+    pad, flip = (
+        (0, False)
+        if augment is None
+        else (int(augment.pad), bool(augment.flip))
+    )
+    return CacheKey(
+        teacher=fingerprint_model(teacher),
+        data=_fingerprint_array(images),
+        num_examples=len(images),
+        pad=pad,
+        flip=flip,
+        draws=int(draws),
+        seed=int(seed),
+    )
 
 
 def fingerprint_model(model):
@@ -386,14 +486,21 @@ def _check_images(images):
     if images.ndim != 4:
         raise ValueError(
             "`images` must be an array of shape (N, H, W, C). Received: "
-            f"images.shape={images.shape}")
+            f"images.shape={images.shape}"
+        )
     if not np.issubdtype(images.dtype, np.floating):
         raise ValueError(
             "`images` must be floats as the models take them (e.g. from "
             "kd_toolkit.data.load_numpy, in [0, 1]). Received: images of "
-            f"dtype {images.dtype}")
+            f"dtype {images.dtype}"
+        )
     return images
 
 
-__all__ = ["CacheKey", "StaleCacheError", "TeacherLogitsCache",
-           "default_path", "split_inputs"]
+__all__ = [
+    "CacheKey",
+    "StaleCacheError",
+    "TeacherLogitsCache",
+    "default_path",
+    "split_inputs",
+]

@@ -57,7 +57,9 @@ def warn_if_near_chance(distiller, validation_data):
             "never updated (keras.applications models keep momentum 0.99-"
             "0.999: train longer, or re-estimate the statistics in training "
             "mode); or the inputs are preprocessed differently from its "
-            "training data (e.g. 0..255 instead of [0, 1]).", stacklevel=3)
+            "training data (e.g. 0..255 instead of [0, 1]).",
+            stacklevel=3,
+        )
     return accuracy
 
 
@@ -75,10 +77,11 @@ def _first_examples(validation_data, max_samples):
                 break
         if not xs:
             return None, None
-        return (np.concatenate(xs)[:max_samples],
-                np.concatenate(ys)[:max_samples])
-    if isinstance(validation_data, (tuple, list)) and len(
-            validation_data) >= 2:
+        return (
+            np.concatenate(xs)[:max_samples],
+            np.concatenate(ys)[:max_samples],
+        )
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
         x, y = validation_data[0], validation_data[1]
         if isinstance(x, dict) or y is None:
             return None, None

@@ -25,12 +25,15 @@ class WeightedLogMeanProbabilities(keras.layers.Layer):
         if total <= 0:
             raise ValueError(
                 "`teacher_weights` must not all be 0. "
-                f"Received: teacher_weights={weights}")
+                f"Received: teacher_weights={weights}"
+            )
         self.teacher_weights = [w / total for w in weights]
 
     def call(self, probabilities):
-        mean = sum(w * ops.cast(p, "float32")
-                   for w, p in zip(self.teacher_weights, probabilities))
+        mean = sum(
+            w * ops.cast(p, "float32")
+            for w, p in zip(self.teacher_weights, probabilities)
+        )
         return ops.log(ops.maximum(mean, 1e-12))
 
     def get_config(self):
@@ -77,38 +80,46 @@ def teacher_ensemble(teachers, teacher_weights=None, name="teacher_ensemble"):
     ```
     """
     teachers = list(teachers)
-    if len(teachers) < 2 or not all(isinstance(t, keras.Model)
-                                    for t in teachers):
+    if len(teachers) < 2 or not all(
+        isinstance(t, keras.Model) for t in teachers
+    ):
         raise ValueError(
             "`teachers` must be a list of at least two keras.Model. "
-            f"Received: teachers={[type(t).__name__ for t in teachers]}")
+            f"Received: teachers={[type(t).__name__ for t in teachers]}"
+        )
     shapes = [tuple(t.inputs[0].shape[1:]) for t in teachers]
     classes = [t.outputs[0].shape[-1] for t in teachers]
     if len(set(shapes)) != 1 or len(set(classes)) != 1:
         raise ValueError(
             "Every teacher needs the same input shape and class count. "
-            f"Received: input shapes {shapes}, classes {classes}")
+            f"Received: input shapes {shapes}, classes {classes}"
+        )
     names = [t.name for t in teachers]
     if len(set(names)) != len(names):
         raise ValueError(
             "Every teacher needs its own name (Keras layer names are unique "
             "within a model); rename one, e.g. `keras.Model(t.inputs, "
-            f"t.outputs, name='teacher_2')`. Received: names {names}")
+            f"t.outputs, name='teacher_2')`. Received: names {names}"
+        )
     if teacher_weights is None:
         teacher_weights = [1.0] * len(teachers)
     if len(teacher_weights) != len(teachers):
         raise ValueError(
             f"`teacher_weights` needs one weight per teacher "
-            f"({len(teachers)}). Received: teacher_weights={teacher_weights}")
+            f"({len(teachers)}). Received: teacher_weights={teacher_weights}"
+        )
     inputs = keras.Input(shapes[0], name="image")
     probabilities = []
     for index, teacher in enumerate(teachers):
         teacher.trainable = False
         out = teacher(inputs, training=False)
-        if detect_output_kind(teacher, "auto", "teacher",
-                              shapes[0]) != PROBABILITIES:
+        if (
+            detect_output_kind(teacher, "auto", "teacher", shapes[0])
+            != PROBABILITIES
+        ):
             out = keras.layers.Softmax(name=f"teacher{index}_softmax")(out)
         probabilities.append(out)
     outputs = WeightedLogMeanProbabilities(
-        teacher_weights, name="log_mean_probabilities")(probabilities)
+        teacher_weights, name="log_mean_probabilities"
+    )(probabilities)
     return keras.Model(inputs, outputs, name=name)

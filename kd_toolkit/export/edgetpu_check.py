@@ -22,16 +22,50 @@ from kd_toolkit.export.tflite_inspect import tensor_count
 
 # The builtin operators of the "Supported operations" table of the page
 # cited above, spelled as in the TFLite schema.
-EDGETPU_OPS = frozenset({
-    "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D",
-    "DEPTHWISE_CONV_2D", "EXPAND_DIMS", "FULLY_CONNECTED",
-    "L2_NORMALIZATION", "LOGISTIC", "LSTM", "MAXIMUM", "MAX_POOL_2D", "MEAN",
-    "MINIMUM", "MUL", "PACK", "PAD", "PRELU", "QUANTIZE", "REDUCE_MAX",
-    "REDUCE_MIN", "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE",
-    "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "RSQRT", "SLICE",
-    "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SQUARED_DIFFERENCE", "SQUEEZE",
-    "STRIDED_SLICE", "SUB", "SUM", "TANH", "TRANSPOSE", "TRANSPOSE_CONV",
-})
+EDGETPU_OPS = frozenset(
+    {
+        "ADD",
+        "AVERAGE_POOL_2D",
+        "CONCATENATION",
+        "CONV_2D",
+        "DEPTHWISE_CONV_2D",
+        "EXPAND_DIMS",
+        "FULLY_CONNECTED",
+        "L2_NORMALIZATION",
+        "LOGISTIC",
+        "LSTM",
+        "MAXIMUM",
+        "MAX_POOL_2D",
+        "MEAN",
+        "MINIMUM",
+        "MUL",
+        "PACK",
+        "PAD",
+        "PRELU",
+        "QUANTIZE",
+        "REDUCE_MAX",
+        "REDUCE_MIN",
+        "RELU",
+        "RELU6",
+        "RELU_N1_TO_1",
+        "RESHAPE",
+        "RESIZE_BILINEAR",
+        "RESIZE_NEAREST_NEIGHBOR",
+        "RSQRT",
+        "SLICE",
+        "SOFTMAX",
+        "SPACE_TO_DEPTH",
+        "SPLIT",
+        "SQUARED_DIFFERENCE",
+        "SQUEEZE",
+        "STRIDED_SLICE",
+        "SUB",
+        "SUM",
+        "TANH",
+        "TRANSPOSE",
+        "TRANSPOSE_CONV",
+    }
+)
 _EIGHT_BIT = ("int8", "uint8")
 
 
@@ -75,36 +109,48 @@ def edgetpu_check(path):
             f"{len(ops)}) "
             "is not in the Edge TPU's supported list; the compiler would "
             "map only the operators before it"
-            + (f" (unsupported: {sorted(set(unsupported))})"
-               if len(set(unsupported)) > 1 else ""))
+            + (
+                f" (unsupported: {sorted(set(unsupported))})"
+                if len(set(unsupported)) > 1
+                else ""
+            )
+        )
     runner = LiteRTRunner(path, use_xnnpack=False)
-    for role, detail in (("input", runner.input_detail),
-                         ("output", runner.output_detail)):
+    for role, detail in (
+        ("input", runner.input_detail),
+        ("output", runner.output_detail),
+    ):
         dtype = np.dtype(detail["dtype"]).name
         if dtype not in _EIGHT_BIT:
-            problems.append(f"the {role} is {dtype}, not 8-bit: export "
-                            "with int8 input and output")
+            problems.append(
+                f"the {role} is {dtype}, not 8-bit: export "
+                "with int8 input and output"
+            )
         if any(int(d) < 0 for d in detail["shape_signature"]):
             problems.append(
                 f"the {role} has a dynamic size "
                 f"{detail['shape_signature'].tolist()}: the Edge TPU needs "
                 "sizes fixed at compile time (convert with a fixed batch "
-                "of 1)")
+                "of 1)"
+            )
     # Stored int32 tensors are biases and operator parameters (axes,
     # shapes, paddings), which quantized models keep in 32 bits.
-    int32_constants = {t.name for t in constant_tensors(flatbuffer)
-                       if t.dtype == "INT32"}
+    int32_constants = {
+        t.name for t in constant_tensors(flatbuffer) if t.dtype == "INT32"
+    }
     declared = tensor_count(flatbuffer)
     for tensor in runner.tensor_details()[:declared]:
         dtype = np.dtype(tensor["dtype"]).name
-        if dtype in _EIGHT_BIT or (dtype == "int32"
-                                   and tensor["name"] in int32_constants):
+        if dtype in _EIGHT_BIT or (
+            dtype == "int32" and tensor["name"] in int32_constants
+        ):
             continue
         problems.append(
             f"tensor '{tensor['name']}' is {dtype}: weights and "
             "activations must be 8-bit (32-bit integers only for stored "
-            "biases and parameters)")
+            "biases and parameters)"
+        )
         break  # the first one says enough
-    return EdgeTpuCheck(ready=not problems, problems=tuple(problems),
-                        first_unsupported_op=first)
-
+    return EdgeTpuCheck(
+        ready=not problems, problems=tuple(problems), first_unsupported_op=first
+    )

@@ -45,8 +45,13 @@ class LatencyRow:
     vs_float32: float | None
 
 
-def latency_table(paths, sample, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS,
-                  warmup=DEFAULT_WARMUP):
+def latency_table(
+    paths,
+    sample,
+    threads=DEFAULT_THREADS,
+    runs=DEFAULT_RUNS,
+    warmup=DEFAULT_WARMUP,
+):
     """Times each artifact at batch 1 on each thread count and delegate.
 
     LiteRT files run with its default delegate (XNNPACK) and without it
@@ -75,7 +80,8 @@ def latency_table(paths, sample, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS,
     threads = check_threads(threads)
     if not threads:
         raise ValueError(
-            f"`threads` must not be empty. Received: threads={threads!r}")
+            f"`threads` must not be empty. Received: threads={threads!r}"
+        )
     sample = np.asarray(sample, np.float32)
     measured = []
     for name, path in paths.items():
@@ -83,31 +89,57 @@ def latency_table(paths, sample, threads=DEFAULT_THREADS, runs=DEFAULT_RUNS,
         if suffix not in ("tflite", "onnx"):
             raise ValueError(
                 "Expected `.tflite` or `.onnx` files. Received: "
-                f"paths[{name!r}]={str(path)!r}")
+                f"paths[{name!r}]={str(path)!r}"
+            )
         for count in threads:
             if suffix == "onnx":
-                configs = [("onnxruntime", ONNX_CPU,
-                            OnnxRunner(path, num_threads=count))]
+                configs = [
+                    (
+                        "onnxruntime",
+                        ONNX_CPU,
+                        OnnxRunner(path, num_threads=count),
+                    )
+                ]
             else:
-                configs = [("litert", delegate, LiteRTRunner(
-                    path, num_threads=count,
-                    use_xnnpack=delegate == XNNPACK))
-                    for delegate in (XNNPACK, BUILTIN)]
+                configs = [
+                    (
+                        "litert",
+                        delegate,
+                        LiteRTRunner(
+                            path,
+                            num_threads=count,
+                            use_xnnpack=delegate == XNNPACK,
+                        ),
+                    )
+                    for delegate in (XNNPACK, BUILTIN)
+                ]
             for runtime, delegate, runner in configs:
-                stats = measure_latency(runner.single_call(sample), runs,
-                                        warmup)
+                stats = measure_latency(
+                    runner.single_call(sample), runs, warmup
+                )
                 measured.append((name, runtime, count, delegate, stats))
-    reference = {(threads_, delegate): stats.median_ms
-                 for name, _, threads_, delegate, stats in measured
-                 if name == REFERENCE}
+    reference = {
+        (threads_, delegate): stats.median_ms
+        for name, _, threads_, delegate, stats in measured
+        if name == REFERENCE
+    }
     rows = []
     for name, runtime, count, delegate, stats in measured:
         base = reference.get(
-            (count, XNNPACK if delegate == ONNX_CPU else delegate))
-        rows.append(LatencyRow(
-            artifact=name, runtime=runtime, threads=count, delegate=delegate,
-            median_ms=stats.median_ms, p90_ms=stats.p90_ms, runs=stats.runs,
-            vs_float32=None if base is None else stats.median_ms / base))
+            (count, XNNPACK if delegate == ONNX_CPU else delegate)
+        )
+        rows.append(
+            LatencyRow(
+                artifact=name,
+                runtime=runtime,
+                threads=count,
+                delegate=delegate,
+                median_ms=stats.median_ms,
+                p90_ms=stats.p90_ms,
+                runs=stats.runs,
+                vs_float32=None if base is None else stats.median_ms / base,
+            )
+        )
     return tuple(rows)
 
 
@@ -122,11 +154,16 @@ def check_threads(threads):
 
 def to_markdown(rows):
     """The table of `latency_table` rows as Markdown lines."""
-    lines = ["| artifact | runtime | threads | delegate | p50 (ms) | "
-             "p90 (ms) | p50 vs float32 |", "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| artifact | runtime | threads | delegate | p50 (ms) | "
+        "p90 (ms) | p50 vs float32 |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         ratio = "n/a" if r.vs_float32 is None else f"{r.vs_float32:.2f}×"
-        lines.append(f"| {r.artifact} | {r.runtime} | {r.threads} | "
-                     f"{r.delegate} | {r.median_ms:.3f} | {r.p90_ms:.3f} | "
-                     f"{ratio} |")
+        lines.append(
+            f"| {r.artifact} | {r.runtime} | {r.threads} | "
+            f"{r.delegate} | {r.median_ms:.3f} | {r.p90_ms:.3f} | "
+            f"{ratio} |"
+        )
     return lines

@@ -44,13 +44,19 @@ class LayerError:
 
 def _interpreter(model):
     litert = require("ai_edge_litert.interpreter", "per-layer errors")
-    content = (pathlib.Path(model).read_bytes()
-               if isinstance(model, (str, pathlib.Path)) else bytes(model))
+    content = (
+        pathlib.Path(model).read_bytes()
+        if isinstance(model, (str, pathlib.Path))
+        else bytes(model)
+    )
     # Built-in kernels only: a delegate would hide the intermediate tensors.
     interpreter = litert.Interpreter(
-        model_content=content, experimental_preserve_all_tensors=True,
+        model_content=content,
+        experimental_preserve_all_tensors=True,
         experimental_op_resolver_type=(
-            litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES))
+            litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        ),
+    )
     interpreter.allocate_tensors()
     return interpreter, content
 
@@ -78,8 +84,11 @@ def _op_outputs(interpreter, content, sample):
     for position, (op, indices) in enumerate(operator_outputs(content)):
         for index in indices:
             d = details[index]
-            out[d["name"]] = (op, position,
-                              _as_float(interpreter.get_tensor(index), d))
+            out[d["name"]] = (
+                op,
+                position,
+                _as_float(interpreter.get_tensor(index), d),
+            )
     return out
 
 
@@ -128,13 +137,22 @@ def layer_errors(quantized_model, float_model, samples):
     errors = []
     for name, (op, position, fq, ff, qq, noise) in sums.items():
         norms = math.sqrt(ff * qq)
-        errors.append(LayerError(
-            tensor=name, op=op, position=position,
-            cosine=fq / norms if norms else float(ff == qq),
-            snr_db=(10 * math.log10(ff / noise) if noise and ff
-                    else (math.inf if not noise else -math.inf)),
-            relative_error=math.sqrt(noise / ff) if ff else (
-                0.0 if not noise else math.inf)))
+        errors.append(
+            LayerError(
+                tensor=name,
+                op=op,
+                position=position,
+                cosine=fq / norms if norms else float(ff == qq),
+                snr_db=(
+                    10 * math.log10(ff / noise)
+                    if noise and ff
+                    else (math.inf if not noise else -math.inf)
+                ),
+                relative_error=math.sqrt(noise / ff)
+                if ff
+                else (0.0 if not noise else math.inf),
+            )
+        )
     return tuple(sorted(errors, key=lambda e: e.position))
 
 

@@ -73,13 +73,17 @@ _PROBE = (
     "import sys\n"
     "from tflite_micro.python.tflite_micro import runtime\n"
     "content = open(sys.argv[1], 'rb').read()\n"
-    "runtime.Interpreter.from_bytes(content, arena_size=int(sys.argv[2]))\n")
+    "runtime.Interpreter.from_bytes(content, arena_size=int(sys.argv[2]))\n"
+)
 
 
 def _allocates(path, arena_bytes):
     result = subprocess.run(
         [sys.executable, "-c", _PROBE, str(path), str(arena_bytes)],
-        capture_output=True, text=True, check=False)
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return result.returncode == 0, (result.stdout + result.stderr).strip()
 
 
@@ -110,7 +114,8 @@ def minimal_arena_bytes(path):
             last = message.splitlines()[-3:] if message else []
             raise RuntimeError(
                 f"TFLM cannot allocate the model in {MAX_ARENA_BYTES} "
-                f"bytes: {' '.join(last)}")
+                f"bytes: {' '.join(last)}"
+            )
         low, high = high, min(2 * high, MAX_ARENA_BYTES)
     while high - low > ARENA_GRANULARITY:
         middle = (low + high) // 2
@@ -132,14 +137,16 @@ def estimate_arena_bytes(content):
     """
     tensors = tflite_inspect.activation_tensors(content)
     ends = [t.last_op for t in tensors] or [0]
-    return max(sum(t.num_bytes for t in tensors
-                   if t.first_op <= position <= t.last_op)
-               for position in range(max(ends) + 1))
+    return max(
+        sum(t.num_bytes for t in tensors if t.first_op <= position <= t.last_op)
+        for position in range(max(ends) + 1)
+    )
 
 
 def _tflm_outputs(runtime, content, arena_bytes, samples):
-    interpreter = runtime.Interpreter.from_bytes(content,
-                                                 arena_size=arena_bytes)
+    interpreter = runtime.Interpreter.from_bytes(
+        content, arena_size=arena_bytes
+    )
     input_detail = interpreter.get_input_details(0)
     output_detail = interpreter.get_output_details(0)
     in_q = input_detail["quantization_parameters"]
@@ -149,17 +156,22 @@ def _tflm_outputs(runtime, content, arena_bytes, samples):
         x = sample[None].astype("float32")
         if np.issubdtype(input_detail["dtype"], np.integer):
             info = np.iinfo(input_detail["dtype"])
-            x = np.clip(np.round(x / in_q["scales"][0]
-                                 + in_q["zero_points"][0]),
-                        info.min, info.max)
+            x = np.clip(
+                np.round(x / in_q["scales"][0] + in_q["zero_points"][0]),
+                info.min,
+                info.max,
+            )
         interpreter.set_input(x.astype(input_detail["dtype"]), 0)
         interpreter.invoke()
         y = interpreter.get_output(0).astype("float32")
         if np.issubdtype(output_detail["dtype"], np.integer):
             y = (y - out_q["zero_points"][0]) * out_q["scales"][0]
         outputs.append(y[0])
-    scale = (float(out_q["scales"][0])
-             if np.issubdtype(output_detail["dtype"], np.integer) else None)
+    scale = (
+        float(out_q["scales"][0])
+        if np.issubdtype(output_detail["dtype"], np.integer)
+        else None
+    )
     return np.stack(outputs), scale
 
 
@@ -185,11 +197,16 @@ def micro_fit(path, samples=None, artifact=None, runtime="auto"):
     path = pathlib.Path(path)
     content = path.read_bytes()
     base = {"artifact": artifact or path.name, "flash_bytes": len(content)}
-    tflm, why = (None, "estimate requested") if runtime == "estimate" else (
-        _tflm_runtime())
+    tflm, why = (
+        (None, "estimate requested")
+        if runtime == "estimate"
+        else (_tflm_runtime())
+    )
     if tflm is None and runtime == "tflm":
-        raise ImportError(f"runtime='tflm' needs tflite-micro: {why}. "
-                          "Install it with `pip install tflite-micro`.")
+        raise ImportError(
+            f"runtime='tflm' needs tflite-micro: {why}. "
+            "Install it with `pip install tflite-micro`."
+        )
     if tflm is not None:
         try:
             arena = minimal_arena_bytes(path)
@@ -197,13 +214,20 @@ def micro_fit(path, samples=None, artifact=None, runtime="auto"):
             tflm, why = None, str(error)
     if tflm is None:
         return MicroFit(
-            **base, arena_bytes=estimate_arena_bytes(content), measured=False,
+            **base,
+            arena_bytes=estimate_arena_bytes(content),
+            measured=False,
             method="estimate: peak of simultaneously live activations "
-                   "(LiteRT tensor lifetimes, batch 1); TFLM did not run",
-            note=why)
-    fit = MicroFit(**base, arena_bytes=arena, measured=True,
-                   method="TFLM interpreter (tflite-micro): smallest arena "
-                          "that allocates, found by bisection")
+            "(LiteRT tensor lifetimes, batch 1); TFLM did not run",
+            note=why,
+        )
+    fit = MicroFit(
+        **base,
+        arena_bytes=arena,
+        measured=True,
+        method="TFLM interpreter (tflite-micro): smallest arena "
+        "that allocates, found by bisection",
+    )
     if samples is None or not len(samples):
         return fit
     samples = np.asarray(samples, dtype="float32")
@@ -211,7 +235,10 @@ def micro_fit(path, samples=None, artifact=None, runtime="auto"):
     litert = LiteRTRunner(path, use_xnnpack=False).predict(samples)
     parity = compare_outputs(litert, micro)
     return dataclasses.replace(
-        fit, parity_samples=len(samples),
-        max_diff_steps=(parity.max_abs_diff / scale if scale
-                        else parity.max_abs_diff),
-        top1_agreement=parity.top1_agreement)
+        fit,
+        parity_samples=len(samples),
+        max_diff_steps=(
+            parity.max_abs_diff / scale if scale else parity.max_abs_diff
+        ),
+        top1_agreement=parity.top1_agreement,
+    )

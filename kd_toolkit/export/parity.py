@@ -92,8 +92,9 @@ def compare_outputs(reference, candidate, labels=None):
     agree = ref_top1 == cand_top1
     flip_margin = 2.0 * float(np.quantile(diff.max(axis=1), 0.99))
     top2 = np.sort(ref, axis=1)[:, -2:] if ref.shape[1] > 1 else None
-    margin = (top2[:, 1] - top2[:, 0]) if top2 is not None else np.full(
-        n, np.inf)
+    margin = (
+        (top2[:, 1] - top2[:, 0]) if top2 is not None else np.full(n, np.inf)
+    )
     confident = margin > flip_margin
     accuracy = reference_accuracy = drop = None
     if labels is not None:
@@ -120,5 +121,6 @@ def compare_outputs(reference, candidate, labels=None):
         flip_margin=flip_margin,
         num_confident=int(np.sum(confident)),
         confident_top1_agreement=float(np.mean(agree[confident]))
-        if np.any(confident) else 1.0,
+        if np.any(confident)
+        else 1.0,
     )

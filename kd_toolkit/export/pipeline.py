@@ -353,11 +353,20 @@ def export_and_verify(
     table = ()
     if latency_threads:
         table = measure_latency_table(
-            {a.format: a.path for a in artifacts if a.passed}, x[:1],
-            latency_threads, latency_runs, latency_warmup)
+            {a.format: a.path for a in artifacts if a.passed},
+            x[:1],
+            latency_threads,
+            latency_runs,
+            latency_warmup,
+        )
     checks = deployment_checks(
-        artifacts, float32_tflite, x, microcontroller=microcontroller,
-        per_layer_error=per_layer_error, edge_tpu=edge_tpu)
+        artifacts,
+        float32_tflite,
+        x,
+        microcontroller=microcontroller,
+        per_layer_error=per_layer_error,
+        edge_tpu=edge_tpu,
+    )
     report = ExportReport(
         model_name=model.name,
         dataset=dataset,
@@ -372,4 +381,3 @@ def export_and_verify(
     if write_report:
         report.save(out_dir, overwrite)
     return report
-

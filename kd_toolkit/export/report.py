@@ -68,10 +68,12 @@ class ExportReport:
             "num_threads": self.num_threads,
             "passed": self.passed,
             "artifacts": [artifact.to_dict() for artifact in self.artifacts],
-            "latency_table": [dataclasses.asdict(row)
-                              for row in self.latency_table],
-            "deployment": (None if self.deployment is None
-                           else self.deployment.to_dict()),
+            "latency_table": [
+                dataclasses.asdict(row) for row in self.latency_table
+            ],
+            "deployment": (
+                None if self.deployment is None else self.deployment.to_dict()
+            ),
         }
 
     def to_json(self, indent=2):
@@ -109,11 +111,12 @@ class ExportReport:
                 if a.latency is None
                 else f"{a.latency.median_ms:.3f} / {a.latency.p90_ms:.3f}"
             )
-            result = "PASS" if a.passed else "FAIL: " + "; ".join(
-                a.failed_checks
+            result = (
+                "PASS" if a.passed else "FAIL: " + "; ".join(a.failed_checks)
             )
             dtype = (
-                "n/a" if a.input_dtype is None
+                "n/a"
+                if a.input_dtype is None
                 else f"{a.input_dtype}/{a.output_dtype}"
             )
             lines.append(
@@ -129,16 +132,24 @@ class ExportReport:
                 f"| {_fmt(p and p.accuracy_drop, '+.2f')} "
                 f"| {latency} | {result} |"
             )
-        lines += ["", "*Top-1 agreement on the predictions whose Keras "
-                  "margin (first minus second output) exceeds twice the "
-                  "99th percentile of the artifact's per-sample output "
-                  "error: the flips that rounding cannot explain."]
+        lines += [
+            "",
+            "*Top-1 agreement on the predictions whose Keras "
+            "margin (first minus second output) exceeds twice the "
+            "99th percentile of the artifact's per-sample output "
+            "error: the flips that rounding cannot explain.",
+        ]
         if self.latency_table:
-            lines += ["", "## Latency, batch 1", "",
-                      "Each passing artifact per thread count, with LiteRT's "
-                      "default delegate (XNNPACK) and without it; ratios to "
-                      "the float32 .tflite in the same configuration, "
-                      "measured in this run.", ""]
+            lines += [
+                "",
+                "## Latency, batch 1",
+                "",
+                "Each passing artifact per thread count, with LiteRT's "
+                "default delegate (XNNPACK) and without it; ratios to "
+                "the float32 .tflite in the same configuration, "
+                "measured in this run.",
+                "",
+            ]
             lines += latency_table_markdown(self.latency_table)
         if self.deployment is not None:
             lines += self.deployment.markdown_lines()
@@ -162,6 +173,12 @@ class ExportReport:
             FileExistsError: if a report exists and `overwrite` is False.
         """
         out_dir = pathlib.Path(out_dir)
-        return tuple(atomic_write_texts({
-            out_dir / REPORT_MARKDOWN: self.to_markdown(),
-            out_dir / REPORT_JSON: self.to_json() + "\n"}, overwrite))
+        return tuple(
+            atomic_write_texts(
+                {
+                    out_dir / REPORT_MARKDOWN: self.to_markdown(),
+                    out_dir / REPORT_JSON: self.to_json() + "\n",
+                },
+                overwrite,
+            )
+        )

@@ -76,9 +76,11 @@ def collect_representative_samples(data, input_shape, num_samples):
             shape or there are no samples.
         TypeError: if `data` is of an unsupported type.
     """
-    if isinstance(num_samples, bool) or not isinstance(
-        num_samples, (int, np.integer)
-    ) or num_samples <= 0:
+    if (
+        isinstance(num_samples, bool)
+        or not isinstance(num_samples, (int, np.integer))
+        or num_samples <= 0
+    ):
         raise ValueError(
             "`representative_samples` must be a positive int. "
             f"Received: representative_samples={num_samples!r}"

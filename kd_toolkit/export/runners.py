@@ -103,8 +103,10 @@ class LiteRTRunner(Runner):
         self.num_threads = num_threads
         self._interpreter_class = litert.Interpreter
         self._resolver = (
-            litert.OpResolverType.AUTO if use_xnnpack else
-            litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+            litert.OpResolverType.AUTO
+            if use_xnnpack
+            else litert.OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+        )
         self._batch_interpreter = self._new_interpreter()
         self.input_detail = self._batch_interpreter.get_input_details()[0]
         self.output_detail = self._batch_interpreter.get_output_details()[0]
@@ -112,7 +114,8 @@ class LiteRTRunner(Runner):
 
     def _new_interpreter(self):
         interpreter = self._interpreter_class(
-            model_path=str(self.path), num_threads=self.num_threads,
+            model_path=str(self.path),
+            num_threads=self.num_threads,
             experimental_op_resolver_type=self._resolver,
         )
         interpreter.allocate_tensors()

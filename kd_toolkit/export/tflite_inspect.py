@@ -132,8 +132,7 @@ def weight_bytes(flatbuffer):
 def tensor_count(flatbuffer):
     """Number of tensors the model's first subgraph declares (the
     interpreter may add scratch tensors after them)."""
-    return _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(
-        0).TensorsLength()
+    return _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(0).TensorsLength()
 
 
 def operators_in_order(flatbuffer):
@@ -141,8 +140,10 @@ def operators_in_order(flatbuffer):
     order the interpreter runs them (e.g. `("CONV_2D", "MEAN", ...)`)."""
     codes = _code_names(flatbuffer)
     subgraph = _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(0)
-    return tuple(codes[subgraph.Operators(i).OpcodeIndex()]
-                 for i in range(subgraph.OperatorsLength()))
+    return tuple(
+        codes[subgraph.Operators(i).OpcodeIndex()]
+        for i in range(subgraph.OperatorsLength())
+    )
 
 
 def operator_outputs(flatbuffer):
@@ -151,9 +152,12 @@ def operator_outputs(flatbuffer):
     names = operators_in_order(flatbuffer)
     subgraph = _schema().Model.GetRootAs(flatbuffer, 0).Subgraphs(0)
     return tuple(
-        (names[i], tuple(int(t) for t in
-                         subgraph.Operators(i).OutputsAsNumpy()))
-        for i in range(subgraph.OperatorsLength()))
+        (
+            names[i],
+            tuple(int(t) for t in subgraph.Operators(i).OutputsAsNumpy()),
+        )
+        for i in range(subgraph.OperatorsLength())
+    )
 
 
 ActivationTensor = collections.namedtuple(
@@ -163,9 +167,19 @@ ActivationTensor.__doc__ = """A tensor without stored data, batch 1: it lives
 from op `first_op` (0 for a model input) to op `last_op` (the op count for a
 model output)."""
 
-_ELEMENT_BYTES = {"FLOAT64": 8, "INT64": 8, "UINT64": 8, "COMPLEX64": 8,
-                  "FLOAT32": 4, "INT32": 4, "UINT32": 4, "FLOAT16": 2,
-                  "INT16": 2, "UINT16": 2, "BFLOAT16": 2}
+_ELEMENT_BYTES = {
+    "FLOAT64": 8,
+    "INT64": 8,
+    "UINT64": 8,
+    "COMPLEX64": 8,
+    "FLOAT32": 4,
+    "INT32": 4,
+    "UINT32": 4,
+    "FLOAT16": 2,
+    "INT16": 2,
+    "UINT16": 2,
+    "BFLOAT16": 2,
+}
 
 
 def activation_tensors(flatbuffer):
@@ -175,8 +189,11 @@ def activation_tensors(flatbuffer):
         tuple of `ActivationTensor(name, num_bytes, first_op, last_op)`.
     """
     schema = _schema()
-    type_names = {value: key for key, value in vars(schema.TensorType).items()
-                  if not key.startswith("_")}
+    type_names = {
+        value: key
+        for key, value in vars(schema.TensorType).items()
+        if not key.startswith("_")
+    }
     model = schema.Model.GetRootAs(flatbuffer, 0)
     graph = model.Subgraphs(0)
     n_ops = graph.OperatorsLength()
@@ -197,8 +214,12 @@ def activation_tensors(flatbuffer):
         elements = 1
         for d in tensor.ShapeAsNumpy():
             elements *= max(1, int(d))
-        tensors.append(ActivationTensor(
-            tensor.Name().decode("utf-8"),
-            elements * _ELEMENT_BYTES.get(type_names.get(tensor.Type()), 1),
-            first[i], last.get(i, first[i])))
+        tensors.append(
+            ActivationTensor(
+                tensor.Name().decode("utf-8"),
+                elements * _ELEMENT_BYTES.get(type_names.get(tensor.Type()), 1),
+                first[i],
+                last.get(i, first[i]),
+            )
+        )
     return tuple(tensors)

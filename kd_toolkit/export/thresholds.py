@@ -68,8 +68,9 @@ class AcceptanceThresholds:
     def __post_init__(self):
         _check("max_abs_diff", self.max_abs_diff, 0.0, math.inf)
         _check("min_top1_agreement", self.min_top1_agreement, 0.0, 1.0)
-        _check("min_confident_agreement", self.min_confident_agreement, 0.0,
-               1.0)
+        _check(
+            "min_confident_agreement", self.min_confident_agreement, 0.0, 1.0
+        )
         _check("max_accuracy_drop", self.max_accuracy_drop, -100.0, 100.0)
         _check("max_size_ratio", self.max_size_ratio, 0.0, math.inf)
         _check("max_weights_ratio", self.max_weights_ratio, 0.0, math.inf)
@@ -90,19 +91,18 @@ _FLOAT32_EXACT = AcceptanceThresholds(
 _DEFAULTS = {
     Quantization.NONE: _FLOAT32_EXACT,
     Quantization.FLOAT16: AcceptanceThresholds(
-        min_confident_agreement=0.999, max_accuracy_drop=0.1,
-        max_size_ratio=0.55
+        min_confident_agreement=0.999,
+        max_accuracy_drop=0.1,
+        max_size_ratio=0.55,
     ),
     Quantization.DYNAMIC_INT8: AcceptanceThresholds(
         min_confident_agreement=0.99, max_accuracy_drop=0.3
     ),
     Quantization.INT8: AcceptanceThresholds(
-        min_confident_agreement=0.99, max_accuracy_drop=1.0,
-        max_size_ratio=0.30
+        min_confident_agreement=0.99, max_accuracy_drop=1.0, max_size_ratio=0.30
     ),
     Quantization.INT8_FLOAT_IO: AcceptanceThresholds(
-        min_confident_agreement=0.99, max_accuracy_drop=1.0,
-        max_size_ratio=0.30
+        min_confident_agreement=0.99, max_accuracy_drop=1.0, max_size_ratio=0.30
     ),
 }
 

@@ -86,40 +86,60 @@ class ActivationMapAdaptation(DistillationLoss):
 
     trains_teacher = True
 
-    def __init__(self, replacements, map_loss="attention", map_weight=5.0,
-                 gamma=1.0, adapter_ce_weight=1.0, p=2.0, reduction="sum",
-                 name="ama", **kwargs):
+    def __init__(
+        self,
+        replacements,
+        map_loss="attention",
+        map_weight=5.0,
+        gamma=1.0,
+        adapter_ce_weight=1.0,
+        p=2.0,
+        reduction="sum",
+        name="ama",
+        **kwargs,
+    ):
         if "weight" in kwargs:
             raise TypeError(
                 "ActivationMapAdaptation has no `weight`; set `map_weight`, "
                 "`gamma` and `adapter_ce_weight`. "
-                f"Received: weight={kwargs['weight']!r}")
+                f"Received: weight={kwargs['weight']!r}"
+            )
         super().__init__(weight=map_weight, name=name, **kwargs)
         if isinstance(replacements, (str, bytes, dict)) or not isinstance(
-                replacements, (list, tuple)):
+            replacements, (list, tuple)
+        ):
             raise ValueError(
                 "`replacements` must be a list of Replacement. "
-                f"Received: replacements={replacements!r}")
+                f"Received: replacements={replacements!r}"
+            )
         self.replacements = tuple(as_replacement(r) for r in replacements)
-        self.pairs = tuple((r.adapter_name, r.student_layer)
-                           for r in self.replacements if r.student_layer)
+        self.pairs = tuple(
+            (r.adapter_name, r.student_layer)
+            for r in self.replacements
+            if r.student_layer
+        )
         if not self.pairs:
             raise ValueError(
                 "`replacements` must include at least one Replacement with a "
                 "`student_layer` to supervise. Received: replacements="
-                f"{[r.get_config() for r in self.replacements]}")
-        for arg, value, choices in (("map_loss", map_loss, MAP_LOSSES),
-                                    ("reduction", reduction, REDUCTIONS)):
+                f"{[r.get_config() for r in self.replacements]}"
+            )
+        for arg, value, choices in (
+            ("map_loss", map_loss, MAP_LOSSES),
+            ("reduction", reduction, REDUCTIONS),
+        ):
             if value not in choices:
                 raise ValueError(
                     f"`{arg}` must be one of {list(choices)}. "
-                    f"Received: {arg}={value!r}")
+                    f"Received: {arg}={value!r}"
+                )
         self.map_loss = map_loss
         self.reduction = reduction
         self.map_weight = self.weight
         self.gamma = check_non_negative("gamma", gamma)
         self.adapter_ce_weight = check_non_negative(
-            "adapter_ce_weight", adapter_ce_weight)
+            "adapter_ce_weight", adapter_ce_weight
+        )
         self.p = check_positive("p", p)
         self.connectors = []
         self.accuracy = keras.metrics.Mean(name="adapted_teacher_acc")
@@ -139,16 +159,19 @@ class ActivationMapAdaptation(DistillationLoss):
             t_shape, s_shape = teacher_shapes[t], student_shapes[s]
             check_rank4("ActivationMapAdaptation", t, t_shape, s, s_shape)
             if self.map_loss == "feature":
-                self.connectors.append(conv_connector(
-                    t_shape, s_shape, name=f"{t}_connector")[0])
+                self.connectors.append(
+                    conv_connector(t_shape, s_shape, name=f"{t}_connector")[0]
+                )
         self.built = True
 
     def compute(self, inputs):
         t_logits = ops.cast(inputs.teacher_logits, "float32")
         ce = keras.losses.categorical_crossentropy(
-            inputs.labels, t_logits, from_logits=True)
-        hit = ops.equal(ops.argmax(t_logits, axis=-1),
-                        ops.argmax(inputs.labels, axis=-1))
+            inputs.labels, t_logits, from_logits=True
+        )
+        hit = ops.equal(
+            ops.argmax(t_logits, axis=-1), ops.argmax(inputs.labels, axis=-1)
+        )
         self.accuracy.update_state(ops.cast(hit, "float32"))
         student_side, adapter_side = 0.0, 0.0
         for i, (t, s) in enumerate(self.pairs):
@@ -158,7 +181,8 @@ class ActivationMapAdaptation(DistillationLoss):
                 d_student, d_adapter = self._attention(a, x)
             else:
                 d_student, d_adapter = self._feature(
-                    self.connectors[i], a, x, inputs.training)
+                    self.connectors[i], a, x, inputs.training
+                )
             student_side = student_side + d_student
             adapter_side = adapter_side + d_adapter
         return {
@@ -170,14 +194,18 @@ class ActivationMapAdaptation(DistillationLoss):
     def _attention(self, a, x):
         qa, qs = matched_attention_maps(a, x, self.p)
         reduce = ops.sum if self.reduction == "sum" else ops.mean
-        return (reduce(ops.square(qs - ops.stop_gradient(qa)), axis=-1),
-                reduce(ops.square(qa - ops.stop_gradient(qs)), axis=-1))
+        return (
+            reduce(ops.square(qs - ops.stop_gradient(qa)), axis=-1),
+            reduce(ops.square(qa - ops.stop_gradient(qs)), axis=-1),
+        )
 
     def _feature(self, connector, a, x, training):
         r = ops.cast(connector(x, training=training), "float32")
         a = ops.cast(a, "float32")
-        target = (min(int(a.shape[1]), int(r.shape[1])),
-                  min(int(a.shape[2]), int(r.shape[2])))
+        target = (
+            min(int(a.shape[1]), int(r.shape[1])),
+            min(int(a.shape[2]), int(r.shape[2])),
+        )
         a, r = match_spatial(a, target), match_spatial(r, target)
 
         def mse(u, v):
@@ -189,14 +217,15 @@ class ActivationMapAdaptation(DistillationLoss):
     def get_config(self):
         config = super().get_config()
         config.pop("weight", None)
-        config.update({
-            "replacements": [r.get_config() for r in self.replacements],
-            "map_loss": self.map_loss,
-            "map_weight": self.map_weight,
-            "gamma": self.gamma,
-            "adapter_ce_weight": self.adapter_ce_weight,
-            "p": self.p,
-            "reduction": self.reduction,
-        })
+        config.update(
+            {
+                "replacements": [r.get_config() for r in self.replacements],
+                "map_loss": self.map_loss,
+                "map_weight": self.map_weight,
+                "gamma": self.gamma,
+                "adapter_ce_weight": self.adapter_ce_weight,
+                "p": self.p,
+                "reduction": self.reduction,
+            }
+        )
         return config
-

@@ -50,8 +50,7 @@ class AttentionTransfer(DistillationLoss):
     ```
     """
 
-    def __init__(self, layer_pairs, p=2.0, weight=1000.0, name="at",
-                 **kwargs):
+    def __init__(self, layer_pairs, p=2.0, weight=1000.0, name="at", **kwargs):
         super().__init__(weight=weight, name=name, **kwargs)
         self.layer_pairs = check_layer_pairs("layer_pairs", layer_pairs)
         self.p = check_positive("p", p)
@@ -64,8 +63,9 @@ class AttentionTransfer(DistillationLoss):
 
     def build_from_features(self, teacher_shapes, student_shapes):
         for t, s in self.layer_pairs:
-            check_rank4("AttentionTransfer", t, teacher_shapes[t], s,
-                        student_shapes[s])
+            check_rank4(
+                "AttentionTransfer", t, teacher_shapes[t], s, student_shapes[s]
+            )
         self.built = True
 
     def metric_names(self):
@@ -75,13 +75,15 @@ class AttentionTransfer(DistillationLoss):
         total = 0.0
         for t, s in self.layer_pairs:
             total = total + attention_distance(
-                inputs.teacher_features[t], inputs.student_features[s], self.p)
+                inputs.teacher_features[t], inputs.student_features[s], self.p
+            )
         return {"at_loss": (self.weight / 2.0) * total}
 
     def get_config(self):
         config = super().get_config()
-        config.update({"layer_pairs": [list(p) for p in self.layer_pairs],
-                       "p": self.p})
+        config.update(
+            {"layer_pairs": [list(p) for p in self.layer_pairs], "p": self.p}
+        )
         return config
 
 
@@ -90,25 +92,31 @@ def check_layer_pairs(name, pairs):
     if isinstance(pairs, (str, bytes)) or not pairs:
         raise ValueError(
             f"`{name}` must be a non-empty list of (teacher_layer, "
-            f"student_layer) name pairs. Received: {name}={pairs!r}")
+            f"student_layer) name pairs. Received: {name}={pairs!r}"
+        )
     out = []
     for pair in pairs:
-        if (not isinstance(pair, (list, tuple)) or len(pair) != 2
-                or not all(isinstance(n, str) and n for n in pair)):
+        if (
+            not isinstance(pair, (list, tuple))
+            or len(pair) != 2
+            or not all(isinstance(n, str) and n for n in pair)
+        ):
             raise ValueError(
                 f"Each entry of `{name}` must be a (teacher_layer, "
-                f"student_layer) pair of layer names. Received: {pair!r}")
+                f"student_layer) pair of layer names. Received: {pair!r}"
+            )
         out.append((pair[0], pair[1]))
     return tuple(out)
 
 
-def check_rank4(loss_name, teacher_layer, teacher_shape, student_layer,
-                student_shape):
+def check_rank4(
+    loss_name, teacher_layer, teacher_shape, student_layer, student_shape
+):
     """Raises unless both activations are `(batch, h, w, c)` maps."""
     if len(teacher_shape) != 4 or len(student_shape) != 4:
         raise ValueError(
             f"{loss_name} needs 4-D activation maps (batch, height, width, "
             f"channels). Received: teacher layer '{teacher_layer}' with shape "
             f"{tuple(teacher_shape)}, student layer '{student_layer}' with "
-            f"shape {tuple(student_shape)}")
-
+            f"shape {tuple(student_shape)}"
+        )

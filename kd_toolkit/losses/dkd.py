@@ -73,8 +73,17 @@ class DKD(DistillationLoss):
     ```
     """
 
-    def __init__(self, alpha=1.0, beta=8.0, temperature=4.0, warmup_steps=0,
-                 standardize=False, weight=1.0, name="dkd", **kwargs):
+    def __init__(
+        self,
+        alpha=1.0,
+        beta=8.0,
+        temperature=4.0,
+        warmup_steps=0,
+        standardize=False,
+        weight=1.0,
+        name="dkd",
+        **kwargs,
+    ):
         super().__init__(weight=weight, name=name, **kwargs)
         self.alpha = check_non_negative("alpha", alpha)
         self.beta = check_non_negative("beta", beta)
@@ -82,49 +91,67 @@ class DKD(DistillationLoss):
         self.warmup_steps = check_int("warmup_steps", warmup_steps, 0)
         self.standardize = check_bool("standardize", standardize)
         self.steps = self.add_weight(
-            shape=(), initializer="zeros", trainable=False, name="steps",
-            aggregation="only_first_replica")
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            name="steps",
+            aggregation="only_first_replica",
+        )
 
     def metric_names(self):
         return ("tckd_loss", "nckd_loss")
 
     def compute(self, inputs):
         tckd, nckd = decoupled_terms(
-            inputs.teacher_logits, inputs.student_logits, inputs.labels,
-            self.temperature, self.standardize)
+            inputs.teacher_logits,
+            inputs.student_logits,
+            inputs.labels,
+            self.temperature,
+            self.standardize,
+        )
         scale = self.weight
         if self.warmup_steps:
             if inputs.training:
                 self.steps.assign_add(1.0)
             scale = scale * ops.minimum(self.steps / self.warmup_steps, 1.0)
-        return {"tckd_loss": scale * self.alpha * tckd,
-                "nckd_loss": scale * self.beta * nckd}
+        return {
+            "tckd_loss": scale * self.alpha * tckd,
+            "nckd_loss": scale * self.beta * nckd,
+        }
 
     def get_config(self):
         config = super().get_config()
-        config.update({"alpha": self.alpha, "beta": self.beta,
-                       "temperature": self.temperature,
-                       "warmup_steps": self.warmup_steps,
-                       "standardize": self.standardize})
+        config.update(
+            {
+                "alpha": self.alpha,
+                "beta": self.beta,
+                "temperature": self.temperature,
+                "warmup_steps": self.warmup_steps,
+                "standardize": self.standardize,
+            }
+        )
         return config
 
 
-def decoupled_terms(teacher_logits, student_logits, labels, temperature,
-                    standardize=False):
+def decoupled_terms(
+    teacher_logits, student_logits, labels, temperature, standardize=False
+):
     """Per-sample `(TCKD, NCKD)`, each already multiplied by `τ²`."""
     t = ops.cast(teacher_logits, "float32")
     s = ops.cast(student_logits, "float32")
     if standardize:
         t, s = standardize_logits(t), standardize_logits(s)
     t, s = t / temperature, s / temperature
-    target = ops.one_hot(ops.argmax(labels, axis=-1), ops.shape(t)[-1],
-                         dtype="float32")
+    target = ops.one_hot(
+        ops.argmax(labels, axis=-1), ops.shape(t)[-1], dtype="float32"
+    )
     p, q = ops.softmax(t, axis=-1), ops.softmax(s, axis=-1)
     p_y = ops.sum(p * target, axis=-1)
     q_y = ops.sum(q * target, axis=-1)
     eps = 1e-12
-    tckd = (p_y * (ops.log(p_y + eps) - ops.log(q_y + eps))
-            + (1 - p_y) * (ops.log(1 - p_y + eps) - ops.log(1 - q_y + eps)))
+    tckd = p_y * (ops.log(p_y + eps) - ops.log(q_y + eps)) + (1 - p_y) * (
+        ops.log(1 - p_y + eps) - ops.log(1 - q_y + eps)
+    )
     log_p_hat = ops.log_softmax(t - _MASK * target, axis=-1)
     log_q_hat = ops.log_softmax(s - _MASK * target, axis=-1)
     nckd = ops.sum(ops.exp(log_p_hat) * (log_p_hat - log_q_hat), axis=-1)

@@ -22,8 +22,11 @@ def match_spatial(x, target_hw):
         return x
     if h % th == 0 and w % tw == 0:
         return ops.average_pool(
-            x, pool_size=(h // th, w // tw), strides=(h // th, w // tw),
-            padding="valid")
+            x,
+            pool_size=(h // th, w // tw),
+            strides=(h // th, w // tw),
+            padding="valid",
+        )
     return ops.image.resize(x, (th, tw), interpolation="bilinear")
 
 
@@ -58,7 +61,8 @@ def matched_attention_maps(teacher_map, student_map, p=2):
     target = (min(th, sh), min(tw, sw))
     return tuple(
         attention_map(match_spatial(ops.cast(m, "float32"), target), p)
-        for m in (teacher_map, student_map))
+        for m in (teacher_map, student_map)
+    )
 
 
 def attention_distance(teacher_map, student_map, p=2):
@@ -89,10 +93,18 @@ def conv_connector(teacher_shape, student_shape, name="connector"):
     stride = 1
     if sh > th and sh % th == 0 and sw % tw == 0 and sh // th == sw // tw:
         stride = sh // th
-    connector = keras.Sequential([
-        layers.Conv2D(teacher_shape[-1], 1, strides=stride, use_bias=False,
-                      name="connector_conv"),
-        layers.BatchNormalization(name="connector_bn"),
-    ], name=name)
+    connector = keras.Sequential(
+        [
+            layers.Conv2D(
+                teacher_shape[-1],
+                1,
+                strides=stride,
+                use_bias=False,
+                name="connector_conv",
+            ),
+            layers.BatchNormalization(name="connector_bn"),
+        ],
+        name=name,
+    )
     connector.build(tuple(student_shape))
     return connector, (min(th, sh // stride), min(tw, sw // stride))

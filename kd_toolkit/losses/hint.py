@@ -53,8 +53,9 @@ class Hint(DistillationLoss):
     ```
     """
 
-    def __init__(self, teacher_layer, student_layer, weight=1.0, name="hint",
-                 **kwargs):
+    def __init__(
+        self, teacher_layer, student_layer, weight=1.0, name="hint", **kwargs
+    ):
         super().__init__(weight=weight, name=name, **kwargs)
         self.teacher_layer = check_name("teacher_layer", teacher_layer)
         self.student_layer = check_name("student_layer", student_layer)
@@ -75,13 +76,13 @@ class Hint(DistillationLoss):
                 "Hint needs two 4-D activation maps or two 2-D vectors. "
                 f"Received: teacher layer '{self.teacher_layer}' with shape "
                 f"{t_shape}, student layer '{self.student_layer}' with shape "
-                f"{s_shape}")
+                f"{s_shape}"
+            )
         if len(t_shape) == 2:
             self.connector = layers.Dense(t_shape[-1], name="connector")
             self.connector.build(s_shape)
         else:
-            self.connector, self._target_hw = conv_connector(t_shape,
-                                                             s_shape)
+            self.connector, self._target_hw = conv_connector(t_shape, s_shape)
         self.built = True
 
     def metric_names(self):
@@ -89,8 +90,10 @@ class Hint(DistillationLoss):
 
     def compute(self, inputs):
         t = ops.cast(inputs.teacher_features[self.teacher_layer], "float32")
-        s = self.connector(inputs.student_features[self.student_layer],
-                           training=inputs.training)
+        s = self.connector(
+            inputs.student_features[self.student_layer],
+            training=inputs.training,
+        )
         s = ops.cast(s, "float32")
         if self._target_hw is not None:
             t = match_spatial(t, self._target_hw)
@@ -101,6 +104,10 @@ class Hint(DistillationLoss):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"teacher_layer": self.teacher_layer,
-                       "student_layer": self.student_layer})
+        config.update(
+            {
+                "teacher_layer": self.teacher_layer,
+                "student_layer": self.student_layer,
+            }
+        )
         return config

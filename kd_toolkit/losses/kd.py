@@ -59,8 +59,14 @@ class KD(DistillationLoss):
     ```
     """
 
-    def __init__(self, temperature=4.0, weight=1.0, name="kd",
-                 standardize=False, **kwargs):
+    def __init__(
+        self,
+        temperature=4.0,
+        weight=1.0,
+        name="kd",
+        standardize=False,
+        **kwargs,
+    ):
         super().__init__(weight=weight, name=name, **kwargs)
         self.temperature = check_positive("temperature", temperature)
         self.standardize = check_bool("standardize", standardize)
@@ -76,8 +82,9 @@ class KD(DistillationLoss):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"temperature": self.temperature,
-                       "standardize": self.standardize})
+        config.update(
+            {"temperature": self.temperature, "standardize": self.standardize}
+        )
         return config
 
 

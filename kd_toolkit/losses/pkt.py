@@ -50,15 +50,18 @@ class PKT(RelationalLoss):
     ```
     """
 
-    def __init__(self, teacher_layer, student_layer, weight=1.0, name="pkt",
-                 **kwargs):
-        super().__init__(teacher_layer, student_layer, weight=weight,
-                         name=name, **kwargs)
+    def __init__(
+        self, teacher_layer, student_layer, weight=1.0, name="pkt", **kwargs
+    ):
+        super().__init__(
+            teacher_layer, student_layer, weight=weight, name=name, **kwargs
+        )
 
     def relation_loss(self, t, s):
         p_t, p_s = conditional_similarities(t), conditional_similarities(s)
-        return ops.sum(p_t * (ops.log(p_t + _EPSILON)
-                              - ops.log(p_s + _EPSILON)), axis=-1)
+        return ops.sum(
+            p_t * (ops.log(p_t + _EPSILON) - ops.log(p_s + _EPSILON)), axis=-1
+        )
 
 
 def conditional_similarities(x):

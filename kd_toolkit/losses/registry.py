@@ -18,7 +18,8 @@ def register(name, cls=None):
     if _REGISTRY.get(name, cls) is not cls:
         raise ValueError(
             f"The loss name {name!r} is taken by "
-            f"{_REGISTRY[name].__name__}. Received: cls={cls.__name__}")
+            f"{_REGISTRY[name].__name__}. Received: cls={cls.__name__}"
+        )
     _REGISTRY[name] = cls
     return cls
 
@@ -52,17 +53,23 @@ def get(identifier, **kwargs):
                 f"The loss {identifier!r} ({cls.__name__}) has no default "
                 f"for {missing}: pass them, e.g. kd_toolkit.losses.get("
                 f"{identifier!r}, {missing[0]}=...). Received: "
-                f"{given or 'no arguments'}")
+                f"{given or 'no arguments'}"
+            )
         return cls(**kwargs)
     raise ValueError(
         f"Unknown distillation loss. Expected one of {names()} or a "
-        f"DistillationLoss instance. Received: loss={identifier!r}")
+        f"DistillationLoss instance. Received: loss={identifier!r}"
+    )
 
 
 def required_arguments(cls, given=()):
     """Constructor arguments of `cls` without a default, not in `given`."""
     params = inspect.signature(cls.__init__).parameters.values()
-    return [p.name for p in params
-            if p.name != "self" and p.default is p.empty
-            and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
-            and p.name not in given]
+    return [
+        p.name
+        for p in params
+        if p.name != "self"
+        and p.default is p.empty
+        and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+        and p.name not in given
+    ]

@@ -22,8 +22,9 @@ class RelationalLoss(DistillationLoss):
         name: str. Layer name and metric prefix.
     """
 
-    def __init__(self, teacher_layer, student_layer, weight=1.0, name=None,
-                 **kwargs):
+    def __init__(
+        self, teacher_layer, student_layer, weight=1.0, name=None, **kwargs
+    ):
         super().__init__(weight=weight, name=name, **kwargs)
         self.teacher_layer = check_name("teacher_layer", teacher_layer)
         self.student_layer = check_name("student_layer", student_layer)
@@ -44,12 +45,17 @@ class RelationalLoss(DistillationLoss):
 
     def relation_loss(self, t, s):
         raise NotImplementedError(
-            f"{type(self).__name__} must implement `relation_loss(t, s)`.")
+            f"{type(self).__name__} must implement `relation_loss(t, s)`."
+        )
 
     def get_config(self):
         config = super().get_config()
-        config.update({"teacher_layer": self.teacher_layer,
-                       "student_layer": self.student_layer})
+        config.update(
+            {
+                "teacher_layer": self.teacher_layer,
+                "student_layer": self.student_layer,
+            }
+        )
         return config
 
 
@@ -60,16 +66,20 @@ def embeddings(features):
 
 
 def l2_normalize(x, axis=-1, epsilon=1e-12):
-    return x / ops.sqrt(ops.maximum(ops.sum(x * x, axis=axis, keepdims=True),
-                                    epsilon))
+    return x / ops.sqrt(
+        ops.maximum(ops.sum(x * x, axis=axis, keepdims=True), epsilon)
+    )
 
 
 def pairwise_distances(x, epsilon=1e-12):
     """Euclidean distances `(b, b)` between the rows of `x`, exactly 0 on
     the diagonal (and a finite gradient there)."""
     squared = ops.sum(x * x, axis=-1)
-    d2 = squared[:, None] + squared[None, :] - 2.0 * ops.matmul(
-        x, ops.transpose(x))
+    d2 = (
+        squared[:, None]
+        + squared[None, :]
+        - 2.0 * ops.matmul(x, ops.transpose(x))
+    )
     off_diagonal = 1.0 - ops.eye(ops.shape(x)[0], dtype=x.dtype)
     d2 = ops.maximum(d2, epsilon) * off_diagonal
     return ops.sqrt(d2 + (1.0 - off_diagonal)) * off_diagonal

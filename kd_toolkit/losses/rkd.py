@@ -57,12 +57,22 @@ class RKD(RelationalLoss):
     ```
     """
 
-    def __init__(self, teacher_layer, student_layer, distance_weight=25.0,
-                 angle_weight=50.0, weight=1.0, name="rkd", **kwargs):
-        super().__init__(teacher_layer, student_layer, weight=weight,
-                         name=name, **kwargs)
-        self.distance_weight = check_non_negative("distance_weight",
-                                                  distance_weight)
+    def __init__(
+        self,
+        teacher_layer,
+        student_layer,
+        distance_weight=25.0,
+        angle_weight=50.0,
+        weight=1.0,
+        name="rkd",
+        **kwargs,
+    ):
+        super().__init__(
+            teacher_layer, student_layer, weight=weight, name=name, **kwargs
+        )
+        self.distance_weight = check_non_negative(
+            "distance_weight", distance_weight
+        )
         self.angle_weight = check_non_negative("angle_weight", angle_weight)
 
     def relation_loss(self, t, s):
@@ -73,8 +83,12 @@ class RKD(RelationalLoss):
 
     def get_config(self):
         config = super().get_config()
-        config.update({"distance_weight": self.distance_weight,
-                       "angle_weight": self.angle_weight})
+        config.update(
+            {
+                "distance_weight": self.distance_weight,
+                "angle_weight": self.angle_weight,
+            }
+        )
         return config
 
 
@@ -88,5 +102,5 @@ def _normalized_distances(x):
 def _angles(x):
     """`ψ_A[i, j, k] = ⟨e_ij, e_kj⟩` with `e_ij` the unit vector from `x_j`
     to `x_i` (0 when `i = j`), shape `(b, b, b)` indexed `[i, j, k]`."""
-    e = l2_normalize(x[:, None, :] - x[None, :, :])      # [i, j, :]
+    e = l2_normalize(x[:, None, :] - x[None, :, :])  # [i, j, :]
     return ops.einsum("ijd,kjd->ijk", e, e)

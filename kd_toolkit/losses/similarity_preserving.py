@@ -48,10 +48,12 @@ class SimilarityPreserving(RelationalLoss):
     ```
     """
 
-    def __init__(self, teacher_layer, student_layer, weight=3000.0,
-                 name="sp", **kwargs):
-        super().__init__(teacher_layer, student_layer, weight=weight,
-                         name=name, **kwargs)
+    def __init__(
+        self, teacher_layer, student_layer, weight=3000.0, name="sp", **kwargs
+    ):
+        super().__init__(
+            teacher_layer, student_layer, weight=weight, name=name, **kwargs
+        )
 
     def relation_loss(self, t, s):
         g_t = l2_normalize(ops.matmul(t, ops.transpose(t)))

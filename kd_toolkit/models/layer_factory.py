@@ -36,23 +36,35 @@ def image_input(input_shape):
 def conv(filters, kernel_size, strides, name, weight_decay):
     """A bias-free `Conv2D` with "same" padding and `he_normal` init."""
     return keras.layers.Conv2D(
-        filters, kernel_size, strides=strides, padding="same",
-        use_bias=False, kernel_initializer="he_normal",
-        kernel_regularizer=_regularizer(weight_decay), name=name)
+        filters,
+        kernel_size,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        kernel_initializer="he_normal",
+        kernel_regularizer=_regularizer(weight_decay),
+        name=name,
+    )
 
 
 def depthwise_conv(strides, name, weight_decay):
     """A bias-free 3x3 `DepthwiseConv2D` with "same" padding."""
     return keras.layers.DepthwiseConv2D(
-        3, strides=strides, padding="same", use_bias=False,
+        3,
+        strides=strides,
+        padding="same",
+        use_bias=False,
         depthwise_initializer="he_normal",
-        depthwise_regularizer=_regularizer(weight_decay), name=name)
+        depthwise_regularizer=_regularizer(weight_decay),
+        name=name,
+    )
 
 
 def batch_norm(name):
     """`BatchNormalization` with momentum 0.9 and epsilon 1e-5."""
     return keras.layers.BatchNormalization(
-        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name)
+        momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name=name
+    )
 
 
 def relu(name):
@@ -73,6 +85,9 @@ def classifier_head(x, num_classes, weight_decay):
     """
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.layers.Dense(
-        num_classes, kernel_initializer="glorot_uniform",
-        kernel_regularizer=_regularizer(weight_decay), dtype="float32",
-        name="logits")(x)
+        num_classes,
+        kernel_initializer="glorot_uniform",
+        kernel_regularizer=_regularizer(weight_decay),
+        dtype="float32",
+        name="logits",
+    )(x)

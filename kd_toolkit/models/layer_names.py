@@ -17,9 +17,11 @@ def _matching(model, pattern, what):
     if not isinstance(model, keras.Model):
         raise TypeError(
             f"`model` must be a keras.Model to list its {what}. "
-            f"Received: model={model!r}")
-    return [layer.name for layer in model.layers
-            if pattern.fullmatch(layer.name)]
+            f"Received: model={model!r}"
+        )
+    return [
+        layer.name for layer in model.layers if pattern.fullmatch(layer.name)
+    ]
 
 
 def block_output_names(model):

@@ -41,9 +41,14 @@ def _separable_block(x, filters, strides, prefix, weight_decay):
     return lf.relu(f"{prefix}_out")(x)
 
 
-def mobilenet_tiny(input_shape=(32, 32, 3), num_classes=10,
-                   filters=(32, 64, 128), blocks_per_stage=2,
-                   stem_filters=16, weight_decay=0.0):
+def mobilenet_tiny(
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    filters=(32, 64, 128),
+    blocks_per_stage=2,
+    stem_filters=16,
+    weight_decay=0.0,
+):
     """Builds a small MobileNet-like network (logits).
 
     Howard et al., "MobileNets", 2017: depthwise-separable convolutions.
@@ -80,11 +85,14 @@ def mobilenet_tiny(input_shape=(32, 32, 3), num_classes=10,
     """
     filters = common_validation.check_ints("filters", filters)
     blocks_per_stage = common_validation.check_positive_int(
-        "blocks_per_stage", blocks_per_stage)
+        "blocks_per_stage", blocks_per_stage
+    )
     stem_filters = common_validation.check_positive_int(
-        "stem_filters", stem_filters)
+        "stem_filters", stem_filters
+    )
     input_shape = validation.check_input_shape(
-        input_shape, 2 ** (len(filters) - 1))
+        input_shape, 2 ** (len(filters) - 1)
+    )
     num_classes = validation.check_num_classes(num_classes)
     weight_decay = validation.check_weight_decay(weight_decay)
 
@@ -95,8 +103,9 @@ def mobilenet_tiny(input_shape=(32, 32, 3), num_classes=10,
     for i, width in enumerate(filters, start=1):
         for j in range(1, blocks_per_stage + 1):
             strides = 2 if i > 1 and j == 1 else 1
-            x = _separable_block(x, width, strides, f"stage{i}_block{j}",
-                                 weight_decay)
+            x = _separable_block(
+                x, width, strides, f"stage{i}_block{j}", weight_decay
+            )
         x = lf.identity(f"stage{i}_out")(x)
     outputs = lf.classifier_head(x, num_classes, weight_decay)
     return keras.Model(inputs, outputs, name="mobilenet_tiny")

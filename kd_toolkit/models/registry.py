@@ -29,14 +29,19 @@ _RESNET_OPTIONS = ("base_width", "weight_decay")
 _WRN_OPTIONS = ("dropout", "weight_decay")
 
 _ZOO = {
-    **{n: _Entry(functools.partial(resnet, n), _RESNET_OPTIONS)
-       for n in RESNET_NAMES},
-    **{n: _Entry(functools.partial(wide_resnet, d, k), _WRN_OPTIONS)
-       for n, (d, k) in WRN_CONFIGS.items()},
+    **{
+        n: _Entry(functools.partial(resnet, n), _RESNET_OPTIONS)
+        for n in RESNET_NAMES
+    },
+    **{
+        n: _Entry(functools.partial(wide_resnet, d, k), _WRN_OPTIONS)
+        for n, (d, k) in WRN_CONFIGS.items()
+    },
     "simple_cnn": _Entry(simple_cnn, ("filters", "weight_decay")),
     "mobilenet_tiny": _Entry(
         mobilenet_tiny,
-        ("filters", "blocks_per_stage", "stem_filters", "weight_decay")),
+        ("filters", "blocks_per_stage", "stem_filters", "weight_decay"),
+    ),
 }
 
 
@@ -77,14 +82,14 @@ def get(name, input_shape=None, num_classes=10, **kwargs):
                                     base_width=8)
     ```
     """
-    common_validation.check_choice(
-        "name", name, tuple(_ZOO), what="model name")
+    common_validation.check_choice("name", name, tuple(_ZOO), what="model name")
     entry = _ZOO[name]
     unknown = sorted(set(kwargs) - set(entry.options))
     if unknown:
         raise ValueError(
             f"Model '{name}' does not take the option(s) {unknown}. Valid "
-            f"options: {list(entry.options)}. Received: kwargs={kwargs!r}")
+            f"options: {list(entry.options)}. Received: kwargs={kwargs!r}"
+        )
     if input_shape is not None:
         kwargs["input_shape"] = input_shape
     return entry.build(num_classes=num_classes, **kwargs)

@@ -73,14 +73,20 @@ def _basic_block(x, filters, strides, prefix, weight_decay):
     shortcut = x
     if strides != 1 or in_channels != filters:
         shortcut = lf.conv(
-            filters, 1, strides, f"{prefix}_shortcut_conv", weight_decay)(x)
+            filters, 1, strides, f"{prefix}_shortcut_conv", weight_decay
+        )(x)
         shortcut = lf.batch_norm(f"{prefix}_shortcut_bn")(shortcut)
     y = keras.layers.Add(name=f"{prefix}_add")([y, shortcut])
     return lf.relu(f"{prefix}_out")(y)
 
 
-def resnet(name, input_shape=(32, 32, 3), num_classes=10, base_width=None,
-           weight_decay=0.0):
+def resnet(
+    name,
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    base_width=None,
+    weight_decay=0.0,
+):
     """Builds a CIFAR-style ResNet that outputs logits.
 
     He et al., "Deep Residual Learning for Image Recognition", CVPR 2016.
@@ -121,7 +127,8 @@ def resnet(name, input_shape=(32, 32, 3), num_classes=10, base_width=None,
     ```
     """
     common_validation.check_choice(
-        "name", name, RESNET_NAMES, what="model name")
+        "name", name, RESNET_NAMES, what="model name"
+    )
     spec = _SPECS[name]
     input_shape = validation.check_input_shape(input_shape, _DOWNSAMPLING)
     num_classes = validation.check_num_classes(num_classes)
@@ -140,8 +147,13 @@ def resnet(name, input_shape=(32, 32, 3), num_classes=10, base_width=None,
     for i, stride in enumerate(_STAGE_STRIDES, start=1):
         filters = width * 2 ** (i - 1)
         for j in range(1, blocks_per_stage + 1):
-            x = _basic_block(x, filters, stride if j == 1 else 1,
-                             f"stage{i}_block{j}", weight_decay)
+            x = _basic_block(
+                x,
+                filters,
+                stride if j == 1 else 1,
+                f"stage{i}_block{j}",
+                weight_decay,
+            )
         x = lf.identity(f"stage{i}_out")(x)
     outputs = lf.classifier_head(x, num_classes, weight_decay)
     return keras.Model(inputs, outputs, name=name)

@@ -24,8 +24,9 @@ from kd_toolkit.models import validation
 from kd_toolkit.utils import validation as common_validation
 
 
-def simple_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64),
-               weight_decay=0.0):
+def simple_cnn(
+    input_shape=(28, 28, 1), num_classes=10, filters=(32, 64), weight_decay=0.0
+):
     """Builds a plain CNN of conv-BN-ReLU-max-pool stages (logits).
 
     Each stage halves the resolution, so known height and width must be at
@@ -58,8 +59,7 @@ def simple_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64),
     ```
     """
     filters = common_validation.check_ints("filters", filters)
-    input_shape = validation.check_input_shape(
-        input_shape, 2 ** len(filters))
+    input_shape = validation.check_input_shape(input_shape, 2 ** len(filters))
     num_classes = validation.check_num_classes(num_classes)
     weight_decay = validation.check_weight_decay(weight_decay)
 
@@ -69,8 +69,9 @@ def simple_cnn(input_shape=(28, 28, 1), num_classes=10, filters=(32, 64),
         x = lf.conv(width, 3, 1, f"stage{i}_conv", weight_decay)(x)
         x = lf.batch_norm(f"stage{i}_bn")(x)
         x = lf.relu(f"stage{i}_relu")(x)
-        x = keras.layers.MaxPooling2D(
-            2, padding="same", name=f"stage{i}_pool")(x)
+        x = keras.layers.MaxPooling2D(2, padding="same", name=f"stage{i}_pool")(
+            x
+        )
         x = lf.identity(f"stage{i}_out")(x)
     outputs = lf.classifier_head(x, num_classes, weight_decay)
     return keras.Model(inputs, outputs, name="simple_cnn")

@@ -69,13 +69,20 @@ def _preact_block(x, filters, strides, dropout, prefix, weight_decay):
     shortcut = x
     if projection:
         shortcut = lf.conv(
-            filters, 1, strides, f"{prefix}_shortcut_conv", weight_decay)(pre)
+            filters, 1, strides, f"{prefix}_shortcut_conv", weight_decay
+        )(pre)
     y = keras.layers.Add(name=f"{prefix}_add")([y, shortcut])
     return lf.identity(f"{prefix}_out")(y)
 
 
-def wide_resnet(depth, width_factor, input_shape=(32, 32, 3), num_classes=10,
-                dropout=0.0, weight_decay=0.0):
+def wide_resnet(
+    depth,
+    width_factor,
+    input_shape=(32, 32, 3),
+    num_classes=10,
+    dropout=0.0,
+    weight_decay=0.0,
+):
     """Builds a wide residual network WRN-`depth`-`width_factor` (logits).
 
     Zagoruyko and Komodakis, "Wide Residual Networks", BMVC 2016.
@@ -117,9 +124,11 @@ def wide_resnet(depth, width_factor, input_shape=(32, 32, 3), num_classes=10,
     if depth < 10 or (depth - 4) % 6:
         raise ValueError(
             "`depth` of a wide ResNet must be 6n + 4 with n >= 1 "
-            f"(10, 16, 22, 28, 40, ...). Received: depth={depth}")
+            f"(10, 16, 22, 28, 40, ...). Received: depth={depth}"
+        )
     width_factor = common_validation.check_positive_int(
-        "width_factor", width_factor)
+        "width_factor", width_factor
+    )
     input_shape = validation.check_input_shape(input_shape, _DOWNSAMPLING)
     num_classes = validation.check_num_classes(num_classes)
     dropout = validation.check_rate(dropout, "dropout")
@@ -132,8 +141,14 @@ def wide_resnet(depth, width_factor, input_shape=(32, 32, 3), num_classes=10,
     for i, stride in enumerate(_STAGE_STRIDES, start=1):
         filters = _STEM_WIDTH * width_factor * 2 ** (i - 1)
         for j in range(1, blocks_per_stage + 1):
-            x = _preact_block(x, filters, stride if j == 1 else 1, dropout,
-                              f"stage{i}_block{j}", weight_decay)
+            x = _preact_block(
+                x,
+                filters,
+                stride if j == 1 else 1,
+                dropout,
+                f"stage{i}_block{j}",
+                weight_decay,
+            )
         if i == len(_STAGE_STRIDES):
             x = lf.batch_norm("final_bn")(x)
             x = lf.relu("final_relu")(x)

@@ -31,7 +31,8 @@ def path(name):
     if name not in names():
         raise ValueError(
             f"Unknown pretrained model. Expected one of {names()}. "
-            f"Received: name={name!r}")
+            f"Received: name={name!r}"
+        )
     return _DIR / f"{name}.keras"
 
 

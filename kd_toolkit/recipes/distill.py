@@ -107,13 +107,15 @@ class DistillConfig:
 
 def method_settings(cfg):
     """The `MethodSettings` of a run's config."""
-    return methods.MethodSettings(temperature=cfg.temperature,
-                                  kd_weight=cfg.kd_weight)
+    return methods.MethodSettings(
+        temperature=cfg.temperature, kd_weight=cfg.kd_weight
+    )
 
 
 def _build(arch, width, info, seed):
-    return training.build_model(arch, info.input_shape, info.num_classes,
-                                width=width, seed=seed)
+    return training.build_model(
+        arch, info.input_shape, info.num_classes, width=width, seed=seed
+    )
 
 
 def _optimizer(cfg, steps):
@@ -129,17 +131,28 @@ def _timed_fit(cfg, model, train_ds, epochs, stage):
     `cfg.resume`, backs up to (and resumes from) `out_dir/backup/stage`."""
     callbacks = []
     if cfg.resume:
-        callbacks.append(BackupAndRestore(
-            os.path.join(cfg.out_dir, "backup", stage),
-            save_freq=cfg.backup_steps or "epoch"))
+        callbacks.append(
+            BackupAndRestore(
+                os.path.join(cfg.out_dir, "backup", stage),
+                save_freq=cfg.backup_steps or "epoch",
+            )
+        )
         epoch, batches = callbacks[0].resume_point()
         if epoch or batches:
-            print(f"[kd_toolkit] resuming {stage} from its backup: epoch "
-                  f"{epoch + 1}, {batches} steps done", flush=True)
+            print(
+                f"[kd_toolkit] resuming {stage} from its backup: epoch "
+                f"{epoch + 1}, {batches} steps done",
+                flush=True,
+            )
     start = time.perf_counter()
     # The pipeline shuffles itself; Keras cannot shuffle a tf.data source.
-    history = model.fit(train_ds, epochs=epochs, verbose=cfg.verbose,
-                        shuffle=False, callbacks=callbacks)
+    history = model.fit(
+        train_ds,
+        epochs=epochs,
+        verbose=cfg.verbose,
+        shuffle=False,
+        callbacks=callbacks,
+    )
     ran = len(history.epoch)
     return history, (time.perf_counter() - start) / max(ran, 1)
 
@@ -159,22 +172,36 @@ def train_teacher(cfg, info, steps):
     """
     if cfg.pretrained_teacher and not cfg.retrain_teacher:
         path = pretrained.path(cfg.pretrained_teacher)
-        print(f"[kd_toolkit] loading the shipped teacher "
-              f"'{cfg.pretrained_teacher}'", flush=True)
-        return (pretrained.load(cfg.pretrained_teacher), None, str(path),
-                pretrained.info(cfg.pretrained_teacher))
+        print(
+            f"[kd_toolkit] loading the shipped teacher "
+            f"'{cfg.pretrained_teacher}'",
+            flush=True,
+        )
+        return (
+            pretrained.load(cfg.pretrained_teacher),
+            None,
+            str(path),
+            pretrained.info(cfg.pretrained_teacher),
+        )
     path = cfg.teacher_path or os.path.join(cfg.out_dir, "teacher.keras")
     if os.path.exists(path) and not cfg.retrain_teacher:
         print(f"[kd_toolkit] loading cached teacher from {path}", flush=True)
         return keras.models.load_model(path), None, path, None
-    print(f"[kd_toolkit] training teacher {cfg.teacher} for "
-          f"{cfg.teacher_epochs} epochs", flush=True)
+    print(
+        f"[kd_toolkit] training teacher {cfg.teacher} for "
+        f"{cfg.teacher_epochs} epochs",
+        flush=True,
+    )
     teacher = _build(cfg.teacher, cfg.teacher_width, info, cfg.seed + 1000)
-    teacher.compile(_optimizer(cfg, steps * cfg.teacher_epochs),
-                    training.hard_label_loss(), metrics=["accuracy"],
-                    jit_compile=_jit(cfg, teacher))
-    _, seconds = _timed_fit(cfg, teacher, _train_data(cfg),
-                            cfg.teacher_epochs, "teacher")
+    teacher.compile(
+        _optimizer(cfg, steps * cfg.teacher_epochs),
+        training.hard_label_loss(),
+        metrics=["accuracy"],
+        jit_compile=_jit(cfg, teacher),
+    )
+    _, seconds = _timed_fit(
+        cfg, teacher, _train_data(cfg), cfg.teacher_epochs, "teacher"
+    )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_save_model(teacher, path, overwrite=True)
     return teacher, seconds, path, None
@@ -186,9 +213,14 @@ def _train_data(cfg):
     one would give each stage different data (and break both the pairing
     of the two students and an exact resume)."""
     _seed_pipelines(cfg)
-    return data.load(cfg.dataset, "train", limit=cfg.train_limit,
-                     batch_size=cfg.batch_size, data_dir=cfg.data_dir,
-                     seed=cfg.seed)
+    return data.load(
+        cfg.dataset,
+        "train",
+        limit=cfg.train_limit,
+        batch_size=cfg.batch_size,
+        data_dir=cfg.data_dir,
+        seed=cfg.seed,
+    )
 
 
 def _seed_pipelines(cfg):
@@ -210,31 +242,42 @@ def _student_data(cfg, teacher, teacher_path):
     if cfg.cache_draws <= 0:
         return _train_data(cfg), _train_data(cfg), None
     if not methods.get(cfg.method).logits_only:
-        print(f"[kd_toolkit] method '{cfg.method}' reads teacher features: "
-              "the teacher runs live (the cache holds logits only)",
-              flush=True)
+        print(
+            f"[kd_toolkit] method '{cfg.method}' reads teacher features: "
+            "the teacher runs live (the cache holds logits only)",
+            flush=True,
+        )
         return _train_data(cfg), _train_data(cfg), None
-    x, y = data.load_numpy(cfg.dataset, "train", data_dir=cfg.data_dir,
-                           limit=cfg.train_limit)
-    where = (os.path.join(cfg.out_dir, "teacher.keras")
-             if cfg.pretrained_teacher and not cfg.retrain_teacher
-             else teacher_path)
+    x, y = data.load_numpy(
+        cfg.dataset, "train", data_dir=cfg.data_dir, limit=cfg.train_limit
+    )
+    where = (
+        os.path.join(cfg.out_dir, "teacher.keras")
+        if cfg.pretrained_teacher and not cfg.retrain_teacher
+        else teacher_path
+    )
     path = teacher_cache.default_path(
-        where, f"{cfg.dataset}-train{len(y)}-d{cfg.cache_draws}")
+        where, f"{cfg.dataset}-train{len(y)}-d{cfg.cache_draws}"
+    )
     start = time.perf_counter()
     cache = teacher_cache.TeacherLogitsCache.get_or_build(
-        path, teacher, x,
-        augment=data.augment_spec(cfg.dataset), draws=cfg.cache_draws,
-        rebuild=True)
+        path,
+        teacher,
+        x,
+        augment=data.augment_spec(cfg.dataset),
+        draws=cfg.cache_draws,
+        rebuild=True,
+    )
     seconds = time.perf_counter() - start
     args = dict(batch_size=cfg.batch_size, seed=cfg.seed)
     _seed_pipelines(cfg)
     distill_ds = cache.dataset(x, y, **args)
     _seed_pipelines(cfg)
-    return (distill_ds,
-            cache.dataset(x, y, with_teacher_outputs=False, **args),
-            {"path": str(path),
-             "draws": cfg.cache_draws, "seconds": seconds})
+    return (
+        distill_ds,
+        cache.dataset(x, y, with_teacher_outputs=False, **args),
+        {"path": str(path), "draws": cfg.cache_draws, "seconds": seconds},
+    )
 
 
 def _student_alone(cfg, info, steps, alone_ds, test_ds):
@@ -245,30 +288,51 @@ def _student_alone(cfg, info, steps, alone_ds, test_ds):
         with open(done) as f:
             entry = json.load(f)
         if entry.get("config") == _baseline_config(cfg):
-            print("[kd_toolkit] student alone: reusing the finished run in "
-                  f"{done}", flush=True)
+            print(
+                "[kd_toolkit] student alone: reusing the finished run in "
+                f"{done}",
+                flush=True,
+            )
             return entry["result"]
     print(f"[kd_toolkit] training student {cfg.student} alone", flush=True)
     alone = _build(cfg.student, cfg.student_width, info, cfg.seed)
-    alone.compile(_optimizer(cfg, steps * cfg.epochs),
-                  training.hard_label_loss(), metrics=["accuracy"],
-                  jit_compile=_jit(cfg, alone))
+    alone.compile(
+        _optimizer(cfg, steps * cfg.epochs),
+        training.hard_label_loss(),
+        metrics=["accuracy"],
+        jit_compile=_jit(cfg, alone),
+    )
     _, seconds = _timed_fit(cfg, alone, alone_ds, cfg.epochs, "alone")
-    result = {"params": alone.count_params(), "epochs": cfg.epochs,
-              "seconds_per_epoch": seconds,
-              "test_accuracy": _accuracy(alone, test_ds)}
+    result = {
+        "params": alone.count_params(),
+        "epochs": cfg.epochs,
+        "seconds_per_epoch": seconds,
+        "test_accuracy": _accuracy(alone, test_ds),
+    }
     if cfg.resume:
-        atomic_write_text(done, json.dumps(
-            {"config": _baseline_config(cfg), "result": result}),
-            overwrite=True)
+        atomic_write_text(
+            done,
+            json.dumps({"config": _baseline_config(cfg), "result": result}),
+            overwrite=True,
+        )
     return result
 
 
 def _baseline_config(cfg):
     """The settings the student-alone result depends on."""
-    keys = ("dataset", "student", "student_width", "epochs", "batch_size",
-            "learning_rate", "train_limit", "test_limit", "seed",
-            "cache_draws", "data_dir")
+    keys = (
+        "dataset",
+        "student",
+        "student_width",
+        "epochs",
+        "batch_size",
+        "learning_rate",
+        "train_limit",
+        "test_limit",
+        "seed",
+        "cache_draws",
+        "data_dir",
+    )
     return {k: getattr(cfg, k) for k in keys}
 
 
@@ -283,44 +347,55 @@ def run_distillation(cfg):
     if not 0.0 <= cfg.kd_weight <= 1.0:
         raise ValueError(
             f"`kd_weight` must be in [0, 1]. Received: kd_weight="
-            f"{cfg.kd_weight}")
+            f"{cfg.kd_weight}"
+        )
     if cfg.pretrained_teacher is not None:
         pretrained.path(cfg.pretrained_teacher)  # raises with choices
     validation.check_int("cache_draws", cfg.cache_draws, 0)
     validation.check_int("backup_steps", cfg.backup_steps, 0)
     info = data.dataset_info(cfg.dataset)
-    test_ds = data.load(cfg.dataset, "test", limit=cfg.test_limit,
-                        batch_size=cfg.batch_size, data_dir=cfg.data_dir,
-                        seed=cfg.seed)
+    test_ds = data.load(
+        cfg.dataset,
+        "test",
+        limit=cfg.test_limit,
+        batch_size=cfg.batch_size,
+        data_dir=cfg.data_dir,
+        seed=cfg.seed,
+    )
     n_train = cfg.train_limit or info.num_train
     n_test = cfg.test_limit or info.num_test
     steps = -(-n_train // cfg.batch_size)
     os.makedirs(cfg.out_dir, exist_ok=True)
 
     teacher, teacher_seconds, teacher_path, record = train_teacher(
-        cfg, info, steps)
+        cfg, info, steps
+    )
     report = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-        "versions": {"tensorflow": tf.__version__,
-                     "keras": keras.__version__},
+        "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "command": "python -m kd_toolkit.train " + " ".join(sys.argv[1:]),
         "config": dataclasses.asdict(cfg),
-        "train_images": n_train, "test_images": n_test,
-        "student_arch": cfg.student + (f" (width {cfg.student_width})"
-                                       if cfg.student_width else ""),
-        "teacher": {"arch": record["arch"] if record else cfg.teacher,
-                    "path": teacher_path,
-                    "params": teacher.count_params(),
-                    "epochs": None if teacher_seconds is None
-                    else cfg.teacher_epochs,
-                    "seconds_per_epoch": teacher_seconds,
-                    "test_accuracy": _accuracy(teacher, test_ds)},
+        "train_images": n_train,
+        "test_images": n_test,
+        "student_arch": cfg.student
+        + (f" (width {cfg.student_width})" if cfg.student_width else ""),
+        "teacher": {
+            "arch": record["arch"] if record else cfg.teacher,
+            "path": teacher_path,
+            "params": teacher.count_params(),
+            "epochs": None if teacher_seconds is None else cfg.teacher_epochs,
+            "seconds_per_epoch": teacher_seconds,
+            "test_accuracy": _accuracy(teacher, test_ds),
+        },
     }
     if record:
         report["teacher"]["shipped"] = record
-    print(f"[kd_toolkit] teacher test accuracy "
-          f"{report['teacher']['test_accuracy']:.4f}", flush=True)
+    print(
+        f"[kd_toolkit] teacher test accuracy "
+        f"{report['teacher']['test_accuracy']:.4f}",
+        flush=True,
+    )
     if cfg.teacher_only:
         return report
 
@@ -328,31 +403,47 @@ def run_distillation(cfg):
     if cache:
         report["teacher_cache"] = cache
     if cfg.baseline:
-        report["student_alone"] = _student_alone(cfg, info, steps, alone_ds,
-                                                 test_ds)
+        report["student_alone"] = _student_alone(
+            cfg, info, steps, alone_ds, test_ds
+        )
 
-    print(f"[kd_toolkit] distilling student {cfg.student} with "
-          f"{cfg.method}" + (" from the teacher-output cache" if cache
-                             else ""), flush=True)
+    print(
+        f"[kd_toolkit] distilling student {cfg.student} with "
+        f"{cfg.method}" + (" from the teacher-output cache" if cache else ""),
+        flush=True,
+    )
     student = _build(cfg.student, cfg.student_width, info, cfg.seed)
-    plan = method.plan(method_settings(cfg), teacher, student,
-                       train_ds=_train_data(cfg) if method.warms_up else None,
-                       total_steps=steps * cfg.epochs)
+    plan = method.plan(
+        method_settings(cfg),
+        teacher,
+        student,
+        train_ds=_train_data(cfg) if method.warms_up else None,
+        total_steps=steps * cfg.epochs,
+    )
     if plan.info:
         report["method_info"] = plan.info
     distiller = Distiller(
-        plan.teacher or teacher, student, losses=plan.losses,
-        student_loss_weight=1.0 - cfg.kd_weight)
-    distiller.compile(_optimizer(cfg, steps * cfg.epochs),
-                      metrics=["accuracy"], jit_compile=_jit(cfg, distiller))
-    history, seconds = _timed_fit(cfg, distiller, distill_ds, cfg.epochs,
-                                  "distiller")
+        plan.teacher or teacher,
+        student,
+        losses=plan.losses,
+        student_loss_weight=1.0 - cfg.kd_weight,
+    )
+    distiller.compile(
+        _optimizer(cfg, steps * cfg.epochs),
+        metrics=["accuracy"],
+        jit_compile=_jit(cfg, distiller),
+    )
+    history, seconds = _timed_fit(
+        cfg, distiller, distill_ds, cfg.epochs, "distiller"
+    )
     student_path = os.path.join(cfg.out_dir, "student.keras")
     atomic_save_model(student, student_path, overwrite=True)
     report["distilled"] = {
-        "params": student.count_params(), "epochs": cfg.epochs,
+        "params": student.count_params(),
+        "epochs": cfg.epochs,
         "seconds_per_epoch": seconds,
         "test_accuracy": _accuracy(student, test_ds),
         "final_logs": {k: float(v[-1]) for k, v in history.history.items()},
-        "path": student_path}
+        "path": student_path,
+    }
     return report

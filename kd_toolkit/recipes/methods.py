@@ -161,7 +161,8 @@ def get(name):
     if name not in _METHODS:
         raise ValueError(
             f"Unknown method. Expected one of {list(_METHODS)}. "
-            f"Received: method={name!r}")
+            f"Received: method={name!r}"
+        )
     return _METHODS[name]
 
 
@@ -177,16 +178,28 @@ def _hinton(s, teacher, student, train_ds, total_steps):
 @method("kd_ls", "KD + logit standardization, τ 2", logits_only=True)
 def _kd_standardized(s, teacher, student, train_ds, total_steps):
     # The paper's base temperature for standardized logits is 2.
-    return Plan([losses.get("kd", temperature=2.0, weight=s.kd_weight,
-                            standardize=True)])
+    return Plan(
+        [
+            losses.get(
+                "kd", temperature=2.0, weight=s.kd_weight, standardize=True
+            )
+        ]
+    )
 
 
 @method("dkd", "DKD, α 1, warm-up 1/12", logits_only=True)
 def _decoupled(s, teacher, student, train_ds, total_steps):
-    return Plan([losses.get(
-        "dkd", beta=s.dkd_beta, temperature=s.dkd_temperature,
-        weight=s.kd_weight,
-        warmup_steps=int(total_steps * s.dkd_warmup_fraction))])
+    return Plan(
+        [
+            losses.get(
+                "dkd",
+                beta=s.dkd_beta,
+                temperature=s.dkd_temperature,
+                weight=s.kd_weight,
+                warmup_steps=int(total_steps * s.dkd_warmup_fraction),
+            )
+        ]
+    )
 
 
 def common_stages(teacher, student):
@@ -196,13 +209,15 @@ def common_stages(teacher, student):
         ValueError: if the models share no stage output name.
     """
     student_stages = set(models.stage_output_names(student))
-    common = [n for n in models.stage_output_names(teacher)
-              if n in student_stages]
+    common = [
+        n for n in models.stage_output_names(teacher) if n in student_stages
+    ]
     if not common:
         raise ValueError(
             "Feature methods need `stage{i}_out` layers in both models. "
             f"Received: teacher stages {models.stage_output_names(teacher)}, "
-            f"student stages {sorted(student_stages)}")
+            f"student stages {sorted(student_stages)}"
+        )
     return common
 
 
@@ -211,8 +226,9 @@ def _fitnets(s, teacher, student, train_ds, total_steps):
     # The hint sits at the middle stage of the network.
     stages = common_stages(teacher, student)
     middle = stages[(len(stages) - 1) // 2]
-    return Plan([_kd(s), losses.get("hint", teacher_layer=middle,
-                                    student_layer=middle)])
+    return Plan(
+        [_kd(s), losses.get("hint", teacher_layer=middle, student_layer=middle)]
+    )
 
 
 @method("at", "AT + KD")
@@ -230,9 +246,14 @@ def _on_embeddings(name):
                 raise ValueError(
                     f"Method {name!r} reads the `pool` layer (the pooled "
                     f"embedding); model '{model.name}' has none. Received: "
-                    f"layers {[layer.name for layer in model.layers]}")
-        return Plan([_kd(s), losses.get(name, teacher_layer="pool",
-                                        student_layer="pool")])
+                    f"layers {[layer.name for layer in model.layers]}"
+                )
+        return Plan(
+            [
+                _kd(s),
+                losses.get(name, teacher_layer="pool", student_layer="pool"),
+            ]
+        )
 
     return build
 
@@ -245,24 +266,51 @@ method("pkt", "PKT + KD on the pooled embeddings")(_on_embeddings("pkt"))
 @method("ama", "AMA + KD", warms_up=True)
 def _activation_map_adaptation(s, teacher, student, train_ds, total_steps):
     a = s.ama
-    adapted = adaptation.adapt_teacher(teacher, replacements=[
-        adaptation.Replacement(start=start, end=end,
-                               student_layer=student_layer, kind=a.kind,
-                               kernel_size=a.kernel_size)
-        for start, end, student_layer in zip(a.start, a.end,
-                                             a.student_layer)])
+    adapted = adaptation.adapt_teacher(
+        teacher,
+        replacements=[
+            adaptation.Replacement(
+                start=start,
+                end=end,
+                student_layer=student_layer,
+                kind=a.kind,
+                kernel_size=a.kernel_size,
+            )
+            for start, end, student_layer in zip(
+                a.start, a.end, a.student_layer
+            )
+        ],
+    )
     cost = adapted.cost()
-    info = {"teacher_cost": str(cost),
-            "adapted_teacher_macs_ratio": cost.macs_ratio}
+    info = {
+        "teacher_cost": str(cost),
+        "adapted_teacher_macs_ratio": cost.macs_ratio,
+    }
     if a.warmup_steps:
         if train_ds is None:
             raise ValueError(
                 "Method 'ama' warms its adapters up on training data. "
                 "Expected train_ds, or AMASettings(warmup_steps=0). "
-                "Received: train_ds=None")
-        info["warm_up"] = str(adaptation.warm_up(
-            adapted, train_ds, steps=a.warmup_steps,
-            log_every=math.gcd(a.warmup_steps, 50)))
-    return Plan([_kd(s), losses.get(
-        "ama", replacements=adapted.replacements, map_weight=a.map_weight,
-        gamma=a.gamma)], teacher=adapted.model, info=info)
+                "Received: train_ds=None"
+            )
+        info["warm_up"] = str(
+            adaptation.warm_up(
+                adapted,
+                train_ds,
+                steps=a.warmup_steps,
+                log_every=math.gcd(a.warmup_steps, 50),
+            )
+        )
+    return Plan(
+        [
+            _kd(s),
+            losses.get(
+                "ama",
+                replacements=adapted.replacements,
+                map_weight=a.map_weight,
+                gamma=a.gamma,
+            ),
+        ],
+        teacher=adapted.model,
+        info=info,
+    )

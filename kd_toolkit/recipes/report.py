@@ -18,16 +18,20 @@ def to_markdown(report):
     """Renders the result table of `run_distillation`'s report."""
     cfg = report["config"]
     if "distilled" in report:
-        setup = (f"Teacher `{report['teacher']['arch']}`, student "
-                 f"`{report['student_arch']}`, method `{cfg['method']}`, "
-                 f"{cfg['epochs']} epochs, batch {cfg['batch_size']}")
+        setup = (
+            f"Teacher `{report['teacher']['arch']}`, student "
+            f"`{report['student_arch']}`, method `{cfg['method']}`, "
+            f"{cfg['epochs']} epochs, batch {cfg['batch_size']}"
+        )
     else:
         setup = f"Teacher `{report['teacher']['arch']}` only"
     cache = report.get("teacher_cache")
     if cache:
-        setup += (f", KD from the teacher-output cache ({cache['draws']} "
-                  f"views per image, {cache['seconds']:.1f} s to build or "
-                  "load)")
+        setup += (
+            f", KD from the teacher-output cache ({cache['draws']} "
+            f"views per image, {cache['seconds']:.1f} s to build or "
+            "load)"
+        )
     lines = [
         f"# Distillation report: {cfg['dataset']}",
         "",
@@ -37,30 +41,38 @@ def to_markdown(report):
         "| model | test top-1 | params | epochs | seconds/epoch |",
         "|---|---|---|---|---|",
     ]
-    for key, label in (("teacher", "teacher"),
-                       ("student_alone", "student alone"),
-                       ("distilled", f"student + {cfg['method']}")):
+    for key, label in (
+        ("teacher", "teacher"),
+        ("student_alone", "student alone"),
+        ("distilled", f"student + {cfg['method']}"),
+    ):
         row = report.get(key)
         if row is None:
             continue
         lines.append(
             f"| {label} | {_fmt(row['test_accuracy'])} | {row['params']:,} "
-            f"| {row['epochs']} | {_fmt(row.get('seconds_per_epoch'), 1)} |")
+            f"| {row['epochs']} | {_fmt(row.get('seconds_per_epoch'), 1)} |"
+        )
     alone, distilled = report.get("student_alone"), report.get("distilled")
     if alone and distilled:
         gain = 100 * (distilled["test_accuracy"] - alone["test_accuracy"])
-        time_ratio = (distilled["seconds_per_epoch"]
-                      / alone["seconds_per_epoch"])
-        lines += ["", f"**Distillation: {gain:+.2f} points** of test top-1 "
-                  "over the same student trained alone (same initialisation"
-                  ", data and epochs; one seed: see the README's Results for"
-                  f" paired seeds), at {time_ratio:.2f}× its seconds per "
-                  "epoch."]
+        time_ratio = distilled["seconds_per_epoch"] / alone["seconds_per_epoch"]
+        lines += [
+            "",
+            f"**Distillation: {gain:+.2f} points** of test top-1 "
+            "over the same student trained alone (same initialisation"
+            ", data and epochs; one seed: see the README's Results for"
+            f" paired seeds), at {time_ratio:.2f}× its seconds per "
+            "epoch.",
+        ]
     final = report.get("distilled", {}).get("final_logs", {})
     if final:
-        lines += ["", "Final training loss terms of the distilled run: "
-                  + ", ".join(f"`{k}`={_fmt(v)}" for k, v in
-                              sorted(final.items())) + "."]
+        lines += [
+            "",
+            "Final training loss terms of the distilled run: "
+            + ", ".join(f"`{k}`={_fmt(v)}" for k, v in sorted(final.items()))
+            + ".",
+        ]
     lines += ["", f"Command: `{report['command']}`", ""]
     return "\n".join(lines)
 
@@ -70,7 +82,11 @@ def write_report(report, out_dir, stem="report"):
     json_path = os.path.join(out_dir, f"{stem}.json")
     md_path = os.path.join(out_dir, f"{stem}.md")
     os.makedirs(out_dir, exist_ok=True)
-    atomic_write_texts({
-        json_path: json.dumps(report, indent=2, default=str),
-        md_path: to_markdown(report)}, overwrite=True)
+    atomic_write_texts(
+        {
+            json_path: json.dumps(report, indent=2, default=str),
+            md_path: to_markdown(report),
+        },
+        overwrite=True,
+    )
     return json_path, md_path

@@ -20,15 +20,19 @@ def build_model(arch, input_shape, num_classes, width=None, seed=0):
     """
     keras.utils.set_random_seed(seed)
     kwargs = {} if width is None else {"base_width": width}
-    return models.get(arch, input_shape=input_shape, num_classes=num_classes,
-                      **kwargs)
+    return models.get(
+        arch, input_shape=input_shape, num_classes=num_classes, **kwargs
+    )
 
 
 def cosine_adam(learning_rate, steps):
     """Adam whose learning rate decays from `learning_rate` to zero over
     `steps` steps (cosine)."""
-    return keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(
-        learning_rate, decay_steps=max(1, steps)))
+    return keras.optimizers.Adam(
+        keras.optimizers.schedules.CosineDecay(
+            learning_rate, decay_steps=max(1, steps)
+        )
+    )
 
 
 def hard_label_loss():
@@ -55,9 +59,17 @@ def evaluate(model, ds):
     for x, y in ds:
         logits = _predict(model, x)
         y = tf.cast(y, "int32")
-        correct += int(tf.reduce_sum(tf.cast(
-            tf.argmax(logits, -1, output_type="int32") == y, "int32")))
-        ce += float(tf.reduce_sum(
-            tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)))
+        correct += int(
+            tf.reduce_sum(
+                tf.cast(
+                    tf.argmax(logits, -1, output_type="int32") == y, "int32"
+                )
+            )
+        )
+        ce += float(
+            tf.reduce_sum(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
+            )
+        )
         n += int(tf.shape(y)[0])
     return correct / max(n, 1), ce / max(n, 1)

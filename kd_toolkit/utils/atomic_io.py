@@ -159,8 +159,9 @@ def atomic_write_texts(texts, overwrite=False):
     """
     for path in texts:
         check_output_path(path, overwrite)
-    return [atomic_write_text(path, text, overwrite)
-            for path, text in texts.items()]
+    return [
+        atomic_write_text(path, text, overwrite) for path, text in texts.items()
+    ]
 
 
 def _replace_atomically(path, suffix, write):

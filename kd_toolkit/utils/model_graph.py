@@ -29,7 +29,8 @@ def check_layer_name(model, name, role):
     hint = f" Closest names: {close}." if close else ""
     raise ValueError(
         f"Unknown {role} layer name.{hint} Valid names of {role} "
-        f"'{model.name}': {names}. Received: {role}_layer={name!r}")
+        f"'{model.name}': {names}. Received: {role}_layer={name!r}"
+    )
 
 
 def is_graph_model(model):

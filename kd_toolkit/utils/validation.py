@@ -23,7 +23,8 @@ def _is_number(value):
 def _type_error(name, value, expected):
     return TypeError(
         f"`{name}` must be {expected}. "
-        f"Received: {name}={value!r} of type {type(value).__name__}")
+        f"Received: {name}={value!r} of type {type(value).__name__}"
+    )
 
 
 def check_bool(name, value):
@@ -33,8 +34,7 @@ def check_bool(name, value):
         `value`.
     """
     if not isinstance(value, bool):
-        raise TypeError(
-            f"`{name}` must be a bool. Received: {name}={value!r}")
+        raise TypeError(f"`{name}` must be a bool. Received: {name}={value!r}")
     return value
 
 
@@ -52,7 +52,8 @@ def check_name(name, value, what="a layer name"):
         raise _type_error(name, value, f"{what} (a str)")
     if not value:
         raise ValueError(
-            f"`{name}` must be {what}, not empty. Received: {name}={value!r}")
+            f"`{name}` must be {what}, not empty. Received: {name}={value!r}"
+        )
     return value
 
 
@@ -64,13 +65,17 @@ def check_int(name, value, minimum=None, allow_none=False):
     """
     if value is None and allow_none:
         return None
-    expected = "an int" + ("" if minimum is None else f" >= {minimum}") + (
-        " or None" if allow_none else "")
+    expected = (
+        "an int"
+        + ("" if minimum is None else f" >= {minimum}")
+        + (" or None" if allow_none else "")
+    )
     if not _is_int(value):
         raise _type_error(name, value, expected)
     if minimum is not None and value < minimum:
-        raise ValueError(f"`{name}` must be {expected}. "
-                         f"Received: {name}={value!r}")
+        raise ValueError(
+            f"`{name}` must be {expected}. Received: {name}={value!r}"
+        )
     return int(value)
 
 
@@ -85,13 +90,15 @@ def check_ints(name, values, minimum=1):
     if not isinstance(values, (tuple, list)):
         raise _type_error(name, values, expected)
     if not values or not all(_is_int(v) and v >= minimum for v in values):
-        raise ValueError(f"`{name}` must be {expected}. "
-                         f"Received: {name}={values!r}")
+        raise ValueError(
+            f"`{name}` must be {expected}. Received: {name}={values!r}"
+        )
     return tuple(int(v) for v in values)
 
 
-def check_number(name, value, low=None, high=None, low_open=False,
-                 high_open=False):
+def check_number(
+    name, value, low=None, high=None, low_open=False, high_open=False
+):
     """A finite real number within the given bounds.
 
     Args:
@@ -108,16 +115,18 @@ def check_number(name, value, low=None, high=None, low_open=False,
         parts.append(f"{'>' if low_open else '>='} {low}")
     if high is not None:
         parts.append(f"{'<' if high_open else '<='} {high}")
-    expected = "a finite number" + (" " + " and ".join(parts) if parts
-                                    else "")
+    expected = "a finite number" + (" " + " and ".join(parts) if parts else "")
     if not _is_number(value):
         raise _type_error(name, value, expected)
-    inside = math.isfinite(value) and (
-        low is None or (value > low if low_open else value >= low)) and (
-        high is None or (value < high if high_open else value <= high))
+    inside = (
+        math.isfinite(value)
+        and (low is None or (value > low if low_open else value >= low))
+        and (high is None or (value < high if high_open else value <= high))
+    )
     if not inside:
-        raise ValueError(f"`{name}` must be {expected}. "
-                         f"Received: {name}={value}")
+        raise ValueError(
+            f"`{name}` must be {expected}. Received: {name}={value}"
+        )
     return float(value)
 
 
@@ -133,8 +142,9 @@ def check_positive(name, value):
 
 def check_fraction(name, value):
     """A number in the open interval (0, 1), as a float."""
-    return check_number(name, value, low=0, high=1, low_open=True,
-                        high_open=True)
+    return check_number(
+        name, value, low=0, high=1, low_open=True, high_open=True
+    )
 
 
 def check_choice(name, value, choices, what=None):
@@ -154,9 +164,13 @@ def check_choice(name, value, choices, what=None):
     choices = list(choices)
     if isinstance(value, str) and value in choices:
         return value
-    close = (difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
-             if isinstance(value, str) else [])
+    close = (
+        difflib.get_close_matches(value, choices, n=3, cutoff=0.6)
+        if isinstance(value, str)
+        else []
+    )
     hint = f" Did you mean {close}?" if close else ""
     raise ValueError(
         f"Unknown {what or name}.{hint} Expected one of {choices}. "
-        f"Received: {name}={value!r}")
+        f"Received: {name}={value!r}"
+    )

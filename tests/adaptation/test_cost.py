@@ -52,20 +52,28 @@ def test_transposed_convolution():
     layer.build((None, 4, 4, 5))
     # each of the 4x4 inputs scatters a 2x2x3 window from 5 channels.
     assert layer_macs(layer, (None, 4, 4, 5), (None, 8, 8, 3)) == (
-        4 * 4 * 2 * 2 * 3 * 5)
+        4 * 4 * 2 * 2 * 3 * 5
+    )
 
 
 def test_adapter_is_expanded_and_counted_by_hand():
     teacher = tiny_resnet()  # block1_out is 8x8x8, block3_out 4x4x16
     adapted = adapt_teacher(teacher, [Replacement("block1_out", "block3_out")])
     report = model_cost(adapted.model)
-    rows = [r for r in report.layers
-            if r.name.startswith("block3_out_adapter/")]
+    rows = [
+        r for r in report.layers if r.name.startswith("block3_out_adapter/")
+    ]
     assert [r.kind for r in rows] == [
-        "DepthwiseConv2D", "BatchNormalization", "ReLU", "Conv2D",
-        "BatchNormalization", "ReLU"]
-    adapter_macs = (4 * 4 * 8 * 9) + (4 * 4 * 8) + (4 * 4 * 8 * 16) + (
-        4 * 4 * 16)
+        "DepthwiseConv2D",
+        "BatchNormalization",
+        "ReLU",
+        "Conv2D",
+        "BatchNormalization",
+        "ReLU",
+    ]
+    adapter_macs = (
+        (4 * 4 * 8 * 9) + (4 * 4 * 8) + (4 * 4 * 8 * 16) + (4 * 4 * 16)
+    )
     assert sum(r.macs for r in rows) == adapter_macs
     before = model_cost(teacher)
     removed = set(adapted.removed_layers[0])
@@ -93,8 +101,9 @@ def test_shared_layer_weights_counted_once_and_unknown_layers_listed():
 
 def test_nested_model_is_expanded():
     inner_in = keras.Input((4, 4, 2))
-    inner = keras.Model(inner_in, layers.Conv2D(3, 1, name="c")(inner_in),
-                        name="inner")
+    inner = keras.Model(
+        inner_in, layers.Conv2D(3, 1, name="c")(inner_in), name="inner"
+    )
     inputs = keras.Input((4, 4, 2))
     model = keras.Model(inputs, layers.Flatten()(inner(inputs)))
     report = model_cost(model)
@@ -114,4 +123,5 @@ def test_standalone_adapter_layer_counts():
     adapter.build((None, 8, 8, 4))
     conv = adapter.stack[0]
     assert layer_macs(conv, (None, 8, 8, 4), (None, 4, 4, 8)) == (
-        4 * 4 * 8 * 3 * 3 * 4)
+        4 * 4 * 8 * 3 * 3 * 4
+    )

@@ -6,8 +6,7 @@ from kd_toolkit.adaptation import FrozenLayer
 
 
 def _x():
-    return np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype(
-        "float32")
+    return np.random.default_rng(0).normal(size=(4, 3, 3, 2)).astype("float32")
 
 
 def test_batch_norm_uses_moving_statistics_under_training():
@@ -53,16 +52,17 @@ def test_save_and_load_in_a_model(tmp_path):
     inputs = keras.Input((3, 3, 2))
     conv = keras.layers.Conv2D(3, 1, name="conv")
     outputs = FrozenLayer(keras.layers.BatchNormalization(name="bn"))(
-        FrozenLayer(conv)(inputs))
+        FrozenLayer(conv)(inputs)
+    )
     model = keras.Model(inputs, outputs)
     bn = model.get_layer("bn").layer
-    bn.set_weights([np.full(3, 2.0), np.ones(3), np.full(3, 0.5),
-                    np.full(3, 3.0)])
+    bn.set_weights(
+        [np.full(3, 2.0), np.ones(3), np.full(3, 0.5), np.full(3, 3.0)]
+    )
     path = tmp_path / "frozen.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
     x = _x()
     assert isinstance(loaded.get_layer("conv"), FrozenLayer)
-    np.testing.assert_allclose(loaded(x, training=True), model(x),
-                               atol=1e-6)
+    np.testing.assert_allclose(loaded(x, training=True), model(x), atol=1e-6)
     assert loaded.trainable_weights == []

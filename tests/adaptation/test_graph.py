@@ -9,12 +9,19 @@ from tests.adaptation.toy_models import tiny_resnet
 def test_cuts_of_a_residual_network_are_the_block_boundaries():
     cuts = find_cuts(tiny_resnet())
     names = cuts.names()
-    for name in ("image", "stem_out", "block1_out", "block2_out",
-                 "block3_out", "features", "pool", "logits"):
+    for name in (
+        "image",
+        "stem_out",
+        "block1_out",
+        "block2_out",
+        "block3_out",
+        "features",
+        "pool",
+        "logits",
+    ):
         assert name in names
     # Inside a residual block the shortcut also crosses: not a cut.
-    for name in ("block1_a_out", "block1_b_bn", "block2_proj",
-                 "block2_a_conv"):
+    for name in ("block1_a_out", "block1_b_bn", "block2_proj", "block2_a_conv"):
         assert name not in names
     by_name = {c.layer: c for c in cuts}
     assert by_name["block2_out"].shape == (4, 4, 16)
@@ -29,13 +36,15 @@ def test_table_is_printable():
 
 
 def test_sequential_model_every_layer_is_a_cut():
-    model = keras.Sequential([
-        keras.Input((6, 6, 1)),
-        layers.Conv2D(2, 3, name="c1"),
-        layers.ReLU(name="r1"),
-        layers.Flatten(name="flat"),
-        layers.Dense(3, name="out"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 1)),
+            layers.Conv2D(2, 3, name="c1"),
+            layers.ReLU(name="r1"),
+            layers.Flatten(name="flat"),
+            layers.Dense(3, name="out"),
+        ]
+    )
     assert find_cuts(model).names()[1:] == ["c1", "r1", "flat", "out"]
 
 

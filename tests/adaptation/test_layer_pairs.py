@@ -12,8 +12,12 @@ def test_block_boundaries_of_a_residual_network():
     blocks = find_cuts(tiny_resnet(), blocks_only=True)
     # Each block's ReLU after the Add (moved past the shape-keeping
     # Identity for the last block), not the Add itself.
-    assert blocks.names() == ["stem_out", "block1_out", "block2_out",
-                              "features"]
+    assert blocks.names() == [
+        "stem_out",
+        "block1_out",
+        "block2_out",
+        "features",
+    ]
     text = str(blocks)
     assert text.startswith("Block boundaries of 'teacher' (4):")
     # Printed in one group per resolution: 8x8, then 4x4.
@@ -21,16 +25,18 @@ def test_block_boundaries_of_a_residual_network():
 
 
 def test_plain_chain_ends_a_block_at_each_resolution():
-    model = keras.Sequential([
-        keras.Input((8, 8, 1), name="x"),
-        layers.Conv2D(2, 3, padding="same", name="c1"),
-        layers.ReLU(name="r1"),
-        layers.MaxPooling2D(name="p1"),
-        layers.Conv2D(4, 3, padding="same", name="c2"),
-        layers.ReLU(name="r2"),
-        layers.Flatten(name="flat"),
-        layers.Dense(3, name="out"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1), name="x"),
+            layers.Conv2D(2, 3, padding="same", name="c1"),
+            layers.ReLU(name="r1"),
+            layers.MaxPooling2D(name="p1"),
+            layers.Conv2D(4, 3, padding="same", name="c2"),
+            layers.ReLU(name="r2"),
+            layers.Flatten(name="flat"),
+            layers.Dense(3, name="out"),
+        ]
+    )
     cuts = find_cuts(model)
     assert cuts.blocks().names() == ["r1", "r2"]
     assert list(cuts.by_resolution()) == [(8, 8), (4, 4)]
@@ -38,7 +44,8 @@ def test_plain_chain_ends_a_block_at_each_resolution():
 
 def test_mobilenet_v2_blocks_are_its_residual_adds_and_block_inputs():
     teacher = keras.applications.MobileNetV2(
-        weights=None, input_shape=(96, 96, 3), classes=10)
+        weights=None, input_shape=(96, 96, 3), classes=10
+    )
     cuts = find_cuts(teacher)
     blocks = cuts.blocks().names()
     adds = [n for n in cuts.names() if n.endswith("_add")]
@@ -49,9 +56,11 @@ def test_mobilenet_v2_blocks_are_its_residual_adds_and_block_inputs():
 
 def test_pairs_for_a_keras_application_and_a_zoo_student():
     teacher = keras.applications.MobileNetV2(
-        weights=None, input_shape=(96, 96, 3), classes=10)
-    student = models.get("resnet8", input_shape=(96, 96, 3), num_classes=10,
-                         base_width=4)
+        weights=None, input_shape=(96, 96, 3), classes=10
+    )
+    student = models.get(
+        "resnet8", input_shape=(96, 96, 3), num_classes=10, base_width=4
+    )
     pairs = propose_layer_pairs(teacher, student)
     assert [p.resolution for p in pairs] == [(48, 48), (24, 24)]
     # The student's stage outputs; the teacher's narrow block outputs.
@@ -67,13 +76,18 @@ def test_pairs_of_two_zoo_resnets_are_their_stage_outputs():
     teacher = models.get("resnet20", input_shape=(28, 28, 1), num_classes=10)
     student = models.get("resnet8", input_shape=(28, 28, 1), num_classes=10)
     assert propose_layer_pairs(teacher, student).names() == [
-        ("stage1_out", "stage1_out"), ("stage2_out", "stage2_out"),
-        ("stage3_out", "stage3_out")]
+        ("stage1_out", "stage1_out"),
+        ("stage2_out", "stage2_out"),
+        ("stage3_out", "stage3_out"),
+    ]
 
 
 def test_no_common_resolution_is_an_error_naming_both():
     teacher = tiny_resnet(shape=(8, 8, 1))
     student = tiny_resnet(name="student", shape=(6, 6, 1))
-    with pytest.raises(ValueError, match="share no feature-map resolution.*"
-                       r"Received: teacher 'teacher' resolutions \[\(8, 8\)"):
+    with pytest.raises(
+        ValueError,
+        match="share no feature-map resolution.*"
+        r"Received: teacher 'teacher' resolutions \[\(8, 8\)",
+    ):
         propose_layer_pairs(teacher, student)

@@ -19,26 +19,34 @@ def _plain_cnn():
     x = conv_bn_relu(x, 6, 2, "c2")
     x = conv_bn_relu(x, 6, 1, "c3")
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(inputs, layers.Dense(3, name="logits")(x),
-                       name="cnn")
+    return keras.Model(inputs, layers.Dense(3, name="logits")(x), name="cnn")
 
 
-@pytest.mark.parametrize("build, start, block", [
-    (tiny_resnet, "image", "stem"),
-    (_plain_cnn, "c1_out", "c2"),  # strided block
-    (_plain_cnn, "c2_out", "c3"),
-])
+@pytest.mark.parametrize(
+    "build, start, block",
+    [
+        (tiny_resnet, "image", "stem"),
+        (_plain_cnn, "c1_out", "c2"),  # strided block
+        (_plain_cnn, "c2_out", "c3"),
+    ],
+)
 def test_adapter_with_the_block_weights_reproduces_the_teacher(
-        build, start, block):
+    build, start, block
+):
     teacher = randomize_bn(build())
-    adapted = adapt_teacher(teacher, [Replacement(
-        start=start, end=f"{block}_out", kind="conv")])
+    adapted = adapt_teacher(
+        teacher, [Replacement(start=start, end=f"{block}_out", kind="conv")]
+    )
     adapter = adapted.adapters[f"{block}_out_adapter"]
     assert adapter.final_relu  # the block ends in a ReLU
-    adapter.copy_weights_from(teacher.get_layer(f"{block}_conv"),
-                              teacher.get_layer(f"{block}_bn"))
-    x = np.random.default_rng(1).normal(
-        size=(4,) + tuple(teacher.input_shape[1:])).astype("float32")
+    adapter.copy_weights_from(
+        teacher.get_layer(f"{block}_conv"), teacher.get_layer(f"{block}_bn")
+    )
+    x = (
+        np.random.default_rng(1)
+        .normal(size=(4,) + tuple(teacher.input_shape[1:]))
+        .astype("float32")
+    )
     np.testing.assert_allclose(adapted.model(x), teacher(x), atol=1e-5)
 
 
@@ -48,16 +56,19 @@ def test_removed_layers_are_not_in_the_graph_and_weights_are_shared():
     names = {layer.name for layer in adapted.model.layers}
     (removed,) = adapted.removed_layers
     assert set(removed) == {
-        n for n in (layer.name for layer in teacher.layers)
-        if n.startswith(("block2_", "block3_"))}
+        n
+        for n in (layer.name for layer in teacher.layers)
+        if n.startswith(("block2_", "block3_"))
+    }
     assert not names & set(removed)
     assert "block3_out_adapter" in names
     stem = adapted.model.get_layer("stem_conv")
     assert isinstance(stem, FrozenLayer)
     assert stem.layer is teacher.get_layer("stem_conv")
     assert all(not layer.trainable for layer in teacher.layers)
-    adapter_vars = {id(v) for v in adapted.adapters[
-        "block3_out_adapter"].trainable_weights}
+    adapter_vars = {
+        id(v) for v in adapted.adapters["block3_out_adapter"].trainable_weights
+    }
     assert {id(v) for v in adapted.model.trainable_weights} == adapter_vars
     assert adapted.cost().after.macs < adapted.cost().before.macs
 
@@ -68,12 +79,13 @@ def test_original_layers_stay_in_inference_mode_under_training():
     x, _ = toy_data(8)
     first = adapted.model(x, training=True)
     np.testing.assert_array_equal(first, adapted.model(x, training=True))
-    tap = keras.Model(adapted.model.input,
-                      adapted.model.get_layer("block1_out").output)
-    reference = keras.Model(teacher.input,
-                            teacher.get_layer("block1_out").output)
-    np.testing.assert_allclose(tap(x, training=True), reference(x),
-                               atol=1e-6)
+    tap = keras.Model(
+        adapted.model.input, adapted.model.get_layer("block1_out").output
+    )
+    reference = keras.Model(
+        teacher.input, teacher.get_layer("block1_out").output
+    )
+    np.testing.assert_allclose(tap(x, training=True), reference(x), atol=1e-6)
     bn = teacher.get_layer("stem_bn")
     before = bn.moving_mean.numpy().copy()
     adapted.model(x, training=True)
@@ -82,18 +94,26 @@ def test_original_layers_stay_in_inference_mode_under_training():
 
 def test_several_replacements_adjacent_and_apart():
     teacher = tiny_resnet()
-    adapted = adapt_teacher(teacher, [
-        Replacement("stem_out", "block1_out", name="first"),
-        Replacement("block1_out", "block2_out", name="second"),
-        Replacement("block2_out", "features", kind="conv", name="third"),
-    ])
+    adapted = adapt_teacher(
+        teacher,
+        [
+            Replacement("stem_out", "block1_out", name="first"),
+            Replacement("block1_out", "block2_out", name="second"),
+            Replacement("block2_out", "features", kind="conv", name="third"),
+        ],
+    )
     assert list(adapted.adapters) == ["first", "second", "third"]
-    assert adapted.model.get_layer("second").input is adapted.model.get_layer(
-        "first").output
+    assert (
+        adapted.model.get_layer("second").input
+        is adapted.model.get_layer("first").output
+    )
     assert adapted.adapters["second"].strides == 2
     # Only the first adapter is fed by frozen layers alone.
     assert [a.stop_input_gradient for a in adapted.adapters.values()] == [
-        True, False, False]
+        True,
+        False,
+        False,
+    ]
     x, _ = toy_data(2)
     assert tuple(adapted.model(x).shape) == (2, 3)
     kept = {layer.name for layer in adapted.model.layers}
@@ -107,36 +127,57 @@ def test_final_relu_follows_the_replaced_block():
     for end, expected in cases.items():
         adapted = adapt_teacher(teacher, [Replacement("block2_out", end)])
         assert adapted.adapters[f"{end}_adapter"].final_relu is expected
-    adapted = adapt_teacher(teacher, [Replacement("block2_out", "block3_out",
-                                                  final_relu=False)])
+    adapted = adapt_teacher(
+        teacher, [Replacement("block2_out", "block3_out", final_relu=False)]
+    )
     assert not adapted.adapters["block3_out_adapter"].final_relu
 
 
 def test_overlapping_replacements_are_rejected():
     with pytest.raises(ValueError, match=r"must not overlap.*block2_"):
-        adapt_teacher(tiny_resnet(), [
-            Replacement("stem_out", "block2_out", name="a"),
-            Replacement("block1_out", "block3_out", name="b")])
+        adapt_teacher(
+            tiny_resnet(),
+            [
+                Replacement("stem_out", "block2_out", name="a"),
+                Replacement("block1_out", "block3_out", name="b"),
+            ],
+        )
 
 
-@pytest.mark.parametrize("rep, match", [
-    (Replacement("block1_a_out", "block3_out"),
-     r"`start` must be a cut.*'block1_a_out' is not one: 2 tensors cross.*"
-     r"output of 'stem_out' \(read by 'block1_add'\).*"
-     r"Received: start='block1_a_out'"),
-    (Replacement("stem_out", "block2_proj"),
-     r"`end` must be a cut.*output of 'block2_b_bn' \(read by "
-     r"'block2_add'\)"),
-    (Replacement("block3_out", "block1_out"),
-     "`end` must come after `start`"),
-    (Replacement("block1_out", "block3_outt"),
-     r"Closest names: \['block3_out'.*Received: end='block3_outt'"),
-    (Replacement("block3_out", "pool"),
-     r"Cannot adapt from layer 'block3_out' \(output shape \(None, 4, 4, "
-     r"16\)\) to layer 'pool'.*4-D map"),
-    (Replacement("block1_out", "block3_out", name="stem_conv"),
-     "Adapter name 'stem_conv'"),
-])
+@pytest.mark.parametrize(
+    "rep, match",
+    [
+        (
+            Replacement("block1_a_out", "block3_out"),
+            r"`start` must be a cut.*'block1_a_out' is not one: "
+            r"2 tensors cross.*"
+            r"output of 'stem_out' \(read by 'block1_add'\).*"
+            r"Received: start='block1_a_out'",
+        ),
+        (
+            Replacement("stem_out", "block2_proj"),
+            r"`end` must be a cut.*output of 'block2_b_bn' \(read by "
+            r"'block2_add'\)",
+        ),
+        (
+            Replacement("block3_out", "block1_out"),
+            "`end` must come after `start`",
+        ),
+        (
+            Replacement("block1_out", "block3_outt"),
+            r"Closest names: \['block3_out'.*Received: end='block3_outt'",
+        ),
+        (
+            Replacement("block3_out", "pool"),
+            r"Cannot adapt from layer 'block3_out' \(output shape "
+            r"\(None, 4, 4, 16\)\) to layer 'pool'.*4-D map",
+        ),
+        (
+            Replacement("block1_out", "block3_out", name="stem_conv"),
+            "Adapter name 'stem_conv'",
+        ),
+    ],
+)
 def test_bad_replacements_name_the_layers(rep, match):
     with pytest.raises(ValueError, match=match):
         adapt_teacher(tiny_resnet(), [rep])
@@ -146,8 +187,9 @@ def test_unreachable_shape_names_the_layers():
     inputs = keras.Input((8, 8, 1), name="image")
     x = layers.Conv2D(2, 3, padding="valid", name="valid")(inputs)
     model = keras.Model(inputs, layers.Flatten(name="flat")(x))
-    with pytest.raises(ValueError,
-                       match=r"'image'.*'valid'.*No integer stride"):
+    with pytest.raises(
+        ValueError, match=r"'image'.*'valid'.*No integer stride"
+    ):
         adapt_teacher(model, [Replacement("image", "valid")])
 
 
@@ -167,12 +209,16 @@ def test_bad_teachers_and_replacement_lists():
 
 
 def test_sequential_teacher_and_plain_operations():
-    seq = keras.Sequential([
-        keras.Input((8, 8, 1)), layers.Conv2D(4, 3, padding="same",
-                                              name="c1"),
-        layers.ReLU(name="r1"), layers.Conv2D(4, 3, padding="same",
-                                              name="c2"),
-        layers.ReLU(name="r2"), layers.Flatten(name="flat")])
+    seq = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            layers.Conv2D(4, 3, padding="same", name="c1"),
+            layers.ReLU(name="r1"),
+            layers.Conv2D(4, 3, padding="same", name="c2"),
+            layers.ReLU(name="r2"),
+            layers.Flatten(name="flat"),
+        ]
+    )
     adapted = adapt_teacher(seq, [Replacement("r1", "r2")])
     assert tuple(adapted.model.output.shape) == (None, 256)
     inputs = keras.Input((4, 4, 2), name="x")
@@ -193,8 +239,8 @@ def test_save_and_load_the_adapted_teacher(tmp_path):
     path = tmp_path / "adapted.keras"
     adapted.model.save(path)
     loaded = keras.saving.load_model(path)
-    assert isinstance(loaded.get_layer("block3_out_adapter"),
-                      ActivationMapAdapter)
+    assert isinstance(
+        loaded.get_layer("block3_out_adapter"), ActivationMapAdapter
+    )
     np.testing.assert_allclose(loaded(x), adapted.model(x), atol=1e-5)
-    assert len(loaded.trainable_weights) == len(
-        adapted.model.trainable_weights)
+    assert len(loaded.trainable_weights) == len(adapted.model.trainable_weights)

@@ -9,8 +9,14 @@ EPS = 1e-5
 
 def conv_bn_relu(x, filters, strides, name, relu=True):
     """A conv-BN(-ReLU) block with stable names."""
-    x = layers.Conv2D(filters, 3, strides=strides, padding="same",
-                      use_bias=False, name=f"{name}_conv")(x)
+    x = layers.Conv2D(
+        filters,
+        3,
+        strides=strides,
+        padding="same",
+        use_bias=False,
+        name=f"{name}_conv",
+    )(x)
     x = layers.BatchNormalization(epsilon=EPS, name=f"{name}_bn")(x)
     if relu:
         x = layers.ReLU(name=f"{name}_out")(x)
@@ -22,14 +28,16 @@ def residual_block(x, filters, strides, name):
     y = conv_bn_relu(x, filters, strides, f"{name}_a")
     y = conv_bn_relu(y, filters, 1, f"{name}_b", relu=False)
     if strides != 1 or x.shape[-1] != filters:
-        x = layers.Conv2D(filters, 1, strides=strides, use_bias=False,
-                          name=f"{name}_proj")(x)
+        x = layers.Conv2D(
+            filters, 1, strides=strides, use_bias=False, name=f"{name}_proj"
+        )(x)
     y = layers.Add(name=f"{name}_add")([x, y])
     return layers.ReLU(name=f"{name}_out")(y)
 
 
-def tiny_resnet(name="teacher", shape=(8, 8, 1), width=8, classes=3,
-                dropout=0.0):
+def tiny_resnet(
+    name="teacher", shape=(8, 8, 1), width=8, classes=3, dropout=0.0
+):
     """stem (cut `stem_out`) -> 3 residual blocks -> pool -> logits."""
     inputs = keras.Input(shape, name="image")
     x = conv_bn_relu(inputs, width, 1, "stem")
@@ -50,9 +58,14 @@ def randomize_bn(model, seed=0):
     for layer in model.layers:
         if isinstance(layer, layers.BatchNormalization):
             c = layer.gamma.shape[0]
-            layer.set_weights([
-                rng.uniform(0.5, 1.5, c), rng.normal(0, 0.1, c),
-                rng.normal(0, 0.1, c), rng.uniform(0.5, 1.5, c)])
+            layer.set_weights(
+                [
+                    rng.uniform(0.5, 1.5, c),
+                    rng.normal(0, 0.1, c),
+                    rng.normal(0, 0.1, c),
+                    rng.uniform(0.5, 1.5, c),
+                ]
+            )
     return model
 
 

@@ -15,17 +15,23 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 def _row(method, seed, accuracy, curve=None, seconds=None):
     curve = curve or [accuracy]
-    return {"method": method, "seed": seed, "test_accuracy": accuracy,
-            "test_ce": 1.0 - accuracy, "train_ce": 0.5,
-            "accuracy_per_epoch": curve,
-            "seconds_per_epoch": seconds or [10.0] * len(curve)}
+    return {
+        "method": method,
+        "seed": seed,
+        "test_accuracy": accuracy,
+        "test_ce": 1.0 - accuracy,
+        "train_ce": 0.5,
+        "accuracy_per_epoch": curve,
+        "seconds_per_epoch": seconds or [10.0] * len(curve),
+    }
 
 
 def _write(run_dir, rows):
     run_dir.mkdir(parents=True, exist_ok=True)
     for row in rows:
         (run_dir / f"{row['method']}-seed{row['seed']}.json").write_text(
-            json.dumps(row))
+            json.dumps(row)
+        )
 
 
 def test_paired_confidence_intervals_on_hand_made_runs(tmp_path):
@@ -33,10 +39,8 @@ def test_paired_confidence_intervals_on_hand_made_runs(tmp_path):
     gain = [0.01, 0.02, 0.01, 0.02, 0.01]
     noise = [0.01, -0.01, 0.01, -0.01, 0.0]
     rows = [_row("alone", s, a) for s, a in enumerate(alone)]
-    rows += [_row("kd", s, a + g) for s, (a, g) in enumerate(zip(alone,
-                                                                  gain))]
-    rows += [_row("at", s, a + n) for s, (a, n) in enumerate(zip(alone,
-                                                                     noise))]
+    rows += [_row("kd", s, a + g) for s, (a, g) in enumerate(zip(alone, gain))]
+    rows += [_row("at", s, a + n) for s, (a, n) in enumerate(zip(alone, noise))]
     _write(tmp_path, rows)
     summary = accuracy_report.summarize(accuracy_report.load_runs(tmp_path))
     kd = summary["methods"]["kd"]["vs_alone"]
@@ -61,37 +65,54 @@ def test_paired_confidence_intervals_on_hand_made_runs(tmp_path):
 
 
 def test_pairs_only_the_seeds_both_methods_have(tmp_path):
-    _write(tmp_path, [_row("alone", 0, 0.8), _row("alone", 1, 0.9),
-                      _row("kd", 1, 0.95)])
+    _write(
+        tmp_path,
+        [_row("alone", 0, 0.8), _row("alone", 1, 0.9), _row("kd", 1, 0.95)],
+    )
     ci = accuracy_report.summarize(accuracy_report.load_runs(tmp_path))[
-        "methods"]["kd"]["vs_alone"]
+        "methods"
+    ]["kd"]["vs_alone"]
     assert ci["n"] == 1 and ci["mean"] == pytest.approx(0.05)
     assert ci["low"] is None and not ci["significant"]
 
 
 def test_convergence_counts_epochs_and_seconds(tmp_path):
-    _write(tmp_path, [
-        _row("alone", 0, 0.80, curve=[0.5, 0.7, 0.8]),
-        _row("alone", 1, 0.80, curve=[0.6, 0.75, 0.8]),
-        _row("kd", 0, 0.85, curve=[0.7, 0.81, 0.85], seconds=[4, 5, 6]),
-        _row("kd", 1, 0.85, curve=[0.6, 0.7, 0.79]),
-    ])
-    methods = accuracy_report.summarize(
-        accuracy_report.load_runs(tmp_path))["methods"]
+    _write(
+        tmp_path,
+        [
+            _row("alone", 0, 0.80, curve=[0.5, 0.7, 0.8]),
+            _row("alone", 1, 0.80, curve=[0.6, 0.75, 0.8]),
+            _row("kd", 0, 0.85, curve=[0.7, 0.81, 0.85], seconds=[4, 5, 6]),
+            _row("kd", 1, 0.85, curve=[0.6, 0.7, 0.79]),
+        ],
+    )
+    methods = accuracy_report.summarize(accuracy_report.load_runs(tmp_path))[
+        "methods"
+    ]
     alone, kd = methods["alone"]["convergence"], methods["kd"]["convergence"]
     assert (alone["epochs"], alone["seconds"]) == (3, 30.0)
     # Seed 0 reaches 0.80 at epoch 2 after 4 + 5 s; seed 1 never does.
     assert (kd["reached"], kd["n"], kd["epochs"], kd["seconds"]) == (
-        1, 2, 2, 9.0)
+        1,
+        2,
+        2,
+        9.0,
+    )
     assert kd["epochs_ratio_vs_alone"] == pytest.approx(2 / 3)
 
 
 def test_missing_runs_are_marked(tmp_path):
     _write(tmp_path, [_row("alone", 0, 0.8), _row("kd", 0, 0.81)])
-    result = {"meta": {"description": "d", "command": "c",
-                       "methods": ["alone", "kd", "ama"]},
-              "summary": accuracy_report.summarize(
-                  accuracy_report.load_runs(tmp_path))}
+    result = {
+        "meta": {
+            "description": "d",
+            "command": "c",
+            "methods": ["alone", "kd", "ama"],
+        },
+        "summary": accuracy_report.summarize(
+            accuracy_report.load_runs(tmp_path)
+        ),
+    }
     table = accuracy_report.to_markdown(result)
     assert "| student alone | 1 (of 5: runs missing) |" in table
     assert "No finished runs yet: AMA + KD" in table
@@ -99,10 +120,20 @@ def test_missing_runs_are_marked(tmp_path):
 
 def _quick(tmp_path):
     return subprocess.run(
-        [sys.executable, "-m", "benchmarks.accuracy", "--quick",
-         f"--runs_dir={tmp_path / 'runs'}", f"--out_dir={tmp_path / 'out'}",
-         f"--cache_dir={tmp_path / 'cache'}"],
-        capture_output=True, text=True, timeout=300, cwd=ROOT)
+        [
+            sys.executable,
+            "-m",
+            "benchmarks.accuracy",
+            "--quick",
+            f"--runs_dir={tmp_path / 'runs'}",
+            f"--out_dir={tmp_path / 'out'}",
+            f"--cache_dir={tmp_path / 'cache'}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
 
 
 @pytest.mark.slow

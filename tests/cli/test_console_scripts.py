@@ -7,22 +7,31 @@ import sys
 
 import pytest
 
-MODULES = {"kd-train": "kd_toolkit.cli.train",
-           "kd-export": "kd_toolkit.cli.export",
-           "kd-compress": "kd_toolkit.cli.compress"}
+MODULES = {
+    "kd-train": "kd_toolkit.cli.train",
+    "kd-export": "kd_toolkit.cli.export",
+    "kd-compress": "kd_toolkit.cli.compress",
+}
 
 
 def test_console_scripts_are_installed():
-    scripts = {e.name: e.value for e in importlib.metadata.entry_points(
-        group="console_scripts") if e.name.startswith("kd-")}
-    assert scripts == {name: f"{module}:run"
-                       for name, module in MODULES.items()}
+    scripts = {
+        e.name: e.value
+        for e in importlib.metadata.entry_points(group="console_scripts")
+        if e.name.startswith("kd-")
+    }
+    assert scripts == {
+        name: f"{module}:run" for name, module in MODULES.items()
+    }
 
 
 def _run(module, *args):
-    return subprocess.Popen([sys.executable, "-m", module, *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", module, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_help_shows_every_default():
@@ -36,21 +45,30 @@ def test_help_shows_every_default():
     assert "--[no]resume" in outputs["kd_toolkit.cli.train"]
     assert "(default: 'kd')" in outputs["kd_toolkit.cli.train"]
     assert "(default: 'fashion_mnist')" in outputs["kd_toolkit.cli.export"]
-    assert "(default: 'prune50,prune80,qat,ptq_int8')" in outputs[
-        "kd_toolkit.cli.compress"]
+    assert (
+        "(default: 'prune50,prune80,qat,ptq_int8')"
+        in outputs["kd_toolkit.cli.compress"]
+    )
 
 
-@pytest.mark.parametrize("module, args, needle", [
-    ("kd_toolkit.cli.train", ["--method=nope"], "Received: method='nope'"),
-    ("kd_toolkit.cli.export", ["--model=missing.keras"], "--model"),
-    ("kd_toolkit.cli.compress", ["--student=missing.keras"], "--student"),
-])
+@pytest.mark.parametrize(
+    "module, args, needle",
+    [
+        ("kd_toolkit.cli.train", ["--method=nope"], "Received: method='nope'"),
+        ("kd_toolkit.cli.export", ["--model=missing.keras"], "--model"),
+        ("kd_toolkit.cli.compress", ["--student=missing.keras"], "--student"),
+    ],
+)
 def test_a_user_error_is_one_line(tmp_path, module, args, needle):
     result = subprocess.run(
         [sys.executable, "-m", module, *args, f"--out_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=300)
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines()
-              if line.startswith("error:")]
+    errors = [
+        line for line in result.stderr.splitlines() if line.startswith("error:")
+    ]
     assert len(errors) == 1 and needle in errors[0], result.stderr[-2000:]

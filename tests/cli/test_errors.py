@@ -10,7 +10,8 @@ def test_a_user_error_is_one_line_and_status_2(capsys):
 
     assert main([]) == 2
     assert capsys.readouterr().err == (
-        "error: `epochs` must be an int >= 1. Received: epochs=0\n")
+        "error: `epochs` must be an int >= 1. Received: epochs=0\n"
+    )
 
 
 def test_a_bug_keeps_its_traceback():

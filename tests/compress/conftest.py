@@ -29,8 +29,14 @@ def fmnist():
         x, y = data.load_numpy("fashion_mnist", "test", limit=TEST_IMAGES)
     except FileNotFoundError as error:
         pytest.skip(f"Fashion-MNIST not available: {error}")
-    train = data.load("fashion_mnist", "train", 64, limit=TRAIN_IMAGES,
-                      augment=False, shuffle=False)
+    train = data.load(
+        "fashion_mnist",
+        "train",
+        64,
+        limit=TRAIN_IMAGES,
+        augment=False,
+        shuffle=False,
+    )
     return train, x, y
 
 

@@ -37,15 +37,21 @@ def kitchen_sink_model():
     layers = keras.layers
     inputs = keras.Input((12, 12, 1), name="input")
     x = layers.ZeroPadding2D(1, name="pad")(inputs)
-    x = layers.Conv2D(8, 3, use_bias=False, name="conv",
-                      kernel_regularizer=keras.regularizers.L2(1e-4))(x)
+    x = layers.Conv2D(
+        8,
+        3,
+        use_bias=False,
+        name="conv",
+        kernel_regularizer=keras.regularizers.L2(1e-4),
+    )(x)
     x = layers.BatchNormalization(name="bn")(x)
     y = layers.ReLU(max_value=6.0, name="relu6")(x)
     x = layers.Add(name="add")([x, y])
     x = layers.Identity(name="tap")(x)
     a = layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
-    b = layers.SeparableConv2D(8, 3, padding="same", activation="relu",
-                               name="sep")(x)
+    b = layers.SeparableConv2D(
+        8, 3, padding="same", activation="relu", name="sep"
+    )(x)
     x = layers.Concatenate(name="cat")([a, b])
     x = layers.MaxPooling2D(name="max_pool")(x)
     x = layers.AveragePooling2D(2, name="avg_pool")(x)
@@ -53,7 +59,8 @@ def kitchen_sink_model():
     gap = layers.GlobalAveragePooling2D(name="gap")(x)
     gmp = layers.GlobalMaxPooling2D(name="gmp")(x)
     flat = layers.Flatten(name="flat")(
-        layers.Reshape((3 * 3 * 16,), name="reshape")(x))
+        layers.Reshape((3 * 3 * 16,), name="reshape")(x)
+    )
     x = layers.Concatenate(name="features")([gap, gmp, flat])
     x = layers.Dropout(0.3, name="dropout")(x)
     x = layers.Dense(5, dtype="float32", name="logits")(x)
@@ -66,7 +73,8 @@ def tiny_cnn(input_shape=(8, 8, 1), num_classes=4, name="tiny_cnn"):
     layers = keras.layers
     inputs = keras.Input(input_shape, name="input")
     x = layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv1")(
-        inputs)
+        inputs
+    )
     x = layers.BatchNormalization(name="bn1")(x)
     x = layers.ReLU(name="relu1")(x)
     y = layers.Conv2D(8, 3, padding="same", use_bias=False, name="conv2")(x)
@@ -77,8 +85,9 @@ def tiny_cnn(input_shape=(8, 8, 1), num_classes=4, name="tiny_cnn"):
     return keras.Model(inputs, outputs, name=name)
 
 
-def learnable_dataset(n=256, shape=(8, 8, 1), num_classes=4, batch_size=32,
-                      seed=0):
+def learnable_dataset(
+    n=256, shape=(8, 8, 1), num_classes=4, batch_size=32, seed=0
+):
     """Images whose class is the brightest quadrant: learnable in a few steps.
 
     Returns:
@@ -90,6 +99,6 @@ def learnable_dataset(n=256, shape=(8, 8, 1), num_classes=4, batch_size=32,
     h, w = shape[0] // 2, shape[1] // 2
     for i, label in enumerate(y):
         r, c = divmod(int(label) % 4, 2)
-        x[i, r * h:(r + 1) * h, c * w:(c + 1) * w] += 0.6
+        x[i, r * h : (r + 1) * h, c * w : (c + 1) * w] += 0.6
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size)
     return dataset, x, y

@@ -14,8 +14,9 @@ from tests.compress import helpers
 def test_cross_entropy_training_learns():
     dataset, _, _ = helpers.learnable_dataset()
     legacy = to_tf_keras(helpers.tiny_cnn())
-    history = distill_finetune(legacy, None, dataset, epochs=6,
-                               learning_rate=1e-2)
+    history = distill_finetune(
+        legacy, None, dataset, epochs=6, learning_rate=1e-2
+    )
     assert history.steps == 6 * 8
     assert history.kd == [0.0] * 6
     assert history.ce[-1] < 0.5 * history.ce[0]
@@ -27,8 +28,9 @@ def test_kd_only_pulls_the_student_towards_the_teacher():
     teacher = helpers.tiny_cnn(name="teacher")
     helpers.randomize_weights(teacher, seed=1)
     legacy = to_tf_keras(helpers.tiny_cnn())
-    history = distill_finetune(legacy, teacher, dataset, epochs=5,
-                               learning_rate=1e-2, ce_weight=0.0)
+    history = distill_finetune(
+        legacy, teacher, dataset, epochs=5, learning_rate=1e-2, ce_weight=0.0
+    )
     assert history.kd[0] > 0
     assert history.kd[-1] < 0.5 * history.kd[0]
     assert history.loss == pytest.approx(history.kd)
@@ -37,8 +39,9 @@ def test_kd_only_pulls_the_student_towards_the_teacher():
 def test_probability_teacher_gives_the_same_kd_as_its_logits():
     dataset, _, _ = helpers.learnable_dataset(n=32)
     teacher = helpers.randomize_weights(helpers.tiny_cnn(name="teacher"))
-    probs = keras.Model(teacher.inputs,
-                        keras.layers.Softmax(name="probs")(teacher.outputs[0]))
+    probs = keras.Model(
+        teacher.inputs, keras.layers.Softmax(name="probs")(teacher.outputs[0])
+    )
     student = helpers.tiny_cnn()
     kd = []
     for t in (teacher, probs):
@@ -72,60 +75,91 @@ class _Recorder(tf_keras.callbacks.Callback):
 def test_callbacks_get_the_keras_hooks_and_steps_per_epoch_holds():
     dataset, _, _ = helpers.learnable_dataset(n=64)
     recorder = _Recorder()
-    history = distill_finetune(to_tf_keras(helpers.tiny_cnn()), None,
-                               dataset.repeat(), epochs=2, steps_per_epoch=3,
-                               callbacks=[recorder])
+    history = distill_finetune(
+        to_tf_keras(helpers.tiny_cnn()),
+        None,
+        dataset.repeat(),
+        epochs=2,
+        steps_per_epoch=3,
+        callbacks=[recorder],
+    )
     assert history.steps == 6
     assert recorder.calls == [
         ("train_begin", "tiny_cnn"),
-        ("epoch_begin", 0), ("batch", 0), ("batch", 1), ("batch", 2),
+        ("epoch_begin", 0),
+        ("batch", 0),
+        ("batch", 1),
+        ("batch", 2),
         ("epoch_end", 0),
-        ("epoch_begin", 1), ("batch", 0), ("batch", 1), ("batch", 2),
-        ("epoch_end", 1), ("train_end", None)]
+        ("epoch_begin", 1),
+        ("batch", 0),
+        ("batch", 1),
+        ("batch", 2),
+        ("epoch_end", 1),
+        ("train_end", None),
+    ]
 
 
 def test_one_hot_labels_are_accepted():
     _, x, y = helpers.learnable_dataset(n=32)
     one_hot = tf.data.Dataset.from_tensor_slices(
-        (x, np.eye(4, dtype="float32")[y])).batch(16)
+        (x, np.eye(4, dtype="float32")[y])
+    ).batch(16)
     sparse = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
     student = helpers.tiny_cnn()
-    ce = [distill_finetune(to_tf_keras(student), None, d).ce[0]
-          for d in (sparse, one_hot)]
+    ce = [
+        distill_finetune(to_tf_keras(student), None, d).ce[0]
+        for d in (sparse, one_hot)
+    ]
     assert ce[1] == pytest.approx(ce[0], rel=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"epochs": 0}, ValueError, "Received: epochs=0"),
-    ({"steps_per_epoch": 0}, ValueError, "Received: steps_per_epoch=0"),
-    ({"temperature": -1.0}, ValueError, "Received: temperature=-1"),
-    ({"kd_weight": -0.5}, ValueError, "Received: kd_weight=-0.5"),
-    ({"student_outputs": "auto"}, ValueError,
-     r"one of \['logits', 'probabilities'\]"),
-    ({"optimizer": "lamb"}, ValueError, "Received: optimizer='lamb'"),
-    ({"lr_schedule": "step"}, ValueError,
-     r"\['cosine', 'constant'\]\. Received: lr_schedule='step'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"epochs": 0}, ValueError, "Received: epochs=0"),
+        ({"steps_per_epoch": 0}, ValueError, "Received: steps_per_epoch=0"),
+        ({"temperature": -1.0}, ValueError, "Received: temperature=-1"),
+        ({"kd_weight": -0.5}, ValueError, "Received: kd_weight=-0.5"),
+        (
+            {"student_outputs": "auto"},
+            ValueError,
+            r"one of \['logits', 'probabilities'\]",
+        ),
+        ({"optimizer": "lamb"}, ValueError, "Received: optimizer='lamb'"),
+        (
+            {"lr_schedule": "step"},
+            ValueError,
+            r"\['cosine', 'constant'\]\. Received: lr_schedule='step'",
+        ),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     dataset, _, _ = helpers.learnable_dataset(n=8)
     with pytest.raises(error, match=match):
-        distill_finetune(to_tf_keras(helpers.tiny_cnn()), None, dataset,
-                         **kwargs)
+        distill_finetune(
+            to_tf_keras(helpers.tiny_cnn()), None, dataset, **kwargs
+        )
 
 
 def test_cosine_schedule_needs_a_known_length():
     dataset, _, _ = helpers.learnable_dataset(n=8)
     legacy = to_tf_keras(helpers.tiny_cnn())
-    with pytest.raises(ValueError, match="pass `steps_per_epoch` or "
-                                         "lr_schedule='constant'"):
+    with pytest.raises(
+        ValueError, match="pass `steps_per_epoch` or lr_schedule='constant'"
+    ):
         distill_finetune(legacy, None, dataset.repeat())
-    history = distill_finetune(legacy, None, dataset.repeat(),
-                               lr_schedule="constant", steps_per_epoch=2)
+    history = distill_finetune(
+        legacy,
+        None,
+        dataset.repeat(),
+        lr_schedule="constant",
+        steps_per_epoch=2,
+    )
     assert history.steps == 2
 
 
 def test_empty_dataset_is_refused():
     dataset, _, _ = helpers.learnable_dataset(n=8)
     with pytest.raises(ValueError, match="yielded no batch"):
-        distill_finetune(to_tf_keras(helpers.tiny_cnn()), None,
-                         dataset.take(0))
+        distill_finetune(to_tf_keras(helpers.tiny_cnn()), None, dataset.take(0))

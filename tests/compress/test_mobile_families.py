@@ -10,14 +10,17 @@ SHAPE = (32, 32, 3)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", ["MobileNet", "MobileNetV2",
-                                    "MobileNetV3Large", "EfficientNetB0"])
+@pytest.mark.parametrize(
+    "family", ["MobileNet", "MobileNetV2", "MobileNetV3Large", "EfficientNetB0"]
+)
 def test_rebuilds_in_tf_keras_with_parity(family):
     model = getattr(keras.applications, family)(
-        weights=None, input_shape=SHAPE, classes=10)
+        weights=None, input_shape=SHAPE, classes=10
+    )
     legacy = bridge.to_tf_keras(model)  # raises beyond 1e-5
     assert len(legacy.layers) == len(
-        [l for l in model.get_config()["layers"]])
+        [layer for layer in model.get_config()["layers"]]
+    )
 
 
 @pytest.mark.slow
@@ -27,16 +30,22 @@ def test_mobilenet_v3_small_goes_through_the_bridge_and_qat():
     in Keras 3, and wrapped by tfmot's QAT (measured once outside the suite:
     50% pruning, a QAT epoch and the int8 LiteRT conversion all run)."""
     model = keras.applications.MobileNetV3Small(
-        weights=None, input_shape=SHAPE, classes=10)
+        weights=None, input_shape=SHAPE, classes=10
+    )
     legacy = bridge.to_tf_keras(model)
-    kinds = [type(l).__name__ for l in legacy.layers]
+    kinds = [type(layer).__name__ for layer in legacy.layers]
     assert kinds.count("Rescaling") == 1 + 9 + 9
     assert kinds.count("Multiply") == 9
-    hard_swish = [l for l in legacy.layers
-                  if getattr(l, "activation", None) is not None
-                  and getattr(l.activation, "__name__", "") == "hard_silu"]
+    hard_swish = [
+        layer
+        for layer in legacy.layers
+        if getattr(layer, "activation", None) is not None
+        and getattr(layer.activation, "__name__", "") == "hard_silu"
+    ]
     assert len(hard_swish) == 19
     back = bridge.to_keras3(legacy)
     assert bridge.max_output_difference(model, back) <= 1e-5
     qat_model, _ = qat.quantize_model(model)
-    assert any("quant" in type(l).__name__.lower() for l in qat_model.layers)
+    assert any(
+        "quant" in type(layer).__name__.lower() for layer in qat_model.layers
+    )

@@ -14,37 +14,65 @@ from tests.compress import helpers
 def test_default_schedule_ramps_over_70_percent_of_the_steps():
     assert make_schedule(0.5, 100) == PruningSchedule(0.5, 0, 70, 7, 100)
     assert make_schedule(0.8, 32) == PruningSchedule(0.8, 0, 22, 2, 32)
-    assert make_schedule(0.8, 100, begin_step=10, end_step=60,
-                         frequency=25) == PruningSchedule(0.8, 10, 60, 25, 100)
+    assert make_schedule(
+        0.8, 100, begin_step=10, end_step=60, frequency=25
+    ) == PruningSchedule(0.8, 10, 60, 25, 100)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"target_sparsity": 1.0}, ValueError, r"> 0 and < 1\. Received: "
-                                           "target_sparsity=1.0"),
-    ({"target_sparsity": "50%"}, TypeError,
-     "Received: target_sparsity='50%'"),
-    ({"end_step": 101}, ValueError, r"must be in \(begin_step=0, "
-                                    r"total_steps=100\].*end_step=101"),
-    ({"begin_step": 50, "end_step": 40}, ValueError, "Received: end_step=40"),
-    ({"end_step": 50, "frequency": 7}, ValueError,
-     "multiple of frequency=7"),
-    ({"total_steps": 1}, ValueError, "Too few fine-tuning steps"),
-    ({"frequency": 0}, ValueError, "Received: frequency=0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            {"target_sparsity": 1.0},
+            ValueError,
+            r"> 0 and < 1\. Received: "
+            "target_sparsity=1.0",
+        ),
+        (
+            {"target_sparsity": "50%"},
+            TypeError,
+            "Received: target_sparsity='50%'",
+        ),
+        (
+            {"end_step": 101},
+            ValueError,
+            r"must be in \(begin_step=0, "
+            r"total_steps=100\].*end_step=101",
+        ),
+        (
+            {"begin_step": 50, "end_step": 40},
+            ValueError,
+            "Received: end_step=40",
+        ),
+        (
+            {"end_step": 50, "frequency": 7},
+            ValueError,
+            "multiple of frequency=7",
+        ),
+        ({"total_steps": 1}, ValueError, "Too few fine-tuning steps"),
+        ({"frequency": 0}, ValueError, "Received: frequency=0"),
+    ],
+)
 def test_bad_schedules(kwargs, error, match):
     args = {"target_sparsity": 0.5, "total_steps": 100, **kwargs}
     with pytest.raises(error, match=match):
         make_schedule(**args)
 
 
-@pytest.mark.parametrize("target, keep_first_layer", [(0.5, True),
-                                                       (0.8, False)])
+@pytest.mark.parametrize(
+    "target, keep_first_layer", [(0.5, True), (0.8, False)]
+)
 def test_pruning_reaches_the_target_sparsity(target, keep_first_layer):
     dataset, x, _ = helpers.learnable_dataset(n=128)
     teacher = helpers.randomize_weights(helpers.tiny_cnn(name="teacher"))
-    result = prune(helpers.tiny_cnn(), teacher, dataset,
-                   target_sparsity=target, epochs=2,
-                   keep_first_layer=keep_first_layer)
+    result = prune(
+        helpers.tiny_cnn(),
+        teacher,
+        dataset,
+        target_sparsity=target,
+        epochs=2,
+        keep_first_layer=keep_first_layer,
+    )
     assert isinstance(result.model, keras.Model)
     assert result.model.name == "tiny_cnn"
     pruned = {"conv2/kernel", "logits/kernel"}
@@ -62,14 +90,21 @@ def test_pruning_reaches_the_target_sparsity(target, keep_first_layer):
     assert result.schedule.end_step <= result.history.steps == 8
     kernel = result.model.get_layer("conv2").get_weights()[0]
     assert np.mean(kernel == 0) == pytest.approx(
-        result.sparsity.weights["conv2/kernel"])
+        result.sparsity.weights["conv2/kernel"]
+    )
     assert np.all(np.isfinite(result.model.predict(x[:4], verbose=0)))
 
 
 def test_layer_names_restrict_pruning():
     dataset, _, _ = helpers.learnable_dataset(n=128)
-    result = prune(helpers.tiny_cnn(), None, dataset, target_sparsity=0.5,
-                   epochs=2, layer_names=["logits"])
+    result = prune(
+        helpers.tiny_cnn(),
+        None,
+        dataset,
+        target_sparsity=0.5,
+        epochs=2,
+        layer_names=["logits"],
+    )
     assert list(result.sparsity.weights) == ["logits/kernel"]
     assert abs(result.sparsity.zero_fraction - 0.5) <= 0.01
     conv = result.model.get_layer("conv1").get_weights()[0]
@@ -93,8 +128,9 @@ def test_real_data_pruning_keeps_accuracy(fmnist, fmnist_pair):
     # Measured here: 84.7% -> 83.7% (4 epochs, τ = 1); with 2 epochs at
     # τ = 4 it fell to 81.8%, and a lower learning rate did worse (77.2%):
     # the sparsity ramp needs steps to recover.
-    result = prune(student, teacher, train, target_sparsity=0.5, epochs=4,
-                   temperature=1.0)
+    result = prune(
+        student, teacher, train, target_sparsity=0.5, epochs=4, temperature=1.0
+    )
     after = conftest.accuracy(result.model.predict(x, verbose=0), y)
     assert abs(result.sparsity.zero_fraction - 0.5) <= 0.01
     assert before > 80.0  # the shipped student (83.39% on the full test set)

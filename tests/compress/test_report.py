@@ -10,17 +10,34 @@ from kd_toolkit.compress.report import CompressionRow
 
 def _row(method, accuracy, passed=True, notes=""):
     return CompressionRow(
-        method=method, artifact="tflite_int8", accuracy=accuracy,
-        size_bytes=2048, gzip_bytes=1024, zero_fraction=0.5,
-        latency_ms=0.25, path=f"/out/{method}.tflite", passed=passed,
-        notes=notes)
+        method=method,
+        artifact="tflite_int8",
+        accuracy=accuracy,
+        size_bytes=2048,
+        gzip_bytes=1024,
+        zero_fraction=0.5,
+        latency_ms=0.25,
+        path=f"/out/{method}.tflite",
+        passed=passed,
+        notes=notes,
+    )
 
 
 def _report(qat=90.0, ptq=89.9, prune50=88.9):
-    rows = (_row("float", 90.2), _row("prune50", prune50),
-            _row("qat", qat), _row("ptq_int8", ptq, False, "size_ratio"))
-    return CompressionReport("student", "fashion_mnist", 1000,
-                             {"epochs": 2}, rows, command="python x.py")
+    rows = (
+        _row("float", 90.2),
+        _row("prune50", prune50),
+        _row("qat", qat),
+        _row("ptq_int8", ptq, False, "size_ratio"),
+    )
+    return CompressionReport(
+        "student",
+        "fashion_mnist",
+        1000,
+        {"epochs": 2},
+        rows,
+        command="python x.py",
+    )
 
 
 def test_targets_met_and_missed():
@@ -30,8 +47,7 @@ def test_targets_met_and_missed():
     assert targets["qat_minus_ptq_int8"]["met"]
     assert not targets["prune50_drop_vs_float"]["met"]  # 1.3 pt drop
     assert not _report(qat=89.8).targets["qat_drop_vs_float"]["met"]
-    assert not _report(qat=89.95, ptq=90.0).targets[
-        "qat_minus_ptq_int8"]["met"]
+    assert not _report(qat=89.95, ptq=90.0).targets["qat_minus_ptq_int8"]["met"]
 
 
 def test_targets_skip_missing_rows():
@@ -42,14 +58,19 @@ def test_targets_skip_missing_rows():
 def test_markdown_and_json():
     report = _report()
     text = report.to_markdown()
-    assert "| prune50 | tflite_int8 | 88.90 | -1.30 | 2.0 | 1.0 | 50.0% |" \
-        in text
+    assert (
+        "| prune50 | tflite_int8 | 88.90 | -1.30 | 2.0 | 1.0 | 50.0% |" in text
+    )
     assert "FAIL: size_ratio" in text
     assert "| prune50_drop_vs_float | +1.30 | 1.0 | no |" in text
     assert "python x.py" in text
     record = json.loads(report.to_json())
     assert [r["method"] for r in record["rows"]] == [
-        "float", "prune50", "qat", "ptq_int8"]
+        "float",
+        "prune50",
+        "qat",
+        "ptq_int8",
+    ]
     assert record["targets"]["qat_minus_ptq_int8"]["met"] is True
 
 
@@ -62,4 +83,6 @@ def test_save_is_atomic_and_refuses_to_overwrite(tmp_path):
     _report(qat=80.0).save(tmp_path, overwrite=True)
     assert json.loads(js.read_text())["rows"][2]["accuracy"] == 80.0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "compression_report.json", "compression_report.md"]
+        "compression_report.json",
+        "compression_report.md",
+    ]

@@ -39,6 +39,9 @@ def test_named_weights():
 def test_unknown_names_raise():
     with pytest.raises(ValueError, match=r"names layers \['c'\]"):
         sparsity_report(_model(), {"c": ["kernel"]})
-    with pytest.raises(ValueError, match=r"Layer 'b' has no weight\(s\) "
-                                         r"\['bias'\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"Layer 'b' has no weight\(s\) "
+        r"\['bias'\]",
+    ):
         sparsity_report(_model(), {"b": ["bias"]})

@@ -18,25 +18,28 @@ def test_kitchen_sink_round_trip_keeps_names_weights_and_outputs():
     legacy = bridge.to_tf_keras(model)
     assert isinstance(legacy, tf_keras.Model)
     assert [layer.name for layer in legacy.layers] == [
-        layer.name for layer in model.layers]
+        layer.name for layer in model.layers
+    ]
     tap = legacy.get_layer("tap")
     assert isinstance(tap, tf_keras.layers.Activation)
     assert tap.get_config()["activation"] == "linear"
     assert legacy.get_layer("conv").kernel_regularizer.get_config() == {
-        "l2": pytest.approx(1e-4)}
+        "l2": pytest.approx(1e-4)
+    }
     np.testing.assert_array_equal(
         legacy.get_layer("bn").get_weights()[3],
-        model.get_layer("bn").get_weights()[3])
+        model.get_layer("bn").get_weights()[3],
+    )
     assert bridge.max_output_difference(model, legacy) <= ATOL
 
     back = bridge.to_keras3(legacy)
     assert isinstance(back, keras.Model)
     assert not bridge.is_tf_keras_model(back)
     assert [layer.name for layer in back.layers] == [
-        layer.name for layer in model.layers]
+        layer.name for layer in model.layers
+    ]
     assert bridge.max_output_difference(model, back) <= ATOL
-    x = np.random.default_rng(3).uniform(size=(3, 12, 12, 1)).astype(
-        "float32")
+    x = np.random.default_rng(3).uniform(size=(3, 12, 12, 1)).astype("float32")
     for ours, theirs in zip(model(x), back(x), strict=True):
         np.testing.assert_allclose(ours, theirs, atol=ATOL)
 
@@ -44,20 +47,28 @@ def test_kitchen_sink_round_trip_keeps_names_weights_and_outputs():
 # Every family and block type of the zoo, once each: the deeper ResNets
 # (32-110) and WRNs (40-d) only repeat these blocks, and cost 20 s of the
 # suite's 15-minute budget on the slowest machines.
-FAMILIES = ("mobilenet_tiny", "resnet8", "resnet20", "resnet8x4",
-            "simple_cnn", "wrn_16_2")
+FAMILIES = (
+    "mobilenet_tiny",
+    "resnet8",
+    "resnet20",
+    "resnet8x4",
+    "simple_cnn",
+    "wrn_16_2",
+)
 
 
 def test_the_families_cover_the_zoo():
     families = {n.split("_")[0].rstrip("0123456789x") for n in FAMILIES}
-    assert families == {n.split("_")[0].rstrip("0123456789x")
-                        for n in models.names()}
+    assert families == {
+        n.split("_")[0].rstrip("0123456789x") for n in models.names()
+    }
 
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_every_zoo_model_round_trips_with_parity(name):
     model = helpers.randomize_weights(
-        models.get(name, input_shape=(28, 28, 1), num_classes=10))
+        models.get(name, input_shape=(28, 28, 1), num_classes=10)
+    )
     # Each conversion checks its own parity (ParityError above 1e-5).
     back = bridge.to_keras3(bridge.to_tf_keras(model))
     assert [w.path for w in back.weights] == [w.path for w in model.weights]
@@ -65,12 +76,15 @@ def test_every_zoo_model_round_trips_with_parity(name):
 
 
 def test_sequential_model_is_rebuilt():
-    model = keras.Sequential([
-        keras.Input((6, 6, 2)),
-        keras.layers.Conv2D(4, 3, activation="relu"),
-        keras.layers.Flatten(),
-        keras.layers.Dense(3),
-    ], name="seq")
+    model = keras.Sequential(
+        [
+            keras.Input((6, 6, 2)),
+            keras.layers.Conv2D(4, 3, activation="relu"),
+            keras.layers.Flatten(),
+            keras.layers.Dense(3),
+        ],
+        name="seq",
+    )
     helpers.randomize_weights(model)
     legacy = bridge.to_tf_keras(model)
     assert bridge.max_output_difference(model, legacy) <= ATOL
@@ -94,8 +108,11 @@ def test_unsupported_layers_are_all_named_with_their_types():
         bridge.to_tf_keras(model)
     message = str(info.value)
     assert "3 unsupported layer(s)" in message
-    for name, kind in (("norm", "LayerNormalization"), ("double", "Doubler"),
-                       ("up", "UpSampling2D")):
+    for name, kind in (
+        ("norm", "LayerNormalization"),
+        ("double", "Doubler"),
+        ("up", "UpSampling2D"),
+    ):
         assert f"'{name}' ({kind})" in message
     assert "'conv'" not in message
     assert "Supported layer types" in message
@@ -105,8 +122,10 @@ def test_argument_without_equivalent_is_refused():
     inputs = keras.Input((4,))
     model = keras.Model(inputs, keras.layers.Dense(3, name="dense")(inputs))
     model.get_layer("dense").enable_lora(2)
-    with pytest.raises(bridge.UnsupportedLayerError,
-                       match=r"'dense' \(Dense\): argument lora_rank=2"):
+    with pytest.raises(
+        bridge.UnsupportedLayerError,
+        match=r"'dense' \(Dense\): argument lora_rank=2",
+    ):
         bridge.to_tf_keras(model)
 
 
@@ -156,8 +175,9 @@ def test_optimizer_cosine_decay():
     assert _rates(constant, [0, 7]) == pytest.approx([0.5, 0.5])
     decayed = bridge.tf_keras_optimizer("adam", 1.0, decay_steps=10)
     assert isinstance(decayed, tf_keras.optimizers.Adam)
-    assert _rates(decayed, [0, 5, 10]) == pytest.approx([1.0, 0.5, 0.0],
-                                                        abs=1e-6)
+    assert _rates(decayed, [0, 5, 10]) == pytest.approx(
+        [1.0, 0.5, 0.0], abs=1e-6
+    )
 
 
 def test_unknown_input_dimensions_need_a_parity_shape():

@@ -226,11 +226,14 @@ def test_bad_arguments(kwargs, match):
         data.load(**kwargs)
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"batch_size": 2.5}, r"Received: batch_size=2\.5 of type float$"),
-    ({"batch_size": True}, r"Received: batch_size=True of type bool$"),
-    ({"limit": "10"}, r"Received: limit='10' of type str$"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"batch_size": 2.5}, r"Received: batch_size=2\.5 of type float$"),
+        ({"batch_size": True}, r"Received: batch_size=True of type bool$"),
+        ({"limit": "10"}, r"Received: limit='10' of type str$"),
+    ],
+)
 def test_arguments_of_the_wrong_type(kwargs, match):
     with pytest.raises(TypeError, match=match):
         data.load(name="fashion_mnist", **kwargs)

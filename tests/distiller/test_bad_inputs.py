@@ -15,25 +15,30 @@ def _net(name, filters, classes=3, outputs=1, rescale=False):
     x = layers.Rescaling(1 / 255)(inputs) if rescale else inputs
     x = layers.Conv2D(filters, 3, padding="same", name="conv")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    heads = [layers.Dense(classes, name=f"logits{i}")(x)
-             for i in range(outputs)]
-    return keras.Model(inputs, heads if outputs > 1 else heads[0],
-                       name=name)
+    heads = [
+        layers.Dense(classes, name=f"logits{i}")(x) for i in range(outputs)
+    ]
+    return keras.Model(inputs, heads if outputs > 1 else heads[0], name=name)
 
 
 def _data(n=32, classes=3):
     rng = np.random.default_rng(0)
     return rng.random((n, 8, 8, 1), dtype=np.float32), rng.integers(
-        0, classes, n)
+        0, classes, n
+    )
 
 
 def test_empty_dataset_is_an_error():
     distiller = kd.Distiller(_net("t", 4), _net("s", 2))
     distiller.compile("adam")
     empty = tf.data.Dataset.from_tensor_slices(
-        (np.zeros((0, 8, 8, 1), "float32"), np.zeros((0,), "int32"))).batch(4)
-    with pytest.raises(ValueError, match=r"ran no training step.*Received: "
-                                         r"x=a tf.data.Dataset of 0 batches"):
+        (np.zeros((0, 8, 8, 1), "float32"), np.zeros((0,), "int32"))
+    ).batch(4)
+    with pytest.raises(
+        ValueError,
+        match=r"ran no training step.*Received: "
+        r"x=a tf.data.Dataset of 0 batches",
+    ):
         distiller.fit(empty, epochs=1, verbose=0)
 
 
@@ -42,25 +47,33 @@ def test_uint8_images_are_an_error_unless_the_models_rescale():
     images = (x * 255).astype("uint8")
     distiller = kd.Distiller(_net("t", 4), _net("s", 2))
     distiller.compile("adam")
-    with pytest.raises(ValueError, match=r"images are integers.*Received: x "
-                                         r"of dtype uint8"):
+    with pytest.raises(
+        ValueError,
+        match=r"images are integers.*Received: x "
+        r"of dtype uint8",
+    ):
         distiller.fit(images, y, epochs=1, verbose=0)
     dataset = tf.data.Dataset.from_tensor_slices((images, y)).batch(8)
     with pytest.raises(ValueError, match="Received: x of dtype uint8"):
         distiller.fit(dataset, epochs=1, verbose=0)
-    rescaled = kd.Distiller(_net("t", 4, rescale=True),
-                            _net("s", 2, rescale=True))
+    rescaled = kd.Distiller(
+        _net("t", 4, rescale=True), _net("s", 2, rescale=True)
+    )
     rescaled.compile("adam")
-    assert np.isfinite(rescaled.fit(images, y, epochs=1, verbose=0)
-                       .history["loss"][0])
+    assert np.isfinite(
+        rescaled.fit(images, y, epochs=1, verbose=0).history["loss"][0]
+    )
 
 
 def test_float_images_in_0_255_warn():
     x, y = _data()
     distiller = kd.Distiller(_net("t", 4), _net("s", 2))
     distiller.compile("adam")
-    with pytest.warns(UserWarning, match=r"reach 2\d\d\.\d.*expect floats "
-                                         r"in \[0, 1\]"):
+    with pytest.warns(
+        UserWarning,
+        match=r"reach 2\d\d\.\d.*expect floats "
+        r"in \[0, 1\]",
+    ):
         distiller.fit(x * 255, y, epochs=1, verbose=0)
 
 
@@ -69,11 +82,15 @@ def test_one_hot_labels_with_a_sparse_loss():
     distiller = kd.Distiller(_net("t", 4), _net("s", 2))
     distiller.compile(
         "adam",
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     one_hot = keras.utils.to_categorical(y, 3)
-    with pytest.raises(ValueError, match=r"one-hot rows.*sparse.*Received: "
-                                         r"labels of shape \(32, 3\) and "
-                                         r"loss=SparseCategoricalCross"):
+    with pytest.raises(
+        ValueError,
+        match=r"one-hot rows.*sparse.*Received: "
+        r"labels of shape \(32, 3\) and "
+        r"loss=SparseCategoricalCross",
+    ):
         distiller.fit(x, one_hot, epochs=1, verbose=0)
     dataset = tf.data.Dataset.from_tensor_slices((x, one_hot)).batch(8)
     with pytest.raises(ValueError, match=r"labels of shape \(None, 3\)"):
@@ -83,9 +100,12 @@ def test_one_hot_labels_with_a_sparse_loss():
 def test_an_unbuilt_teacher_still_gets_its_class_count_checked():
     teacher = keras.Sequential([layers.Flatten(), layers.Dense(5)])
     assert not teacher.built
-    with pytest.raises(ValueError, match=r"same number of classes\. "
-                                         r"Received: teacher num_classes=5, "
-                                         r"student num_classes=3"):
+    with pytest.raises(
+        ValueError,
+        match=r"same number of classes\. "
+        r"Received: teacher num_classes=5, "
+        r"student num_classes=3",
+    ):
         kd.Distiller(teacher, _net("s", 2))
 
 
@@ -93,9 +113,12 @@ def test_an_unbuilt_teacher_still_gets_its_class_count_checked():
 def test_a_model_with_two_outputs_is_refused(role):
     models = {"teacher": _net("t", 4), "student": _net("s", 2)}
     models[role] = _net(role, 2, outputs=2)
-    with pytest.raises(ValueError, match=rf"needs a {role} with one output.*"
-                                         rf"{role}.outputs\[0\].*with 2 "
-                                         "outputs"):
+    with pytest.raises(
+        ValueError,
+        match=rf"needs a {role} with one output.*"
+        rf"{role}.outputs\[0\].*with 2 "
+        "outputs",
+    ):
         kd.Distiller(models["teacher"], models["student"])
 
 
@@ -108,12 +131,15 @@ def _classifier(name, accurate):
     if accurate:
         # logits_c = -(mean - c)^2 up to a constant: 2c·mean - c².
         model.get_layer("logits").set_weights(
-            [np.array([[0.0, 2.0, 4.0]], "float32"),
-             np.array([0.0, -1.0, -4.0], "float32")])
+            [
+                np.array([[0.0, 2.0, 4.0]], "float32"),
+                np.array([0.0, -1.0, -4.0], "float32"),
+            ]
+        )
     else:
         model.get_layer("logits").set_weights(
-            [np.zeros((1, 3), "float32"), np.array([0.0, 0.0, 5.0],
-                                                    "float32")])
+            [np.zeros((1, 3), "float32"), np.array([0.0, 0.0, 5.0], "float32")]
+        )
     return model
 
 
@@ -128,9 +154,12 @@ def test_a_teacher_near_chance_is_warned_about():
     x, y = _mean_coded()
     bad = kd.Distiller(_classifier("t", accurate=False), _net("s", 2))
     bad.compile("adam")
-    with pytest.warns(UserWarning, match=r"teacher's top-1 on the first 96 "
-                                         r"validation examples is 33\.3%.*"
-                                         r"batch-norm moving statistics"):
+    with pytest.warns(
+        UserWarning,
+        match=r"teacher's top-1 on the first 96 "
+        r"validation examples is 33\.3%.*"
+        r"batch-norm moving statistics",
+    ):
         bad.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(32)
     with pytest.warns(UserWarning, match="is 33.3%"):
@@ -143,8 +172,9 @@ def test_a_good_teacher_is_not_warned_about(recwarn):
     good.compile("adam")
     good.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
     assert not [w for w in recwarn if "teacher's top-1" in str(w.message)]
-    quiet = kd.Distiller(_classifier("t", accurate=False), _net("s", 2),
-                         check_teacher=False)
+    quiet = kd.Distiller(
+        _classifier("t", accurate=False), _net("s", 2), check_teacher=False
+    )
     quiet.compile("adam")
     quiet.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
     assert not [w for w in recwarn if "teacher's top-1" in str(w.message)]

@@ -13,16 +13,16 @@ def _net(name, filters, classes=3, shape=(8, 8, 1), softmax=False):
     x = layers.BatchNormalization(name="bn")(x)
     x = layers.ReLU(name="feat")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    outputs = layers.Dense(classes, name="logits",
-                           activation="softmax" if softmax else None)(x)
+    outputs = layers.Dense(
+        classes, name="logits", activation="softmax" if softmax else None
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
 def _data(n=64, classes=3, seed=0):
     rng = np.random.default_rng(seed)
     y = rng.integers(0, classes, n)
-    x = rng.normal(size=(n, 8, 8, 1)).astype("float32") + y[:, None, None,
-                                                             None]
+    x = rng.normal(size=(n, 8, 8, 1)).astype("float32") + y[:, None, None, None]
     return x, y
 
 
@@ -30,16 +30,31 @@ def test_fit_lowers_loss_and_keeps_teacher_bit_identical():
     teacher, student = _net("t", 8), _net("s", 4)
     before = [w.copy() for w in teacher.get_weights()]
     x, y = _data()
-    distiller = kd.Distiller(teacher, student, losses=[
-        kd.losses.KD(2.0), kd.losses.Hint("feat", "feat"),
-        kd.losses.AttentionTransfer([("feat", "feat")], weight=10.0)])
+    distiller = kd.Distiller(
+        teacher,
+        student,
+        losses=[
+            kd.losses.KD(2.0),
+            kd.losses.Hint("feat", "feat"),
+            kd.losses.AttentionTransfer([("feat", "feat")], weight=10.0),
+        ],
+    )
     distiller.compile(keras.optimizers.Adam(0.01), metrics=["accuracy"])
-    history = distiller.fit(x, y, batch_size=16, epochs=5, verbose=0,
-                            validation_data=(x, y))
+    history = distiller.fit(
+        x, y, batch_size=16, epochs=5, verbose=0, validation_data=(x, y)
+    )
     logs = history.history
     assert logs["loss"][-1] < logs["loss"][0]
-    for key in ("student_loss", "kd_loss", "hint_loss", "at_loss",
-                "accuracy", "val_loss", "val_kd_loss", "val_accuracy"):
+    for key in (
+        "student_loss",
+        "kd_loss",
+        "hint_loss",
+        "at_loss",
+        "accuracy",
+        "val_loss",
+        "val_kd_loss",
+        "val_accuracy",
+    ):
         assert key in logs, key
     after = teacher.get_weights()
     assert all(np.array_equal(a, b) for a, b in zip(before, after))
@@ -47,14 +62,18 @@ def test_fit_lowers_loss_and_keeps_teacher_bit_identical():
 
 
 def test_loss_terms_add_up_to_the_reported_loss():
-    distiller = kd.Distiller(_net("t", 8), _net("s", 4),
-                             losses=[kd.losses.KD(2.0, weight=0.5)],
-                             student_loss_weight=0.5)
+    distiller = kd.Distiller(
+        _net("t", 8),
+        _net("s", 4),
+        losses=[kd.losses.KD(2.0, weight=0.5)],
+        student_loss_weight=0.5,
+    )
     distiller.compile("adam")
     x, y = _data()
     logs = distiller.evaluate(x, y, verbose=0, return_dict=True)
     assert logs["loss"] == pytest.approx(
-        logs["student_loss"] + logs["kd_loss"], rel=1e-5)
+        logs["student_loss"] + logs["kd_loss"], rel=1e-5
+    )
     probs = keras.ops.softmax(distiller.student(x)).numpy()
     ce = -np.log(probs[np.arange(len(y)), y]).mean()
     assert logs["student_loss"] == pytest.approx(0.5 * ce, rel=1e-4)
@@ -66,8 +85,9 @@ def test_integer_and_one_hot_labels_give_the_same_loss():
     x, y = _data()
     sparse = distiller.evaluate(x, y, verbose=0, return_dict=True)
     distiller.compile("adam")
-    dense = distiller.evaluate(x, keras.utils.to_categorical(y, 3),
-                               verbose=0, return_dict=True)
+    dense = distiller.evaluate(
+        x, keras.utils.to_categorical(y, 3), verbose=0, return_dict=True
+    )
     assert sparse["loss"] == pytest.approx(dense["loss"], rel=1e-6)
 
 
@@ -77,15 +97,17 @@ def test_sample_weights_weight_every_term():
     x, y = _data(n=32)
     w = np.zeros(32, dtype="float32")
     w[:8] = 1.0
-    weighted = distiller.evaluate(x, y, sample_weight=w, batch_size=32,
-                                  verbose=0, return_dict=True)
-    first = distiller.evaluate(x[:8], y[:8], batch_size=8, verbose=0,
-                               return_dict=True)
+    weighted = distiller.evaluate(
+        x, y, sample_weight=w, batch_size=32, verbose=0, return_dict=True
+    )
+    first = distiller.evaluate(
+        x[:8], y[:8], batch_size=8, verbose=0, return_dict=True
+    )
     # Keras reduction: sum(loss * w) / batch_size.
-    assert weighted["kd_loss"] == pytest.approx(first["kd_loss"] / 4,
-                                                rel=1e-5)
+    assert weighted["kd_loss"] == pytest.approx(first["kd_loss"] / 4, rel=1e-5)
     assert weighted["student_loss"] == pytest.approx(
-        first["student_loss"] / 4, rel=1e-5)
+        first["student_loss"] / 4, rel=1e-5
+    )
 
 
 def test_softmax_models_are_detected_and_distilled_on_log_probabilities():
@@ -100,29 +122,38 @@ def test_softmax_models_are_detected_and_distilled_on_log_probabilities():
         d.compile("adam")
         results.append(d.evaluate(x, y, verbose=0, return_dict=True))
     assert kd.Distiller(t_soft, s_soft).student_outputs == "probabilities"
-    assert results[0]["kd_loss"] == pytest.approx(results[1]["kd_loss"],
-                                                  rel=1e-4)
+    assert results[0]["kd_loss"] == pytest.approx(
+        results[1]["kd_loss"], rel=1e-4
+    )
     assert results[0]["student_loss"] == pytest.approx(
-        results[1]["student_loss"], rel=1e-4)
+        results[1]["student_loss"], rel=1e-4
+    )
 
 
 def test_string_cross_entropy_on_logit_student_is_refused():
     distiller = kd.Distiller(_net("t", 8), _net("s", 4))
-    with pytest.raises(ValueError, match="outputs logits.*Received: loss="
-                       "'sparse_categorical_crossentropy'"):
+    with pytest.raises(
+        ValueError,
+        match="outputs logits.*Received: loss="
+        "'sparse_categorical_crossentropy'",
+    ):
         distiller.compile("adam", loss="sparse_categorical_crossentropy")
     distiller.compile(
-        "adam", loss=keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True))
+        "adam",
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     x, y = _data()
     assert np.isfinite(distiller.fit(x, y, verbose=0).history["loss"][0])
 
 
 def test_declared_output_kind_must_match_the_model():
-    with pytest.raises(ValueError, match="computes probabilities.*"
-                       "Received: student_outputs='logits'"):
-        kd.Distiller(_net("t", 8), _net("s", 4, softmax=True),
-                     student_outputs="logits")
+    with pytest.raises(
+        ValueError,
+        match="computes probabilities.*Received: student_outputs='logits'",
+    ):
+        kd.Distiller(
+            _net("t", 8), _net("s", 4, softmax=True), student_outputs="logits"
+        )
     with pytest.raises(ValueError, match="Received: teacher_outputs='soft'"):
         kd.Distiller(_net("t", 8), _net("s", 4), teacher_outputs="soft")
 
@@ -131,13 +162,16 @@ def test_callbacks_and_predict():
     distiller = kd.Distiller(_net("t", 8), _net("s", 4))
     distiller.compile("adam", metrics=["accuracy"])
     x, y = _data()
-    stop = keras.callbacks.EarlyStopping(monitor="loss", patience=0,
-                                         min_delta=10.0)
+    stop = keras.callbacks.EarlyStopping(
+        monitor="loss", patience=0, min_delta=10.0
+    )
     history = distiller.fit(x, y, epochs=5, verbose=0, callbacks=[stop])
     assert len(history.history["loss"]) < 5
-    np.testing.assert_allclose(distiller.predict(x, verbose=0),
-                               distiller.student.predict(x, verbose=0),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        distiller.predict(x, verbose=0),
+        distiller.student.predict(x, verbose=0),
+        rtol=1e-6,
+    )
 
 
 def test_tf_data_with_sample_weights():
@@ -145,32 +179,49 @@ def test_tf_data_with_sample_weights():
     distiller.compile("adam")
     x, y = _data()
     ds = tf.data.Dataset.from_tensor_slices(
-        (x, y, np.ones(len(y), "float32"))).batch(16)
+        (x, y, np.ones(len(y), "float32"))
+    ).batch(16)
     assert np.isfinite(distiller.fit(ds, verbose=0).history["kd_loss"][0])
 
 
-@pytest.mark.parametrize("teacher_kw, match", [
-    ({"shape": (8, 8, 3)}, r"same input shape.*teacher input shape "
-     r"\(8, 8, 3\), student input shape \(8, 8, 1\)"),
-    ({"classes": 5}, r"same number of classes.*teacher num_classes=5, "
-     r"student num_classes=3"),
-])
+@pytest.mark.parametrize(
+    "teacher_kw, match",
+    [
+        (
+            {"shape": (8, 8, 3)},
+            r"same input shape.*teacher input shape "
+            r"\(8, 8, 3\), student input shape \(8, 8, 1\)",
+        ),
+        (
+            {"classes": 5},
+            r"same number of classes.*teacher num_classes=5, "
+            r"student num_classes=3",
+        ),
+    ],
+)
 def test_mismatched_models_are_refused(teacher_kw, match):
     with pytest.raises(ValueError, match=match):
         kd.Distiller(_net("t", 8, **teacher_kw), _net("s", 4))
 
 
 def test_unknown_loss_name_lists_choices():
-    with pytest.raises(ValueError, match=r"one of \[.*'kd'.*\].*"
-                       r"Received: loss='hinton'"):
+    with pytest.raises(
+        ValueError,
+        match=r"one of \[.*'kd'.*\].*"
+        r"Received: loss='hinton'",
+    ):
         kd.Distiller(_net("t", 8), _net("s", 4), losses=["hinton"])
 
 
 def test_unknown_layer_name_lists_close_names():
-    with pytest.raises(ValueError, match=r"Closest names: \['feat'\].*"
-                       r"Received: student_layer='feet'"):
-        kd.Distiller(_net("t", 8), _net("s", 4),
-                     losses=[kd.losses.Hint("feat", "feet")])
+    with pytest.raises(
+        ValueError,
+        match=r"Closest names: \['feat'\].*"
+        r"Received: student_layer='feet'",
+    ):
+        kd.Distiller(
+            _net("t", 8), _net("s", 4), losses=[kd.losses.Hint("feat", "feet")]
+        )
 
 
 def test_subclassed_teacher_works_for_kd_but_not_for_taps():
@@ -189,8 +240,9 @@ def test_subclassed_teacher_works_for_kd_but_not_for_taps():
     x, y = _data()
     assert np.isfinite(distiller.fit(x, y, verbose=0).history["loss"][0])
     with pytest.raises(ValueError, match="subclassed model"):
-        kd.Distiller(teacher, _net("s", 4),
-                     losses=[kd.losses.Hint("feat", "feat")])
+        kd.Distiller(
+            teacher, _net("s", 4), losses=[kd.losses.Hint("feat", "feat")]
+        )
 
 
 @pytest.mark.parametrize("jit_compile", [False, True])
@@ -199,15 +251,20 @@ def test_labels_out_of_range_raise(jit_compile):
     distiller.compile("adam", jit_compile=jit_compile)
     x, y = _data()
     y[3] = 7
-    with pytest.raises(ValueError, match=r"in \[0, 3\).*Received: y\[3\]=7 "
-                                         r"\(1 labels out of range\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"in \[0, 3\).*Received: y\[3\]=7 "
+        r"\(1 labels out of range\)",
+    ):
         distiller.fit(x, y, verbose=0)
     with pytest.raises(ValueError, match=r"validation_data\[1\]\[3\]=7"):
         distiller.fit(x, y % 3, validation_data=(x, y), verbose=0)
     # XLA compiles in-step assertions away: the tf.data check still holds.
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(16)
-    with pytest.raises(tf.errors.InvalidArgumentError,
-                       match=r"in \[0, 3\)\. Received: out-of-range"):
+    with pytest.raises(
+        tf.errors.InvalidArgumentError,
+        match=r"in \[0, 3\)\. Received: out-of-range",
+    ):
         distiller.fit(dataset, verbose=0)
 
 
@@ -216,38 +273,52 @@ def test_non_finite_loss_stops_with_a_clear_error():
     distiller.compile("adam")
     x, y = _data()
     x[5] = np.nan
-    with pytest.raises(FloatingPointError, match=r"Non-finite loss at epoch 1"
-                       r", batch 0: .*'kd_loss': nan"):
+    with pytest.raises(
+        FloatingPointError,
+        match=r"Non-finite loss at epoch 1"
+        r", batch 0: .*'kd_loss': nan",
+    ):
         distiller.fit(x, y, batch_size=16, shuffle=False, verbose=0)
 
 
 def test_student_and_distiller_save_and_load(tmp_path):
     teacher, student = _net("t", 8), _net("s", 4)
-    distiller = kd.Distiller(teacher, student, losses=[
-        kd.losses.KD(3.0), kd.losses.Hint("feat", "feat", weight=0.5)])
+    distiller = kd.Distiller(
+        teacher,
+        student,
+        losses=[kd.losses.KD(3.0), kd.losses.Hint("feat", "feat", weight=0.5)],
+    )
     distiller.compile("adam")
     x, y = _data()
     distiller.fit(x, y, verbose=0)
     path = tmp_path / "student.keras"
     distiller.student.save(path)
     restored = keras.models.load_model(path)
-    np.testing.assert_allclose(restored.predict(x, verbose=0),
-                               student.predict(x, verbose=0), rtol=1e-6)
+    np.testing.assert_allclose(
+        restored.predict(x, verbose=0), student.predict(x, verbose=0), rtol=1e-6
+    )
     config = keras.saving.serialize_keras_object(distiller)
     clone = keras.saving.deserialize_keras_object(config)
     assert [type(loss).__name__ for loss in clone.distillation_losses] == [
-        "KD", "Hint"]
+        "KD",
+        "Hint",
+    ]
     assert clone.distillation_losses[0].temperature == 3.0
 
 
 def test_distiller_round_trips_with_compile_config_and_optimizer(tmp_path):
     import warnings
 
-    distiller = kd.Distiller(_net("t", 8), _net("s", 4), losses=[
-        kd.losses.KD(2.0), kd.losses.Hint("feat", "feat")])
+    distiller = kd.Distiller(
+        _net("t", 8),
+        _net("s", 4),
+        losses=[kd.losses.KD(2.0), kd.losses.Hint("feat", "feat")],
+    )
     distiller.compile(
-        keras.optimizers.Adam(0.01), metrics=["accuracy"],
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        keras.optimizers.Adam(0.01),
+        metrics=["accuracy"],
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     x, y = _data()
     distiller.fit(x, y, batch_size=16, epochs=2, verbose=0)
     path = tmp_path / "distiller.keras"
@@ -260,18 +331,21 @@ def test_distiller_round_trips_with_compile_config_and_optimizer(tmp_path):
     assert "compile() was not called" not in messages
     assert restored.compiled and restored.optimizer.learning_rate == 0.01
     assert int(restored.optimizer.iterations) == 8
-    for a, b in zip(restored.optimizer.variables,
-                    distiller.optimizer.variables):
+    for a, b in zip(
+        restored.optimizer.variables, distiller.optimizer.variables
+    ):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     # The connector of the Hint loss came back with its trained weights...
     np.testing.assert_array_equal(
         restored.distillation_losses[1].get_weights()[0],
-        distiller.distillation_losses[1].get_weights()[0])
+        distiller.distillation_losses[1].get_weights()[0],
+    )
     # ...and training goes on exactly as it would have.
     for model in (distiller, restored):
         model.fit(x, y, batch_size=16, epochs=1, shuffle=False, verbose=0)
-    for a, b in zip(restored.student.get_weights(),
-                    distiller.student.get_weights()):
+    for a, b in zip(
+        restored.student.get_weights(), distiller.student.get_weights()
+    ):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
 
 
@@ -283,16 +357,32 @@ def test_best_student_checkpoint_keeps_the_best_epoch(tmp_path):
     x, y = _data()
     path = tmp_path / "best.keras"
     checkpoint = BestStudentCheckpoint(path, monitor="val_loss", mode="min")
-    history = distiller.fit(x, y, batch_size=16, epochs=4, verbose=0,
-                            validation_data=(x, y), callbacks=[checkpoint])
+    history = distiller.fit(
+        x,
+        y,
+        batch_size=16,
+        epochs=4,
+        verbose=0,
+        validation_data=(x, y),
+        callbacks=[checkpoint],
+    )
     losses = history.history["val_loss"]
     assert checkpoint.best_epoch == int(np.argmin(losses))
     assert checkpoint.best == pytest.approx(min(losses))
     saved = keras.models.load_model(path)
     assert saved.name == "s"  # the student, not the distiller
-    with pytest.raises(ValueError, match=r"Expected one of \[.*'val_loss'.*"
-                                         r"Received: monitor='val_top5'"):
-        distiller.fit(x, y, epochs=1, verbose=0, validation_data=(x, y),
-                      callbacks=[BestStudentCheckpoint(path, "val_top5")])
+    with pytest.raises(
+        ValueError,
+        match=r"Expected one of \[.*'val_loss'.*"
+        r"Received: monitor='val_top5'",
+    ):
+        distiller.fit(
+            x,
+            y,
+            epochs=1,
+            verbose=0,
+            validation_data=(x, y),
+            callbacks=[BestStudentCheckpoint(path, "val_top5")],
+        )
     with pytest.raises(ValueError, match="Received: mode='best'"):
         BestStudentCheckpoint(path, mode="best")

@@ -45,12 +45,20 @@ print(json.dumps(out))
 
 
 def test_mirrored_strategy_matches_single_device():
-    result = subprocess.run([sys.executable, "-c", SCRIPT],
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(out["single"]) == {"loss", "student_loss", "kd_loss",
-                                  "hint_loss"}
+    assert set(out["single"]) == {
+        "loss",
+        "student_loss",
+        "kd_loss",
+        "hint_loss",
+    }
     for key, value in out["single"].items():
         tolerance = 1e-4 * max(1.0, abs(value))
         assert abs(out["mirrored"][key] - value) <= tolerance, key

@@ -63,25 +63,39 @@ def _free_port():
 def _result(stdout, stderr):
     lines = [line for line in stdout.splitlines() if line.startswith("RESULT ")]
     assert lines, stderr[-3000:]
-    return json.loads(lines[-1][len("RESULT "):])
+    return json.loads(lines[-1][len("RESULT ") :])
 
 
 def test_two_workers_match_a_single_process():
     cluster = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
-    workers = [subprocess.Popen(
-        [sys.executable, "-c", WORKER], stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True,
-        env=dict(os.environ, TF_CONFIG=json.dumps({
-            "cluster": {"worker": cluster},
-            "task": {"type": "worker", "index": index}})))
-        for index in range(2)]
-    single = subprocess.run([sys.executable, "-c", WORKER],
-                            capture_output=True, text=True, timeout=300)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=dict(
+                os.environ,
+                TF_CONFIG=json.dumps(
+                    {
+                        "cluster": {"worker": cluster},
+                        "task": {"type": "worker", "index": index},
+                    }
+                ),
+            ),
+        )
+        for index in range(2)
+    ]
+    single = subprocess.run(
+        [sys.executable, "-c", WORKER],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     outputs = [w.communicate(timeout=300) for w in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs[0][1][-3000:]
     want = _result(single.stdout, single.stderr)
-    assert set(want["logs"]) == {"loss", "student_loss", "kd_loss",
-                                 "at_loss"}
+    assert set(want["logs"]) == {"loss", "student_loss", "kd_loss", "at_loss"}
     for stdout, stderr in outputs:
         got = _result(stdout, stderr)
         # Same global batches, gradients summed across the workers:

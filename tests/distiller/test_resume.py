@@ -32,8 +32,13 @@ def _dataset():
     x = rng.integers(0, 256, (8 * BATCHES, 8, 8, 1)).astype("uint8")
     source = tf.data.Dataset.from_tensor_slices((x, y))
     return pipeline.build(
-        source, num_classes=3, batch_size=8, seed=7, shuffle_buffer=64,
-        augment_spec=kd.data.AugmentSpec(pad=2, flip=True))
+        source,
+        num_classes=3,
+        batch_size=8,
+        seed=7,
+        shuffle_buffer=64,
+        augment_spec=kd.data.AugmentSpec(pad=2, flip=True),
+    )
 
 
 def _distiller(method):
@@ -42,12 +47,12 @@ def _distiller(method):
     # Fixed initial weights: a resumed run must not depend on them.
     keras.utils.set_random_seed(1)
     if method == "ama":
-        rep = Replacement("block1_out", "block3_out",
-                          student_layer="block2_out")
+        rep = Replacement(
+            "block1_out", "block3_out", student_layer="block2_out"
+        )
         teacher = adapt_teacher(tiny_resnet(), [rep]).model
         student = tiny_resnet("student", width=4)
-        losses = [kd.losses.KD(2.0),
-                  kd.losses.ActivationMapAdaptation([rep])]
+        losses = [kd.losses.KD(2.0), kd.losses.ActivationMapAdaptation([rep])]
     else:
         teacher, student = _net("t", 8), _net("s", 4)
         losses = [kd.losses.KD(2.0)]
@@ -78,7 +83,8 @@ def _trainable_values(distiller):
 
 @pytest.mark.parametrize("method", ["kd", "hint"])
 def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(
-        tmp_path, method):
+    tmp_path, method
+):
     reference = _distiller(method)
     reference.fit(_dataset(), epochs=EPOCHS, verbose=0)
 
@@ -88,9 +94,15 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(
     # right after the backup at epoch 1, batch index 2.
     first = _distiller(method)
     with pytest.raises(KeyboardInterrupt):
-        first.fit(_dataset(), epochs=EPOCHS, verbose=0, callbacks=[
-            kd.callbacks.BackupAndRestore(backup_dir, save_freq=2),
-            _Interrupt(epoch=1, batch=2)])
+        first.fit(
+            _dataset(),
+            epochs=EPOCHS,
+            verbose=0,
+            callbacks=[
+                kd.callbacks.BackupAndRestore(backup_dir, save_freq=2),
+                _Interrupt(epoch=1, batch=2),
+            ],
+        )
     meta = json.loads((backup_dir / "training_metadata.json").read_text())
     assert (meta["epoch"], meta["batches_done"]) == (1, 3)
     assert meta["iterations"] == BATCHES + 3
@@ -98,8 +110,9 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(
     resumed = _distiller(method)  # a new process would rebuild everything
     backup = kd.callbacks.BackupAndRestore(backup_dir, save_freq=2)
     assert backup.resume_point() == (1, 3)
-    history = resumed.fit(_dataset(), epochs=EPOCHS, verbose=0,
-                          callbacks=[backup])
+    history = resumed.fit(
+        _dataset(), epochs=EPOCHS, verbose=0, callbacks=[backup]
+    )
     assert len(history.history["loss"]) == EPOCHS - 1
     assert not backup_dir.exists()  # deleted once training finished
     assert int(resumed.optimizer.iterations) == EPOCHS * BATCHES
@@ -107,8 +120,9 @@ def test_interrupted_and_resumed_run_matches_an_uninterrupted_one(
     # bit-identical weights and optimizer state on a 2-core CPU; the margin
     # covers a multi-threaded kernel summing in another order elsewhere.
     # (Keras's callback, which restarts the epoch, misses by ~1e-2: below.)
-    for want, got in zip(_trainable_values(reference),
-                         _trainable_values(resumed)):
+    for want, got in zip(
+        _trainable_values(reference), _trainable_values(resumed)
+    ):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
 
 
@@ -118,23 +132,36 @@ def test_backup_restores_ama_adapters_and_their_optimizer_state(tmp_path):
     loss; the full interrupted-run comparison above covers it.)"""
     backup_dir = tmp_path / "backup"
     trained = _distiller("ama")
-    trained.fit(_dataset(), epochs=1, verbose=0, callbacks=[
-        kd.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)])
+    trained.fit(
+        _dataset(),
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            kd.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
+        ],
+    )
     restored = _distiller("ama")
     adapters = [v for v in restored.teacher.trainable_variables]
     assert adapters  # the adapted teacher trains
     before = [v.numpy().copy() for v in adapters]
     # Nothing left to train: `fit` only restores.
-    restored.fit(_dataset(), epochs=1, verbose=0, callbacks=[
-        kd.callbacks.BackupAndRestore(backup_dir)])
-    assert any(not np.array_equal(b, v.numpy())
-               for b, v in zip(before, adapters))
-    for want, got in zip(_trainable_values(trained),
-                         _trainable_values(restored)):
+    restored.fit(
+        _dataset(),
+        epochs=1,
+        verbose=0,
+        callbacks=[kd.callbacks.BackupAndRestore(backup_dir)],
+    )
+    assert any(
+        not np.array_equal(b, v.numpy()) for b, v in zip(before, adapters)
+    )
+    for want, got in zip(
+        _trainable_values(trained), _trainable_values(restored)
+    ):
         np.testing.assert_array_equal(got, want)
     assert int(restored.optimizer.iterations) == BATCHES
-    for want, got in zip(trained.optimizer.variables,
-                         restored.optimizer.variables):
+    for want, got in zip(
+        trained.optimizer.variables, restored.optimizer.variables
+    ):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
 
 
@@ -146,17 +173,30 @@ def test_resuming_without_skipping_would_differ(tmp_path):
     backup_dir = tmp_path / "backup"
     first = _distiller("kd")
     with pytest.raises(KeyboardInterrupt):
-        first.fit(_dataset(), epochs=EPOCHS, verbose=0, callbacks=[
-            kd.callbacks.BackupAndRestore(backup_dir, save_freq=2),
-            _Interrupt(epoch=1, batch=2)])
+        first.fit(
+            _dataset(),
+            epochs=EPOCHS,
+            verbose=0,
+            callbacks=[
+                kd.callbacks.BackupAndRestore(backup_dir, save_freq=2),
+                _Interrupt(epoch=1, batch=2),
+            ],
+        )
     resumed = _distiller("kd")
     with pytest.warns(UserWarning, match="restarts an interrupted epoch"):
-        resumed.fit(_dataset(), epochs=EPOCHS, verbose=0, callbacks=[
-            keras.callbacks.BackupAndRestore(str(backup_dir), save_freq=2)])
+        resumed.fit(
+            _dataset(),
+            epochs=EPOCHS,
+            verbose=0,
+            callbacks=[
+                keras.callbacks.BackupAndRestore(str(backup_dir), save_freq=2)
+            ],
+        )
     assert int(resumed.optimizer.iterations) == EPOCHS * BATCHES + 3
     student = resumed.student.get_weights()[0]
-    assert not np.allclose(student, reference.student.get_weights()[0],
-                           atol=1e-4)
+    assert not np.allclose(
+        student, reference.student.get_weights()[0], atol=1e-4
+    )
 
 
 def test_replay_epochs_brings_the_data_to_a_later_epoch():
@@ -172,44 +212,72 @@ def test_replay_epochs_brings_the_data_to_a_later_epoch():
             return {"first": data[0][0, 0, 0, 0] + data[0][1, 1, 1, 0]}
 
     def fit(dataset, epochs, replay=0):
-        model = Model(inputs=(i := keras.Input((8, 8, 1))),
-                      outputs=layers.Flatten()(i))
+        model = Model(
+            inputs=(i := keras.Input((8, 8, 1))), outputs=layers.Flatten()(i)
+        )
         model.compile()
         if replay:
             replay_epochs(model, dataset, replay)
         values = []
-        model.fit(dataset, epochs=epochs, verbose=0, callbacks=[
-            keras.callbacks.LambdaCallback(
-                on_train_batch_end=lambda b, logs: values.append(
-                    float(logs["first"])))])
+        model.fit(
+            dataset,
+            epochs=epochs,
+            verbose=0,
+            callbacks=[
+                keras.callbacks.LambdaCallback(
+                    on_train_batch_end=lambda b, logs: values.append(
+                        float(logs["first"])
+                    )
+                )
+            ],
+        )
         return values
 
     full = fit(_dataset(), epochs=3)
-    assert full[2 * BATCHES:] != full[BATCHES:2 * BATCHES]
-    assert fit(_dataset(), epochs=1, replay=2) == full[2 * BATCHES:]
+    assert full[2 * BATCHES :] != full[BATCHES : 2 * BATCHES]
+    assert fit(_dataset(), epochs=1, replay=2) == full[2 * BATCHES :]
 
 
 def test_inconsistent_backup_is_refused(tmp_path):
     backup_dir = tmp_path / "backup"
     first = _distiller("kd")
-    first.fit(_dataset(), epochs=1, verbose=0, callbacks=[
-        kd.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)])
+    first.fit(
+        _dataset(),
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            kd.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
+        ],
+    )
     path = backup_dir / "training_metadata.json"
     meta = json.loads(path.read_text())
     meta["iterations"] += 1
     path.write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="inconsistent"):
-        _distiller("kd").fit(_dataset(), epochs=2, verbose=0, callbacks=[
-            kd.callbacks.BackupAndRestore(backup_dir)])
+        _distiller("kd").fit(
+            _dataset(),
+            epochs=2,
+            verbose=0,
+            callbacks=[kd.callbacks.BackupAndRestore(backup_dir)],
+        )
 
 
 def test_finished_backup_resumes_to_nothing_without_error(tmp_path):
     backup_dir = tmp_path / "backup"
-    _distiller("kd").fit(_dataset(), epochs=1, verbose=0, callbacks=[
-        kd.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)])
-    history = _distiller("kd").fit(_dataset(), epochs=1, verbose=0,
-                                    callbacks=[kd.callbacks.BackupAndRestore(
-                                        backup_dir)])
+    _distiller("kd").fit(
+        _dataset(),
+        epochs=1,
+        verbose=0,
+        callbacks=[
+            kd.callbacks.BackupAndRestore(backup_dir, delete_checkpoint=False)
+        ],
+    )
+    history = _distiller("kd").fit(
+        _dataset(),
+        epochs=1,
+        verbose=0,
+        callbacks=[kd.callbacks.BackupAndRestore(backup_dir)],
+    )
     assert history.history == {}
 
 

@@ -21,8 +21,9 @@ def _net(name, filters, classes=3):
     x = layers.Conv2D(filters, 3, padding="same", name="conv")(inputs)
     x = layers.ReLU(name="feat")(x)
     x = layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(inputs, layers.Dense(classes, name="logits")(x),
-                       name=name)
+    return keras.Model(
+        inputs, layers.Dense(classes, name="logits")(x), name=name
+    )
 
 
 def _images(n=40, seed=0):
@@ -36,8 +37,9 @@ def _images(n=40, seed=0):
 def test_cached_views_reproduce_the_teacher_outputs():
     teacher = _net("t", 4)
     x, y = _images()
-    cache = TeacherLogitsCache.build(teacher, x, augment=SPEC, draws=3,
-                                     verbose=False)
+    cache = TeacherLogitsCache.build(
+        teacher, x, augment=SPEC, draws=3, verbose=False
+    )
     assert cache.outputs.shape == (40, 3, 3)
     seen = []
     for batch, labels in cache.dataset(x, y, batch_size=16, seed=1):
@@ -45,7 +47,9 @@ def test_cached_views_reproduce_the_teacher_outputs():
         np.testing.assert_allclose(
             teacher(views).numpy(),
             batch[teacher_cache.TEACHER_OUTPUTS_KEY].numpy(),
-            rtol=1e-5, atol=1e-5)
+            rtol=1e-5,
+            atol=1e-5,
+        )
         seen.append(labels.numpy())
     assert sorted(np.concatenate(seen)) == sorted(y)
     # The draws are different views: their outputs differ.
@@ -54,8 +58,9 @@ def test_cached_views_reproduce_the_teacher_outputs():
 
 def test_every_draw_is_used_across_epochs():
     x, y = _images(n=8)
-    cache = TeacherLogitsCache.build(_net("t", 4), x, augment=SPEC, draws=4,
-                                     verbose=False)
+    cache = TeacherLogitsCache.build(
+        _net("t", 4), x, augment=SPEC, draws=4, verbose=False
+    )
     dataset = cache.dataset(x, y, batch_size=8, seed=0, shuffle=False)
     outputs = set()
     for _ in range(12):
@@ -68,18 +73,25 @@ def test_every_draw_is_used_across_epochs():
 def test_cached_and_live_teacher_give_the_same_losses():
     teacher = _net("t", 4)
     x, y = _images()
-    cache = TeacherLogitsCache.build(teacher, x, augment=SPEC, draws=2,
-                                     verbose=False)
-    distiller = kd.Distiller(teacher, _net("s", 2),
-                             losses=[kd.losses.KD(2.0, weight=0.7)],
-                             student_loss_weight=0.3)
+    cache = TeacherLogitsCache.build(
+        teacher, x, augment=SPEC, draws=2, verbose=False
+    )
+    distiller = kd.Distiller(
+        teacher,
+        _net("s", 2),
+        losses=[kd.losses.KD(2.0, weight=0.7)],
+        student_loss_weight=0.3,
+    )
     distiller.compile("adam")
     args = dict(batch_size=16, seed=3, shuffle=False)
-    cached = distiller.evaluate(cache.dataset(x, y, **args), verbose=0,
-                                return_dict=True)
+    cached = distiller.evaluate(
+        cache.dataset(x, y, **args), verbose=0, return_dict=True
+    )
     live = distiller.evaluate(
-        cache.dataset(x, y, with_teacher_outputs=False, **args), verbose=0,
-        return_dict=True)
+        cache.dataset(x, y, with_teacher_outputs=False, **args),
+        verbose=0,
+        return_dict=True,
+    )
     for key in ("loss", "kd_loss", "student_loss"):
         assert cached[key] == pytest.approx(live[key], rel=1e-5), key
 
@@ -90,12 +102,15 @@ def test_the_distiller_uses_the_cached_outputs():
     cache = TeacherLogitsCache.build(teacher, x, verbose=False)
     cache.outputs[:] = 0.0  # a uniform "teacher"
     student = _net("s", 2)
-    distiller = kd.Distiller(teacher, student, losses=[kd.losses.KD(1.0)],
-                             student_loss_weight=0.0)
+    distiller = kd.Distiller(
+        teacher, student, losses=[kd.losses.KD(1.0)], student_loss_weight=0.0
+    )
     distiller.compile("adam")
-    logs = distiller.evaluate(cache.dataset(x, y, batch_size=40,
-                                            shuffle=False),
-                              verbose=0, return_dict=True)
+    logs = distiller.evaluate(
+        cache.dataset(x, y, batch_size=40, shuffle=False),
+        verbose=0,
+        return_dict=True,
+    )
     # KL(uniform ‖ softmax(s)) = −log 3 − mean_c log softmax(s)_c.
     log_q = keras.ops.log_softmax(student(x)).numpy()
     expected = np.mean(-np.log(3.0) - log_q.mean(axis=-1))
@@ -105,12 +120,17 @@ def test_the_distiller_uses_the_cached_outputs():
 def test_fit_from_the_cache_lowers_the_loss():
     teacher = _net("t", 4)
     x, y = _images()
-    cache = TeacherLogitsCache.build(teacher, x, augment=SPEC, draws=2,
-                                     verbose=False)
+    cache = TeacherLogitsCache.build(
+        teacher, x, augment=SPEC, draws=2, verbose=False
+    )
     distiller = kd.Distiller(teacher, _net("s", 2))
     distiller.compile(keras.optimizers.Adam(0.02))
-    history = distiller.fit(cache.dataset(x, y, batch_size=8), epochs=6,
-                            verbose=0, validation_data=(x, y))
+    history = distiller.fit(
+        cache.dataset(x, y, batch_size=8),
+        epochs=6,
+        verbose=0,
+        validation_data=(x, y),
+    )
     assert history.history["loss"][-1] < history.history["loss"][0]
     assert "val_kd_loss" in history.history
 
@@ -119,8 +139,11 @@ def test_feature_losses_refuse_cached_batches():
     teacher = _net("t", 4)
     x, y = _images()
     cache = TeacherLogitsCache.build(teacher, x, verbose=False)
-    distiller = kd.Distiller(teacher, _net("s", 2), losses=[
-        kd.losses.KD(), kd.losses.Hint("feat", "feat")])
+    distiller = kd.Distiller(
+        teacher,
+        _net("s", 2),
+        losses=[kd.losses.KD(), kd.losses.Hint("feat", "feat")],
+    )
     distiller.compile("adam")
     with pytest.raises(ValueError, match=r"logits only.*\['Hint'\]"):
         distiller.fit(cache.dataset(x, y, batch_size=8), epochs=1, verbose=0)
@@ -130,36 +153,42 @@ def test_cache_hit_miss_and_stale_refusal(tmp_path, capsys):
     teacher = _net("t", 4)
     x, _ = _images()
     path = tmp_path / "new_folder" / "teacher.logits.npz"
-    built = TeacherLogitsCache.get_or_build(path, teacher, x, augment=SPEC,
-                                            draws=2)
+    built = TeacherLogitsCache.get_or_build(
+        path, teacher, x, augment=SPEC, draws=2
+    )
     assert "draw 2/2" in capsys.readouterr().out
     mtime = os.stat(path).st_mtime_ns
-    hit = TeacherLogitsCache.get_or_build(path, teacher, x, augment=SPEC,
-                                          draws=2)
+    hit = TeacherLogitsCache.get_or_build(
+        path, teacher, x, augment=SPEC, draws=2
+    )
     assert "cache hit" in capsys.readouterr().out
     assert os.stat(path).st_mtime_ns == mtime
     np.testing.assert_array_equal(hit.outputs, built.outputs)
     np.testing.assert_array_equal(hit.rows, built.rows)
 
-    with pytest.raises(StaleCacheError, match=r"draws: cache has 2, "
-                                              r"expected 3"):
-        TeacherLogitsCache.get_or_build(path, teacher, x, augment=SPEC,
-                                        draws=3)
+    with pytest.raises(
+        StaleCacheError,
+        match=r"draws: cache has 2, "
+        r"expected 3",
+    ):
+        TeacherLogitsCache.get_or_build(path, teacher, x, augment=SPEC, draws=3)
     retrained = _net("t", 4)  # same architecture, other weights
     with pytest.raises(StaleCacheError, match=r"stale: teacher: cache has "):
         TeacherLogitsCache.load(path, retrained, x, augment=SPEC, draws=2)
     with pytest.raises(StaleCacheError, match="data: cache has"):
         TeacherLogitsCache.load(path, teacher, x[:-1], augment=SPEC, draws=2)
     with pytest.raises(StaleCacheError, match="pad: cache has 2, expected 1"):
-        TeacherLogitsCache.load(path, teacher, x,
-                                augment=AugmentSpec(pad=1, flip=True),
-                                draws=2)
+        TeacherLogitsCache.load(
+            path, teacher, x, augment=AugmentSpec(pad=1, flip=True), draws=2
+        )
     rebuilt = TeacherLogitsCache.get_or_build(
-        path, retrained, x, augment=SPEC, draws=2, rebuild=True,
-        verbose=False)
+        path, retrained, x, augment=SPEC, draws=2, rebuild=True, verbose=False
+    )
     assert rebuilt.key.teacher != built.key.teacher
-    assert TeacherLogitsCache.load(path, retrained, x, augment=SPEC,
-                                   draws=2).key == rebuilt.key
+    assert (
+        TeacherLogitsCache.load(path, retrained, x, augment=SPEC, draws=2).key
+        == rebuilt.key
+    )
 
 
 def test_dataset_refuses_other_images():
@@ -192,12 +221,15 @@ def test_save_is_atomic(tmp_path, monkeypatch):
         cache.save("c.bin")
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"draws": 0}, r"`draws` must be an int >= 1\. Received: draws=0"),
-    ({"draws": 2, "augment": None}, "Received: draws=2"),
-    ({"augment": "pad"}, "AugmentSpec or None. Received: augment='pad'"),
-    ({"seed": -1}, "Received: seed=-1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"draws": 0}, r"`draws` must be an int >= 1\. Received: draws=0"),
+        ({"draws": 2, "augment": None}, "Received: draws=2"),
+        ({"augment": "pad"}, "AugmentSpec or None. Received: augment='pad'"),
+        ({"seed": -1}, "Received: seed=-1"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     x, _ = _images(n=4)
     with pytest.raises(ValueError, match=match):
@@ -207,11 +239,11 @@ def test_bad_arguments(kwargs, match):
 def test_uint8_images_are_refused():
     x, _ = _images(n=4)
     with pytest.raises(ValueError, match="dtype uint8"):
-        TeacherLogitsCache.build(_net("t", 4), (x * 255).astype("uint8"),
-                                 verbose=False)
+        TeacherLogitsCache.build(
+            _net("t", 4), (x * 255).astype("uint8"), verbose=False
+        )
 
 
 def test_default_path_sits_beside_the_teacher():
     path = teacher_cache.default_path("runs/demo/teacher.keras", "fm-d8")
-    assert str(path) == os.path.join("runs", "demo",
-                                     "teacher.fm-d8.logits.npz")
+    assert str(path) == os.path.join("runs", "demo", "teacher.fm-d8.logits.npz")

@@ -15,15 +15,15 @@ def _net(name, filters, classes=3):
     x = keras.layers.BatchNormalization(name="bn")(x)
     x = keras.layers.ReLU(name="feat")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(inputs, keras.layers.Dense(classes, name="logits")(x),
-                       name=name)
+    return keras.Model(
+        inputs, keras.layers.Dense(classes, name="logits")(x), name=name
+    )
 
 
 def _data(n=48, classes=3):
     rng = np.random.default_rng(0)
     y = rng.integers(0, classes, n)
-    x = rng.normal(size=(n, 8, 8, 1)).astype("float32") + y[:, None, None,
-                                                             None]
+    x = rng.normal(size=(n, 8, 8, 1)).astype("float32") + y[:, None, None, None]
     return x, y
 
 
@@ -46,8 +46,9 @@ def _fit(make_losses, jit_compile):
     distiller.compile(keras.optimizers.SGD(0.05), jit_compile=jit_compile)
     assert distiller.jit_compile is jit_compile
     x, y = _data()
-    history = distiller.fit(x, y, batch_size=16, epochs=2, shuffle=False,
-                            verbose=0)
+    history = distiller.fit(
+        x, y, batch_size=16, epochs=2, shuffle=False, verbose=0
+    )
     return history.history, student.get_weights()
 
 
@@ -66,23 +67,36 @@ def test_ama_trains_its_adapters_under_xla():
     for jit_compile in (False, True):
         keras.utils.set_random_seed(0)
         teacher = toy_models.randomize_bn(toy_models.tiny_resnet())
-        adapted = kd.adaptation.adapt_teacher(teacher, [
-            kd.adaptation.Replacement(start="block1_out", end="block3_out",
-                                      student_layer="block2_out")])
+        adapted = kd.adaptation.adapt_teacher(
+            teacher,
+            [
+                kd.adaptation.Replacement(
+                    start="block1_out",
+                    end="block3_out",
+                    student_layer="block2_out",
+                )
+            ],
+        )
         student = toy_models.tiny_resnet("student", width=4)
-        distiller = kd.Distiller(adapted.model, student, losses=[
-            kd.losses.KD(4.0), kd.losses.ActivationMapAdaptation(
-                adapted.replacements)])
-        distiller.compile(keras.optimizers.SGD(0.05),
-                          jit_compile=jit_compile)
+        distiller = kd.Distiller(
+            adapted.model,
+            student,
+            losses=[
+                kd.losses.KD(4.0),
+                kd.losses.ActivationMapAdaptation(adapted.replacements),
+            ],
+        )
+        distiller.compile(keras.optimizers.SGD(0.05), jit_compile=jit_compile)
         x, y = toy_models.toy_data(48)
-        history = distiller.fit(x, y, batch_size=16, epochs=2,
-                                shuffle=False, verbose=0)
+        history = distiller.fit(
+            x, y, batch_size=16, epochs=2, shuffle=False, verbose=0
+        )
         results.append(history.history)
     assert "adapter_ce_loss" in results[1]
     for key in results[0]:
-        np.testing.assert_allclose(results[1][key], results[0][key],
-                                   rtol=5e-4, err_msg=key)
+        np.testing.assert_allclose(
+            results[1][key], results[0][key], rtol=5e-4, err_msg=key
+        )
 
 
 def test_auto_and_bad_values():

@@ -10,8 +10,13 @@ from kd_toolkit.export import parse_formats
 
 def test_every_format_has_runtime_and_suffix():
     assert set(format_names()) == {
-        "tflite_float32", "tflite_float16", "tflite_dynamic_int8",
-        "tflite_int8", "tflite_int8_float_io", "onnx"}
+        "tflite_float32",
+        "tflite_float16",
+        "tflite_dynamic_int8",
+        "tflite_int8",
+        "tflite_int8_float_io",
+        "onnx",
+    }
     for name in format_names():
         fmt = get_format(name)
         expected = ".onnx" if name == "onnx" else ".tflite"
@@ -34,12 +39,18 @@ def test_parse_string_and_sequence():
     assert parse_formats(["onnx"]) == (get_format("onnx"),)
 
 
-@pytest.mark.parametrize("formats, match", [
-    ("tflite_int4", r"Expected one of \['tflite_float32', .*'onnx'\]\. "
-                    r"Received: format='tflite_int4'"),
-    ("", r"at least one format .* Received: formats=''"),
-    ("onnx,onnx", r"\['onnx'\] more than once"),
-])
+@pytest.mark.parametrize(
+    "formats, match",
+    [
+        (
+            "tflite_int4",
+            r"Expected one of \['tflite_float32', .*'onnx'\]\. "
+            r"Received: format='tflite_int4'",
+        ),
+        ("", r"at least one format .* Received: formats=''"),
+        ("onnx,onnx", r"\['onnx'\] more than once"),
+    ],
+)
 def test_bad_formats(formats, match):
     with pytest.raises(ValueError, match=match):
         parse_formats(formats)

@@ -10,16 +10,33 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "export" / "export_student.py"
-QUICK = ["--eval_limit", "1000", "--representative_samples", "50",
-         "--latency_runs", "20", "--latency_warmup", "2"]
+QUICK = [
+    "--eval_limit",
+    "1000",
+    "--representative_samples",
+    "50",
+    "--latency_runs",
+    "20",
+    "--latency_warmup",
+    "2",
+]
 
 
 def _run(*args):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-               PYTHONPATH=os.pathsep.join(
-                   [str(ROOT), os.environ.get("PYTHONPATH", "")]))
-    return subprocess.run([sys.executable, str(SCRIPT), *args], env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = dict(
+        os.environ,
+        TF_CPP_MIN_LOG_LEVEL="2",
+        PYTHONPATH=os.pathsep.join(
+            [str(ROOT), os.environ.get("PYTHONPATH", "")]
+        ),
+    )
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +49,27 @@ def student_file(fashion_student, tmp_path_factory):
 @pytest.mark.slow
 def test_cli_end_to_end(student_file, tmp_path):
     out_dir = tmp_path / "artifacts"
-    common = ["--model", str(student_file), "--dataset", "fashion_mnist",
-              "--out_dir", str(out_dir), *QUICK]
+    common = [
+        "--model",
+        str(student_file),
+        "--dataset",
+        "fashion_mnist",
+        "--out_dir",
+        str(out_dir),
+        *QUICK,
+    ]
     result = _run(*common, "--formats", "tflite_float32,tflite_int8,onnx")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "| tflite_int8 |" in result.stdout and "overall: PASS" in \
-        result.stdout
+    assert (
+        "| tflite_int8 |" in result.stdout and "overall: PASS" in result.stdout
+    )
     report = json.loads((out_dir / "export_report.json").read_text())
     assert report["passed"] and report["num_eval_samples"] == 1000
     assert [a["format"] for a in report["artifacts"]] == [
-        "tflite_float32", "tflite_int8", "onnx"]
+        "tflite_float32",
+        "tflite_int8",
+        "onnx",
+    ]
     assert (out_dir / "simple_cnn_tflite_int8.tflite").is_file()
     card = json.loads((out_dir / "model_card.json").read_text())
     assert card["output"]["kind"] == "logits"
@@ -66,17 +94,22 @@ def test_cli_end_to_end(student_file, tmp_path):
     assert report["passed"] is False
 
 
-
 def test_corrupt_model_file_is_named_as_corrupt(tmp_path):
     corrupt = tmp_path / "student.keras"
     corrupt.write_bytes(b"PK\x03\x04 not really a zip archive")
-    result = _run("--model", str(corrupt), "--dataset", "fashion_mnist",
-                  "--out_dir", str(tmp_path / "out"))
+    result = _run(
+        "--model",
+        str(corrupt),
+        "--dataset",
+        "fashion_mnist",
+        "--out_dir",
+        str(tmp_path / "out"),
+    )
     assert result.returncode == 2, result.stdout + result.stderr
     assert "not a `.keras` archive" in result.stderr
     assert "File not found" not in result.stderr
     assert "Traceback" not in result.stderr
-    assert [line for line in result.stderr.splitlines()
-            if line.startswith("error:")] == [
-        line for line in result.stderr.splitlines() if "archive" in line]
+    assert [
+        line for line in result.stderr.splitlines() if line.startswith("error:")
+    ] == [line for line in result.stderr.splitlines() if "archive" in line]
     assert not (tmp_path / "out").exists()

@@ -18,11 +18,14 @@ def test_latency_of_a_known_sleep():
     assert 2.0 <= stats.median_ms <= stats.p90_ms < 200.0
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"runs": 0}, r"Received: runs=0"),
-    ({"runs": True}, r"Received: runs=True"),
-    ({"warmup": -1}, r"Received: warmup=-1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"runs": 0}, r"Received: runs=0"),
+        ({"runs": True}, r"Received: runs=True"),
+        ({"warmup": -1}, r"Received: warmup=-1"),
+    ],
+)
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         measure_latency(lambda: None, **kwargs)

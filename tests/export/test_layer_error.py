@@ -25,7 +25,8 @@ def _model_with_a_badly_quantized_layer():
     model.get_layer("ok").set_weights([w_ok, np.zeros(8, "float32")])
     model.get_layer("bad").set_weights([w_bad, np.zeros(8, "float32")])
     model.get_layer("logits").set_weights(
-        [np.full((8, 3), 0.1, "float32"), np.array([5, -5, 3], "float32")])
+        [np.full((8, 3), 0.1, "float32"), np.array([5, -5, 3], "float32")]
+    )
     return model
 
 
@@ -35,10 +36,12 @@ def test_finds_the_badly_quantized_layer():
     calibration = rng.random((100, 16)).astype("float32")
     evaluation = rng.random((20, 16)).astype("float32")
     evaluation[:, 15] = 0.0
-    quantized = convert_to_tflite(model, "int8",
-                                  representative_data=calibration)
-    errors = layer_errors(quantized, convert_to_tflite(model, "none"),
-                          evaluation)
+    quantized = convert_to_tflite(
+        model, "int8", representative_data=calibration
+    )
+    errors = layer_errors(
+        quantized, convert_to_tflite(model, "none"), evaluation
+    )
     assert [e.position for e in errors] == [0, 1, 2]
     first = worst(errors)[0]
     assert "bad" in first.tensor and first.op == "FULLY_CONNECTED"
@@ -53,7 +56,8 @@ def test_identical_models_have_no_error():
     x = np.random.default_rng(1).random((4, 16)).astype("float32")
     content = convert_to_tflite(model, "none")
     errors = layer_errors(content, content, x)
-    assert all(e.snr_db == float("inf") and e.relative_error == 0.0
-               for e in errors)
+    assert all(
+        e.snr_db == float("inf") and e.relative_error == 0.0 for e in errors
+    )
     assert errors[0].to_dict()["snr_db"] is None
     np.testing.assert_allclose([e.cosine for e in errors], 1.0, rtol=1e-6)

@@ -12,8 +12,9 @@ from kd_toolkit.export.tflite_export import convert_to_tflite
 @pytest.fixture(scope="module")
 def int8_student(tmp_path_factory):
     """A real int8 .tflite of a small zoo student."""
-    model = models.get("resnet8", input_shape=(28, 28, 1), num_classes=10,
-                       base_width=4)
+    model = models.get(
+        "resnet8", input_shape=(28, 28, 1), num_classes=10, base_width=4
+    )
     x = np.random.default_rng(0).random((64, 28, 28, 1)).astype("float32")
     path = tmp_path_factory.mktemp("micro") / "student_int8.tflite"
     path.write_bytes(convert_to_tflite(model, "int8", representative_data=x))
@@ -53,6 +54,9 @@ def test_estimate_by_hand(tmp_path):
 
 
 def test_unknown_runtime_lists_the_choices(int8_student):
-    with pytest.raises(ValueError, match=r"'auto', 'tflm', 'estimate'.*"
-                       r"Received: runtime='mcu'"):
+    with pytest.raises(
+        ValueError,
+        match=r"'auto', 'tflm', 'estimate'.*"
+        r"Received: runtime='mcu'",
+    ):
         micro_fit(int8_student[0], runtime="mcu")

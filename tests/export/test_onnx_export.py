@@ -7,8 +7,7 @@ from kd_toolkit.export import convert_to_onnx
 from kd_toolkit.export import export_onnx
 
 
-def test_onnx_matches_keras_with_dynamic_batch(tiny_model, tiny_data,
-                                               tmp_path):
+def test_onnx_matches_keras_with_dynamic_batch(tiny_model, tiny_data, tmp_path):
     x, _ = tiny_data
     path = export_onnx(tiny_model, tmp_path / "m.onnx", opset=15)
     proto = onnx.load(str(path))
@@ -18,7 +17,8 @@ def test_onnx_matches_keras_with_dynamic_batch(tiny_model, tiny_data,
     expected = np.asarray(tiny_model(x, training=False))
     for batch in (1, 7, 64):
         np.testing.assert_allclose(
-            runner.predict(x[:batch]), expected[:batch], atol=1e-5)
+            runner.predict(x[:batch]), expected[:batch], atol=1e-5
+        )
 
 
 @pytest.mark.parametrize("opset", [12, 22, "17", True])

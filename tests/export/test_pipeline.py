@@ -16,23 +16,41 @@ FAST = {"latency_runs": 5, "latency_warmup": 1}
 
 
 def test_float_formats_pass_and_are_written(tiny_model, tiny_data, tmp_path):
-    report = export_and_verify(tiny_model, "tflite_float32,onnx", tmp_path,
-                               eval_data=tiny_data, basename="s", **FAST)
+    report = export_and_verify(
+        tiny_model,
+        "tflite_float32,onnx",
+        tmp_path,
+        eval_data=tiny_data,
+        basename="s",
+        **FAST,
+    )
     assert report.passed, report.to_markdown()
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "export_report.json", "export_report.md", "s_onnx.onnx",
-        "s_tflite_float32.tflite"]
+        "export_report.json",
+        "export_report.md",
+        "s_onnx.onnx",
+        "s_tflite_float32.tflite",
+    ]
     saved = json.loads((tmp_path / "export_report.json").read_text())
     assert saved == json.loads(report.to_json())
     assert report.num_eval_samples == len(tiny_data[0])
 
 
 def test_failing_artifact_is_moved_aside(tiny_model, tiny_data, tmp_path):
-    impossible = {"tflite_float32": default_thresholds("tflite_float32")
-                  .replace(max_size_ratio=0.5)}
-    report = export_and_verify(tiny_model, ["tflite_float32"], tmp_path,
-                               eval_data=tiny_data, thresholds=impossible,
-                               basename="s", **FAST)
+    impossible = {
+        "tflite_float32": default_thresholds("tflite_float32").replace(
+            max_size_ratio=0.5
+        )
+    }
+    report = export_and_verify(
+        tiny_model,
+        ["tflite_float32"],
+        tmp_path,
+        eval_data=tiny_data,
+        thresholds=impossible,
+        basename="s",
+        **FAST,
+    )
     assert not report.passed and report.failed == ("tflite_float32",)
     (artifact,) = report.artifacts
     assert artifact.failed_checks == ("size_ratio 1.000 > 0.500",)
@@ -45,40 +63,71 @@ def test_failing_artifact_is_moved_aside(tiny_model, tiny_data, tmp_path):
 def test_conversion_error_is_reported(tmp_path):
     model = helpers.flex_model()
     x = np.random.default_rng(0).uniform(size=(8, 4)).astype(np.float32)
-    report = export_and_verify(model, "tflite_float16,onnx", tmp_path,
-                               eval_data=(x, np.zeros(8, int)),
-                               write_report=False, **FAST)
+    report = export_and_verify(
+        model,
+        "tflite_float16,onnx",
+        tmp_path,
+        eval_data=(x, np.zeros(8, int)),
+        write_report=False,
+        **FAST,
+    )
     assert report.failed == ("tflite_float16",)
     assert "UnsupportedOpsError" in report.artifacts[0].error
     assert "tf.Cumprod" in report.artifacts[0].error
     assert report.artifacts[1].passed  # ONNX has a CumProd operator.
 
 
-def test_refuses_to_overwrite_before_converting(tiny_model, tiny_data,
-                                                tmp_path):
+def test_refuses_to_overwrite_before_converting(
+    tiny_model, tiny_data, tmp_path
+):
     (tmp_path / "export_report.md").write_text("old")
     with pytest.raises(FileExistsError, match="export_report.md"):
-        export_and_verify(tiny_model, "tflite_float32", tmp_path,
-                          eval_data=tiny_data, basename="s", **FAST)
+        export_and_verify(
+            tiny_model,
+            "tflite_float32",
+            tmp_path,
+            eval_data=tiny_data,
+            basename="s",
+            **FAST,
+        )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["export_report.md"]
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"formats": "tflite_int8"}, ValueError,
-     r"\['tflite_int8'\] need `representative_data` or a `dataset`"),
-    ({"eval_data": None}, ValueError, r"Received: dataset=None, "
-                                      r"eval_data=None"),
-    ({"formats": "tflite_bf16"}, ValueError, r"Expected one of \["),
-    ({"num_threads": 0}, ValueError, r"Received: num_threads=0"),
-    ({"eval_data": (np.zeros((0, 8, 8, 1)), None)}, ValueError,
-     r"Received: 0 images and no labels"),
-    ({"eval_data": (np.zeros((3, 8, 8, 1)), [0, 1])}, ValueError,
-     r"Received: 3 images and 2 labels"),
-    ({"eval_limit": -1}, ValueError, r"Received: eval_limit=-1"),
-    ({"opset": 5, "formats": "onnx"}, ValueError, r"Received: opset=5"),
-    ({"thresholds": {"tflite_float32": {"max_abs_diff": 1.0}}}, TypeError,
-     r"must be an AcceptanceThresholds\. Received: dict"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            {"formats": "tflite_int8"},
+            ValueError,
+            r"\['tflite_int8'\] need `representative_data` or a `dataset`",
+        ),
+        (
+            {"eval_data": None},
+            ValueError,
+            r"Received: dataset=None, "
+            r"eval_data=None",
+        ),
+        ({"formats": "tflite_bf16"}, ValueError, r"Expected one of \["),
+        ({"num_threads": 0}, ValueError, r"Received: num_threads=0"),
+        (
+            {"eval_data": (np.zeros((0, 8, 8, 1)), None)},
+            ValueError,
+            r"Received: 0 images and no labels",
+        ),
+        (
+            {"eval_data": (np.zeros((3, 8, 8, 1)), [0, 1])},
+            ValueError,
+            r"Received: 3 images and 2 labels",
+        ),
+        ({"eval_limit": -1}, ValueError, r"Received: eval_limit=-1"),
+        ({"opset": 5, "formats": "onnx"}, ValueError, r"Received: opset=5"),
+        (
+            {"thresholds": {"tflite_float32": {"max_abs_diff": 1.0}}},
+            TypeError,
+            r"must be an AcceptanceThresholds\. Received: dict",
+        ),
+    ],
+)
 def test_bad_arguments(tiny_model, tiny_data, tmp_path, kwargs, error, match):
     arguments = {"formats": "tflite_float32", "eval_data": tiny_data, **FAST}
     arguments.update(kwargs)
@@ -101,10 +150,19 @@ def exported(fashion_student, tmp_path_factory):
     model, eval_data = fashion_student
     out_dir = tmp_path_factory.mktemp("artifacts")
     report = export_and_verify(
-        model, format_names(), out_dir, dataset="fashion_mnist",
-        eval_data=eval_data, representative_samples=helpers.REAL_REPRESENTATIVE,
-        basename="student", latency_runs=50, latency_warmup=5,
-        microcontroller=True, per_layer_error=True, edge_tpu=True)
+        model,
+        format_names(),
+        out_dir,
+        dataset="fashion_mnist",
+        eval_data=eval_data,
+        representative_samples=helpers.REAL_REPRESENTATIVE,
+        basename="student",
+        latency_runs=50,
+        latency_warmup=5,
+        microcontroller=True,
+        per_layer_error=True,
+        edge_tpu=True,
+    )
     print(report.to_markdown())
     return report, out_dir
 
@@ -116,12 +174,15 @@ def test_real_export_report_has_the_deployment_checks(exported):
     tflite_int8 and its Edge TPU check, in the Markdown and JSON reports."""
     report, out_dir = exported
     checks = report.deployment
-    assert [m.artifact for m in checks.micro] == ["tflite_int8",
-                                                 "tflite_int8_float_io"]
+    assert [m.artifact for m in checks.micro] == [
+        "tflite_int8",
+        "tflite_int8_float_io",
+    ]
     for m in checks.micro:
         assert m.measured and m.arena_bytes > 0
         assert m.flash_bytes == os.path.getsize(
-            out_dir / f"student_{m.artifact}.tflite")
+            out_dir / f"student_{m.artifact}.tflite"
+        )
         # TFLM's reference kernels against LiteRT's: measured 0-2 output
         # steps apart (rounding in requantization), same top-1.
         assert m.parity_samples == 32 and m.max_diff_steps <= 3
@@ -130,12 +191,16 @@ def test_real_export_report_has_the_deployment_checks(exported):
     assert all(e.cosine > 0.9 for e in checks.layer_errors)
     assert checks.edge_tpu is not None
     text = (out_dir / "export_report.md").read_text()
-    for section in ("## Microcontroller fit", "## Per-layer int8 error",
-                    "## Edge TPU readiness"):
+    for section in (
+        "## Microcontroller fit",
+        "## Per-layer int8 error",
+        "## Edge TPU readiness",
+    ):
         assert section in text
     saved = json.loads((out_dir / "export_report.json").read_text())
     assert saved["deployment"]["micro"][0]["arena_bytes"] == (
-        checks.micro[0].arena_bytes)
+        checks.micro[0].arena_bytes
+    )
 
 
 @pytest.mark.slow
@@ -145,8 +210,12 @@ def test_real_export_report_has_the_latency_table(exported):
     report, out_dir = exported
     rows = report.latency_table
     formats = [a.format for a in report.artifacts if a.passed]
-    want = {(f, t, d) for f in formats for t in (1, 2)
-            for d in (("cpu",) if f == "onnx" else ("xnnpack", "builtin"))}
+    want = {
+        (f, t, d)
+        for f in formats
+        for t in (1, 2)
+        for d in (("cpu",) if f == "onnx" else ("xnnpack", "builtin"))
+    }
     assert {(r.artifact, r.threads, r.delegate) for r in rows} == want
     for r in rows:
         assert 0 < r.median_ms <= r.p90_ms and r.runs == 50
@@ -161,15 +230,15 @@ def test_real_export_report_has_the_latency_table(exported):
 
 
 @pytest.mark.slow
-def test_model_card_records_io_and_its_python_snippet_runs(exported,
-                                                           tmp_path):
+def test_model_card_records_io_and_its_python_snippet_runs(exported, tmp_path):
     from kd_toolkit import data
     from kd_toolkit.export import model_card
 
     report, out_dir = exported
     names = data.dataset_info("fashion_mnist").class_names
     json_path, md_path = model_card.write_model_card(
-        report, tmp_path, class_names=names, output_kind="logits")
+        report, tmp_path, class_names=names, output_kind="logits"
+    )
     card = json.loads(json_path.read_text())
     assert card["input"]["range"] == [0.0, 1.0]
     assert card["output"] == {"kind": "logits", "classes": list(names)}
@@ -177,9 +246,12 @@ def test_model_card_records_io_and_its_python_snippet_runs(exported,
     int8 = by_format["tflite_int8"]
     runner = LiteRTRunner(out_dir / int8["file"])
     scale, zero_point = runner.input_detail["quantization"]
-    assert int8["input"] == {"dtype": "int8", "shape": [1, 28, 28, 1],
-                             "scale": pytest.approx(scale),
-                             "zero_point": zero_point}
+    assert int8["input"] == {
+        "dtype": "int8",
+        "shape": [1, 28, 28, 1],
+        "scale": pytest.approx(scale),
+        "zero_point": zero_point,
+    }
     assert by_format["tflite_float32"]["input"]["dtype"] == "float32"
     assert "scale" not in by_format["tflite_float32"]["input"]
     text = md_path.read_text()
@@ -190,7 +262,8 @@ def test_model_card_records_io_and_its_python_snippet_runs(exported,
     assert edgetpu["first_unsupported_op"] is None
     assert [p.split(":")[0] for p in edgetpu["problems"]] == [
         "the input has a dynamic size [-1, 28, 28, 1]",
-        "the output has a dynamic size [-1, 10]"]
+        "the output has a dynamic size [-1, 10]",
+    ]
     assert "static check only" in text
     # The Python snippet, run as written against the int8 file.
     snippet = text.split("```python\n")[1].split("```")[0]
@@ -213,8 +286,9 @@ def test_edgetpu_check_names_float_tensors(exported):
     check = edgetpu_check(out_dir / "student_tflite_dynamic_int8.tflite")
     assert not check.ready
     assert "the input is float32, not 8-bit" in check.problems[0]
-    assert any("is float32: weights and activations" in p
-               for p in check.problems)
+    assert any(
+        "is float32: weights and activations" in p for p in check.problems
+    )
 
 
 @pytest.mark.slow
@@ -256,31 +330,51 @@ def test_int8_artifact_is_integer_only(exported):
     assert sum(len(t.shape) >= 2 for t in tensors) == 4
     float_io = LiteRTRunner(out_dir / "student_tflite_int8_float_io.tflite")
     assert (float_io.input_dtype, float_io.output_dtype) == (
-        "float32", "float32")
+        "float32",
+        "float32",
+    )
     assert isinstance(report.artifacts[0].thresholds, AcceptanceThresholds)
 
 
-def test_threshold_keys_must_be_exported_formats(tiny_model, tiny_data,
-                                                 tmp_path):
+def test_threshold_keys_must_be_exported_formats(
+    tiny_model, tiny_data, tmp_path
+):
     with pytest.raises(ValueError, match=r"not exported: \['tflite_fp16'\]"):
         export_and_verify(
-            tiny_model, "onnx", tmp_path, eval_data=tiny_data,
-            thresholds={"tflite_fp16": AcceptanceThresholds()})
+            tiny_model,
+            "onnx",
+            tmp_path,
+            eval_data=tiny_data,
+            thresholds={"tflite_fp16": AcceptanceThresholds()},
+        )
 
 
-def test_failed_rerun_removes_the_stale_artifact(tiny_model, tiny_data,
-                                                 tmp_path):
-    export_and_verify(tiny_model, "onnx", tmp_path, eval_data=tiny_data,
-                      basename="s", **FAST)
+def test_failed_rerun_removes_the_stale_artifact(
+    tiny_model, tiny_data, tmp_path
+):
+    export_and_verify(
+        tiny_model, "onnx", tmp_path, eval_data=tiny_data, basename="s", **FAST
+    )
     assert (tmp_path / "s_onnx.onnx").is_file()
-    strict = {"onnx": AcceptanceThresholds(max_abs_diff=0.0,
-                                           max_size_ratio=0.01)}
-    report = export_and_verify(tiny_model, "onnx", tmp_path,
-                               eval_data=tiny_data, basename="s",
-                               thresholds=strict, overwrite=True, **FAST)
+    strict = {
+        "onnx": AcceptanceThresholds(max_abs_diff=0.0, max_size_ratio=0.01)
+    }
+    report = export_and_verify(
+        tiny_model,
+        "onnx",
+        tmp_path,
+        eval_data=tiny_data,
+        basename="s",
+        thresholds=strict,
+        overwrite=True,
+        **FAST,
+    )
     assert report.failed == ("onnx",)
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "export_report.json", "export_report.md", "s_onnx.onnx.failed"]
+        "export_report.json",
+        "export_report.md",
+        "s_onnx.onnx.failed",
+    ]
 
 
 def test_size_basis_for_tiny_students(tiny_model, tiny_data, tmp_path):
@@ -288,8 +382,14 @@ def test_size_basis_for_tiny_students(tiny_model, tiny_data, tmp_path):
     # ratio of float16 misses 0.55 while its weight payload is at 0.50.
     def size_checks(size_basis):
         report = export_and_verify(
-            tiny_model, "tflite_float16", tmp_path, eval_data=tiny_data,
-            size_basis=size_basis, overwrite=True, **FAST)
+            tiny_model,
+            "tflite_float16",
+            tmp_path,
+            eval_data=tiny_data,
+            size_basis=size_basis,
+            overwrite=True,
+            **FAST,
+        )
         (artifact,) = report.artifacts
         assert artifact.weights_ratio == pytest.approx(0.5, abs=0.02)
         return [c for c in artifact.failed_checks if "ratio" in c]

@@ -14,22 +14,36 @@ def _report(model, data, tmp_path):
     x, y = data
     path = export_tflite(model, tmp_path / "m.tflite")
     reference = np.asarray(model(x, training=False))
-    good = verify_artifact("tflite_float32", path, reference, x, y,
-                           latency_runs=3, latency_warmup=0)
+    good = verify_artifact(
+        "tflite_float32",
+        path,
+        reference,
+        x,
+        y,
+        latency_runs=3,
+        latency_warmup=0,
+    )
     bad = failed_report("onnx", RuntimeError("converter crashed"))
     return ExportReport(
-        model_name="tiny", dataset=None, num_eval_samples=len(x),
+        model_name="tiny",
+        dataset=None,
+        num_eval_samples=len(x),
         keras_accuracy=good.parity.reference_accuracy,
-        keras_latency=LatencyStats(1.0, 2.0, 3), num_threads=1,
-        artifacts=(good, bad))
+        keras_latency=LatencyStats(1.0, 2.0, 3),
+        num_threads=1,
+        artifacts=(good, bad),
+    )
 
 
 def test_markdown_and_json(tiny_model, tiny_data, tmp_path):
     report = _report(tiny_model, tiny_data, tmp_path)
     assert not report.passed and report.failed == ("onnx",)
     markdown = report.to_markdown()
-    rows = [line for line in markdown.splitlines()
-            if line.startswith("| tflite_float32") or line.startswith("| onnx")]
+    rows = [
+        line
+        for line in markdown.splitlines()
+        if line.startswith("| tflite_float32") or line.startswith("| onnx")
+    ]
     assert len(rows) == 2
     assert rows[0].endswith("| PASS |")
     assert "FAIL: error: RuntimeError" in rows[1]
@@ -40,12 +54,14 @@ def test_markdown_and_json(tiny_model, tiny_data, tmp_path):
     first = record["artifacts"][0]
     assert first["format"] == "tflite_float32" and first["passed"] is True
     assert first["parity"]["top1_agreement"] == 1.0
-    assert record["keras_latency"] == {"median_ms": 1.0, "p90_ms": 2.0,
-                                       "runs": 3}
+    assert record["keras_latency"] == {
+        "median_ms": 1.0,
+        "p90_ms": 2.0,
+        "runs": 3,
+    }
 
 
-def test_save_is_atomic_and_refuses_overwrite(tiny_model, tiny_data,
-                                              tmp_path):
+def test_save_is_atomic_and_refuses_overwrite(tiny_model, tiny_data, tmp_path):
     report = _report(tiny_model, tiny_data, tmp_path)
     out = tmp_path / "out"
     out.mkdir()
@@ -56,4 +72,6 @@ def test_save_is_atomic_and_refuses_overwrite(tiny_model, tiny_data,
         report.save(out)
     report.save(out, overwrite=True)
     assert sorted(p.name for p in out.iterdir()) == [
-        "export_report.json", "export_report.md"]
+        "export_report.json",
+        "export_report.md",
+    ]

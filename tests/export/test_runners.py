@@ -12,14 +12,16 @@ def test_keras_runner_batches_and_single_call(tiny_model, tiny_data):
     x, _ = tiny_data
     runner = KerasRunner(tiny_model)
     expected = np.asarray(tiny_model(x, training=False))
-    np.testing.assert_allclose(runner.predict(x, batch_size=10), expected,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        runner.predict(x, batch_size=10), expected, atol=1e-6
+    )
     single = runner.single_call(x[:1])
     np.testing.assert_allclose(single(), expected[:1], atol=1e-6)
 
 
-def test_int8_io_is_quantized_with_tensor_params(tiny_model, tiny_data,
-                                                 tmp_path):
+def test_int8_io_is_quantized_with_tensor_params(
+    tiny_model, tiny_data, tmp_path
+):
     x, _ = tiny_data
     path = export_tflite(tiny_model, tmp_path / "q.tflite", "int8", x, 32)
     runner = LiteRTRunner(path)
@@ -39,11 +41,13 @@ def test_int8_io_is_quantized_with_tensor_params(tiny_model, tiny_data,
     by_hand = (raw - out_zero) * out_scale
     np.testing.assert_allclose(runner.predict(x), by_hand, atol=1e-6)
     # The single-image path agrees with the batched one.
-    np.testing.assert_allclose(runner.single_call(x[:1])(), by_hand[:1],
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        runner.single_call(x[:1])(), by_hand[:1], atol=1e-6
+    )
     # The float-I/O twin computes the same integer graph.
-    twin = LiteRTRunner(export_tflite(
-        tiny_model, tmp_path / "f.tflite", "int8_float_io", x, 32))
+    twin = LiteRTRunner(
+        export_tflite(tiny_model, tmp_path / "f.tflite", "int8_float_io", x, 32)
+    )
     np.testing.assert_allclose(twin.predict(x), by_hand, atol=out_scale * 1.01)
 
 

@@ -23,17 +23,26 @@ def test_float32_matches_keras_in_litert(tiny_model, tiny_data, tmp_path):
     assert non_builtin_ops(path.read_bytes()) == ()
 
 
-@pytest.mark.parametrize("quantization, weight_dtype, io_dtype", [
-    ("float16", "FLOAT16", "float32"),
-    ("dynamic_int8", "INT8", "float32"),
-    ("int8", "INT8", "int8"),
-    ("int8_float_io", "INT8", "float32"),
-])
-def test_quantized_tensors(tiny_model, tiny_data, tmp_path, quantization,
-                           weight_dtype, io_dtype):
+@pytest.mark.parametrize(
+    "quantization, weight_dtype, io_dtype",
+    [
+        ("float16", "FLOAT16", "float32"),
+        ("dynamic_int8", "INT8", "float32"),
+        ("int8", "INT8", "int8"),
+        ("int8_float_io", "INT8", "float32"),
+    ],
+)
+def test_quantized_tensors(
+    tiny_model, tiny_data, tmp_path, quantization, weight_dtype, io_dtype
+):
     x, _ = tiny_data
-    path = export_tflite(tiny_model, tmp_path / "m.tflite", quantization,
-                         representative_data=x, representative_samples=32)
+    path = export_tflite(
+        tiny_model,
+        tmp_path / "m.tflite",
+        quantization,
+        representative_data=x,
+        representative_samples=32,
+    )
     content = path.read_bytes()
     tensors = constant_tensors(content)
     # The largest weight (the 3x3x8x16 conv kernel) is stored quantized.
@@ -52,7 +61,8 @@ def test_quantized_tensors(tiny_model, tiny_data, tmp_path, quantization,
     outputs = runner.predict(x)
     expected = np.asarray(tiny_model(x, training=False))
     cosine = np.sum(outputs * expected) / (
-        np.linalg.norm(outputs) * np.linalg.norm(expected))
+        np.linalg.norm(outputs) * np.linalg.norm(expected)
+    )
     assert cosine > 0.99
     assert len(content) < len(convert_to_tflite(tiny_model))
 
@@ -67,9 +77,12 @@ def test_full_integer_ops_are_int8(tiny_model, tiny_data, tmp_path):
 
 
 def test_int8_needs_representative_data(tiny_model):
-    with pytest.raises(ValueError, match=r"quantization='int8' .* needs "
-                       r"`representative_data`.*Received: "
-                       r"representative_data=None"):
+    with pytest.raises(
+        ValueError,
+        match=r"quantization='int8' .* needs "
+        r"`representative_data`.*Received: "
+        r"representative_data=None",
+    ):
         convert_to_tflite(tiny_model, "int8")
 
 
@@ -80,21 +93,27 @@ def test_wrong_shaped_representative_data(tiny_model):
 
 
 def test_unknown_quantization(tiny_model):
-    with pytest.raises(ValueError, match=r"Expected one of \['none', .*\]\. "
-                       r"Received: quantization='int16'"):
+    with pytest.raises(
+        ValueError,
+        match=r"Expected one of \['none', .*\]\. "
+        r"Received: quantization='int16'",
+    ):
         convert_to_tflite(tiny_model, "int16")
 
 
 def test_select_tf_ops_need_opt_in(tmp_path):
     model = helpers.flex_model()
-    with pytest.raises(UnsupportedOpsError, match=r"not LiteRT builtins: "
-                       r"\['tf.Cumprod'\]\. Pass allow_select_tf_ops=True") \
-            as info:
+    with pytest.raises(
+        UnsupportedOpsError,
+        match=r"not LiteRT builtins: "
+        r"\['tf.Cumprod'\]\. Pass allow_select_tf_ops=True",
+    ) as info:
         export_tflite(model, tmp_path / "flex.tflite")
     assert info.value.flex_ops == ("tf.Cumprod",)
     assert not (tmp_path / "flex.tflite").exists()
-    path = export_tflite(model, tmp_path / "flex.tflite",
-                         allow_select_tf_ops=True)
+    path = export_tflite(
+        model, tmp_path / "flex.tflite", allow_select_tf_ops=True
+    )
     assert non_builtin_ops(path.read_bytes()) == ("FlexCumprod",)
 
 
@@ -113,6 +132,9 @@ def test_multi_input_model_is_rejected():
 
     a, b = keras.Input((2,)), keras.Input((2,))
     model = keras.Model([a, b], keras.layers.Add()([a, b]))
-    with pytest.raises(ValueError, match=r"single-input models\. Received: "
-                       r"a model with 2 inputs"):
+    with pytest.raises(
+        ValueError,
+        match=r"single-input models\. Received: "
+        r"a model with 2 inputs",
+    ):
         convert_to_tflite(model)

@@ -24,7 +24,6 @@ def test_builtin_model(tiny_model):
 
 
 def test_flex_model_lists_select_ops():
-    content = convert_to_tflite(helpers.flex_model(),
-                                allow_select_tf_ops=True)
+    content = convert_to_tflite(helpers.flex_model(), allow_select_tf_ops=True)
     assert non_builtin_ops(content) == ("FlexCumprod",)
     assert "FlexCumprod" in operator_names(content)

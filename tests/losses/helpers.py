@@ -5,16 +5,25 @@ import numpy as np
 from kd_toolkit.losses import LossInputs
 
 
-def make_inputs(teacher_logits=None, student_logits=None, labels=None,
-                teacher_features=None, student_features=None):
+def make_inputs(
+    teacher_logits=None,
+    student_logits=None,
+    labels=None,
+    teacher_features=None,
+    student_features=None,
+):
     def f32(v):
         return None if v is None else np.asarray(v, dtype="float32")
 
     return LossInputs(
-        labels=f32(labels), teacher_logits=f32(teacher_logits),
+        labels=f32(labels),
+        teacher_logits=f32(teacher_logits),
         student_logits=f32(student_logits),
-        teacher_features={k: f32(v) for k, v in
-                          (teacher_features or {}).items()},
-        student_features={k: f32(v) for k, v in
-                          (student_features or {}).items()},
-        training=False)
+        teacher_features={
+            k: f32(v) for k, v in (teacher_features or {}).items()
+        },
+        student_features={
+            k: f32(v) for k, v in (student_features or {}).items()
+        },
+        training=False,
+    )

@@ -24,9 +24,12 @@ REP = Replacement("block1_out", "block3_out", student_layer="block2_out")
 def _inputs(a, s, t_logits, labels, training=False):
     return LossInputs(
         labels=tf.constant(labels, "float32"),
-        teacher_logits=t_logits, student_logits=None,
+        teacher_logits=t_logits,
+        student_logits=None,
         teacher_features={REP.adapter_name: a},
-        student_features={"block2_out": s}, training=training)
+        student_features={"block2_out": s},
+        training=training,
+    )
 
 
 def _attention(x, p=2.0):
@@ -40,25 +43,26 @@ def test_terms_match_hand_computation():
     s = rng.normal(size=(2, 4, 4, 2)).astype("float32")  # pooled to 2x2
     logits = np.array([[2.0, 0.0, -1.0], [0.0, 1.0, 0.0]], "float32")
     labels = np.array([[1, 0, 0], [0, 0, 1]], "float32")
-    loss = ActivationMapAdaptation([REP], map_weight=3.0, gamma=0.5,
-                                   adapter_ce_weight=2.0)
-    loss.build_from_features({REP.adapter_name: a.shape},
-                             {"block2_out": s.shape})
+    loss = ActivationMapAdaptation(
+        [REP], map_weight=3.0, gamma=0.5, adapter_ce_weight=2.0
+    )
+    loss.build_from_features(
+        {REP.adapter_name: a.shape}, {"block2_out": s.shape}
+    )
     out = loss.compute(_inputs(a, s, logits, labels))
     pooled = s.reshape(2, 2, 2, 2, 2, 2).mean(axis=(2, 4))
     dist = np.sum((_attention(pooled) - _attention(a)) ** 2, axis=-1)
     np.testing.assert_allclose(out["ama_map_loss"], 3.0 * dist, rtol=1e-5)
-    np.testing.assert_allclose(out["adapter_map_loss"], 0.5 * dist,
-                               rtol=1e-5)
+    np.testing.assert_allclose(out["adapter_map_loss"], 0.5 * dist, rtol=1e-5)
     log_p = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
     ce = -(labels * log_p).sum(-1)
     np.testing.assert_allclose(out["adapter_ce_loss"], 2.0 * ce, rtol=1e-5)
     assert float(loss.accuracy.result()) == pytest.approx(0.5)
-    mean_loss = ActivationMapAdaptation([REP], map_weight=3.0,
-                                        reduction="mean")
+    mean_loss = ActivationMapAdaptation([REP], map_weight=3.0, reduction="mean")
     mean_out = mean_loss.compute(_inputs(a, s, logits, labels))
-    np.testing.assert_allclose(mean_out["ama_map_loss"], 3.0 * dist / 4,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        mean_out["ama_map_loss"], 3.0 * dist / 4, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("map_loss", ["attention", "feature"])
@@ -68,8 +72,9 @@ def test_each_side_only_gets_its_own_gradient(map_loss):
     s = tf.constant(rng.normal(size=(2, 8, 8, 3)), "float32")
     t = tf.constant(rng.normal(size=(2, 3)), "float32")
     loss = ActivationMapAdaptation([REP], map_loss=map_loss)
-    loss.build_from_features({REP.adapter_name: a.shape},
-                             {"block2_out": s.shape})
+    loss.build_from_features(
+        {REP.adapter_name: a.shape}, {"block2_out": s.shape}
+    )
     if map_loss == "feature":
         assert tuple(loss.connectors[0].output_shape[1:]) == (4, 4, 6)
     labels = np.eye(3)[[0, 2]]
@@ -106,77 +111,104 @@ def _snapshot(variables):
 
 
 def _changed(before, variables):
-    return [not np.array_equal(b, v.numpy())
-            for b, v in zip(before, variables)]
+    return [not np.array_equal(b, v.numpy()) for b, v in zip(before, variables)]
 
 
 def test_joint_training_updates_adapters_and_student_only():
-    teacher, adapted, student, distiller = _distiller(lambda ad: [
-        kd.losses.KD(4.0), ActivationMapAdaptation(ad.replacements)])
+    teacher, adapted, student, distiller = _distiller(
+        lambda ad: [kd.losses.KD(4.0), ActivationMapAdaptation(ad.replacements)]
+    )
     x, y = toy_data(64)
     frozen = _snapshot(teacher.weights)
     adapters = _snapshot(adapted.model.trainable_weights)
     students = _snapshot(student.trainable_weights)
-    history = distiller.fit(x, y, batch_size=16, epochs=2, verbose=0,
-                            validation_data=(x, y))
+    history = distiller.fit(
+        x, y, batch_size=16, epochs=2, verbose=0, validation_data=(x, y)
+    )
     logs = history.history
-    for key in ("ama_map_loss", "adapter_ce_loss", "adapter_map_loss",
-                "adapted_teacher_acc", "kd_loss", "student_loss",
-                "val_adapted_teacher_acc", "val_ama_map_loss"):
+    for key in (
+        "ama_map_loss",
+        "adapter_ce_loss",
+        "adapter_map_loss",
+        "adapted_teacher_acc",
+        "kd_loss",
+        "student_loss",
+        "val_adapted_teacher_acc",
+        "val_ama_map_loss",
+    ):
         assert key in logs and np.all(np.isfinite(logs[key])), key
     assert not any(_changed(frozen, teacher.weights))
     assert all(_changed(adapters, adapted.model.trainable_weights))
     assert all(_changed(students, student.trainable_weights))
     assert {id(v) for v in distiller.trainable_weights} == {
-        id(v) for v in adapted.model.trainable_weights
-        + student.trainable_weights}
+        id(v)
+        for v in adapted.model.trainable_weights + student.trainable_weights
+    }
     # The metric is the adapted teacher's top-1 in inference mode.
     expected = np.mean(np.argmax(adapted.model(x), -1) == y)
     assert logs["val_adapted_teacher_acc"][-1] == pytest.approx(expected)
 
 
-@pytest.mark.parametrize("ama_kwargs, adapters_move", [
-    (dict(map_weight=0.0, gamma=0.0, adapter_ce_weight=0.0), False),
-    (dict(map_weight=5.0, gamma=0.0, adapter_ce_weight=0.0), False),
-    (dict(map_weight=0.0, gamma=0.0, adapter_ce_weight=1.0), True),
-])
+@pytest.mark.parametrize(
+    "ama_kwargs, adapters_move",
+    [
+        (dict(map_weight=0.0, gamma=0.0, adapter_ce_weight=0.0), False),
+        (dict(map_weight=5.0, gamma=0.0, adapter_ce_weight=0.0), False),
+        (dict(map_weight=0.0, gamma=0.0, adapter_ce_weight=1.0), True),
+    ],
+)
 def test_only_adapter_terms_reach_the_adapters(ama_kwargs, adapters_move):
     # KD (and the student-side map term) see the adapted teacher under
     # stop-gradient: with the adapter terms off, adapters stay bit-identical.
-    _, adapted, student, distiller = _distiller(lambda ad: [
-        kd.losses.KD(4.0), ActivationMapAdaptation(ad.replacements,
-                                                   **ama_kwargs)])
+    _, adapted, student, distiller = _distiller(
+        lambda ad: [
+            kd.losses.KD(4.0),
+            ActivationMapAdaptation(ad.replacements, **ama_kwargs),
+        ]
+    )
     x, y = toy_data(32)
     adapters = _snapshot(adapted.model.trainable_weights)
     students = _snapshot(student.trainable_weights)
     distiller.fit(x, y, batch_size=16, epochs=1, verbose=0)
     assert any(_changed(adapters, adapted.model.trainable_weights)) is (
-        adapters_move)
+        adapters_move
+    )
     assert all(_changed(students, student.trainable_weights))
 
 
 def test_config_round_trip_and_registry():
-    loss = ActivationMapAdaptation([REP, Replacement("stem_out", "block1_out")],
-                                   map_loss="feature", map_weight=2.0,
-                                   gamma=0.3, adapter_ce_weight=0.7, p=1.0,
-                                   reduction="mean", name="my_ama")
+    loss = ActivationMapAdaptation(
+        [REP, Replacement("stem_out", "block1_out")],
+        map_loss="feature",
+        map_weight=2.0,
+        gamma=0.3,
+        adapter_ce_weight=0.7,
+        p=1.0,
+        reduction="mean",
+        name="my_ama",
+    )
     config = loss.get_config()
     assert "weight" not in config
     clone = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(loss))
+        keras.saving.serialize_keras_object(loss)
+    )
     assert isinstance(clone, ActivationMapAdaptation)
     assert clone.get_config() == config
     assert clone.replacements == loss.replacements
     assert clone.pairs == ((REP.adapter_name, "block2_out"),)
-    assert isinstance(kd.losses.get("ama", replacements=[REP]),
-                      ActivationMapAdaptation)
+    assert isinstance(
+        kd.losses.get("ama", replacements=[REP]), ActivationMapAdaptation
+    )
     assert ActivationMapAdaptation.trains_teacher
 
 
 def test_distiller_with_ama_saves_and_loads(tmp_path):
-    *_, distiller = _distiller(lambda ad: [
-        kd.losses.KD(4.0),
-        ActivationMapAdaptation(ad.replacements, map_loss="feature")])
+    *_, distiller = _distiller(
+        lambda ad: [
+            kd.losses.KD(4.0),
+            ActivationMapAdaptation(ad.replacements, map_loss="feature"),
+        ]
+    )
     x, y = toy_data(32)
     distiller.fit(x, y, batch_size=16, epochs=1, verbose=0)
     path = tmp_path / "distiller.keras"
@@ -188,26 +220,46 @@ def test_distiller_with_ama_saves_and_loads(tmp_path):
     loaded.compile("adam")
     before = distiller.evaluate(x, y, verbose=0, return_dict=True)
     after = loaded.evaluate(x, y, verbose=0, return_dict=True)
-    for key in ("ama_map_loss", "adapter_ce_loss", "adapter_map_loss",
-                "adapted_teacher_acc", "loss"):
+    for key in (
+        "ama_map_loss",
+        "adapter_ce_loss",
+        "adapter_map_loss",
+        "adapted_teacher_acc",
+        "loss",
+    ):
         assert after[key] == pytest.approx(before[key], rel=1e-5), key
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(replacements=[Replacement("a", "b")]), ValueError,
-     "student_layer"),
-    (dict(replacements=REP), ValueError, "list of Replacement"),
-    (dict(replacements=[("a", "b")]), TypeError, "Replacement"),
-    (dict(replacements=[REP], map_loss="l2"), ValueError,
-     r"\['attention', 'feature'\].*map_loss='l2'"),
-    (dict(replacements=[REP], reduction="max"), ValueError,
-     r"\['sum', 'mean'\]"),
-    (dict(replacements=[REP], gamma=-1.0), ValueError, "gamma=-1.0"),
-    (dict(replacements=[REP], map_weight=float("nan")), ValueError,
-     "weight"),
-    (dict(replacements=[REP], weight=2.0), TypeError, "map_weight"),
-    (dict(replacements=[REP], p=0.0), ValueError, "p"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (
+            dict(replacements=[Replacement("a", "b")]),
+            ValueError,
+            "student_layer",
+        ),
+        (dict(replacements=REP), ValueError, "list of Replacement"),
+        (dict(replacements=[("a", "b")]), TypeError, "Replacement"),
+        (
+            dict(replacements=[REP], map_loss="l2"),
+            ValueError,
+            r"\['attention', 'feature'\].*map_loss='l2'",
+        ),
+        (
+            dict(replacements=[REP], reduction="max"),
+            ValueError,
+            r"\['sum', 'mean'\]",
+        ),
+        (dict(replacements=[REP], gamma=-1.0), ValueError, "gamma=-1.0"),
+        (
+            dict(replacements=[REP], map_weight=float("nan")),
+            ValueError,
+            "weight",
+        ),
+        (dict(replacements=[REP], weight=2.0), TypeError, "map_weight"),
+        (dict(replacements=[REP], p=0.0), ValueError, "p"),
+    ],
+)
 def test_bad_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         ActivationMapAdaptation(**kwargs)
@@ -216,8 +268,9 @@ def test_bad_arguments(kwargs, error, match):
 def test_maps_must_be_four_dimensional():
     loss = ActivationMapAdaptation([REP])
     with pytest.raises(ValueError, match="4-D activation maps"):
-        loss.build_from_features({REP.adapter_name: (None, 16)},
-                                 {"block2_out": (None, 4, 4, 8)})
+        loss.build_from_features(
+            {REP.adapter_name: (None, 16)}, {"block2_out": (None, 4, 4, 8)}
+        )
 
 
 MIRRORED = r"""
@@ -252,31 +305,47 @@ print(json.dumps({"logs": {k: v[-1] for k, v in logs.items()},
 def test_mirrored_strategy_reports_the_adapted_teacher_accuracy():
     # A subprocess: logical devices must be set before TensorFlow starts.
     root = pathlib.Path(__file__).resolve().parents[2]
-    result = subprocess.run([sys.executable, "-c", MIRRORED], cwd=root,
-                            capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", MIRRORED],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["logs"]["val_adapted_teacher_acc"] == pytest.approx(
-        out["direct"])
+        out["direct"]
+    )
     assert all(np.isfinite(v) for v in out["logs"].values())
 
 
 @pytest.mark.slow
 def test_fashion_mnist_end_to_end():
     keras.utils.set_random_seed(0)
-    x, y = kd.data.load_numpy("fashion_mnist", "train", source="local",
-                              limit=4000)
-    xt, yt = kd.data.load_numpy("fashion_mnist", "test", source="local",
-                                limit=1000)
+    x, y = kd.data.load_numpy(
+        "fashion_mnist", "train", source="local", limit=4000
+    )
+    xt, yt = kd.data.load_numpy(
+        "fashion_mnist", "test", source="local", limit=1000
+    )
     teacher = kd.models.resnet("resnet8", input_shape=(28, 28, 1))
-    teacher.compile(keras.optimizers.Adam(2e-3),
-                    keras.losses.SparseCategoricalCrossentropy(
-                        from_logits=True), metrics=["accuracy"])
+    teacher.compile(
+        keras.optimizers.Adam(2e-3),
+        keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
     teacher.fit(x, y, batch_size=64, epochs=1, verbose=0)
     teacher_acc = teacher.evaluate(xt, yt, verbose=0)[1]
     frozen = _snapshot(teacher.weights)
-    adapted = adapt_teacher(teacher, [Replacement(
-        "stage2_out", "stage3_block1_out", student_layer="stage3_out")])
+    adapted = adapt_teacher(
+        teacher,
+        [
+            Replacement(
+                "stage2_out", "stage3_block1_out", student_layer="stage3_out"
+            )
+        ],
+    )
     cost = adapted.cost()
     assert cost.macs_ratio < 0.8
 
@@ -287,16 +356,24 @@ def test_fashion_mnist_end_to_end():
     report = warm_up(adapted, data.batch(64), steps=100, log_every=25)
     assert report.final_mse < 0.5 * report.initial_mse
     warm_acc = accuracy(adapted.model)
-    student = kd.models.resnet("resnet8", input_shape=(28, 28, 1),
-                               base_width=4)
-    distiller = kd.Distiller(adapted.model, student, losses=[
-        kd.losses.KD(4.0), ActivationMapAdaptation(adapted.replacements)])
+    student = kd.models.resnet("resnet8", input_shape=(28, 28, 1), base_width=4)
+    distiller = kd.Distiller(
+        adapted.model,
+        student,
+        losses=[
+            kd.losses.KD(4.0),
+            ActivationMapAdaptation(adapted.replacements),
+        ],
+    )
     distiller.compile(keras.optimizers.Adam(2e-3), metrics=["accuracy"])
-    logs = distiller.fit(x, y, batch_size=64, epochs=1, verbose=0,
-                         validation_data=(xt, yt)).history
-    print(f"teacher {teacher_acc:.3f}, adapted after warm-up {warm_acc:.3f},"
-          f" after distillation {logs['val_adapted_teacher_acc'][-1]:.3f}, "
-          f"student {logs['val_accuracy'][-1]:.3f}; {report}\n{cost}")
+    logs = distiller.fit(
+        x, y, batch_size=64, epochs=1, verbose=0, validation_data=(xt, yt)
+    ).history
+    print(
+        f"teacher {teacher_acc:.3f}, adapted after warm-up {warm_acc:.3f},"
+        f" after distillation {logs['val_adapted_teacher_acc'][-1]:.3f}, "
+        f"student {logs['val_accuracy'][-1]:.3f}; {report}\n{cost}"
+    )
     assert teacher_acc > 0.6
     assert warm_acc > 0.5  # chance is 0.1
     assert logs["val_adapted_teacher_acc"][-1] > teacher_acc - 0.1

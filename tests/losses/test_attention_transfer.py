@@ -16,11 +16,11 @@ def test_attention_transfer_matches_hand_computation():
     t = rng.normal(size=(2, 4, 4, 8))
     s = rng.normal(size=(2, 4, 4, 3))
     loss = losses.AttentionTransfer([("t1", "s1")], weight=10.0)
-    out = loss.compute(make_inputs(teacher_features={"t1": t},
-                                   student_features={"s1": s}))
+    out = loss.compute(
+        make_inputs(teacher_features={"t1": t}, student_features={"s1": s})
+    )
     expected = 10.0 / 2 * ((_at(s) - _at(t)) ** 2).mean(axis=-1)
-    np.testing.assert_allclose(np.asarray(out["at_loss"]), expected,
-                               rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(out["at_loss"]), expected, rtol=1e-5)
 
 
 def test_attention_transfer_pools_the_larger_map():
@@ -29,11 +29,11 @@ def test_attention_transfer_pools_the_larger_map():
     s = rng.normal(size=(2, 8, 8, 3))
     s_pooled = s.reshape(2, 4, 2, 4, 2, 3).mean(axis=(2, 4))
     loss = losses.AttentionTransfer([("t", "s")], weight=2.0)
-    out = loss.compute(make_inputs(teacher_features={"t": t},
-                                   student_features={"s": s}))
+    out = loss.compute(
+        make_inputs(teacher_features={"t": t}, student_features={"s": s})
+    )
     expected = ((_at(s_pooled) - _at(t)) ** 2).mean(axis=-1)
-    np.testing.assert_allclose(np.asarray(out["at_loss"]), expected,
-                               rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(out["at_loss"]), expected, rtol=1e-5)
 
 
 def test_attention_transfer_sums_several_pairs():
@@ -48,7 +48,9 @@ def test_attention_transfer_sums_several_pairs():
     np.testing.assert_allclose(
         np.asarray(both.compute(inputs)["at_loss"]),
         np.asarray(one.compute(inputs)["at_loss"])
-        + np.asarray(two.compute(inputs)["at_loss"]), rtol=1e-6)
+        + np.asarray(two.compute(inputs)["at_loss"]),
+        rtol=1e-6,
+    )
     assert both.teacher_feature_names() == ("a", "b")
     assert both.student_feature_names() == ("c", "d")
 
@@ -68,6 +70,7 @@ def test_attention_transfer_rejects_vectors():
 def test_attention_transfer_serialization_round_trip():
     loss = losses.AttentionTransfer([("a", "b"), ("c", "d")], p=3.0)
     restored = keras.saving.deserialize_keras_object(
-        keras.saving.serialize_keras_object(loss))
+        keras.saving.serialize_keras_object(loss)
+    )
     assert restored.layer_pairs == (("a", "b"), ("c", "d"))
     assert restored.p == 3.0

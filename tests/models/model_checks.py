@@ -31,7 +31,9 @@ def assert_is_cut(model, name, x):
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(composed),
         keras.ops.convert_to_numpy(model(x, training=False)),
-        rtol=1e-5, atol=1e-5)
+        rtol=1e-5,
+        atol=1e-5,
+    )
 
 
 def fit_one_step(model, x, num_classes):
@@ -39,7 +41,8 @@ def fit_one_step(model, x, num_classes):
     y = np.arange(len(x)) % num_classes
     model.compile(
         optimizer=keras.optimizers.SGD(0.01),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     model.fit(x, y, batch_size=len(x), epochs=1, verbose=0)
 
 
@@ -50,7 +53,9 @@ def assert_save_load_round_trip(model, tmp_path, x):
     loaded = keras.saving.load_model(path)
     assert loaded.name == model.name
     assert [lay.name for lay in loaded.layers] == [
-        lay.name for lay in model.layers]
+        lay.name for lay in model.layers
+    ]
     np.testing.assert_array_equal(
         keras.ops.convert_to_numpy(loaded(x, training=False)),
-        keras.ops.convert_to_numpy(model(x, training=False)))
+        keras.ops.convert_to_numpy(model(x, training=False)),
+    )

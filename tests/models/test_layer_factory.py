@@ -13,8 +13,7 @@ def test_conv_is_bias_free_he_normal_and_regularized_on_request():
     assert config["strides"] == (2, 2)
     assert config["kernel_initializer"]["class_name"] == "HeNormal"
     assert config["kernel_regularizer"]["config"]["l2"] == 1e-4
-    assert lf.conv(8, 3, 1, "c", 0.0).get_config()[
-        "kernel_regularizer"] is None
+    assert lf.conv(8, 3, 1, "c", 0.0).get_config()["kernel_regularizer"] is None
 
 
 def test_batch_norm_momentum_and_epsilon():

@@ -9,9 +9,13 @@ from kd_toolkit import models
 def test_block_output_names_in_graph_order():
     model = models.resnet("resnet14", input_shape=(8, 8, 3))
     assert models.block_output_names(model) == [
-        f"stage{i}_block{j}_out" for i in (1, 2, 3) for j in (1, 2)]
+        f"stage{i}_block{j}_out" for i in (1, 2, 3) for j in (1, 2)
+    ]
     assert models.stage_output_names(model) == [
-        "stage1_out", "stage2_out", "stage3_out"]
+        "stage1_out",
+        "stage2_out",
+        "stage3_out",
+    ]
 
 
 def test_model_without_blocks_has_no_block_outputs():

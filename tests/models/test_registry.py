@@ -6,10 +6,23 @@ from kd_toolkit import models
 from tests.models import model_checks
 
 ALL_NAMES = [
-    "mobilenet_tiny", "resnet110", "resnet14", "resnet20", "resnet32",
-    "resnet32x4", "resnet44", "resnet56", "resnet8", "resnet8x4",
-    "simple_cnn", "wrn_16_1", "wrn_16_2", "wrn_16_4", "wrn_40_1",
-    "wrn_40_2"]
+    "mobilenet_tiny",
+    "resnet110",
+    "resnet14",
+    "resnet20",
+    "resnet32",
+    "resnet32x4",
+    "resnet44",
+    "resnet56",
+    "resnet8",
+    "resnet8x4",
+    "simple_cnn",
+    "wrn_16_1",
+    "wrn_16_2",
+    "wrn_16_4",
+    "wrn_40_1",
+    "wrn_40_2",
+]
 
 
 def test_names_is_sorted_and_complete():
@@ -27,8 +40,7 @@ def test_every_name_builds_at_both_shapes_with_contract_layers(name):
     if name in _ONE_SHAPE:
         shapes = shapes[:1]
     for input_shape, classes in shapes:
-        model = models.get(name, input_shape=input_shape,
-                           num_classes=classes)
+        model = models.get(name, input_shape=input_shape, num_classes=classes)
         assert model.name == name
         x = model_checks.random_images(input_shape)
         assert tuple(model(x, training=False).shape) == (2, classes)
@@ -59,17 +71,25 @@ def test_options_reach_the_builder():
 
 
 def test_unknown_name_lists_close_matches_and_valid_names():
-    with pytest.raises(ValueError, match=(
+    with pytest.raises(
+        ValueError,
+        match=(
             r"Unknown model name\. Did you mean \[.*'wrn_16_2'.*\]\? "
             r"Expected one of \[.*'wrn_40_2'.*\]\. "
-            r"Received: name='wrn_16_3'")):
+            r"Received: name='wrn_16_3'"
+        ),
+    ):
         models.get("wrn_16_3")
 
 
 def test_option_of_another_family_is_refused():
-    with pytest.raises(ValueError, match=(
+    with pytest.raises(
+        ValueError,
+        match=(
             r"'resnet20' does not take the option\(s\) \['dropout'\]\. "
-            r"Valid options: \['base_width', 'weight_decay'\]")):
+            r"Valid options: \['base_width', 'weight_decay'\]"
+        ),
+    ):
         models.get("resnet20", dropout=0.3)
 
 

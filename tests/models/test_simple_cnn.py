@@ -17,17 +17,23 @@ def test_builds_and_outputs_logits(input_shape):
 
 
 def test_stage_names_shapes_and_hand_count():
-    model = simple_cnn(input_shape=(28, 28, 1), num_classes=10,
-                       filters=(8, 16, 24))
-    shapes = [model.get_layer(f"stage{i}_out").output.shape[1:]
-              for i in (1, 2, 3)]
+    model = simple_cnn(
+        input_shape=(28, 28, 1), num_classes=10, filters=(8, 16, 24)
+    )
+    shapes = [
+        model.get_layer(f"stage{i}_out").output.shape[1:] for i in (1, 2, 3)
+    ]
     # "same" pooling: 28 -> 14 -> 7 -> 4.
     assert shapes == [(14, 14, 8), (7, 7, 16), (4, 4, 24)]
     for i in (1, 2, 3):
         for suffix in ("conv", "bn", "relu", "pool"):
             model.get_layer(f"stage{i}_{suffix}")
-    expected = (9 * 1 * 8 + 2 * 8) + (9 * 8 * 16 + 2 * 16) + (
-        9 * 16 * 24 + 2 * 24) + (24 * 10 + 10)
+    expected = (
+        (9 * 1 * 8 + 2 * 8)
+        + (9 * 8 * 16 + 2 * 16)
+        + (9 * 16 * 24 + 2 * 24)
+        + (24 * 10 + 10)
+    )
     assert model_checks.trainable_count(model) == expected
 
 
@@ -39,8 +45,12 @@ def test_stage_outputs_are_cuts():
 
 
 def test_save_load_round_trip(tmp_path):
-    model = simple_cnn(input_shape=(12, 12, 1), num_classes=4,
-                       filters=(4, 8), weight_decay=1e-4)
+    model = simple_cnn(
+        input_shape=(12, 12, 1),
+        num_classes=4,
+        filters=(4, 8),
+        weight_decay=1e-4,
+    )
     x = model_checks.random_images((12, 12, 1), batch=4)
     model_checks.fit_one_step(model, x, num_classes=4)
     model_checks.assert_save_load_round_trip(model, tmp_path, x)
@@ -53,12 +63,12 @@ def test_training_reduces_loss_on_a_learnable_synthetic_task():
     y = np.arange(64) % 4
     for c in range(4):
         rows, cols = divmod(c, 2)
-        x[y == c, rows * 8:rows * 8 + 8, cols * 8:cols * 8 + 8] += 1.0
-    model = simple_cnn(input_shape=(16, 16, 1), num_classes=4,
-                       filters=(8, 16))
+        x[y == c, rows * 8 : rows * 8 + 8, cols * 8 : cols * 8 + 8] += 1.0
+    model = simple_cnn(input_shape=(16, 16, 1), num_classes=4, filters=(8, 16))
     model.compile(
         optimizer=keras.optimizers.Adam(1e-2),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+    )
     history = model.fit(x, y, batch_size=32, epochs=10, verbose=0)
     losses = history.history["loss"]
     assert np.all(np.isfinite(losses))
@@ -67,12 +77,17 @@ def test_training_reduces_loss_on_a_learnable_synthetic_task():
 
 @pytest.mark.parametrize(
     "kwargs,match",
-    [({"filters": ()}, r"Received: filters=\(\)"),
-     ({"filters": (8, -1)}, r"Received: filters=\(8, -1\)"),
-     ({"input_shape": (6, 6, 1), "filters": (8, 8, 8)},
-      r"downsample by 8.*Received: input_shape=\(6, 6, 1\)"),
-     ({"input_shape": (28, 28, 1, 1)}, "rank-3"),
-     ({"num_classes": 2.5}, "Received: num_classes=2.5")])
+    [
+        ({"filters": ()}, r"Received: filters=\(\)"),
+        ({"filters": (8, -1)}, r"Received: filters=\(8, -1\)"),
+        (
+            {"input_shape": (6, 6, 1), "filters": (8, 8, 8)},
+            r"downsample by 8.*Received: input_shape=\(6, 6, 1\)",
+        ),
+        ({"input_shape": (28, 28, 1, 1)}, "rank-3"),
+        ({"num_classes": 2.5}, "Received: num_classes=2.5"),
+    ],
+)
 def test_bad_arguments_raise(kwargs, match):
     with pytest.raises(ValueError, match=match):
         simple_cnn(**kwargs)

@@ -8,10 +8,8 @@ from kd_toolkit.models import validation
 
 def test_valid_shapes_pass_and_come_back_as_tuples():
     assert validation.check_input_shape([28, 28, 1], 4) == (28, 28, 1)
-    assert validation.check_input_shape((None, None, 3), 4) == (
-        None, None, 3)
-    assert validation.check_input_shape(
-        (np.int64(4), 4, 3), 4) == (4, 4, 3)
+    assert validation.check_input_shape((None, None, 3), 4) == (None, None, 3)
+    assert validation.check_input_shape((np.int64(4), 4, 3), 4) == (4, 4, 3)
 
 
 # Cases are looped, not parametrized: each pytest test pays ~0.3 s of
@@ -30,15 +28,17 @@ BAD_SHAPES = [
 
 def test_bad_shapes_raise():
     for shape, match in BAD_SHAPES:
-        with pytest.raises(ValueError,
-                           match=match + ".*Received: input_shape="):
+        with pytest.raises(
+            ValueError, match=match + ".*Received: input_shape="
+        ):
             validation.check_input_shape(shape, 4)
 
 
 def test_bad_num_classes_raise():
     for value in (1, 0, -3, 2.0, True, "10", None):
-        with pytest.raises(ValueError,
-                           match=r"int >= 2\. Received: num_classes="):
+        with pytest.raises(
+            ValueError, match=r"int >= 2\. Received: num_classes="
+        ):
             validation.check_num_classes(value)
     assert validation.check_num_classes(np.int32(2)) == 2
 

@@ -9,25 +9,37 @@ from kd_toolkit import pretrained
 
 def test_names_and_records():
     assert {"fashion_mnist_resnet20", "fashion_mnist_resnet8_kd"} <= set(
-        pretrained.names())
+        pretrained.names()
+    )
     for name in pretrained.names():
         record = pretrained.info(name)
-        for key in ("command", "date", "machine", "dataset", "arch",
-                    "params", "test_accuracy"):
+        for key in (
+            "command",
+            "date",
+            "machine",
+            "dataset",
+            "arch",
+            "params",
+            "test_accuracy",
+        ):
             assert key in record, (name, key)
         assert record["command"].startswith("python -m kd_toolkit.train")
         assert pretrained.path(name).is_file()
 
 
 def test_unknown_name_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"one of \['fashion_mnist_.*"
-                                         r"Received: name='resnet'"):
+    with pytest.raises(
+        ValueError,
+        match=r"one of \['fashion_mnist_.*"
+        r"Received: name='resnet'",
+    ):
         pretrained.path("resnet")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["fashion_mnist_resnet20",
-                                  "fashion_mnist_resnet8_kd"])
+@pytest.mark.parametrize(
+    "name", ["fashion_mnist_resnet20", "fashion_mnist_resnet8_kd"]
+)
 def test_recorded_accuracy_is_measured_again(name):
     record = pretrained.info(name)
     model = pretrained.load(name)

@@ -14,8 +14,11 @@ from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
 
 def test_unknown_method_lists_choices():
     cfg = recipes.DistillConfig(method="hinton")
-    with pytest.raises(ValueError, match=r"one of \['kd', .*'ama'\]\. "
-                       r"Received: method='hinton'"):
+    with pytest.raises(
+        ValueError,
+        match=r"one of \['kd', .*'ama'\]\. "
+        r"Received: method='hinton'",
+    ):
         recipes.run_distillation(cfg)
 
 
@@ -27,10 +30,18 @@ def test_kd_weight_out_of_range():
 def _shipped_teacher_config(method, out_dir):
     """256 steps of a width-4 resnet8 from the shipped teacher, 2 views."""
     return recipes.DistillConfig(
-        pretrained_teacher="fashion_mnist_resnet20", student="resnet8",
-        student_width=4, epochs=2, train_limit=4096, test_limit=1000,
-        batch_size=32, method=method, cache_draws=2, out_dir=str(out_dir),
-        verbose=0)
+        pretrained_teacher="fashion_mnist_resnet20",
+        student="resnet8",
+        student_width=4,
+        epochs=2,
+        train_limit=4096,
+        test_limit=1000,
+        batch_size=32,
+        method=method,
+        cache_draws=2,
+        out_dir=str(out_dir),
+        verbose=0,
+    )
 
 
 @pytest.mark.slow
@@ -65,8 +76,7 @@ def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
     assert report["teacher"]["test_accuracy"] > 0.9
     assert report["teacher"]["shipped"]["arch"] == "resnet20"
     assert report["teacher_cache"]["draws"] == 2
-    cache_file = tmp_path / (
-        "teacher.fashion_mnist-train4096-d2.logits.npz")
+    cache_file = tmp_path / ("teacher.fashion_mnist-train4096-d2.logits.npz")
     assert report["teacher_cache"]["path"] == str(cache_file)
     assert cache_file.is_file()
     # 256 steps of a width-4 student: far from converged, clearly above
@@ -79,8 +89,12 @@ def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
     # A second run finds the file: same teacher, images and views.
     x, _ = data.load_numpy("fashion_mnist", "train", limit=4096)
     again = TeacherLogitsCache.get_or_build(
-        cache_file, pretrained.load("fashion_mnist_resnet20"), x,
-        augment=data.augment_spec("fashion_mnist"), draws=2)
+        cache_file,
+        pretrained.load("fashion_mnist_resnet20"),
+        x,
+        augment=data.augment_spec("fashion_mnist"),
+        draws=2,
+    )
     assert "cache hit" in capsys.readouterr().out
     assert again.outputs.shape == (4096, 2, 10)
 
@@ -88,36 +102,59 @@ def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
 def test_bad_cache_draws_and_shipped_teacher_names():
     with pytest.raises(ValueError, match="Received: cache_draws=-1"):
         recipes.run_distillation(recipes.DistillConfig(cache_draws=-1))
-    with pytest.raises(ValueError, match=r"one of \['fashion_mnist_.*"
-                                         r"Received: name='nope'"):
+    with pytest.raises(
+        ValueError,
+        match=r"one of \['fashion_mnist_.*"
+        r"Received: name='nope'",
+    ):
         recipes.run_distillation(
-            recipes.DistillConfig(pretrained_teacher="nope"))
+            recipes.DistillConfig(pretrained_teacher="nope")
+        )
 
 
 def test_command_line_rejects_unknown_method(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "kd_toolkit.train", "--method=nope",
-         f"--out_dir={tmp_path}"], capture_output=True, text=True,
-        timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "kd_toolkit.train",
+            "--method=nope",
+            f"--out_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "Received: method='nope'" in result.stderr
 
 
 def test_command_line_missing_dataset_is_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "kd_toolkit.train", "--dataset=cifar10",
-         f"--data_dir={tmp_path / 'nowhere'}", f"--out_dir={tmp_path}"],
-        capture_output=True, text=True, timeout=120)
+        [
+            sys.executable,
+            "-m",
+            "kd_toolkit.train",
+            "--dataset=cifar10",
+            f"--data_dir={tmp_path / 'nowhere'}",
+            f"--out_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines()
-              if line.startswith("error:")]
+    errors = [
+        line for line in result.stderr.splitlines() if line.startswith("error:")
+    ]
     assert len(errors) == 1 and "cifar10" in errors[0], result.stderr[-2000:]
 
 
 @pytest.mark.slow
 def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
-        tmp_path):
+    tmp_path,
+):
     """The command line end to end: a first run trains and caches the
     teacher and distils; a second is killed after its first distiller
     backup and run again with the same flags; its student must equal the
@@ -127,15 +164,30 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
     import keras
 
     teacher = tmp_path / "teacher.keras"
-    base = [sys.executable, "-m", "kd_toolkit.train", "--teacher=simple_cnn",
-            "--student=simple_cnn", "--student_width=0", "--teacher_epochs=1",
-            f"--teacher_path={teacher}", "--epochs=4", "--train_limit=2048",
-            "--test_limit=256", "--batch_size=32", "--nobaseline",
-            "--verbose=0"]
+    base = [
+        sys.executable,
+        "-m",
+        "kd_toolkit.train",
+        "--teacher=simple_cnn",
+        "--student=simple_cnn",
+        "--student_width=0",
+        "--teacher_epochs=1",
+        f"--teacher_path={teacher}",
+        "--epochs=4",
+        "--train_limit=2048",
+        "--test_limit=256",
+        "--batch_size=32",
+        "--nobaseline",
+        "--verbose=0",
+    ]
     # Trains and saves the teacher; each stage builds its own pipeline, so
     # the student's data does not depend on the teacher having trained.
-    reference = subprocess.run(base + [f"--out_dir={tmp_path / 'ref'}"],
-                               capture_output=True, text=True, timeout=300)
+    reference = subprocess.run(
+        base + [f"--out_dir={tmp_path / 'ref'}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert reference.returncode == 0, reference.stderr[-2000:]
     assert "| student + kd |" in reference.stdout
     assert teacher.is_file()
@@ -143,11 +195,15 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
     out = tmp_path / "resumed"
     args = base + [f"--out_dir={out}", "--resume", "--backup_steps=8"]
     meta = out / "backup" / "distiller" / "training_metadata.json"
-    killed = subprocess.Popen(args, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    killed = subprocess.Popen(
+        args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 300
-    while not meta.exists() and killed.poll() is None and (
-            time.monotonic() < deadline):
+    while (
+        not meta.exists()
+        and killed.poll() is None
+        and (time.monotonic() < deadline)
+    ):
         time.sleep(0.02)
     killed.kill()
     killed.wait()
@@ -155,8 +211,7 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
     assert killed.returncode == -9, "the run ended before it was killed"
     done = json.loads(meta.read_text())["iterations"]
     assert 8 <= done < 128
-    resumed = subprocess.run(args, capture_output=True, text=True,
-                             timeout=300)
+    resumed = subprocess.run(args, capture_output=True, text=True, timeout=300)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert "loading cached teacher" in resumed.stdout
     assert "resuming distiller from its backup" in resumed.stdout
@@ -171,16 +226,21 @@ def test_command_line_resume_after_a_kill_matches_an_uninterrupted_run(
 
 
 def test_logit_methods_by_name_train_from_the_cache():
-    settings = recipes.MethodSettings(temperature=2.0, kd_weight=0.7,
-                                      dkd_temperature=3.0, dkd_beta=2.5)
-    dkd, = recipes.methods.get("dkd").plan(settings, None, None,
-                                           total_steps=120).losses
+    settings = recipes.MethodSettings(
+        temperature=2.0, kd_weight=0.7, dkd_temperature=3.0, dkd_beta=2.5
+    )
+    (dkd,) = (
+        recipes.methods.get("dkd")
+        .plan(settings, None, None, total_steps=120)
+        .losses
+    )
     assert (dkd.temperature, dkd.weight, dkd.beta) == (3.0, 0.7, 2.5)
     assert dkd.warmup_steps == 10  # 1/12 of the run, as in the paper
-    kd_ls, = recipes.methods.get("kd_ls").plan(settings, None, None).losses
+    (kd_ls,) = recipes.methods.get("kd_ls").plan(settings, None, None).losses
     assert kd_ls.standardize and kd_ls.temperature == 2.0
-    logit_methods = {m for m in recipes.methods.names()
-                     if recipes.methods.get(m).logits_only}
+    logit_methods = {
+        m for m in recipes.methods.names() if recipes.methods.get(m).logits_only
+    }
     assert logit_methods == {"kd", "kd_ls", "dkd"}
 
 
@@ -189,10 +249,14 @@ def test_relational_methods_add_their_loss_on_the_pooled_embeddings():
     from kd_toolkit import models
 
     net = models.get("resnet8", input_shape=(28, 28, 1), num_classes=10)
-    for method, cls in (("rkd", losses.RKD), ("pkt", losses.PKT),
-                        ("sp", losses.SimilarityPreserving)):
-        plan = recipes.methods.get(method).plan(recipes.MethodSettings(),
-                                                net, net)
+    for method, cls in (
+        ("rkd", losses.RKD),
+        ("pkt", losses.PKT),
+        ("sp", losses.SimilarityPreserving),
+    ):
+        plan = recipes.methods.get(method).plan(
+            recipes.MethodSettings(), net, net
+        )
         kd_loss, relational = plan.losses
         assert isinstance(kd_loss, losses.KD) and type(relational) is cls
         assert relational.teacher_feature_names() == ("pool",)
@@ -205,22 +269,35 @@ def test_ama_method_adapts_the_teacher_and_warms_it_up():
     from kd_toolkit import losses
     from kd_toolkit import models
 
-    teacher = models.get("resnet20", input_shape=(16, 16, 1), num_classes=10,
-                         base_width=4)
-    student = models.get("resnet8", input_shape=(16, 16, 1), num_classes=10,
-                         base_width=4)
-    ama = recipes.AMASettings(start=("stage3_block1_out",),
-                              end=("stage3_out",),
-                              student_layer=("stage3_out",), warmup_steps=2)
+    teacher = models.get(
+        "resnet20", input_shape=(16, 16, 1), num_classes=10, base_width=4
+    )
+    student = models.get(
+        "resnet8", input_shape=(16, 16, 1), num_classes=10, base_width=4
+    )
+    ama = recipes.AMASettings(
+        start=("stage3_block1_out",),
+        end=("stage3_out",),
+        student_layer=("stage3_out",),
+        warmup_steps=2,
+    )
     method = recipes.methods.get("ama")
     with pytest.raises(ValueError, match="Received: train_ds=None"):
         method.plan(recipes.MethodSettings(ama=ama), teacher, student)
     rng = np.random.default_rng(0)
-    ds = tf.data.Dataset.from_tensor_slices(
-        (rng.normal(size=(16, 16, 16, 1)).astype("float32"),
-         rng.integers(0, 10, 16))).batch(8).repeat()
-    plan = method.plan(recipes.MethodSettings(ama=ama), teacher, student,
-                       train_ds=ds)
+    ds = (
+        tf.data.Dataset.from_tensor_slices(
+            (
+                rng.normal(size=(16, 16, 16, 1)).astype("float32"),
+                rng.integers(0, 10, 16),
+            )
+        )
+        .batch(8)
+        .repeat()
+    )
+    plan = method.plan(
+        recipes.MethodSettings(ama=ama), teacher, student, train_ds=ds
+    )
     kd_loss, ama_loss = plan.losses
     assert isinstance(kd_loss, losses.KD)
     assert isinstance(ama_loss, losses.ActivationMapAdaptation)

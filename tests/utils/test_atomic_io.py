@@ -10,8 +10,11 @@ def test_writes_and_overwrites_only_when_asked(tmp_path):
     path = tmp_path / "a.tflite"
     atomic_write_bytes(path, b"first")
     assert path.read_bytes() == b"first"
-    with pytest.raises(FileExistsError, match=r"Refusing to overwrite .*"
-                       r"a\.tflite.*Received: overwrite=False"):
+    with pytest.raises(
+        FileExistsError,
+        match=r"Refusing to overwrite .*"
+        r"a\.tflite.*Received: overwrite=False",
+    ):
         atomic_write_bytes(path, b"second")
     assert path.read_bytes() == b"first"
     atomic_write_bytes(path, b"second", overwrite=True)
@@ -23,8 +26,11 @@ def test_writes_and_overwrites_only_when_asked(tmp_path):
 
 
 def test_directory_path_is_rejected(tmp_path):
-    with pytest.raises(IsADirectoryError, match=r"is a directory.*Received: "
-                       r"path="):
+    with pytest.raises(
+        IsADirectoryError,
+        match=r"is a directory.*Received: "
+        r"path=",
+    ):
         atomic_write_bytes(tmp_path, b"x", overwrite=True)
 
 
@@ -45,13 +51,15 @@ def test_failure_mid_write_leaves_nothing(tmp_path, monkeypatch, failure):
         raise failure
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
-    with pytest.raises(type(failure) if isinstance(failure, OSError)
-                       else failure):
+    with pytest.raises(
+        type(failure) if isinstance(failure, OSError) else failure
+    ):
         atomic_write_bytes(path, b"new bytes" * 1000, overwrite=True)
     # The old file is intact and no temporary file is left behind.
     assert path.read_bytes() == b"previous good artifact"
     assert sorted(os.listdir(tmp_path)) == ["keep.md", "model.tflite"]
-    with pytest.raises(type(failure) if isinstance(failure, OSError)
-                       else failure):
+    with pytest.raises(
+        type(failure) if isinstance(failure, OSError) else failure
+    ):
         atomic_write_bytes(tmp_path / "fresh.onnx", b"abc")
     assert sorted(os.listdir(tmp_path)) == ["keep.md", "model.tflite"]
