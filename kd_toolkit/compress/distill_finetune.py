@@ -10,6 +10,8 @@ from kd_toolkit.compress import tf_keras_bridge
 from kd_toolkit.distiller.output_kind import LOGITS
 from kd_toolkit.distiller.output_kind import PROBABILITIES
 from kd_toolkit.distiller.output_kind import detect_output_kind
+from kd_toolkit.distiller.output_kind import one_hot_labels
+from kd_toolkit.distiller.output_kind import to_logits
 from kd_toolkit.losses.kd import kd_divergence
 from kd_toolkit.utils import validation
 
@@ -145,15 +147,9 @@ def distill_finetune(
     )
     variables = model.trainable_variables
 
-    def to_logits(output, kind):
-        output = tf.cast(output, tf.float32)
-        if kind == PROBABILITIES:
-            return tf.math.log(tf.clip_by_value(output, 1e-12, 1.0))
-        return output
-
     @tf.function(reduce_retracing=True)
     def train_step(x, y):
-        labels = _one_hot(y, model.outputs[0].shape[-1])
+        labels = one_hot_labels(y, model.outputs[0].shape[-1])
         with tf.GradientTape() as tape:
             s_logits = to_logits(model(x, training=True), student_outputs)
             ce = tf.reduce_mean(
@@ -226,9 +222,3 @@ def distill_finetune(
     for callback in callbacks:
         callback.on_train_end()
     return dataclasses.replace(history, steps=step)
-
-
-def _one_hot(y, num_classes):
-    if y.shape.rank == 2 and y.shape[-1] == num_classes:
-        return tf.cast(y, tf.float32)
-    return tf.one_hot(tf.reshape(tf.cast(y, tf.int32), [-1]), num_classes)

@@ -2,9 +2,8 @@
 
 import dataclasses
 import json
-import pathlib
 
-from kd_toolkit.utils.atomic_io import atomic_write_texts
+from kd_toolkit.utils.report_files import SavesReportFiles
 
 REPORT_MARKDOWN = "compression_report.md"
 REPORT_JSON = "compression_report.json"
@@ -44,7 +43,7 @@ class CompressionRow:
 
 
 @dataclasses.dataclass(frozen=True)
-class CompressionReport:
+class CompressionReport(SavesReportFiles):
     """Everything `compress_and_compare` measured.
 
     Args:
@@ -55,6 +54,9 @@ class CompressionReport:
         rows: tuple of `CompressionRow`, the float student first.
         command: str or None. Command line that produced the report.
     """
+
+    MARKDOWN_FILE = REPORT_MARKDOWN
+    JSON_FILE = REPORT_JSON
 
     student: str
     dataset: str | None
@@ -143,30 +145,6 @@ class CompressionReport:
         if self.command:
             lines += ["", "Reproduce:", "", "```", self.command, "```"]
         return "\n".join(lines) + "\n"
-
-    def save(self, out_dir, overwrite=False):
-        """Writes `compression_report.md` and `.json` atomically.
-
-        Args:
-            out_dir: str or `os.PathLike`. Existing directory.
-            overwrite: bool. Replace existing reports. Defaults to `False`.
-
-        Returns:
-            `(markdown_path, json_path)`.
-
-        Raises:
-            FileExistsError: if a report exists and `overwrite` is False.
-        """
-        out_dir = pathlib.Path(out_dir)
-        return tuple(
-            atomic_write_texts(
-                {
-                    out_dir / REPORT_MARKDOWN: self.to_markdown(),
-                    out_dir / REPORT_JSON: self.to_json() + "\n",
-                },
-                overwrite,
-            )
-        )
 
 
 def _target(value, limit, met):

@@ -14,8 +14,9 @@ from kd_toolkit.distiller import label_check
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller import teacher_check
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
-from kd_toolkit.distiller.output_kind import PROBABILITIES
 from kd_toolkit.distiller.output_kind import detect_output_kind
+from kd_toolkit.distiller.output_kind import one_hot_labels
+from kd_toolkit.distiller.output_kind import to_logits
 from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.resume import replay_epochs
 from kd_toolkit.losses import registry
@@ -425,17 +426,12 @@ class Distiller(keras.Model):
             return [model(x, training=training)]
         return list(view(x, training=training))
 
-    def _to_logits(self, output, kind):
-        output = ops.cast(output, "float32")
-        if kind == PROBABILITIES:
-            return ops.log(ops.clip(output, 1e-12, 1.0))
-        return output
-
     def _labels(self, y):
-        """Integer or one-hot labels -> float32 one-hot `(batch, classes)`."""
+        """Integer or one-hot labels -> float32 one-hot `(batch, classes)`,
+        integer labels checked to be in range first."""
         y = tf.convert_to_tensor(y)
         if y.shape.rank == 2 and y.shape[-1] == self.num_classes:
-            return tf.cast(y, "float32")
+            return one_hot_labels(y, self.num_classes)
         y = tf.reshape(tf.cast(y, "int32"), [-1])
         with tf.control_dependencies(
             [
@@ -453,12 +449,12 @@ class Distiller(keras.Model):
                 ),
             ]
         ):
-            return tf.one_hot(y, self.num_classes, dtype="float32")
+            return one_hot_labels(y, self.num_classes)
 
     def _loss_terms(self, y, sample_weight, teacher_out, student_out, training):
         labels = self._labels(y)
-        t_logits = self._to_logits(teacher_out[0], self.teacher_outputs)
-        s_logits = self._to_logits(student_out[0], self.student_outputs)
+        t_logits = to_logits(teacher_out[0], self.teacher_outputs)
+        s_logits = to_logits(student_out[0], self.student_outputs)
         t_feats = dict(zip(self._teacher_names, teacher_out[1:]))
         if not self._trains_teacher:
             t_logits = ops.stop_gradient(t_logits)

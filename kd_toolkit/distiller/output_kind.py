@@ -1,6 +1,7 @@
 """Detect whether a classifier outputs logits or probabilities."""
 
 import numpy as np
+from keras import ops
 
 LOGITS = "logits"
 PROBABILITIES = "probabilities"
@@ -86,3 +87,22 @@ def detect_output_kind(
             f"Received: {arg}={declared!r}"
         )
     return declared
+
+
+def to_logits(output, kind):
+    """A model's output as float32 logits: unchanged for `LOGITS`, the log
+    of the (clipped) probabilities for `PROBABILITIES` (log-probabilities
+    are logits up to a per-sample constant, which softmax ignores)."""
+    output = ops.cast(output, "float32")
+    if kind == PROBABILITIES:
+        return ops.log(ops.clip(output, 1e-12, 1.0))
+    return output
+
+
+def one_hot_labels(y, num_classes):
+    """Integer labels `(batch,)` or `(batch, 1)` as float32 one-hot
+    `(batch, num_classes)`; one-hot or soft targets pass through as float32.
+    """
+    if len(y.shape) == 2 and y.shape[-1] == num_classes:
+        return ops.cast(y, "float32")
+    return ops.one_hot(ops.reshape(ops.cast(y, "int32"), [-1]), num_classes)

@@ -2,13 +2,12 @@
 
 import dataclasses
 import json
-import pathlib
 
 from kd_toolkit.export.latency import LatencyStats
 from kd_toolkit.export.latency_table import (
     to_markdown as latency_table_markdown,
 )
-from kd_toolkit.utils.atomic_io import atomic_write_texts
+from kd_toolkit.utils.report_files import SavesReportFiles
 
 REPORT_MARKDOWN = "export_report.md"
 REPORT_JSON = "export_report.json"
@@ -19,7 +18,7 @@ def _fmt(value, spec, missing="n/a"):
 
 
 @dataclasses.dataclass(frozen=True)
-class ExportReport:
+class ExportReport(SavesReportFiles):
     """Verification results of all artifacts exported from one model.
 
     Args:
@@ -36,6 +35,9 @@ class ExportReport:
         deployment: `DeploymentChecks` (microcontroller fit, per-layer
             int8 error, Edge TPU readiness), or None when not run.
     """
+
+    MARKDOWN_FILE = REPORT_MARKDOWN
+    JSON_FILE = REPORT_JSON
 
     model_name: str
     dataset: str | None
@@ -158,27 +160,3 @@ class ExportReport:
             lines += ["", "## Errors", ""]
             lines += [f"- {a.format}: {a.error}" for a in errors]
         return "\n".join(lines) + "\n"
-
-    def save(self, out_dir, overwrite=False):
-        """Writes `export_report.md` and `export_report.json` atomically.
-
-        Args:
-            out_dir: str or `os.PathLike`. Existing directory.
-            overwrite: bool. Replace existing reports. Defaults to `False`.
-
-        Returns:
-            `(markdown_path, json_path)`.
-
-        Raises:
-            FileExistsError: if a report exists and `overwrite` is False.
-        """
-        out_dir = pathlib.Path(out_dir)
-        return tuple(
-            atomic_write_texts(
-                {
-                    out_dir / REPORT_MARKDOWN: self.to_markdown(),
-                    out_dir / REPORT_JSON: self.to_json() + "\n",
-                },
-                overwrite,
-            )
-        )
