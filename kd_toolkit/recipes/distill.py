@@ -106,9 +106,12 @@ class DistillConfig:
 
 
 def method_settings(cfg):
-    """The `MethodSettings` of a run's config."""
+    """The `MethodSettings` of a run's config: `temperature` is the
+    temperature of KD and of DKD."""
     return methods.MethodSettings(
-        temperature=cfg.temperature, kd_weight=cfg.kd_weight
+        temperature=cfg.temperature,
+        kd_weight=cfg.kd_weight,
+        dkd_temperature=cfg.temperature,
     )
 
 
