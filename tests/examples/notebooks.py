@@ -25,13 +25,15 @@ EXPECTED_FILES = {
 
 
 def text_outputs(notebook):
-    """Everything the notebook's code cells printed."""
-    return "".join(
+    """Everything the notebook's code cells printed (stream texts are
+    strings once read by nbformat, lists of lines in the raw JSON)."""
+    texts = (
         output.get("text", "")
         for cell in notebook["cells"]
         if cell["cell_type"] == "code"
         for output in cell["outputs"]
     )
+    return "".join("".join(t) if isinstance(t, list) else t for t in texts)
 
 
 def run_short(name, tmp_path, monkeypatch):
