@@ -23,6 +23,7 @@ from kd_toolkit import data
 from kd_toolkit import export
 from kd_toolkit import losses
 from kd_toolkit import models
+from kd_toolkit import pretrained
 from kd_toolkit import recipes
 from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import StaleCacheError
@@ -30,3 +31,21 @@ from kd_toolkit.distiller import StopOnNonFiniteLoss
 from kd_toolkit.distiller import TeacherLogitsCache
 from kd_toolkit.distiller import teacher_ensemble
 from kd_toolkit.version import __version__
+
+__all__ = [
+    "Distiller",
+    "StaleCacheError",
+    "StopOnNonFiniteLoss",
+    "TeacherLogitsCache",
+    "__version__",
+    "adaptation",
+    "callbacks",
+    "compress",
+    "data",
+    "export",
+    "losses",
+    "models",
+    "pretrained",
+    "recipes",
+    "teacher_ensemble",
+]

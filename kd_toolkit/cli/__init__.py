@@ -10,3 +10,5 @@
 Each module defines its absl flags when imported, so this package face
 imports none of them.
 """
+
+__all__ = []

@@ -15,3 +15,15 @@ from kd_toolkit.data.loader import load
 from kd_toolkit.data.loader import load_numpy
 from kd_toolkit.data.loader import representative_dataset
 from kd_toolkit.data.tfds_source import TfdsDataNotFoundError
+
+__all__ = [
+    "AugmentSpec",
+    "DatasetInfo",
+    "TfdsDataNotFoundError",
+    "augment_spec",
+    "dataset_info",
+    "load",
+    "load_numpy",
+    "names",
+    "representative_dataset",
+]

@@ -9,3 +9,15 @@ from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.teacher_cache import StaleCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
 from kd_toolkit.distiller.teacher_ensemble import teacher_ensemble
+
+__all__ = [
+    "BackupAndRestore",
+    "BestStudentCheckpoint",
+    "Distiller",
+    "StaleCacheError",
+    "StopOnNonFiniteLoss",
+    "TeacherLogitsCache",
+    "detect_output_kind",
+    "layer_names",
+    "teacher_ensemble",
+]

@@ -67,31 +67,49 @@ def _tflm_runtime():
     return runtime, ""
 
 
-# One allocation attempt in a child process: TFLM can crash (not raise) on
-# some arenas that are too small, which must not take the caller down.
-_PROBE = (
-    "import sys\n"
-    "from tflite_micro.python.tflite_micro import runtime\n"
-    "content = open(sys.argv[1], 'rb').read()\n"
-    "runtime.Interpreter.from_bytes(content, arena_size=int(sys.argv[2]))\n"
-)
-
-
-def _allocates(path, arena_bytes):
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(path), str(arena_bytes)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return result.returncode == 0, (result.stdout + result.stderr).strip()
+# The arena search runs in a child process: TFLM can crash (not raise) on
+# some arenas that are too small, which must not take the caller down. The
+# child reports each attempt before and after it; after a crash the parent
+# records the size it died on as too small and starts a new child.
+_SEARCH = """
+import sys
+from tflite_micro.python.tflite_micro import runtime
+content = open(sys.argv[1], "rb").read()
+low, high, limit, step = (int(a) for a in sys.argv[2:6])
+def allocates(size):
+    print("try", size, flush=True)
+    try:
+        runtime.Interpreter.from_bytes(content, arena_size=size)
+    except RuntimeError:
+        print("fail", size, flush=True)
+        return False
+    print("ok", size, flush=True)
+    return True
+while high == 0:  # no size known to work yet: grow from low
+    size = min(limit, max(1024, 2 * low))
+    if allocates(size):
+        high = size
+    elif size >= limit:
+        print("never", flush=True)
+        sys.exit(0)
+    else:
+        low = size
+while high - low > step:
+    middle = (low + high) // 2
+    if allocates(middle):
+        high = middle
+    else:
+        low = middle
+print("done", high, flush=True)
+"""
 
 
 def minimal_arena_bytes(path):
     """The smallest tensor arena TFLM allocates the model in, to 16 bytes.
 
-    Each attempt runs in a child process (TFLM can crash on an arena that
-    is too small); the search starts from `estimate_arena_bytes`.
+    The search (from `estimate_arena_bytes`, doubling until the model
+    allocates, then bisecting) runs in a child process, restarted past any
+    arena size that crashes TFLM.
 
     Args:
         path: str or `os.PathLike`. The `.tflite` file.
@@ -99,31 +117,53 @@ def minimal_arena_bytes(path):
     Raises:
         ImportError: if `tflite-micro` is missing.
         RuntimeError: if the model does not allocate in 64 MiB either (an
-            op TFLM does not have, a float model, ...), with TFLM's message.
+            op TFLM does not have, a float model, ...).
     """
     runtime, why = _tflm_runtime()
     if runtime is None:
         raise ImportError(why)
     estimate = estimate_arena_bytes(pathlib.Path(path).read_bytes())
-    low, high = 0, max(1024, estimate + estimate // 4)  # low: fails
-    while True:
-        ok, message = _allocates(path, high)
-        if ok:
-            break
-        if high >= MAX_ARENA_BYTES:
-            last = message.splitlines()[-3:] if message else []
+    low, high = max(0, estimate - 1), 0  # low fails; 0: none known to work
+    for _ in range(64):
+        result = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                _SEARCH,
+                str(path),
+                str(low),
+                str(high),
+                str(MAX_ARENA_BYTES),
+                str(ARENA_GRANULARITY),
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        tried = None
+        for line in result.stdout.splitlines():
+            word, *value = line.split()
+            if word == "done":
+                return int(value[0])
+            if word == "never":
+                raise RuntimeError(
+                    f"TFLM cannot allocate the model in {MAX_ARENA_BYTES} "
+                    "bytes (an op it lacks?): "
+                    + " ".join(result.stderr.strip().splitlines()[-3:])
+                )
+            if word == "try":
+                tried = int(value[0])
+            elif word == "ok":
+                high, tried = int(value[0]), None
+            elif word == "fail":
+                low, tried = int(value[0]), None
+        if tried is None:
             raise RuntimeError(
-                f"TFLM cannot allocate the model in {MAX_ARENA_BYTES} "
-                f"bytes: {' '.join(last)}"
+                "The TFLM arena search stopped: "
+                + " ".join(result.stderr.strip().splitlines()[-3:])
             )
-        low, high = high, min(2 * high, MAX_ARENA_BYTES)
-    while high - low > ARENA_GRANULARITY:
-        middle = (low + high) // 2
-        if _allocates(path, middle)[0]:
-            high = middle
-        else:
-            low = middle
-    return high
+        low = tried  # the child crashed on it: too small
+    raise RuntimeError("The TFLM arena search crashed 64 times.")
 
 
 def estimate_arena_bytes(content):

@@ -18,3 +18,19 @@ register("kd", KD)
 register("hint", Hint)
 register("attention_transfer", AttentionTransfer)
 register("ama", ActivationMapAdaptation)
+
+__all__ = [
+    "DKD",
+    "KD",
+    "PKT",
+    "RKD",
+    "ActivationMapAdaptation",
+    "AttentionTransfer",
+    "DistillationLoss",
+    "Hint",
+    "LossInputs",
+    "SimilarityPreserving",
+    "get",
+    "names",
+    "register",
+]
