@@ -2,6 +2,7 @@
 int8 error and Edge TPU readiness, for the artifacts that passed."""
 
 import dataclasses
+import os
 
 from kd_toolkit.export.artifact_format import get_format
 from kd_toolkit.export.edgetpu_check import edgetpu_check
@@ -145,6 +146,16 @@ def deployment_checks(
         in (Quantization.INT8, Quantization.INT8_FLOAT_IO)
     ]
     int8 = next((a for a in passed if a.format == "tflite_int8"), None)
+    # Per-layer errors help most where the artifact failed: its file is
+    # kept as `.failed`.
+    written = next(
+        (
+            a
+            for a in artifacts
+            if a.format == "tflite_int8" and a.path and os.path.isfile(a.path)
+        ),
+        None,
+    )
     samples = samples[:SAMPLES]
     return DeploymentChecks(
         micro=tuple(
@@ -153,8 +164,8 @@ def deployment_checks(
         if microcontroller
         else (),
         layer_errors=(
-            layer_errors(int8.path, float32_tflite, samples)
-            if per_layer_error and int8 and float32_tflite
+            layer_errors(written.path, float32_tflite, samples)
+            if per_layer_error and written and float32_tflite
             else ()
         ),
         edge_tpu=edgetpu_check(int8.path) if edge_tpu and int8 else None,

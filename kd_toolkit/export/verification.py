@@ -101,21 +101,31 @@ def _ratio_check(name, ratio, bound):
     return []
 
 
-# Agreement on confident predictions means something only if most
-# predictions are confident: an artifact whose errors dwarf the margins
-# would otherwise pass it vacuously.
+# Agreement on confident predictions means something only if there are
+# enough of them: an artifact whose errors dwarf the margins would otherwise
+# pass it vacuously. Enough: as many as make a disagreement rate at the
+# bound show once on average (1 / (1 − bound): 100 for 99%, 1000 for
+# 99.9%), and never more than half of the predictions.
 MIN_CONFIDENT_FRACTION = 0.5
+
+
+def min_confident(num_samples, bound):
+    """Confident predictions needed to judge agreement against `bound`."""
+    half = MIN_CONFIDENT_FRACTION * num_samples
+    return half if bound >= 1.0 else min(half, 1.0 / (1.0 - bound))
 
 
 def _confident_agreement_check(parity, bound):
     if bound is None:
         return []
-    if parity.num_confident < MIN_CONFIDENT_FRACTION * parity.num_samples:
+    needed = min_confident(parity.num_samples, bound)
+    if parity.num_confident < needed:
         return [
             f"confident_agreement: only {parity.num_confident} of "
             f"{parity.num_samples} predictions have a margin above the flip "
-            f"margin {parity.flip_margin:.3g}: the artifact's errors are too "
-            "large to judge its agreement"
+            f"margin {parity.flip_margin:.3g}, fewer than the {needed:.0f} "
+            "needed: the artifact's errors are too large to judge its "
+            "agreement"
         ]
     if parity.confident_top1_agreement < bound:
         return [
