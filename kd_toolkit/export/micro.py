@@ -75,7 +75,7 @@ _SEARCH = """
 import sys
 from tflite_micro.python.tflite_micro import runtime
 content = open(sys.argv[1], "rb").read()
-low, high, limit, step = (int(a) for a in sys.argv[2:6])
+low, high, limit, step, first = (int(a) for a in sys.argv[2:7])
 def allocates(size):
     print("try", size, flush=True)
     try:
@@ -86,7 +86,7 @@ def allocates(size):
     print("ok", size, flush=True)
     return True
 while high == 0:  # no size known to work yet: grow from low
-    size = min(limit, max(1024, 2 * low))
+    size = min(limit, first if first > low else max(1024, 2 * low))
     if allocates(size):
         high = size
     elif size >= limit:
@@ -107,9 +107,9 @@ print("done", high, flush=True)
 def minimal_arena_bytes(path):
     """The smallest tensor arena TFLM allocates the model in, to 16 bytes.
 
-    The search (from `estimate_arena_bytes`, doubling until the model
-    allocates, then bisecting) runs in a child process, restarted past any
-    arena size that crashes TFLM.
+    The search (first at `estimate_arena_bytes`, then doubling until the
+    model allocates, then bisecting down) runs in a child process,
+    restarted past any arena size that crashes TFLM.
 
     Args:
         path: str or `os.PathLike`. The `.tflite` file.
@@ -123,7 +123,7 @@ def minimal_arena_bytes(path):
     if runtime is None:
         raise ImportError(why)
     estimate = estimate_arena_bytes(pathlib.Path(path).read_bytes())
-    low, high = max(0, estimate - 1), 0  # low fails; 0: none known to work
+    low, high = 0, 0  # low: too small; high: allocates (0: none known yet)
     for _ in range(64):
         result = subprocess.run(
             [
@@ -135,6 +135,7 @@ def minimal_arena_bytes(path):
                 str(high),
                 str(MAX_ARENA_BYTES),
                 str(ARENA_GRANULARITY),
+                str(estimate),
             ],
             capture_output=True,
             text=True,
