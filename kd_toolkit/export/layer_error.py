@@ -7,6 +7,8 @@ import pathlib
 import numpy as np
 
 from kd_toolkit.export.optional_imports import require
+from kd_toolkit.export.runners import dequantize
+from kd_toolkit.export.runners import quantize
 from kd_toolkit.export.tflite_inspect import operator_outputs
 from kd_toolkit.utils import validation
 
@@ -62,10 +64,9 @@ def _interpreter(model):
 
 
 def _as_float(value, detail):
-    scale, zero_point = detail["quantization"]
     value = np.asarray(value)
-    if scale and np.issubdtype(value.dtype, np.integer):
-        return (value.astype("float32") - zero_point) * scale
+    if detail["quantization"][0] and np.issubdtype(value.dtype, np.integer):
+        return dequantize(value, detail)
     return value.astype("float32")
 
 
@@ -73,10 +74,8 @@ def _op_outputs(interpreter, content, sample):
     """`{tensor name: (op, position, float output)}` for one sample."""
     detail = interpreter.get_input_details()[0]
     x = sample[None].astype("float32")
-    scale, zero_point = detail["quantization"]
-    if scale and np.issubdtype(detail["dtype"], np.integer):
-        info = np.iinfo(detail["dtype"])
-        x = np.clip(np.round(x / scale + zero_point), info.min, info.max)
+    if detail["quantization"][0] and np.issubdtype(detail["dtype"], np.integer):
+        x = quantize(x, detail)
     interpreter.set_tensor(detail["index"], x.astype(detail["dtype"]))
     interpreter.invoke()
     details = {d["index"]: d for d in interpreter.get_tensor_details()}

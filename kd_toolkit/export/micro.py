@@ -17,6 +17,8 @@ import numpy as np
 from kd_toolkit.export import tflite_inspect
 from kd_toolkit.export.parity import compare_outputs
 from kd_toolkit.export.runners import LiteRTRunner
+from kd_toolkit.export.runners import dequantize
+from kd_toolkit.export.runners import quantize
 from kd_toolkit.utils import validation
 
 # Arena sizes are searched up to this bound; a model that does not
@@ -184,35 +186,40 @@ def estimate_arena_bytes(content):
     )
 
 
+def _litert_detail(tflm_detail):
+    """A TFLM tensor detail in LiteRT's form (`dtype`, `quantization`);
+    `(0.0, 0)` for a float tensor, as LiteRT reports it."""
+    q = tflm_detail["quantization_parameters"]
+    scales, zero_points = q["scales"], q["zero_points"]
+    quantization = (
+        (float(scales[0]), int(zero_points[0])) if len(scales) else (0.0, 0)
+    )
+    return {"dtype": tflm_detail["dtype"], "quantization": quantization}
+
+
 def _tflm_outputs(runtime, content, arena_bytes, samples):
     interpreter = runtime.Interpreter.from_bytes(
         content, arena_size=arena_bytes
     )
-    input_detail = interpreter.get_input_details(0)
-    output_detail = interpreter.get_output_details(0)
-    in_q = input_detail["quantization_parameters"]
-    out_q = output_detail["quantization_parameters"]
+    input_detail = _litert_detail(interpreter.get_input_details(0))
+    output_detail = _litert_detail(interpreter.get_output_details(0))
+    quantized_in = np.issubdtype(input_detail["dtype"], np.integer)
+    quantized_out = np.issubdtype(output_detail["dtype"], np.integer)
     outputs = []
     for sample in samples:
         x = sample[None].astype("float32")
-        if np.issubdtype(input_detail["dtype"], np.integer):
-            info = np.iinfo(input_detail["dtype"])
-            x = np.clip(
-                np.round(x / in_q["scales"][0] + in_q["zero_points"][0]),
-                info.min,
-                info.max,
-            )
+        if quantized_in:
+            x = quantize(x, input_detail)
         interpreter.set_input(x.astype(input_detail["dtype"]), 0)
         interpreter.invoke()
-        y = interpreter.get_output(0).astype("float32")
-        if np.issubdtype(output_detail["dtype"], np.integer):
-            y = (y - out_q["zero_points"][0]) * out_q["scales"][0]
+        y = interpreter.get_output(0)
+        y = (
+            dequantize(y, output_detail)
+            if quantized_out
+            else y.astype("float32")
+        )
         outputs.append(y[0])
-    scale = (
-        float(out_q["scales"][0])
-        if np.issubdtype(output_detail["dtype"], np.integer)
-        else None
-    )
+    scale = output_detail["quantization"][0] if quantized_out else None
     return np.stack(outputs), scale
 
 

@@ -68,14 +68,17 @@ class KerasRunner(Runner):
         return lambda: serve(tensor).numpy()
 
 
-def _quantize(x, detail):
+def quantize(x, detail):
+    """`x` in the integer type of a LiteRT tensor `detail` (its `dtype` and
+    `quantization` = (scale, zero point)), rounded and clipped."""
     scale, zero_point = detail["quantization"]
     info = np.iinfo(detail["dtype"])
     q = np.round(x / scale + zero_point)
     return np.clip(q, info.min, info.max).astype(detail["dtype"])
 
 
-def _dequantize(q, detail):
+def dequantize(q, detail):
+    """Float32 values of the integers `q` of a LiteRT tensor `detail`."""
     scale, zero_point = detail["quantization"]
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
@@ -135,12 +138,12 @@ class LiteRTRunner(Runner):
 
     def _to_input(self, x):
         if np.issubdtype(self.input_detail["dtype"], np.integer):
-            return _quantize(x, self.input_detail)
+            return quantize(x, self.input_detail)
         return x.astype(self.input_detail["dtype"])
 
     def _from_output(self, y):
         if np.issubdtype(self.output_detail["dtype"], np.integer):
-            return _dequantize(y, self.output_detail)
+            return dequantize(y, self.output_detail)
         return y.astype(np.float32)
 
     def _run(self, interpreter, x):

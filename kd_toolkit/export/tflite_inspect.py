@@ -17,6 +17,15 @@ def _schema():
     )
 
 
+def _enum_names(enum_class):
+    """`{value: name}` of a flatbuffer schema enum class."""
+    return {
+        value: key
+        for key, value in vars(enum_class).items()
+        if not key.startswith("_")
+    }
+
+
 def _operator_codes(flatbuffer):
     """Yields `(builtin_code, custom_code_or_None, schema)` per op code."""
     schema = _schema()
@@ -50,16 +59,12 @@ def operator_names(flatbuffer):
 
 def _code_names(flatbuffer):
     """The name of each operator code of the model, in code order."""
+    builtin_names = _enum_names(_schema().BuiltinOperator)
     names = []
-    for builtin, custom, schema in _operator_codes(flatbuffer):
+    for builtin, custom, _ in _operator_codes(flatbuffer):
         if custom is not None:
             names.append(custom)
             continue
-        builtin_names = {
-            value: key
-            for key, value in vars(schema.BuiltinOperator).items()
-            if not key.startswith("_")
-        }
         names.append(builtin_names.get(builtin, f"BUILTIN_{builtin}"))
     return names
 
@@ -89,11 +94,7 @@ def constant_tensors(flatbuffer):
         subgraph. Kernels have rank >= 2; biases rank 1.
     """
     schema = _schema()
-    type_names = {
-        value: key
-        for key, value in vars(schema.TensorType).items()
-        if not key.startswith("_")
-    }
+    type_names = _enum_names(schema.TensorType)
     model = schema.Model.GetRootAs(flatbuffer, 0)
     subgraph = model.Subgraphs(0)
     tensors = []
@@ -189,11 +190,7 @@ def activation_tensors(flatbuffer):
         tuple of `ActivationTensor(name, num_bytes, first_op, last_op)`.
     """
     schema = _schema()
-    type_names = {
-        value: key
-        for key, value in vars(schema.TensorType).items()
-        if not key.startswith("_")
-    }
+    type_names = _enum_names(schema.TensorType)
     model = schema.Model.GetRootAs(flatbuffer, 0)
     graph = model.Subgraphs(0)
     n_ops = graph.OperatorsLength()
