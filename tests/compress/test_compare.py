@@ -50,12 +50,6 @@ def test_command_line(fmnist_pair, tmp_path):
     teacher, student = fmnist_pair
     student.save(tmp_path / "student.keras")
     teacher.save(tmp_path / "teacher.keras")
-    bad = _cli(
-        f"--student={tmp_path / 'missing.keras'}",
-        f"--out_dir={tmp_path / 'bad'}",
-    )
-    assert bad.returncode == 2, bad.stderr[-2000:]
-    assert "--student=" in bad.stderr
     out = tmp_path / "out"
     run = _cli(
         f"--student={tmp_path / 'student.keras'}",

@@ -14,11 +14,14 @@ from tests.compress import helpers
 def test_cross_entropy_training_learns():
     dataset, _, _ = helpers.learnable_dataset()
     legacy = to_tf_keras(helpers.tiny_cnn())
+    # Measured over ten initialisations: the last epoch's cross-entropy is
+    # 0.06-0.12 of the first's, accuracy 100%. (6 epochs at 1e-2 gave
+    # 0.43-0.61 and 76-100%: the outcome hung on the initialisation.)
     history = distill_finetune(
-        legacy, None, dataset, epochs=6, learning_rate=1e-2
+        legacy, None, dataset, epochs=8, learning_rate=3e-2
     )
-    assert history.steps == 6 * 8
-    assert history.kd == [0.0] * 6
+    assert history.steps == 8 * 8
+    assert history.kd == [0.0] * 8
     assert history.ce[-1] < 0.5 * history.ce[0]
     assert history.accuracy[-1] > 0.9
 
@@ -31,6 +34,8 @@ def test_kd_only_pulls_the_student_towards_the_teacher():
     history = distill_finetune(
         legacy, teacher, dataset, epochs=5, learning_rate=1e-2, ce_weight=0.0
     )
+    # Measured over ten initialisations: the last KD term is 0.008-0.041
+    # of the first.
     assert history.kd[0] > 0
     assert history.kd[-1] < 0.5 * history.kd[0]
     assert history.loss == pytest.approx(history.kd)

@@ -100,7 +100,9 @@ def test_the_distiller_uses_the_cached_outputs():
     teacher = _net("t", 4)
     x, y = _images()
     cache = TeacherLogitsCache.build(teacher, x, verbose=False)
-    cache.outputs[:] = 0.0  # a uniform "teacher"
+    # A "teacher" the live one is not: the same logits for every image.
+    fixed = np.array([2.0, 0.0, -1.0], dtype=np.float32)
+    cache.outputs[:] = fixed
     student = _net("s", 2)
     distiller = kd.Distiller(
         teacher, student, losses=[kd.losses.KD(1.0)], student_loss_weight=0.0
@@ -111,9 +113,13 @@ def test_the_distiller_uses_the_cached_outputs():
         verbose=0,
         return_dict=True,
     )
-    # KL(uniform ‖ softmax(s)) = −log 3 − mean_c log softmax(s)_c.
-    log_q = keras.ops.log_softmax(student(x)).numpy()
-    expected = np.mean(-np.log(3.0) - log_q.mean(axis=-1))
+    # KL(p ‖ softmax(s)) = Σ_c p_c (log p_c − log softmax(s)_c), with
+    # p = softmax(2, 0, −1), worked out in float64. (A uniform p made the
+    # term ~5e-5, where float32 round-off alone moved it by 5e-4 relative.)
+    log_p = fixed - np.log(np.sum(np.exp(fixed.astype(np.float64))))
+    log_q = keras.ops.log_softmax(student(x)).numpy().astype(np.float64)
+    expected = np.mean(np.sum(np.exp(log_p) * (log_p - log_q), axis=-1))
+    assert expected > 0.1
     assert logs["kd_loss"] == pytest.approx(expected, rel=1e-5)
 
 
