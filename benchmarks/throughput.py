@@ -17,11 +17,14 @@ the median over rounds is reported):
                      it skips the softmax and the τ² factor)
   ama                kd_toolkit Distiller, KD + activation map adaptation
                      with an adapted teacher (`--noama` skips it)
+  <method>           every method of `--loss_methods` (the method registry's
+                     recipes: DKD, FitNets, AT, RKD, SP, PKT, CRD, ReviewKD),
+                     teacher run live, reported as its cost over `kd`
 
-Each method also runs with XLA (`jit_compile=True`, suffix `_xla`) unless
-`--noxla`. Ratios are reported against the same run's figures, and the
-machine's CPU flags go into the JSON, because machines of this class
-differ several-fold.
+Each method but the `--loss_methods` also runs with XLA
+(`jit_compile=True`, suffix `_xla`) unless `--noxla`. Ratios are reported
+against the same run's figures, and the machine's CPU flags go into the
+JSON, because machines of this class differ several-fold.
 
 Reproduce:
 
@@ -76,6 +79,11 @@ flags.DEFINE_integer(
     "ama_kernel_size", 3, "AMA adapter kernel size.", lower_bound=1
 )
 flags.DEFINE_bool("ama", True, "Also time the adapted-teacher step.")
+flags.DEFINE_list(
+    "loss_methods",
+    ["dkd", "fitnets", "at", "rkd", "sp", "pkt", "crd", "review_kd"],
+    "Registry methods also timed (teacher live, no XLA), as cost over kd.",
+)
 flags.DEFINE_bool("xla", True, "Also time every step with XLA.")
 flags.DEFINE_integer(
     "cache_draws",
@@ -118,6 +126,7 @@ def build_steps(
     xla,
     adapted_teacher=None,
     ama_loss_factory=None,
+    loss_methods=(),
 ):
     """Returns {method: zero-arg callable running one step}."""
     rng = np.random.default_rng(0)
@@ -179,6 +188,19 @@ def build_steps(
             )
             ama.compile(keras.optimizers.Adam(1e-3), jit_compile=jit)
             steps["ama" + suffix] = _bind(ama.train_on_batch, x, y)
+    settings = kd.recipes.MethodSettings(temperature=temperature, kd_weight=0.9)
+    for name in loss_methods:
+        plan = kd.recipes.methods.get(name).plan(
+            settings, teacher, student_factory(), total_steps=1000
+        )
+        distiller = kd.Distiller(
+            plan.teacher or teacher,
+            student_factory(),
+            losses=plan.losses,
+            student_loss_weight=0.1,
+        )
+        distiller.compile(keras.optimizers.Adam(1e-3))
+        steps[name] = _bind(distiller.train_on_batch, x, y)
     return steps
 
 
@@ -253,6 +275,9 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
     if "ama" in med:
         ratio("speedup_ama_vs_kd", ours_best, fastest("ama"))
         ratio("speedup_ama_vs_kd_same_xla", "kd", "ama")
+    for name in med:
+        if name in kd.recipes.methods.names() and name not in ("kd", "ama"):
+            ratio(f"cost_{name}_over_kd", name, "kd")
     result["ratios"] = ratios
     result["amortised_cache"] = {"draws": cache_draws, "epochs": cache_epochs}
     return result
@@ -342,6 +367,7 @@ def main(argv):
         FLAGS.xla,
         adapted and adapted.model,
         ama_loss,
+        FLAGS.loss_methods,
     )
     result = summarize(
         measure(steps, rounds, n),

@@ -4,6 +4,7 @@ from kd_toolkit.losses.activation_map_adaptation import ActivationMapAdaptation
 from kd_toolkit.losses.attention_transfer import AttentionTransfer
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.base import LossInputs
+from kd_toolkit.losses.crd import CRD
 from kd_toolkit.losses.dkd import DKD
 from kd_toolkit.losses.hint import Hint
 from kd_toolkit.losses.kd import KD
@@ -11,6 +12,7 @@ from kd_toolkit.losses.pkt import PKT
 from kd_toolkit.losses.registry import get
 from kd_toolkit.losses.registry import names
 from kd_toolkit.losses.registry import register
+from kd_toolkit.losses.review_kd import ReviewKD
 from kd_toolkit.losses.rkd import RKD
 from kd_toolkit.losses.similarity_preserving import SimilarityPreserving
 
@@ -20,6 +22,7 @@ register("attention_transfer", AttentionTransfer)
 register("ama", ActivationMapAdaptation)
 
 __all__ = [
+    "CRD",
     "DKD",
     "KD",
     "PKT",
@@ -29,6 +32,7 @@ __all__ = [
     "DistillationLoss",
     "Hint",
     "LossInputs",
+    "ReviewKD",
     "SimilarityPreserving",
     "get",
     "names",

@@ -261,6 +261,26 @@ def _on_embeddings(name):
 method("rkd", "RKD + KD on the pooled embeddings")(_on_embeddings("rkd"))
 method("sp", "SP + KD on the pooled embeddings")(_on_embeddings("sp"))
 method("pkt", "PKT + KD on the pooled embeddings")(_on_embeddings("pkt"))
+method("crd", "CRD (in-batch negatives) + KD on the pooled embeddings")(
+    _on_embeddings("crd")
+)
+
+
+@method("review_kd", "ReviewKD + KD, warm-up 1/12")
+def _review(s, teacher, student, train_ds, total_steps):
+    # Every common stage, shallow to deep; the paper ramps its weight over
+    # its first 20 of 240 epochs.
+    pairs = [(n, n) for n in common_stages(teacher, student)]
+    return Plan(
+        [
+            _kd(s),
+            losses.get(
+                "review_kd",
+                layer_pairs=pairs,
+                warmup_steps=total_steps // 12,
+            ),
+        ]
+    )
 
 
 @method("ama", "AMA + KD", warms_up=True)

@@ -34,6 +34,7 @@ def _run(module, *args):
     )
 
 
+@pytest.mark.slow
 def test_help_shows_every_default():
     runs = {m: _run(m, "--help") for m in MODULES.values()}
     outputs = {}

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 WORKER = r"""
 import json, os
@@ -66,6 +67,7 @@ def _result(stdout, stderr):
     return json.loads(lines[-1][len("RESULT ") :])
 
 
+@pytest.mark.slow
 def test_two_workers_match_a_single_process():
     cluster = [f"127.0.0.1:{_free_port()}" for _ in range(2)]
     workers = [

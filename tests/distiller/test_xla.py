@@ -36,6 +36,10 @@ LOSSES = {
     "pkt": lambda: [kd.losses.PKT("feat", "feat")],
     "hint": lambda: [kd.losses.KD(2.0), kd.losses.Hint("feat", "feat")],
     "at": lambda: [kd.losses.AttentionTransfer([("feat", "feat")])],
+    "crd": lambda: [kd.losses.CRD("pool", "pool", feat_dim=8)],
+    "review_kd": lambda: [
+        kd.losses.ReviewKD([("feat", "feat")], warmup_steps=2)
+    ],
 }
 
 

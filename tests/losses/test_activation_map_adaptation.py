@@ -302,6 +302,7 @@ print(json.dumps({"logs": {k: v[-1] for k, v in logs.items()},
 """
 
 
+@pytest.mark.slow
 def test_mirrored_strategy_reports_the_adapted_teacher_accuracy():
     # A subprocess: logical devices must be set before TensorFlow starts.
     root = pathlib.Path(__file__).resolve().parents[2]
