@@ -39,7 +39,7 @@ def _seed():
 def pytest_collection_modifyitems(items):
     """Files with slow (real-data) tests first, each file's tests in their
     order. pytest-xdist hands files to its workers in collection order
-    (`--dist loadfile`): a long file collected last kept one worker busy
-    while the other sat idle."""
+    (`--dist loadfile`): a long file left for the end would keep one worker
+    busy while the other sits idle."""
     slow_files = {i.path for i in items if i.get_closest_marker("slow")}
     items.sort(key=lambda item: item.path not in slow_files)

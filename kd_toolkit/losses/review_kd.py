@@ -2,6 +2,7 @@
 levels, with the hierarchical context loss."""
 
 import keras
+import numpy as np
 from keras import layers
 from keras import ops
 
@@ -39,16 +40,18 @@ class ReviewKD(DistillationLoss):
     ```
 
     and the hierarchical context loss compares each `o_i` with `t_i` at
-    full size and average-pooled to 4×4, 2×2 and 1×1 (sizes below the
-    map's), with weights 1, ½, ¼, ⅛ normalised to sum to 1:
+    full size (weight 1) and average-pooled to 4×4, 2×2 and 1×1, keeping
+    the sizes below the map's, each kept level weighing half the one
+    before (½, ¼, ⅛ on an 8×8 map), normalised by the sum of the weights:
 
     ```
     HCL(o, t) = Σ_k w_k · mean((pool_k(o) − pool_k(t))²) / Σ_k w_k
     loss = weight · warm · Σ_i HCL(o_i, t_i),  warm = min(step / W, 1)
     ```
 
-    per example (the batch mean is the paper's). Pooling to a size that
-    does not divide the map uses area resampling. An `o_i` whose size
+    per example (the batch mean is the paper's). Pooling is adaptive
+    average pooling (overlapping bins where the size does not divide the
+    map). An `o_i` whose size
     differs from `t_i`'s is resized to it first. The fusion layers are the
     loss's own trainable parts, trained with the student. Defaults follow
     the paper's CIFAR-100 settings: weight 1, `mid_channels` = the
@@ -200,12 +203,24 @@ def hierarchical_context_loss(student_map, teacher_map):
 
 
 def pool_to(x, size):
-    """Average of `x` `(batch, h, w, c)` over a `size × size` grid: block
-    means where `size` divides the map, area resampling otherwise."""
+    """Adaptive average pooling of `x` `(batch, h, w, c)` to `size × size`:
+    output cell `i` averages rows `floor(i·h/size)` to `ceil((i+1)·h/size)
+    − 1` (and the same for columns), so the bins overlap when `size` does
+    not divide the map. Written as two averaging matrices, which every
+    backend differentiates (TensorFlow's area resize has no gradient)."""
     h, w = spatial_size(x.shape)
-    if h % size == 0 and w % size == 0:
-        return match_spatial(x, (size, size))
-    return ops.image.resize(x, (size, size), interpolation="area")
+    rows, cols = _bin_matrix(h, size), _bin_matrix(w, size)
+    return ops.einsum("ih,jw,bhwc->bijc", rows, cols, x)
+
+
+def _bin_matrix(length, size):
+    """`(size, length)` float32 matrix averaging each adaptive bin."""
+    matrix = np.zeros((size, length), dtype="float32")
+    for i in range(size):
+        start = (i * length) // size
+        end = -(-((i + 1) * length) // size)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return ops.convert_to_tensor(matrix)
 
 
 class _AttentionFusion(layers.Layer):
