@@ -3,7 +3,9 @@
 import dataclasses
 
 import keras
+from keras import ops
 
+from kd_toolkit.utils.validation import check_int
 from kd_toolkit.utils.validation import check_non_negative
 
 
@@ -90,6 +92,32 @@ class DistillationLoss(keras.layers.Layer):
         """
         del teacher_shapes, student_shapes
         self.built = True
+
+    def add_warm_up(self, warmup_steps):
+        """Gives the loss a linear warm-up of `warmup_steps` training steps
+        (0: none): sets `warmup_steps` and the step counter `steps`, a
+        non-trainable variable saved and restored with the loss.
+
+        Raises:
+            ValueError: if `warmup_steps` is not an int >= 0.
+        """
+        self.warmup_steps = check_int("warmup_steps", warmup_steps, 0)
+        self.steps = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            trainable=False,
+            name="steps",
+            aggregation="only_first_replica",
+        )
+
+    def warm_up_scale(self, training):
+        """`min(step / warmup_steps, 1)` after counting this step when
+        `training`; `1.0` without a warm-up (see `add_warm_up`)."""
+        if not self.warmup_steps:
+            return 1.0
+        if training:
+            self.steps.assign_add(1.0)
+        return ops.minimum(self.steps / self.warmup_steps, 1.0)
 
     def compute(self, inputs):
         """Returns a dict of weighted per-sample losses, each `(batch,)`."""

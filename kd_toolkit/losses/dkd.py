@@ -7,7 +7,6 @@ from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.kd import standardize_logits
 from kd_toolkit.losses.registry import register
 from kd_toolkit.utils.validation import check_bool
-from kd_toolkit.utils.validation import check_int
 from kd_toolkit.utils.validation import check_non_negative
 from kd_toolkit.utils.validation import check_positive
 
@@ -88,15 +87,8 @@ class DKD(DistillationLoss):
         self.alpha = check_non_negative("alpha", alpha)
         self.beta = check_non_negative("beta", beta)
         self.temperature = check_positive("temperature", temperature)
-        self.warmup_steps = check_int("warmup_steps", warmup_steps, 0)
         self.standardize = check_bool("standardize", standardize)
-        self.steps = self.add_weight(
-            shape=(),
-            initializer="zeros",
-            trainable=False,
-            name="steps",
-            aggregation="only_first_replica",
-        )
+        self.add_warm_up(warmup_steps)
 
     def metric_names(self):
         return ("tckd_loss", "nckd_loss")
@@ -109,11 +101,7 @@ class DKD(DistillationLoss):
             self.temperature,
             self.standardize,
         )
-        scale = self.weight
-        if self.warmup_steps:
-            if inputs.training:
-                self.steps.assign_add(1.0)
-            scale = scale * ops.minimum(self.steps / self.warmup_steps, 1.0)
+        scale = self.weight * self.warm_up_scale(inputs.training)
         return {
             "tckd_loss": scale * self.alpha * tckd,
             "nckd_loss": scale * self.beta * nckd,

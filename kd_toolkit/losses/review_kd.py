@@ -10,7 +10,6 @@ from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.feature_ops import match_spatial
 from kd_toolkit.losses.feature_ops import spatial_size
 from kd_toolkit.losses.registry import register
-from kd_toolkit.utils.validation import check_int
 from kd_toolkit.utils.validation import check_name
 from kd_toolkit.utils.validation import check_positive_int
 
@@ -110,14 +109,7 @@ class ReviewKD(DistillationLoss):
         self.mid_channels = check_positive_int(
             "mid_channels", mid_channels, allow_none=True
         )
-        self.warmup_steps = check_int("warmup_steps", warmup_steps, 0)
-        self.steps = self.add_weight(
-            shape=(),
-            initializer="zeros",
-            trainable=False,
-            name="steps",
-            aggregation="only_first_replica",
-        )
+        self.add_warm_up(warmup_steps)
         self.fusions = []
 
     def teacher_feature_names(self):
@@ -166,11 +158,7 @@ class ReviewKD(DistillationLoss):
             teacher = ops.cast(inputs.teacher_features[t_name], "float32")
             output = match_spatial(output, spatial_size(teacher.shape))
             total = total + hierarchical_context_loss(output, teacher)
-        scale = self.weight
-        if self.warmup_steps:
-            if inputs.training:
-                self.steps.assign_add(1.0)
-            scale = scale * ops.minimum(self.steps / self.warmup_steps, 1.0)
+        scale = self.weight * self.warm_up_scale(inputs.training)
         return {f"{self.name}_loss": scale * total}
 
     def get_config(self):
