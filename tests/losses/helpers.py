@@ -1,5 +1,6 @@
 """Builds `LossInputs` from numpy arrays for loss unit tests."""
 
+import keras
 import numpy as np
 
 from kd_toolkit.losses import LossInputs
@@ -27,3 +28,14 @@ def make_inputs(
         },
         training=False,
     )
+
+
+def pooled_net(name, filters):
+    """A conv net on 8x8x1 images whose pooled embedding is layer `feat`,
+    with weights seeded by `filters`."""
+    keras.utils.set_random_seed(filters)
+    i = keras.Input((8, 8, 1))
+    x = keras.layers.Conv2D(filters, 3, padding="same")(i)
+    x = keras.layers.ReLU()(x)
+    x = keras.layers.GlobalAveragePooling2D(name="feat")(x)
+    return keras.Model(i, keras.layers.Dense(3)(x), name=name)

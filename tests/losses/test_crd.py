@@ -10,6 +10,7 @@ import tensorflow as tf
 import kd_toolkit as kd
 from kd_toolkit import losses
 from tests.losses.helpers import make_inputs
+from tests.losses.helpers import pooled_net
 
 
 def _identity_heads(loss, dim):
@@ -94,21 +95,13 @@ def test_by_name_save_load_and_a_few_fit_steps_lower_the_loss(tmp_path):
     )
     assert clone.get_config() == loss.get_config()
 
-    def net(name, filters):
-        keras.utils.set_random_seed(filters)
-        i = keras.Input((8, 8, 1))
-        x = keras.layers.Conv2D(filters, 3, padding="same")(i)
-        x = keras.layers.ReLU()(x)
-        x = keras.layers.GlobalAveragePooling2D(name="feat")(x)
-        return keras.Model(i, keras.layers.Dense(3)(x), name=name)
-
     rng = np.random.default_rng(0)
     x = rng.random((64, 8, 8, 1), dtype="float32")
     y = rng.integers(0, 3, 64)
-    teacher = net("t", 8)
+    teacher = pooled_net("t", 8)
     before = [w.copy() for w in teacher.get_weights()]
     distiller = kd.Distiller(
-        teacher, net("s", 4), losses=[loss], student_loss_weight=0.0
+        teacher, pooled_net("s", 4), losses=[loss], student_loss_weight=0.0
     )
     distiller.compile(keras.optimizers.Adam(0.02))
     history = distiller.fit(

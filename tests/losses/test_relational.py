@@ -13,6 +13,7 @@ import tensorflow as tf
 import kd_toolkit as kd
 from kd_toolkit import losses
 from tests.losses.helpers import make_inputs
+from tests.losses.helpers import pooled_net
 
 T = np.array(
     [[1.0, 0.0, 2.0], [0.5, 1.5, -1.0], [-1.0, 0.3, 0.2], [0.2, -0.7, 1.1]]
@@ -178,19 +179,14 @@ def test_save_load_and_a_few_fit_steps_lower_the_loss(tmp_path, make):
     assert type(clone) is type(loss)
     assert clone.get_config() == loss.get_config()
 
-    def net(name, filters):
-        keras.utils.set_random_seed(filters)
-        i = keras.Input((8, 8, 1))
-        x = keras.layers.Conv2D(filters, 3, padding="same")(i)
-        x = keras.layers.ReLU()(x)
-        x = keras.layers.GlobalAveragePooling2D(name="feat")(x)
-        return keras.Model(i, keras.layers.Dense(3)(x), name=name)
-
     rng = np.random.default_rng(0)
     x = rng.random((64, 8, 8, 1), dtype="float32")
     y = rng.integers(0, 3, 64)
     distiller = kd.Distiller(
-        net("t", 8), net("s", 4), losses=[loss], student_loss_weight=0.0
+        pooled_net("t", 8),
+        pooled_net("s", 4),
+        losses=[loss],
+        student_loss_weight=0.0,
     )
     distiller.compile(keras.optimizers.Adam(0.02))
     history = distiller.fit(
