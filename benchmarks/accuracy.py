@@ -36,6 +36,8 @@ bash benchmarks/run_v2.sh   # or one row: --methods=kd --seeds=0
 Smoke run (also in the test suite): `python -m benchmarks.accuracy --quick`.
 """
 
+import collections
+import dataclasses
 import datetime
 import json
 import os
@@ -96,6 +98,8 @@ flags.DEFINE_float(
 flags.DEFINE_float(
     "kd_weight", _M.kd_weight, "KD weight (hard labels: 1 - it)."
 )
+# The --ama_* flags override the settings of both AMA methods ("ama" and
+# "ama_cached"); unset, each method keeps its own defaults (shown: "ama").
 flags.DEFINE_list(
     "ama_start", list(_M.ama.start), "AMA start cuts, one per replacement."
 )
@@ -125,6 +129,11 @@ flags.DEFINE_integer(
     _M.ama.kernel_size,
     "AMA adapter kernel size.",
     lower_bound=1,
+)
+flags.DEFINE_bool(
+    "ama_local_gradients",
+    _M.ama.local_gradients,
+    "Each AMA adapter learns from its own terms only.",
 )
 flags.DEFINE_float(
     "dkd_temperature", _M.dkd_temperature, "DKD temperature (paper: 4)."
@@ -193,6 +202,20 @@ def _data():
     return x, y, evaluation, train_eval
 
 
+def _ama_settings(default):
+    """An AMA method's settings: its defaults, with the `--ama_*` flags
+    given on the command line applied on top."""
+    given = {
+        f.name: getattr(FLAGS, f"ama_{f.name}")
+        for f in dataclasses.fields(default)
+        if FLAGS[f"ama_{f.name}"].present
+    }
+    return dataclasses.replace(
+        default,
+        **{k: tuple(v) if isinstance(v, list) else v for k, v in given.items()},
+    )
+
+
 def _settings(info, num_train):
     return am.Settings(
         student=FLAGS.student,
@@ -207,16 +230,8 @@ def _settings(info, num_train):
             kd_weight=FLAGS.kd_weight,
             dkd_temperature=FLAGS.dkd_temperature,
             dkd_beta=FLAGS.dkd_beta,
-            ama=kd.recipes.AMASettings(
-                start=tuple(FLAGS.ama_start),
-                end=tuple(FLAGS.ama_end),
-                student_layer=tuple(FLAGS.ama_student_layer),
-                map_weight=FLAGS.ama_map_weight,
-                gamma=FLAGS.ama_gamma,
-                warmup_steps=FLAGS.ama_warmup_steps,
-                kind=FLAGS.ama_kind,
-                kernel_size=FLAGS.ama_kernel_size,
-            ),
+            ama=_ama_settings(_M.ama),
+            ama_cached=_ama_settings(_M.ama_cached),
         ),
     )
 
@@ -232,13 +247,33 @@ def _description(meta):
         f"images with pad-crop-flip views shared by teacher and student "
         f"({meta['cache_draws']} cached views per image), Adam "
         f"{s['learning_rate']} cosine, batch {FLAGS.batch_size}, KD τ = "
-        f"{s['temperature']}, α = {s['kd_weight']}. Runs: {meta['machine']}"
-        f" (CPU flags {', '.join(meta['cpu_flags'])})."
+        f"{s['temperature']}, α = {s['kd_weight']}. Runs: "
+        f"{meta.get('run_machines') or _machine(meta)}."
+    )
+
+
+def _machine(row):
+    return f"{row['machine']} (CPU flags {', '.join(row['cpu_flags'])})"
+
+
+def _run_machines(runs):
+    """Where the run files were measured: each machine kind and its count
+    (a table can gather runs from several sessions' machines)."""
+    counts = collections.Counter(
+        _machine(row)
+        for by_seed in runs.values()
+        for row in by_seed.values()
+        if "cpu_flags" in row
+    )
+    return "; ".join(
+        f"{m}: {n} run{'s' if n > 1 else ''}" for m, n in counts.most_common()
     )
 
 
 def aggregate(run_dir, meta):
     runs = accuracy_report.load_runs(run_dir)
+    meta = dict(meta, run_machines=_run_machines(runs))
+    meta["description"] = _description(meta)
     result = {"meta": meta, "summary": accuracy_report.summarize(runs)}
     print(accuracy_report.to_markdown(result))
     if FLAGS.tune:  # searches are summarised by benchmarks.tune_summary

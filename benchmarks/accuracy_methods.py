@@ -33,18 +33,21 @@ class Settings:
     method: kd.recipes.MethodSettings
 
     def to_json(self):
-        """Flat JSON-ready dict: the method settings at the top level, the
-        AMA settings prefixed `ama_` (the run files' format)."""
+        """Flat JSON-ready dict: the method settings at the top level, each
+        AMA method's settings prefixed with its field name (`ama_start`,
+        `ama_cached_start`, ...: the run files' format)."""
         out = {
             f.name: getattr(self, f.name)
             for f in dataclasses.fields(self)
             if f.name != "method"
         }
         for f in dataclasses.fields(self.method):
-            if f.name != "ama":
-                out[f.name] = getattr(self.method, f.name)
-        for f in dataclasses.fields(self.method.ama):
-            out[f"ama_{f.name}"] = getattr(self.method.ama, f.name)
+            value = getattr(self.method, f.name)
+            if isinstance(value, kd.recipes.AMASettings):
+                for g in dataclasses.fields(value):
+                    out[f"{f.name}_{g.name}"] = getattr(value, g.name)
+            else:
+                out[f.name] = value
         return {
             k: list(v) if isinstance(v, tuple) else v for k, v in out.items()
         }
@@ -128,7 +131,7 @@ def _registered(name, cached=None):
             distiller,
             student,
             info,
-            (method.logits_only if cached is None else cached),
+            (method.teacher_cache if cached is None else cached),
         )
 
     return run

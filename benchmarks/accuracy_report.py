@@ -24,7 +24,7 @@ LABELS = {
     "keras_default": 'keras.distillation, default "kl_divergence" string',
     **{
         m.name: m.label
-        + (" (kd_toolkit, teacher-output cache)" if m.logits_only else "")
+        + (" (kd_toolkit, teacher-output cache)" if m.teacher_cache else "")
         for m in map(methods.get, methods.names())
     },
 }

@@ -11,6 +11,7 @@ from kd_toolkit.adaptation.frozen_layer import unwrap
 from kd_toolkit.adaptation.graph import LayerGraph
 from kd_toolkit.adaptation.graph import check_graph_model
 from kd_toolkit.adaptation.replacement import as_replacement
+from kd_toolkit.utils.validation import check_bool
 
 _ACTIVATED = (
     keras.layers.Activation,
@@ -78,7 +79,7 @@ class AdaptedTeacher:
         return "\n".join(lines)
 
 
-def adapt_teacher(teacher, replacements, name=None):
+def adapt_teacher(teacher, replacements, name=None, local_gradients=False):
     """Replaces blocks of a functional teacher by trainable adapters.
 
     Our formalization of Wu et al., "Activation Map Adaptation for
@@ -106,6 +107,12 @@ def adapt_teacher(teacher, replacements, name=None):
             overlap (one may start where another ends).
         name: str or None. Name of the adapted model; defaults to
             `f"{teacher.name}_adapted"`.
+        local_gradients: bool. Every adapter blocks the gradient at its
+            input, so each learns from the terms on its own output (and on
+            the frozen layers after it) only, and a training step
+            back-propagates through one adapter instead of the chain of
+            adapters after it. An adapter fed by frozen layers alone blocks
+            it either way. Defaults to `False`.
 
     Returns:
         An `AdaptedTeacher` (`.model` for the Distiller, `.adapters`,
@@ -131,6 +138,7 @@ def adapt_teacher(teacher, replacements, name=None):
     ```
     """
     check_graph_model(teacher)
+    check_bool("local_gradients", local_gradients)
     if (
         isinstance(replacements, (str, bytes, dict))
         or not isinstance(replacements, (list, tuple))
@@ -162,7 +170,7 @@ def adapt_teacher(teacher, replacements, name=None):
             kind=rep.kind,
             kernel_size=rep.kernel_size,
             final_relu=final_relu,
-            stop_input_gradient=not upstream & ends,
+            stop_input_gradient=local_gradients or not upstream & ends,
             name=rep.adapter_name,
         )
         subs[id(end)] = (start, adapter)

@@ -360,23 +360,20 @@ class Distiller(keras.Model):
     # -- steps ----------------------------------------------------------
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x, cached = self._split_cached(x)
-        if cached is not None:
-            teacher_out = [cached]
-        elif not self._trains_teacher:
-            teacher_out = self._run(self.teacher, self._teacher_view, x, False)
+        x, cached = teacher_cache.split_inputs(x)
+        live = None
+        if self._teacher_runs(cached) and not self._trains_teacher:
+            live = self._run(self.teacher, self._teacher_view, x, False)
         weights = self.trainable_weights
         # Watch only what trains: frozen teacher variables read inside the
         # tape (adapted teachers) would otherwise get backward passes too.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([w.value for w in weights])
             if self._trains_teacher:
-                teacher_out = self._run(
-                    self.teacher, self._teacher_view, x, True
-                )
+                live = self._run(self.teacher, self._teacher_view, x, True)
             student_out = self._run(self.student, self._student_view, x, True)
             terms, total = self._loss_terms(
-                y, sample_weight, teacher_out, student_out, training=True
+                y, sample_weight, cached, live, student_out, training=True
             )
             scaled = self.optimizer.scale_loss(total)
         grads = tape.gradient(scaled, weights)
@@ -387,38 +384,30 @@ class Distiller(keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x, cached = self._split_cached(x)
-        teacher_out = (
-            [cached]
-            if cached is not None
-            else self._run(self.teacher, self._teacher_view, x, False)
+        x, cached = teacher_cache.split_inputs(x)
+        live = (
+            self._run(self.teacher, self._teacher_view, x, False)
+            if self._teacher_runs(cached)
+            else None
         )
         student_out = self._run(self.student, self._student_view, x, False)
         terms, total = self._loss_terms(
-            y, sample_weight, teacher_out, student_out, training=False
+            y, sample_weight, cached, live, student_out, training=False
         )
         return self._update_metrics(
             x, y, sample_weight, student_out[0], terms, total
         )
 
     # -- helpers --------------------------------------------------------
-    def _split_cached(self, x):
-        """`(inputs, cached teacher outputs or None)` of a batch."""
-        x, cached = teacher_cache.split_inputs(x)
-        if cached is not None and (self._teacher_names or self._trains_teacher):
-            needs = [
-                type(loss).__name__
-                for loss in self.distillation_losses
-                if loss.trains_teacher or loss.teacher_feature_names()
-            ]
-            raise ValueError(
-                "Batches with cached teacher outputs carry logits only, but "
-                f"the losses {needs} read the teacher's hidden features or "
-                "train it, so the teacher must run live: train from an "
-                "ordinary dataset (e.g. kd_toolkit.data.load). Received: a "
-                f"batch with '{teacher_cache.TEACHER_OUTPUTS_KEY}'"
-            )
-        return x, cached
+    def _teacher_runs(self, cached):
+        """Whether the teacher runs in a step. Cached logits stand in for
+        its output, but a loss that reads its features or trains it (AMA's
+        adapters) still needs it to run."""
+        return (
+            cached is None
+            or bool(self._teacher_names)
+            or (self._trains_teacher)
+        )
 
     @staticmethod
     def _run(model, view, x, training):
@@ -451,11 +440,25 @@ class Distiller(keras.Model):
         ):
             return one_hot_labels(y, self.num_classes)
 
-    def _loss_terms(self, y, sample_weight, teacher_out, student_out, training):
+    def _loss_terms(
+        self, y, sample_weight, cached, live, student_out, training
+    ):
+        """Per-term losses of one step. `cached`: the batch's cached teacher
+        outputs or None; `live`: the teacher's outputs in this step
+        (`[output, *features]`) or None when it did not run."""
         labels = self._labels(y)
-        t_logits = to_logits(teacher_out[0], self.teacher_outputs)
+        live_logits = (
+            None if live is None else to_logits(live[0], self.teacher_outputs)
+        )
+        t_logits = (
+            live_logits
+            if cached is None
+            else to_logits(cached, self.teacher_outputs)
+        )
         s_logits = to_logits(student_out[0], self.student_outputs)
-        t_feats = dict(zip(self._teacher_names, teacher_out[1:]))
+        t_feats = dict(
+            zip(self._teacher_names, [] if live is None else live[1:])
+        )
         if not self._trains_teacher:
             t_logits = ops.stop_gradient(t_logits)
             t_feats = {k: ops.stop_gradient(v) for k, v in t_feats.items()}
@@ -466,6 +469,7 @@ class Distiller(keras.Model):
             teacher_features=t_feats,
             student_features=dict(zip(self._student_names, student_out[1:])),
             training=training,
+            live_teacher_logits=live_logits,
         )
         if self._student_loss_fn is None:
             ce = keras.losses.categorical_crossentropy(
@@ -489,6 +493,9 @@ class Distiller(keras.Model):
             student_logits=s_logits,
             student_features=inputs.student_features,
             training=training,
+            live_teacher_logits=(
+                None if live_logits is None else ops.stop_gradient(live_logits)
+            ),
         )
         for loss in self.distillation_losses:
             for name, value in loss.compute(

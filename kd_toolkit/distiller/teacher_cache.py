@@ -12,8 +12,11 @@ cached, so teacher and student stay consistent (the same augmented view)
 while the teacher's cost is paid once for all epochs, seeds and runs.
 
 Only logits are cached. Hidden activations (FitNets hints, attention
-transfer, AMA maps) are thousands of times larger: losses that read them
-run the teacher live, and the `Distiller` refuses cached batches for them.
+transfer, AMA maps) are thousands of times larger: with losses that read
+them the `Distiller` still runs the teacher for its features, and every
+loss reads the cached logits in place of the teacher's own. This is how
+AMA trains cheaply ("ama_cached"): KD reads the original teacher's cached
+logits while only the cheaper adapted teacher runs.
 """
 
 import dataclasses

@@ -40,8 +40,11 @@ class ActivationMapAdaptation(DistillationLoss):
     ```
 
     The student's hard-label CE and the KD term come from the `Distiller`
-    and a `KD` loss listed alongside (which sees the adapted teacher's
-    logits under stop-gradient). Our choices, all arguments: attention
+    and a `KD` loss listed alongside, which sees the adapted teacher's
+    logits under stop-gradient, or, when the batches carry cached logits
+    of the original teacher (`kd_toolkit.TeacherLogitsCache`), those: the
+    adapted teacher then runs for its maps and its own `CE(y, t̃)` only
+    (the "ama_cached" method). Our choices, all arguments: attention
     distance summed over positions (`reduction="sum"`), `w_map = 5`, `γ = 1`,
     `w_ce = 1` (from a small probe on Fashion-MNIST, resnet20 -> resnet8).
     In `feature` mode the connector trains with the student side only.
@@ -165,7 +168,15 @@ class ActivationMapAdaptation(DistillationLoss):
         self.built = True
 
     def compute(self, inputs):
-        t_logits = ops.cast(inputs.teacher_logits, "float32")
+        # The adapted teacher's own logits: with a teacher-output cache,
+        # `teacher_logits` are the original teacher's, which the KD term
+        # reads and which carry no gradient to the adapters.
+        t_logits = ops.cast(
+            inputs.teacher_logits
+            if inputs.live_teacher_logits is None
+            else inputs.live_teacher_logits,
+            "float32",
+        )
         ce = keras.losses.categorical_crossentropy(
             inputs.labels, t_logits, from_logits=True
         )

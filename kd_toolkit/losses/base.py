@@ -19,14 +19,21 @@ class LossInputs:
     Attributes:
         labels: float32 tensor `(batch, num_classes)`: one-hot (or soft)
             targets, whatever label format the user fed.
-        teacher_logits: teacher logits `(batch, num_classes)`. A softmax
-            teacher is converted to log-probabilities, which are logits up to
-            a per-row constant.
+        teacher_logits: teacher logits `(batch, num_classes)`: the cached
+            logits when the batch carries them (`TeacherLogitsCache`), else
+            the teacher's output in this step. A softmax teacher is
+            converted to log-probabilities, which are logits up to a per-row
+            constant.
         student_logits: student logits, same convention.
         teacher_features: dict, layer name -> teacher activation, for the
             names the loss listed in `teacher_feature_names()`.
         student_features: dict, layer name -> student activation.
         training: Python bool, whether this is a training step.
+        live_teacher_logits: the teacher model's own logits in this step,
+            or None when it did not run (cached logits and no feature
+            loss). They differ from `teacher_logits` when a cached batch
+            meets a teacher that runs for its features: AMA's adapted
+            teacher, taught from the original teacher's cached logits.
     """
 
     labels: object
@@ -35,6 +42,7 @@ class LossInputs:
     teacher_features: dict
     student_features: dict
     training: bool
+    live_teacher_logits: object = None
 
 
 class DistillationLoss(keras.layers.Layer):

@@ -244,7 +244,7 @@ def _student_data(cfg, teacher, teacher_path):
     """
     if cfg.cache_draws <= 0:
         return _train_data(cfg), _train_data(cfg), None
-    if not methods.get(cfg.method).logits_only:
+    if not methods.get(cfg.method).teacher_cache:
         print(
             f"[kd_toolkit] method '{cfg.method}' reads teacher features: "
             "the teacher runs live (the cache holds logits only)",

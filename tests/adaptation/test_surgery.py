@@ -1,6 +1,7 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 from keras import layers
 
 from kd_toolkit.adaptation import ActivationMapAdapter
@@ -119,6 +120,32 @@ def test_several_replacements_adjacent_and_apart():
     kept = {layer.name for layer in adapted.model.layers}
     assert not any(n.startswith("block") for n in kept)
     assert "Adapted teacher" in str(adapted)
+
+
+def test_local_gradients_stop_every_adapter_input():
+    teacher = tiny_resnet()
+    reps = [
+        Replacement("stem_out", "block1_out", name="first"),
+        Replacement("block1_out", "block2_out", name="second"),
+    ]
+    adapted = adapt_teacher(teacher, reps, local_gradients=True)
+    assert [a.stop_input_gradient for a in adapted.adapters.values()] == [
+        True,
+        True,
+    ]
+    # A loss on the model's output reaches the last adapter only.
+    x, _ = toy_data(4)
+    first, second = adapted.adapters.values()
+    with tf.GradientTape() as tape:
+        out = adapted.model(x, training=True)
+    grads = tape.gradient(
+        out, first.trainable_weights + second.trainable_weights
+    )
+    n = len(first.trainable_weights)
+    assert all(g is None for g in grads[:n])
+    assert all(g is not None for g in grads[n:])
+    with pytest.raises(TypeError, match="local_gradients"):
+        adapt_teacher(teacher, reps, local_gradients=1)
 
 
 def test_final_relu_follows_the_replaced_block():

@@ -12,13 +12,15 @@ def test_method_rows_are_built_from_the_registry_and_run():
             name, input_shape=(16, 16, 1), num_classes=10, base_width=width
         )
 
+    info = {}
     steps = throughput.build_steps(
         net("resnet8", 8),
         lambda: net("resnet8", 4),
         batch_size=8,
         temperature=1.0,
         xla=False,
-        loss_methods=["review_kd"],
+        loss_methods=["review_kd", "ama_cached"],
+        plan_info=info,
     )
     assert set(steps) == {
         "student",
@@ -28,10 +30,12 @@ def test_method_rows_are_built_from_the_registry_and_run():
         "keras_fair",
         "keras_default",
         "review_kd",
+        "ama_cached",
     }
-    # One step of the new row (tracing every row would take a minute).
-    logs = steps["review_kd"]()
-    assert logs is not None
+    # One step of each method row (tracing every row would take a minute).
+    for name in ("review_kd", "ama_cached"):
+        assert steps[name]() is not None, name
+    assert 0 < info["ama_cached"]["adapted_teacher_macs_ratio"] < 0.5
 
 
 def test_method_rows_get_their_cost_over_kd():
@@ -43,9 +47,20 @@ def test_method_rows_get_their_cost_over_kd():
         "keras_fair": 0.021,
         "crd": 0.030,
         "review_kd": 0.050,
+        "ama_cached": 0.016,
     }
     times = {k: [v, v, v] for k, v in seconds.items()}
     ratios = throughput.summarize(times, 8, 4, 30)["ratios"]
     assert ratios["cost_crd_over_kd"] == pytest.approx(1.5)
     assert ratios["cost_review_kd_over_kd"] == pytest.approx(2.5)
     assert not [k for k in ratios if k.startswith("cost_kd_over_kd")]
+    # A method that trains from the cache but still runs a teacher (AMA's
+    # adapted one) also gets its speed-up over live KD and over Keras.
+    assert ratios["speedup_ama_cached_vs_kd"] == pytest.approx(1.25)
+    assert ratios["speedup_ama_cached_vs_keras_fastest"] == pytest.approx(
+        0.021 / 0.016
+    )
+    assert ratios["cost_ama_cached_over_kd_cached"] == pytest.approx(
+        0.016 / 0.011
+    )
+    assert "speedup_crd_vs_kd" not in ratios

@@ -141,18 +141,37 @@ def test_fit_from_the_cache_lowers_the_loss():
     assert "val_kd_loss" in history.history
 
 
-def test_feature_losses_refuse_cached_batches():
+def test_feature_losses_read_cached_logits_and_live_features():
+    # The teacher still runs for the hint's features; KD reads the cache,
+    # here a "teacher" the live one is not (the same logits for every
+    # image), so the two sources cannot be confused.
     teacher = _net("t", 4)
     x, y = _images()
     cache = TeacherLogitsCache.build(teacher, x, verbose=False)
+    cache.outputs[:] = np.array([2.0, 0.0, -1.0], dtype=np.float32)
+    student = _net("s", 2)
     distiller = kd.Distiller(
         teacher,
-        _net("s", 2),
-        losses=[kd.losses.KD(), kd.losses.Hint("feat", "feat")],
+        student,
+        losses=[kd.losses.KD(1.0), kd.losses.Hint("feat", "feat")],
+        student_loss_weight=0.0,
     )
     distiller.compile("adam")
-    with pytest.raises(ValueError, match=r"logits only.*\['Hint'\]"):
-        distiller.fit(cache.dataset(x, y, batch_size=8), epochs=1, verbose=0)
+    args = dict(batch_size=40, shuffle=False)
+    cached = distiller.evaluate(
+        cache.dataset(x, y, **args), verbose=0, return_dict=True
+    )
+    live = distiller.evaluate(
+        cache.dataset(x, y, with_teacher_outputs=False, **args),
+        verbose=0,
+        return_dict=True,
+    )
+    assert cached["hint_loss"] == pytest.approx(live["hint_loss"], rel=1e-6)
+    log_p = np.log(keras.ops.softmax(cache.outputs[:1]).numpy()[0])
+    log_q = keras.ops.log_softmax(student(x)).numpy().astype(np.float64)
+    expected = np.mean(np.sum(np.exp(log_p) * (log_p - log_q), axis=-1))
+    assert cached["kd_loss"] == pytest.approx(expected, rel=1e-4)
+    assert abs(cached["kd_loss"] - live["kd_loss"]) > 0.05
 
 
 def test_cache_hit_miss_and_stale_refusal(tmp_path, capsys):

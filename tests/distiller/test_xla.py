@@ -66,7 +66,10 @@ def test_same_losses_and_weights_with_and_without_xla(name):
         np.testing.assert_allclose(a, b, rtol=2e-3, atol=2e-4)
 
 
-def test_ama_trains_its_adapters_under_xla():
+@pytest.mark.parametrize("cached", [False, True])
+def test_ama_trains_its_adapters_under_xla(cached):
+    # cached: "ama_cached", KD from the original teacher's cached logits,
+    # each adapter learning from its own terms.
     results = []
     for jit_compile in (False, True):
         keras.utils.set_random_seed(0)
@@ -80,6 +83,7 @@ def test_ama_trains_its_adapters_under_xla():
                     student_layer="block2_out",
                 )
             ],
+            local_gradients=cached,
         )
         student = toy_models.tiny_resnet("student", width=4)
         distiller = kd.Distiller(
@@ -92,9 +96,17 @@ def test_ama_trains_its_adapters_under_xla():
         )
         distiller.compile(keras.optimizers.SGD(0.05), jit_compile=jit_compile)
         x, y = toy_models.toy_data(48)
-        history = distiller.fit(
-            x, y, batch_size=16, epochs=2, shuffle=False, verbose=0
-        )
+        if cached:
+            cache = kd.TeacherLogitsCache.build(teacher, x, verbose=False)
+            history = distiller.fit(
+                cache.dataset(x, y, batch_size=16, shuffle=False),
+                epochs=2,
+                verbose=0,
+            )
+        else:
+            history = distiller.fit(
+                x, y, batch_size=16, epochs=2, shuffle=False, verbose=0
+            )
         results.append(history.history)
     assert "adapter_ce_loss" in results[1]
     for key in results[0]:

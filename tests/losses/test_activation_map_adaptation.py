@@ -176,6 +176,42 @@ def test_only_adapter_terms_reach_the_adapters(ama_kwargs, adapters_move):
     assert all(_changed(students, student.trainable_weights))
 
 
+def test_cached_teacher_logits_teach_while_the_adapted_teacher_runs():
+    # "ama_cached": KD reads the original teacher's cached logits (here
+    # replaced by fixed logits no model gives), while the adapted teacher
+    # still runs for its maps and trains on its own CE.
+    teacher, adapted, student, distiller = _distiller(
+        lambda ad: [kd.losses.KD(1.0), ActivationMapAdaptation(ad.replacements)]
+    )
+    x, y = toy_data(32)
+    cache = kd.TeacherLogitsCache.build(teacher, x, verbose=False)
+    fixed = np.array([2.0, 0.0, -1.0], dtype=np.float32)
+    cache.outputs[:] = fixed
+    logs = distiller.evaluate(
+        cache.dataset(x, y, batch_size=32, shuffle=False),
+        verbose=0,
+        return_dict=True,
+    )
+    p = np.exp(fixed - np.log(np.sum(np.exp(fixed.astype(np.float64)))))
+    log_q = keras.ops.log_softmax(student(x)).numpy().astype(np.float64)
+    assert logs["kd_loss"] == pytest.approx(
+        np.mean(np.sum(p * (np.log(p) - log_q), axis=-1)), rel=1e-4
+    )
+    t_tilde = adapted.model(x).numpy().astype(np.float64)
+    log_t = t_tilde - np.log(np.sum(np.exp(t_tilde), -1, keepdims=True))
+    assert logs["adapter_ce_loss"] == pytest.approx(
+        -np.mean(log_t[np.arange(len(y)), y]), rel=1e-4
+    )
+    assert logs["adapted_teacher_acc"] == pytest.approx(
+        np.mean(np.argmax(t_tilde, -1) == y)
+    )
+    frozen = _snapshot(teacher.weights)
+    adapters = _snapshot(adapted.model.trainable_weights)
+    distiller.fit(cache.dataset(x, y, batch_size=16), epochs=1, verbose=0)
+    assert not any(_changed(frozen, teacher.weights))
+    assert all(_changed(adapters, adapted.model.trainable_weights))
+
+
 def test_config_round_trip_and_registry():
     loss = ActivationMapAdaptation(
         [REP, Replacement("stem_out", "block1_out")],

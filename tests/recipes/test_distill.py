@@ -1,3 +1,4 @@
+import dataclasses
 import json
 import subprocess
 import sys
@@ -15,7 +16,7 @@ def test_unknown_method_lists_choices():
     cfg = recipes.DistillConfig(method="hinton")
     with pytest.raises(
         ValueError,
-        match=r"one of \['kd', .*'ama'\]\. "
+        match=r"one of \['kd', .*'ama', 'ama_cached'\]\. "
         r"Received: method='hinton'",
     ):
         recipes.run_distillation(cfg)
@@ -218,6 +219,12 @@ def test_logit_methods_by_name_train_from_the_cache():
         m for m in recipes.methods.names() if recipes.methods.get(m).logits_only
     }
     assert logit_methods == {"kd", "kd_ls", "dkd"}
+    cached_methods = {
+        m
+        for m in recipes.methods.names()
+        if recipes.methods.get(m).teacher_cache
+    }
+    assert cached_methods == logit_methods | {"ama_cached"}
 
 
 def test_relational_methods_add_their_loss_on_the_pooled_embeddings():
@@ -300,3 +307,30 @@ def test_ama_method_adapts_the_teacher_and_warms_it_up():
     assert plan.teacher is not teacher and plan.teacher is not None
     assert 0 < plan.info["adapted_teacher_macs_ratio"] < 1
     assert "warm_up" in plan.info
+    # "ama_cached": every stage by an adapter that learns from its own
+    # terms; those that teach no student layer keep their warmed-up
+    # weights, frozen.
+    fast = dataclasses.replace(
+        recipes.MethodSettings().ama_cached, warmup_steps=2
+    )
+    plan = recipes.methods.get("ama_cached").plan(
+        recipes.MethodSettings(ama_cached=fast), teacher, student, train_ds=ds
+    )
+    adapters = {
+        layer.name: layer
+        for layer in plan.teacher.layers
+        if layer.name.endswith("_adapter")
+    }
+    assert sorted(adapters) == [
+        "stage1_out_adapter",
+        "stage2_out_adapter",
+        "stage3_out_adapter",
+    ]
+    assert all(a.stop_input_gradient for a in adapters.values())
+    assert [a.trainable for _, a in sorted(adapters.items())] == [
+        False,
+        False,
+        True,
+    ]
+    assert plan.info["adapted_teacher_macs_ratio"] < 0.05
+    assert plan.losses[1].student_feature_names() == ("stage3_out",)
