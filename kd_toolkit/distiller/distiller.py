@@ -46,6 +46,11 @@ class Distiller(keras.Model):
     receive logits (log-probabilities for a softmax model). Labels may be
     integer class ids or one-hot/soft targets.
 
+    Batches from a `kd_toolkit.TeacherLogitsCache` carry the teacher's
+    logits: the teacher then does not run, unless a loss reads its
+    features or trains it (FitNets, AMA), and every loss reads the cached
+    logits (AMA's adapter terms read the adapted teacher's own).
+
     Interrupted runs resume to the exact batch with
     `kd_toolkit.callbacks.BackupAndRestore`; `tf.distribute`'s
     `MirroredStrategy` and `MultiWorkerMirroredStrategy` are supported
@@ -403,11 +408,8 @@ class Distiller(keras.Model):
         """Whether the teacher runs in a step. Cached logits stand in for
         its output, but a loss that reads its features or trains it (AMA's
         adapters) still needs it to run."""
-        return (
-            cached is None
-            or bool(self._teacher_names)
-            or (self._trains_teacher)
-        )
+        needs_teacher = bool(self._teacher_names) or self._trains_teacher
+        return cached is None or needs_teacher
 
     @staticmethod
     def _run(model, view, x, training):
