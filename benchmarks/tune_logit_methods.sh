@@ -9,3 +9,6 @@ tune --methods=kd_ls --tag=tune_kd_ls
 # τ 4 hurt KD on this student (tune_kd_search.md): DKD at τ 1.
 tune --methods=dkd --dkd_temperature=1 --dkd_beta=8 --tag=tune_dkd_t1
 tune --methods=dkd --dkd_temperature=1 --dkd_beta=2 --tag=tune_dkd_t1_b2
+# The paper's weights: KD 9, cross-entropy 0.1 (τ 2). Our α splits a unit
+# weight, and Adam is invariant to the loss's scale, so α = 9 / 9.1.
+tune --methods=kd_ls --kd_weight=0.989 --tag=tune_kd_ls_paper
