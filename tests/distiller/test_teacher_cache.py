@@ -70,6 +70,20 @@ def test_every_draw_is_used_across_epochs():
     assert len(outputs) == 4
 
 
+def _cached_and_live(distiller, cache, x, y, **args):
+    """The Distiller's evaluation on cached batches and on the same views
+    without cached outputs (the teacher run live)."""
+    cached = distiller.evaluate(
+        cache.dataset(x, y, **args), verbose=0, return_dict=True
+    )
+    live = distiller.evaluate(
+        cache.dataset(x, y, with_teacher_outputs=False, **args),
+        verbose=0,
+        return_dict=True,
+    )
+    return cached, live
+
+
 def test_cached_and_live_teacher_give_the_same_losses():
     teacher = _net("t", 4)
     x, y = _images()
@@ -83,14 +97,8 @@ def test_cached_and_live_teacher_give_the_same_losses():
         student_loss_weight=0.3,
     )
     distiller.compile("adam")
-    args = dict(batch_size=16, seed=3, shuffle=False)
-    cached = distiller.evaluate(
-        cache.dataset(x, y, **args), verbose=0, return_dict=True
-    )
-    live = distiller.evaluate(
-        cache.dataset(x, y, with_teacher_outputs=False, **args),
-        verbose=0,
-        return_dict=True,
+    cached, live = _cached_and_live(
+        distiller, cache, x, y, batch_size=16, seed=3, shuffle=False
     )
     for key in ("loss", "kd_loss", "student_loss"):
         assert cached[key] == pytest.approx(live[key], rel=1e-5), key
@@ -157,14 +165,8 @@ def test_feature_losses_read_cached_logits_and_live_features():
         student_loss_weight=0.0,
     )
     distiller.compile("adam")
-    args = dict(batch_size=40, shuffle=False)
-    cached = distiller.evaluate(
-        cache.dataset(x, y, **args), verbose=0, return_dict=True
-    )
-    live = distiller.evaluate(
-        cache.dataset(x, y, with_teacher_outputs=False, **args),
-        verbose=0,
-        return_dict=True,
+    cached, live = _cached_and_live(
+        distiller, cache, x, y, batch_size=40, shuffle=False
     )
     assert cached["hint_loss"] == pytest.approx(live["hint_loss"], rel=1e-6)
     log_p = np.log(keras.ops.softmax(cache.outputs[:1]).numpy()[0])
