@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Protocol v2 of the accuracy benchmark, in the order that answers the main
 # question first: the student alone and KD on all five seeds, then per seed
-# Keras's fair Distiller, AMA + KD and DKD, then the 3-seed rows. Every
+# Keras's fair Distiller, AMA + KD and DKD, then the 3-seed rows (every
+# other method of the registry, and Keras's default string). Every
 # (method, seed) is one resumable run file; rerun this script to continue
 # after a stop. After each run the table is rebuilt from every run so far.
 # Usage: PYTHON=.venv/bin/python bash benchmarks/run_v2.sh [extra flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRA=("$@")
-ALL=alone,kd,dkd,keras_fair,ama,keras_default,fitnets,at
+ALL=alone,kd,dkd,keras_fair,ama,ama_cached,kd_ls,keras_default,fitnets,at,rkd,sp,pkt,crd,review_kd
 # DKD at the setting the validation search picked (tune_dkd_t1_b2: τ 1, β 2).
 DKD=(--dkd_temperature=1 --dkd_beta=2)
 bench() { "${PYTHON:-python}" -m benchmarks.accuracy --tag=v2 "$@" "${EXTRA[@]}"; }
@@ -25,6 +26,10 @@ for seed in 0 1 2 3 4; do run alone "$seed"; run kd "$seed"; done
 for seed in 0 1 2 3 4; do
   run keras_fair "$seed"; run ama "$seed"; run dkd "$seed"
 done
+# The 3-seed rows: AMA from the cache and logit standardization first (at
+# about KD's cost), then the methods that run the teacher every step.
 for seed in 0 1 2; do
-  for method in keras_default fitnets at; do run "$method" "$seed"; done
+  for method in ama_cached kd_ls keras_default fitnets at rkd sp pkt crd review_kd; do
+    run "$method" "$seed"
+  done
 done
