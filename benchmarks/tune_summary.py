@@ -81,6 +81,7 @@ def main(argv):
     del argv
     rows, markdown = search_table(FLAGS.runs_dir, FLAGS.prefix, FLAGS.baseline)
     stem = os.path.join(FLAGS.out_dir, f"{FLAGS.prefix}search")
+    os.makedirs(FLAGS.out_dir, exist_ok=True)
     atomic_write_texts(
         {stem + ".md": markdown, stem + ".json": json.dumps(rows, indent=2)},
         overwrite=True,
