@@ -39,6 +39,7 @@ Smoke run (also in the test suite): `python -m benchmarks.accuracy --quick`.
 import collections
 import dataclasses
 import datetime
+import functools
 import json
 import os
 import platform
@@ -48,6 +49,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import keras
+import numpy as np
 import tensorflow as tf
 from absl import app
 from absl import flags
@@ -324,20 +326,42 @@ def main(argv):
 
     os.makedirs(FLAGS.cache_dir, exist_ok=True)
     tag = f"{DATASET}-{'tune' if FLAGS.tune else 'train'}{len(y)}"
+    caches = {}
+
+    def cache_for(features):
+        """The teacher-output cache holding `features` besides the logits
+        (one file per feature set; every file has the same views)."""
+        if features not in caches:
+            suffix = "".join(f"-{n}" for n in features)
+            caches[features] = kd.TeacherLogitsCache.get_or_build(
+                kd.distiller.teacher_cache.default_path(
+                    os.path.join(FLAGS.cache_dir, f"{FLAGS.teacher}.keras"),
+                    f"{tag}-d{FLAGS.cache_draws}{suffix}",
+                ),
+                teacher,
+                x,
+                augment=kd.data.augment_spec(DATASET),
+                draws=FLAGS.cache_draws,
+                feature_layers=features,
+            )
+            first = caches[()]
+            for part in ("rows", "cols", "mirror"):
+                if not np.array_equal(
+                    getattr(first, part), getattr(caches[features], part)
+                ):
+                    raise ValueError(
+                        f"The cache with features {list(features)} holds "
+                        f"other views ({part}) than the logits-only cache; "
+                        "delete both files to rebuild them."
+                    )
+        return caches[features]
+
     start = time.perf_counter()
-    cache = kd.TeacherLogitsCache.get_or_build(
-        kd.distiller.teacher_cache.default_path(
-            os.path.join(FLAGS.cache_dir, f"{FLAGS.teacher}.keras"),
-            f"{tag}-d{FLAGS.cache_draws}",
-        ),
-        teacher,
-        x,
-        augment=kd.data.augment_spec(DATASET),
-        draws=FLAGS.cache_draws,
-    )
+    cache_for(())
     meta["cache_seconds_this_run"] = time.perf_counter() - start
 
-    def make_train_ds(seed, with_teacher_outputs):
+    def make_train_ds(seed, with_teacher_outputs, features=()):
+        cache = cache_for(features if with_teacher_outputs else ())
         return cache.dataset(
             x,
             y,
@@ -353,17 +377,25 @@ def main(argv):
                 print(f"skip {method} seed {seed}: {path} exists", flush=True)
                 continue
             print(f"run {method} seed {seed}", flush=True)
+            features = (
+                kd.recipes.methods.get(method).cached_features
+                if method in kd.recipes.methods.names()
+                else ()
+            )
             row = am.train(
                 method,
                 settings,
                 teacher,
                 seed,
-                make_train_ds,
+                functools.partial(make_train_ds, features=features),
                 eval_ds,
                 train_eval_ds,
             )
             row.update(
                 method=method,
+                cached_teacher_features=(
+                    list(features) if row["uses_cached_teacher_logits"] else []
+                ),
                 settings=meta["settings"],
                 tag=FLAGS.tag,
                 machine=meta["machine"],

@@ -15,6 +15,11 @@ the median over rounds is reported):
   keras_default      keras.distillation.Distiller with LogitsDistillation's
                      default "kl_divergence" string (see docs/keras_kd.md:
                      it skips the softmax and the τ² factor)
+  teacher_inference_unfolded / kd_unfolded
+                     the teacher's inference and our KD step without batch
+                     norm folded into the teacher's convolutions (the
+                     Distiller folds it by default; `--nofold_rows` skips
+                     these rows)
   ama                kd_toolkit Distiller, KD + activation map adaptation
                      with an adapted teacher (`--noama` skips it)
   <method>           every method of `--loss_methods` (the method registry's
@@ -55,6 +60,8 @@ from absl import flags
 
 import kd_toolkit as kd
 from benchmarks.machine import cpu_flags
+from kd_toolkit.distiller import batch_norm_folding
+from kd_toolkit.distiller import feature_taps
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
@@ -84,6 +91,12 @@ flags.DEFINE_integer(
     "ama_kernel_size", 3, "AMA adapter kernel size.", lower_bound=1
 )
 flags.DEFINE_bool("ama", True, "Also time the adapted-teacher step.")
+flags.DEFINE_bool(
+    "fold_rows",
+    True,
+    "Also time teacher inference and our KD step without batch norm folded "
+    "into the teacher's convolutions.",
+)
 flags.DEFINE_list(
     "loss_methods",
     [
@@ -143,10 +156,12 @@ def build_steps(
     ama_loss_factory=None,
     loss_methods=(),
     plan_info=None,
+    fold_rows=True,
 ):
     """Returns {method: zero-arg callable running one step}. `plan_info`,
     a dict, receives each of `loss_methods`' plan info (e.g. the adapted
-    teacher's MACs ratio)."""
+    teacher's MACs ratio); `fold_rows` adds the rows without batch-norm
+    folding."""
     rng = np.random.default_rng(0)
     shape = (batch_size,) + tuple(teacher.input_shape[1:])
     x = tf.constant(rng.random(shape, dtype="float32"))
@@ -156,12 +171,14 @@ def build_steps(
         teacher_cache.TEACHER_OUTPUTS_KEY: teacher(x),
     }
     steps = {}
+    # Teacher inference as the Distiller runs it: batch norm folded.
+    folded = batch_norm_folding.fold_batch_norm(teacher)
     for jit in [False, True] if xla else [False]:
         suffix = "_xla" if jit else ""
         alone = student_factory()
         alone.compile(keras.optimizers.Adam(1e-3), _ce(), jit_compile=jit)
         infer = tf.function(
-            lambda v: teacher(v, training=False), jit_compile=jit
+            lambda v: folded(v, training=False), jit_compile=jit
         )
         ours = kd.Distiller(
             teacher,
@@ -194,6 +211,22 @@ def build_steps(
                 teacher, student_factory(), temperature, False, False
             )
             steps["keras_default"] = _bind(default.train_on_batch, x, y)
+        if not jit and fold_rows:
+            unfolded = kd.Distiller(
+                teacher,
+                student_factory(),
+                losses=[kd.losses.KD(temperature, weight=0.9)],
+                student_loss_weight=0.1,
+                fold_teacher_batch_norm=False,
+            )
+            unfolded.compile(keras.optimizers.Adam(1e-3))
+            infer_unfolded = tf.function(
+                lambda v: teacher(v, training=False), jit_compile=False
+            )
+            steps["teacher_inference_unfolded"] = _bind(
+                _numpy_of, infer_unfolded, x
+            )
+            steps["kd_unfolded"] = _bind(unfolded.train_on_batch, x, y)
         if adapted_teacher is not None:
             ama = kd.Distiller(
                 adapted_teacher,
@@ -229,6 +262,16 @@ def build_steps(
         )
         distiller.compile(keras.optimizers.Adam(1e-3))
         batch = cached_x if method.teacher_cache else x
+        if method.cached_features:
+            taps = feature_taps.build_view(
+                teacher, method.cached_features, "teacher"
+            )
+            batch = {
+                **cached_x,
+                teacher_cache.TEACHER_FEATURES_KEY: dict(
+                    zip(method.cached_features, taps(x)[1:])
+                ),
+            }
         steps[name] = _bind(distiller.train_on_batch, batch, y)
     return steps
 
@@ -285,6 +328,14 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
     ratio("speedup_kd_vs_keras_same_xla", "keras_fair", "kd")
     ratio("speedup_kd_xla_vs_keras_fair_xla", "keras_fair_xla", "kd_xla")
     ratio("speedup_kd_cached_vs_keras_fastest", keras_best, cached_best)
+    # Folding batch norm into the teacher's convolutions (both XLA off).
+    ratio(
+        "speedup_fold_teacher_inference",
+        "teacher_inference_unfolded",
+        "teacher_inference",
+    )
+    ratio("speedup_fold_kd", "kd_unfolded", "kd")
+    ratio("speedup_kd_unfolded_vs_keras_same_xla", "keras_fair", "kd_unfolded")
     # Amortised: one teacher pass per draw, spread over the epochs.
     infer = med[fastest("teacher_inference")]
     amortised = med[cached_best] + infer * cache_draws / cache_epochs
@@ -404,6 +455,7 @@ def main(argv):
         ama_loss,
         FLAGS.loss_methods,
         plan_info,
+        FLAGS.fold_rows,
     )
     result = summarize(
         measure(steps, rounds, n),

@@ -1,5 +1,6 @@
 """The Distiller model and its helpers."""
 
+from kd_toolkit.distiller.batch_norm_folding import fold_batch_norm
 from kd_toolkit.distiller.callbacks import BestStudentCheckpoint
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
 from kd_toolkit.distiller.distiller import Distiller
@@ -18,6 +19,7 @@ __all__ = [
     "StopOnNonFiniteLoss",
     "TeacherLogitsCache",
     "detect_output_kind",
+    "fold_batch_norm",
     "layer_names",
     "teacher_ensemble",
 ]

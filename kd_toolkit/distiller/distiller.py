@@ -8,6 +8,7 @@ from keras import ops
 from keras import tree
 from tensorflow.python.framework.config import is_op_determinism_enabled
 
+from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import feature_taps
 from kd_toolkit.distiller import input_check
 from kd_toolkit.distiller import label_check
@@ -47,9 +48,11 @@ class Distiller(keras.Model):
     integer class ids or one-hot/soft targets.
 
     Batches from a `kd_toolkit.TeacherLogitsCache` carry the teacher's
-    logits: the teacher then does not run, unless a loss reads its
-    features or trains it (FitNets, AMA), and every loss reads the cached
-    logits (AMA's adapter terms read the adapted teacher's own).
+    logits, and the features it was asked to cache (e.g. the pooled
+    embedding of RKD, SP, PKT and CRD): the teacher then does not run,
+    unless a loss reads a feature the cache lacks or trains the teacher
+    (FitNets, AMA), and every loss reads the cached logits (AMA's adapter
+    terms read the adapted teacher's own).
 
     Interrupted runs resume to the exact batch with
     `kd_toolkit.callbacks.BackupAndRestore`; `tf.distribute`'s
@@ -72,6 +75,12 @@ class Distiller(keras.Model):
             the teacher's top-1 on its first batches and warn if it is near
             chance (untrained teacher, stale batch-norm statistics, wrong
             preprocessing). Defaults to `True`.
+        fold_teacher_batch_norm: bool. Run the frozen teacher with each
+            convolution + batch-norm pair folded into one convolution
+            (`kd_toolkit.distiller.batch_norm_folding`): the same function,
+            computed from the teacher's own variables at every step, with
+            one pass over each activation less. Ignored when a loss trains
+            the teacher. Defaults to `True`.
         name: str. Model name.
 
     Raises:
@@ -100,6 +109,7 @@ class Distiller(keras.Model):
         student_outputs="auto",
         stop_on_nonfinite_loss=True,
         check_teacher=True,
+        fold_teacher_batch_norm=True,
         name="distiller",
         **kwargs,
     ):
@@ -147,6 +157,15 @@ class Distiller(keras.Model):
         self._teacher_view = feature_taps.build_view(
             teacher, self._teacher_names, "teacher"
         )
+        self.fold_teacher_batch_norm = bool(fold_teacher_batch_norm)
+        self._frozen_teacher = _Untracked(None)
+        if self.fold_teacher_batch_norm and not self._trains_teacher:
+            graph = self._teacher_view or teacher
+            folded = batch_norm_folding.fold_batch_norm(
+                graph, keep=self._teacher_names
+            )
+            if folded is not graph:
+                self._frozen_teacher = _Untracked(folded)
         self._student_view = feature_taps.build_view(
             student, self._student_names, "student"
         )
@@ -365,20 +384,28 @@ class Distiller(keras.Model):
     # -- steps ----------------------------------------------------------
     def train_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x, cached = teacher_cache.split_inputs(x)
+        x, cached, cached_feats = teacher_cache.split_inputs(x)
         live = None
-        if self._teacher_runs(cached) and not self._trains_teacher:
-            live = self._run(self.teacher, self._teacher_view, x, False)
+        if (
+            self._teacher_runs(cached, cached_feats)
+            and not self._trains_teacher
+        ):
+            live = self._run_teacher(x, training=False)
         weights = self.trainable_weights
         # Watch only what trains: frozen teacher variables read inside the
         # tape (adapted teachers) would otherwise get backward passes too.
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch([w.value for w in weights])
             if self._trains_teacher:
-                live = self._run(self.teacher, self._teacher_view, x, True)
+                live = self._run_teacher(x, training=True)
             student_out = self._run(self.student, self._student_view, x, True)
             terms, total = self._loss_terms(
-                y, sample_weight, cached, live, student_out, training=True
+                y,
+                sample_weight,
+                (cached, cached_feats),
+                live,
+                student_out,
+                training=True,
             )
             scaled = self.optimizer.scale_loss(total)
         grads = tape.gradient(scaled, weights)
@@ -389,27 +416,42 @@ class Distiller(keras.Model):
 
     def test_step(self, data):
         x, y, sample_weight = keras.utils.unpack_x_y_sample_weight(data)
-        x, cached = teacher_cache.split_inputs(x)
+        x, cached, cached_feats = teacher_cache.split_inputs(x)
         live = (
-            self._run(self.teacher, self._teacher_view, x, False)
-            if self._teacher_runs(cached)
+            self._run_teacher(x, training=False)
+            if self._teacher_runs(cached, cached_feats)
             else None
         )
         student_out = self._run(self.student, self._student_view, x, False)
         terms, total = self._loss_terms(
-            y, sample_weight, cached, live, student_out, training=False
+            y,
+            sample_weight,
+            (cached, cached_feats),
+            live,
+            student_out,
+            training=False,
         )
         return self._update_metrics(
             x, y, sample_weight, student_out[0], terms, total
         )
 
     # -- helpers --------------------------------------------------------
-    def _teacher_runs(self, cached):
-        """Whether the teacher runs in a step. Cached logits stand in for
-        its output, but a loss that reads its features or trains it (AMA's
-        adapters) still needs it to run."""
-        needs_teacher = bool(self._teacher_names) or self._trains_teacher
-        return cached is None or needs_teacher
+    def _teacher_runs(self, cached, cached_feats):
+        """Whether the teacher runs in a step. Cached logits (and cached
+        features) stand in for its outputs, but a loss that reads a feature
+        the cache lacks, or trains the teacher (AMA's adapters), still
+        needs it to run."""
+        missing = any(n not in cached_feats for n in self._teacher_names)
+        return cached is None or missing or self._trains_teacher
+
+    def _run_teacher(self, x, training):
+        """The teacher's `[output, *features]`; in inference, from its
+        batch-norm-folded graph when there is one."""
+        folded = self._frozen_teacher.model
+        if folded is not None and not training:
+            outputs = folded(x, training=False)
+            return list(outputs) if self._teacher_names else [outputs]
+        return self._run(self.teacher, self._teacher_view, x, training)
 
     @staticmethod
     def _run(model, view, x, training):
@@ -445,9 +487,11 @@ class Distiller(keras.Model):
     def _loss_terms(
         self, y, sample_weight, cached, live, student_out, training
     ):
-        """Per-term losses of one step. `cached`: the batch's cached teacher
-        outputs or None; `live`: the teacher's outputs in this step
-        (`[output, *features]`) or None when it did not run."""
+        """Per-term losses of one step. `cached`: `(outputs, features)`, the
+        batch's cached teacher outputs (or None) and features (a dict);
+        `live`: the teacher's outputs in this step (`[output, *features]`)
+        or None when it did not run."""
+        cached, cached_feats = cached
         labels = self._labels(y)
         live_logits = (
             None if live is None else to_logits(live[0], self.teacher_outputs)
@@ -458,8 +502,10 @@ class Distiller(keras.Model):
             else to_logits(cached, self.teacher_outputs)
         )
         s_logits = to_logits(student_out[0], self.student_outputs)
-        t_feats = dict(
-            zip(self._teacher_names, [] if live is None else live[1:])
+        t_feats = (
+            {n: cached_feats[n] for n in self._teacher_names}
+            if live is None
+            else dict(zip(self._teacher_names, live[1:]))
         )
         if not self._trains_teacher:
             t_logits = ops.stop_gradient(t_logits)
@@ -541,6 +587,7 @@ class Distiller(keras.Model):
             "student_outputs": self.student_outputs,
             "stop_on_nonfinite_loss": self.stop_on_nonfinite_loss,
             "check_teacher": self.check_teacher,
+            "fold_teacher_batch_norm": self.fold_teacher_batch_norm,
         }
 
     @classmethod
@@ -697,6 +744,14 @@ def _check_student_loss(loss, student_outputs):
             f"Received: loss={_describe(loss, from_logits)}"
         )
     return fn
+
+
+class _Untracked:
+    """Holds a model Keras must not track: the teacher's folded graph shares
+    the teacher's variables, which are saved once, with the teacher."""
+
+    def __init__(self, model):
+        self.model = model
 
 
 class _BatchCounter(keras.callbacks.Callback):

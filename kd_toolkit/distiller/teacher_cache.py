@@ -11,11 +11,15 @@ picked at random and the student sees the view whose teacher logits are
 cached, so teacher and student stay consistent (the same augmented view)
 while the teacher's cost is paid once for all epochs, seeds and runs.
 
-Only logits are cached. Hidden activations (FitNets hints, attention
-transfer, AMA maps) are thousands of times larger: with losses that read
-them the `Distiller` still runs the teacher for its features, and every
-loss reads the cached logits in place of the teacher's own. This is how
-AMA trains cheaply ("ama_cached"): KD reads the original teacher's cached
+Logits are cached, and on request small features: the pooled embedding
+that RKD, SP, PKT and CRD read is 64 floats per view for resnet20
+(`feature_layers=["pool"]`, 123 MB for 60k images × 8 draws), so those
+losses also train without running the teacher. Hidden activation maps
+(FitNets hints, attention transfer, AMA maps) are thousands of times
+larger and are refused (`MAX_FEATURE_BYTES`): with losses that read them
+the `Distiller` still runs the teacher for its features, and every loss
+reads the cached logits in place of the teacher's own. This is how AMA
+trains cheaply ("ama_cached"): KD reads the original teacher's cached
 logits while only the cheaper adapted teacher runs.
 """
 
@@ -30,12 +34,18 @@ import tensorflow as tf
 
 from kd_toolkit.data import pipeline
 from kd_toolkit.data.catalog import AugmentSpec
+from kd_toolkit.distiller import batch_norm_folding
+from kd_toolkit.distiller import feature_taps
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
 
 # Keys of the input dict that cached datasets yield; see `split_inputs`.
 INPUTS_KEY = "inputs"
 TEACHER_OUTPUTS_KEY = "teacher_outputs"
+TEACHER_FEATURES_KEY = "teacher_features"
 FORMAT_VERSION = 1
+# Cached features are held in memory and inside the input pipeline: cap
+# them well below TensorFlow's 2 GiB limit on one constant.
+MAX_FEATURE_BYTES = 1 << 30
 
 
 class StaleCacheError(ValueError):
@@ -54,6 +64,8 @@ class CacheKey:
         flip: bool. Whether views may be flipped left-right.
         draws: int. Augmented views per example.
         seed: int. Seed of the crop offsets and flips.
+        features: tuple of str. Teacher layers whose outputs are cached
+            besides the logits (empty: logits only).
     """
 
     teacher: str
@@ -63,6 +75,7 @@ class CacheKey:
     flip: bool
     draws: int
     seed: int
+    features: tuple = ()
 
     def differences(self, other):
         """Human-readable list of the fields where `other` differs."""
@@ -92,6 +105,9 @@ class TeacherLogitsCache:
         rows: int32 array `(num_examples, draws)`. Crop row offsets.
         cols: int32 array `(num_examples, draws)`. Crop column offsets.
         mirror: bool array `(num_examples, draws)`. Left-right flips.
+        features: dict or None. For each name in `key.features`, a float32
+            array `(num_examples, draws, ...)` of that teacher layer's
+            outputs.
 
     Example:
 
@@ -104,18 +120,30 @@ class TeacherLogitsCache:
     ```
     """
 
-    def __init__(self, key, outputs, rows, cols, mirror):
+    def __init__(self, key, outputs, rows, cols, mirror, features=None):
         self.key = key
         self.outputs = np.asarray(outputs, np.float32)
         self.rows = np.asarray(rows, np.int32)
         self.cols = np.asarray(cols, np.int32)
         self.mirror = np.asarray(mirror, bool)
+        features = dict(features or {})
+        if sorted(features) != sorted(key.features):
+            raise ValueError(
+                f"`features` must hold exactly the layers of the key, "
+                f"{list(key.features)}. Received: features for "
+                f"{sorted(features)}"
+            )
+        self.features = {
+            name: np.asarray(features[name], np.float32)
+            for name in key.features
+        }
         expected = (key.num_examples, key.draws)
         for name, array in (
             ("outputs", self.outputs),
             ("rows", self.rows),
             ("cols", self.cols),
             ("mirror", self.mirror),
+            *((f"features[{n!r}]", a) for n, a in self.features.items()),
         ):
             if array.shape[:2] != expected:
                 raise ValueError(
@@ -133,6 +161,7 @@ class TeacherLogitsCache:
         augment=None,
         draws=1,
         seed=0,
+        feature_layers=(),
         batch_size=512,
         verbose=True,
     ):
@@ -146,6 +175,9 @@ class TeacherLogitsCache:
                 the views; None caches the plain images (`draws` must be 1).
             draws: int >= 1. Augmented views per example.
             seed: int >= 0. Seed of the crop offsets and flips.
+            feature_layers: sequence of teacher layer names whose outputs
+                are cached too (small features such as a pooled
+                embedding; at most `MAX_FEATURE_BYTES` in all).
             batch_size: int >= 1. Teacher inference batch size.
             verbose: bool. Print one progress line per draw.
 
@@ -153,10 +185,24 @@ class TeacherLogitsCache:
             A `TeacherLogitsCache`.
 
         Raises:
-            ValueError: on a bad argument (the message names it).
+            ValueError: on a bad argument (the message names it), an
+                unknown layer name (listing close valid names) or features
+                too large to cache.
         """
         images = _check_images(images)
-        key = make_key(teacher, images, augment, draws, seed)
+        key = make_key(teacher, images, augment, draws, seed, feature_layers)
+        for name in key.features:
+            feature_taps.check_layer_name(
+                teacher, name, "teacher", arg="feature_layers"
+            )
+        # The same function with batch norm folded into the convolutions:
+        # one pass over each activation less.
+        taps = feature_taps.build_view(teacher, key.features, "teacher")
+        if taps is not None:
+            _check_feature_size(taps, key)
+        model = batch_norm_folding.fold_batch_norm(
+            taps or teacher, key.features
+        )
         rng = np.random.default_rng(seed)
         shape = (key.num_examples, key.draws)
         rows = rng.integers(0, 2 * key.pad + 1, shape, dtype=np.int32)
@@ -165,7 +211,9 @@ class TeacherLogitsCache:
             (rng.random(shape) < 0.5) if key.flip else np.zeros(shape, bool)
         )
         infer = tf.function(
-            lambda x: tf.cast(teacher(x, training=False), tf.float32)
+            lambda x: tf.nest.map_structure(
+                lambda t: tf.cast(t, tf.float32), model(x, training=False)
+            )
         )
         outputs = []
         for d in range(key.draws):
@@ -179,28 +227,45 @@ class TeacherLogitsCache:
                     tf.constant(mirror[start:end, d]),
                     key.pad,
                 )
-                chunks.append(infer(view).numpy())
-            outputs.append(np.concatenate(chunks))
+                out = infer(view)
+                out = out if isinstance(out, (list, tuple)) else [out]
+                chunks.append([t.numpy() for t in out])
+            outputs.append([np.concatenate(c) for c in zip(*chunks)])
             if verbose:
                 print(
                     f"[kd_toolkit] teacher-output cache: draw {d + 1}/"
                     f"{key.draws} ({key.num_examples} views)",
                     flush=True,
                 )
-        return cls(key, np.stack(outputs, axis=1), rows, cols, mirror)
+        # outputs[draw][k]: k = 0 the logits, then the features in order.
+        stacked = [np.stack(parts, axis=1) for parts in zip(*outputs)]
+        features = dict(zip(key.features, stacked[1:]))
+        return cls(key, stacked[0], rows, cols, mirror, features)
 
     @classmethod
-    def load(cls, path, teacher, images, *, augment=None, draws=1, seed=0):
+    def load(
+        cls,
+        path,
+        teacher,
+        images,
+        *,
+        augment=None,
+        draws=1,
+        seed=0,
+        feature_layers=(),
+    ):
         """Loads a cache file and checks it matches the given inputs.
 
         Raises:
             FileNotFoundError: if `path` does not exist.
             StaleCacheError: if the file was computed for another teacher,
-                other images, augmentation, number of draws or seed; the
-                message lists every difference.
+                other images, augmentation, number of draws, seed or
+                cached feature layers; the message lists every difference.
         """
         images = _check_images(images)
-        expected = make_key(teacher, images, augment, draws, seed)
+        expected = make_key(
+            teacher, images, augment, draws, seed, feature_layers
+        )
         with np.load(path, allow_pickle=False) as archive:
             meta = json.loads(str(archive["meta"]))
             if meta.get("format") != FORMAT_VERSION:
@@ -209,7 +274,9 @@ class TeacherLogitsCache:
                     f"{meta.get('format')}, this version reads "
                     f"{FORMAT_VERSION}. Delete it to rebuild it."
                 )
-            stored = CacheKey(**meta["key"])
+            stored = dict(meta["key"])
+            stored["features"] = tuple(stored.get("features", ()))
+            stored = CacheKey(**stored)
             diffs = expected.differences(stored)
             if diffs:
                 raise StaleCacheError(
@@ -225,6 +292,7 @@ class TeacherLogitsCache:
                 archive["rows"],
                 archive["cols"],
                 archive["mirror"],
+                {n: archive[_feature_entry(n)] for n in stored.features},
             )
 
     @classmethod
@@ -237,6 +305,7 @@ class TeacherLogitsCache:
         augment=None,
         draws=1,
         seed=0,
+        feature_layers=(),
         rebuild=False,
         batch_size=512,
         verbose=True,
@@ -266,6 +335,7 @@ class TeacherLogitsCache:
                     augment=augment,
                     draws=draws,
                     seed=seed,
+                    feature_layers=feature_layers,
                 )
                 if verbose:
                     print(
@@ -284,6 +354,7 @@ class TeacherLogitsCache:
             augment=augment,
             draws=draws,
             seed=seed,
+            feature_layers=feature_layers,
             batch_size=batch_size,
             verbose=verbose,
         )
@@ -307,6 +378,7 @@ class TeacherLogitsCache:
             rows=self.rows,
             cols=self.cols,
             mirror=self.mirror,
+            **{_feature_entry(n): a for n, a in self.features.items()},
         )
         return atomic_write_bytes(path, buffer.getvalue(), overwrite)
 
@@ -336,9 +408,10 @@ class TeacherLogitsCache:
             drop_remainder: bool. Drop the last, smaller batch.
             with_teacher_outputs: bool. True (default) yields
                 `({"inputs": x, "teacher_outputs": t}, y)` for the
-                `Distiller`; False yields `(x, y)` with the same views and
-                order, e.g. for the student trained alone as a paired
-                baseline.
+                `Distiller` (plus `"teacher_features": {layer: f}` when
+                the cache holds features); False yields `(x, y)` with the
+                same views and order, e.g. for the student trained alone as
+                a paired baseline.
 
         Returns:
             A `tf.data.Dataset`.
@@ -364,6 +437,7 @@ class TeacherLogitsCache:
         outputs_t = tf.constant(self.outputs)
         rows_t, cols_t = tf.constant(self.rows), tf.constant(self.cols)
         mirror_t = tf.constant(self.mirror)
+        features_t = {n: tf.constant(a) for n, a in self.features.items()}
         draws, pad = self.key.draws, self.key.pad
 
         def gather(index, pair):
@@ -381,13 +455,15 @@ class TeacherLogitsCache:
             y = tf.gather(labels_t, index)
             if not with_teacher_outputs:
                 return x, y
-            return (
-                {
-                    INPUTS_KEY: x,
-                    TEACHER_OUTPUTS_KEY: tf.gather_nd(outputs_t, at),
-                },
-                y,
-            )
+            inputs = {
+                INPUTS_KEY: x,
+                TEACHER_OUTPUTS_KEY: tf.gather_nd(outputs_t, at),
+            }
+            if features_t:
+                inputs[TEACHER_FEATURES_KEY] = {
+                    n: tf.gather_nd(f, at) for n, f in features_t.items()
+                }
+            return inputs, y
 
         index = tf.data.Dataset.range(len(images))
         if shuffle:
@@ -407,13 +483,16 @@ class TeacherLogitsCache:
 
 
 def split_inputs(x):
-    """Splits a cached batch's inputs into `(inputs, teacher_outputs)`.
+    """Splits a cached batch's inputs into `(inputs, outputs, features)`.
 
-    Returns `(x, None)` for an ordinary batch.
+    `outputs` are the teacher's cached outputs, `features` a dict of its
+    cached layer outputs (empty when the cache holds none). Returns
+    `(x, None, {})` for an ordinary batch.
     """
     if isinstance(x, dict) and TEACHER_OUTPUTS_KEY in x:
-        return x[INPUTS_KEY], x[TEACHER_OUTPUTS_KEY]
-    return x, None
+        features = dict(x.get(TEACHER_FEATURES_KEY, {}))
+        return x[INPUTS_KEY], x[TEACHER_OUTPUTS_KEY], features
+    return x, None, {}
 
 
 def default_path(teacher_path, tag):
@@ -427,8 +506,22 @@ def default_path(teacher_path, tag):
     return teacher_path.with_name(f"{stem}.{tag}.logits.npz")
 
 
-def make_key(teacher, images, augment, draws, seed):
-    """The `CacheKey` of a teacher, image array and augmentation."""
+def make_key(teacher, images, augment, draws, seed, feature_layers=()):
+    """The `CacheKey` of a teacher, image array, augmentation and the
+    cached feature layers."""
+    if isinstance(feature_layers, str) or not all(
+        isinstance(n, str) for n in feature_layers
+    ):
+        raise ValueError(
+            "`feature_layers` must be a list of layer names. Received: "
+            f"feature_layers={feature_layers!r}"
+        )
+    feature_layers = tuple(feature_layers)
+    if len(set(feature_layers)) != len(feature_layers):
+        raise ValueError(
+            "`feature_layers` must not repeat a name. Received: "
+            f"feature_layers={list(feature_layers)}"
+        )
     if augment is not None and not isinstance(augment, AugmentSpec):
         raise ValueError(
             "`augment` must be a kd_toolkit.data.AugmentSpec or None. "
@@ -462,6 +555,7 @@ def make_key(teacher, images, augment, draws, seed):
         flip=flip,
         draws=int(draws),
         seed=int(seed),
+        features=feature_layers,
     )
 
 
@@ -475,6 +569,32 @@ def fingerprint_model(model):
         digest.update(weight.path.encode("utf-8"))
         digest.update(value.tobytes())
     return digest.hexdigest()
+
+
+def _feature_entry(name):
+    """The `.npz` entry of the cached feature `name`."""
+    return f"feature:{name}"
+
+
+def _check_feature_size(taps, key):
+    """Refuses features whose cache would exceed `MAX_FEATURE_BYTES`."""
+    sizes = {}
+    for name, tensor in zip(key.features, taps.outputs[1:]):
+        per_view = int(np.prod(tensor.shape[1:]))
+        sizes[name] = per_view * 4 * key.num_examples * key.draws
+    total = sum(sizes.values())
+    if total > MAX_FEATURE_BYTES:
+        listed = ", ".join(
+            f"{n}: {b / 2**20:.0f} MiB" for n, b in sizes.items()
+        )
+        raise ValueError(
+            f"The cached features would take {total / 2**20:.0f} MiB "
+            f"({listed}) for {key.num_examples} images × {key.draws} "
+            f"draws; at most {MAX_FEATURE_BYTES // 2**20} MiB are "
+            "cached. Cache small features (a pooled embedding) and let "
+            "losses that read activation maps run the teacher. Received: "
+            f"feature_layers={list(key.features)}"
+        )
 
 
 def _fingerprint_array(array):
@@ -501,6 +621,7 @@ def _check_images(images):
 
 
 __all__ = [
+    "MAX_FEATURE_BYTES",
     "CacheKey",
     "StaleCacheError",
     "TeacherLogitsCache",

@@ -69,7 +69,7 @@ def _first_examples(validation_data, max_samples):
         for element in validation_data:
             if not isinstance(element, tuple) or len(element) < 2:
                 return None, None
-            x, _ = teacher_cache.split_inputs(element[0])
+            x, _, _ = teacher_cache.split_inputs(element[0])
             xs.append(np.asarray(x))
             ys.append(np.asarray(element[1]))
             count += len(ys[-1])

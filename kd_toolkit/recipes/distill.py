@@ -236,15 +236,17 @@ def _seed_pipelines(cfg):
 def _student_data(cfg, teacher, teacher_path):
     """Training data of the students: `(distiller_ds, alone_ds, cache)`.
 
-    With `cache_draws > 0` and a logit method, both students replay the
-    same cached views in the same order (a paired comparison) and the
-    distiller reads the teacher's logits from the cache; otherwise both
-    use the live augmentation pipeline, again with the same order and
-    views.
+    With `cache_draws > 0` and a method that trains from the cache, both
+    students replay the same cached views in the same order (a paired
+    comparison) and the distiller reads the teacher's logits (and the
+    features the method names, e.g. the pooled embedding) from the cache;
+    otherwise both use the live augmentation pipeline, again with the same
+    order and views.
     """
     if cfg.cache_draws <= 0:
         return _train_data(cfg), _train_data(cfg), None
-    if not methods.get(cfg.method).teacher_cache:
+    method = methods.get(cfg.method)
+    if not method.teacher_cache:
         print(
             f"[kd_toolkit] method '{cfg.method}' reads teacher features: "
             "the teacher runs live (the cache holds logits only)",
@@ -259,8 +261,9 @@ def _student_data(cfg, teacher, teacher_path):
         if cfg.pretrained_teacher and not cfg.retrain_teacher
         else teacher_path
     )
+    features = "".join(f"-{n}" for n in method.cached_features)
     path = teacher_cache.default_path(
-        where, f"{cfg.dataset}-train{len(y)}-d{cfg.cache_draws}"
+        where, f"{cfg.dataset}-train{len(y)}-d{cfg.cache_draws}{features}"
     )
     start = time.perf_counter()
     cache = teacher_cache.TeacherLogitsCache.get_or_build(
@@ -269,6 +272,7 @@ def _student_data(cfg, teacher, teacher_path):
         x,
         augment=data.augment_spec(cfg.dataset),
         draws=cfg.cache_draws,
+        feature_layers=method.cached_features,
         rebuild=True,
     )
     seconds = time.perf_counter() - start

@@ -123,9 +123,13 @@ class Method:
             teacher-output cache (`kd_toolkit.TeacherLogitsCache`) it never
             runs the teacher.
         teacher_cache: trains from the teacher-output cache when one is
-            given: every logits-only method, and "ama_cached", whose KD
-            term reads the original teacher's cached logits while its
-            adapted teacher runs for the maps.
+            given: every logits-only method, the methods on the pooled
+            embedding (which the cache holds too, `cached_features`), and
+            "ama_cached", whose KD term reads the original teacher's cached
+            logits while its adapted teacher runs for the maps.
+        cached_features: teacher layers the cache must hold besides the
+            logits, so that the teacher never runs ("pool" for RKD, SP,
+            PKT and CRD).
         warms_up: trains parts of its own on training data before the
             distillation; `plan` then needs `train_ds`.
     """
@@ -136,6 +140,7 @@ class Method:
     logits_only: bool = False
     warms_up: bool = False
     teacher_cache: bool = False
+    cached_features: tuple = ()
 
     def plan(self, settings, teacher, student, train_ds=None, total_steps=0):
         """Returns the method's `Plan` for one run.
@@ -154,10 +159,17 @@ class Method:
 _METHODS = {}
 
 
-def method(name, label, logits_only=False, warms_up=False, teacher_cache=None):
+def method(
+    name,
+    label,
+    logits_only=False,
+    warms_up=False,
+    teacher_cache=None,
+    cached_features=(),
+):
     """Registers `build(settings, teacher, student, train_ds, total_steps)`
     as the method `name` (see `Method`; `teacher_cache` defaults to
-    `logits_only`)."""
+    `logits_only`, or True with `cached_features`)."""
 
     def register(build):
         if name in _METHODS:
@@ -168,7 +180,12 @@ def method(name, label, logits_only=False, warms_up=False, teacher_cache=None):
             build,
             logits_only,
             warms_up,
-            logits_only if teacher_cache is None else teacher_cache,
+            (
+                logits_only or bool(cached_features)
+                if teacher_cache is None
+                else teacher_cache
+            ),
+            tuple(cached_features),
         )
         return build
 
@@ -286,12 +303,15 @@ def _on_embeddings(name):
     return build
 
 
-method("rkd", "RKD + KD on the pooled embeddings")(_on_embeddings("rkd"))
-method("sp", "SP + KD on the pooled embeddings")(_on_embeddings("sp"))
-method("pkt", "PKT + KD on the pooled embeddings")(_on_embeddings("pkt"))
-method("crd", "CRD (in-batch negatives) + KD on the pooled embeddings")(
-    _on_embeddings("crd")
-)
+# The pooled embedding is 64 floats per view for resnet20: the cache holds
+# it beside the logits, so these methods train at the student's cost.
+for _name, _label in (
+    ("rkd", "RKD + KD on the pooled embeddings"),
+    ("sp", "SP + KD on the pooled embeddings"),
+    ("pkt", "PKT + KD on the pooled embeddings"),
+    ("crd", "CRD (in-batch negatives) + KD on the pooled embeddings"),
+):
+    method(_name, _label, cached_features=("pool",))(_on_embeddings(_name))
 
 
 @method("review_kd", "ReviewKD + KD, warm-up 1/12")

@@ -14,13 +14,15 @@ def layer_names(model):
     return [layer.name for layer in model.layers]
 
 
-def check_layer_name(model, name, role):
+def check_layer_name(model, name, role, arg=None):
     """Raises a `ValueError` listing close names when `name` is not a layer.
 
     Args:
         model: the model that should hold the layer.
         name: the requested layer name.
         role: `"teacher"` or `"student"`, used in the message.
+        arg: str or None. The argument named in the message; defaults to
+            `"{role}_layer"`.
     """
     names = layer_names(model)
     if name in names:
@@ -29,7 +31,7 @@ def check_layer_name(model, name, role):
     hint = f" Closest names: {close}." if close else ""
     raise ValueError(
         f"Unknown {role} layer name.{hint} Valid names of {role} "
-        f"'{model.name}': {names}. Received: {role}_layer={name!r}"
+        f"'{model.name}': {names}. Received: {arg or role + '_layer'}={name!r}"
     )
 
 

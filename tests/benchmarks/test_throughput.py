@@ -19,21 +19,25 @@ def test_method_rows_are_built_from_the_registry_and_run():
         batch_size=8,
         temperature=1.0,
         xla=False,
-        loss_methods=["review_kd", "ama_cached"],
+        loss_methods=["review_kd", "ama_cached", "pkt"],
         plan_info=info,
     )
     assert set(steps) == {
         "student",
         "teacher_inference",
+        "teacher_inference_unfolded",
         "kd",
+        "kd_unfolded",
         "kd_cached",
         "keras_fair",
         "keras_default",
         "review_kd",
         "ama_cached",
+        "pkt",
     }
-    # One step of each method row (tracing every row would take a minute).
-    for name in ("review_kd", "ama_cached"):
+    # One step of each method row (tracing every row would take a minute);
+    # PKT's batch carries the cached pooled embedding.
+    for name in ("review_kd", "ama_cached", "pkt"):
         assert steps[name]() is not None, name
     assert 0 < info["ama_cached"]["adapted_teacher_macs_ratio"] < 0.5
 
@@ -53,6 +57,15 @@ def test_method_rows_get_their_cost_over_kd():
     ratios = throughput.summarize(times, 8, 4, 30)["ratios"]
     assert ratios["cost_crd_over_kd"] == pytest.approx(1.5)
     assert ratios["cost_review_kd_over_kd"] == pytest.approx(2.5)
+    assert "speedup_fold_kd" not in ratios  # no unfolded rows: no ratio
+    seconds.update(teacher_inference_unfolded=0.015, kd_unfolded=0.022)
+    times = {k: [v, v, v] for k, v in seconds.items()}
+    ratios = throughput.summarize(times, 8, 4, 30)["ratios"]
+    assert ratios["speedup_fold_teacher_inference"] == pytest.approx(1.25)
+    assert ratios["speedup_fold_kd"] == pytest.approx(1.1)
+    assert ratios["speedup_kd_unfolded_vs_keras_same_xla"] == pytest.approx(
+        21 / 22
+    )
     assert not [k for k in ratios if k.startswith("cost_kd_over_kd")]
     # A method that trains from the cache but still runs a teacher (AMA's
     # adapted one) also gets its speed-up over live KD and over Keras.
@@ -63,4 +76,7 @@ def test_method_rows_get_their_cost_over_kd():
     assert ratios["cost_ama_cached_over_kd_cached"] == pytest.approx(
         0.016 / 0.011
     )
-    assert "speedup_crd_vs_kd" not in ratios
+    # CRD reads the cached pooled embedding: it trains from the cache too.
+    assert ratios["speedup_crd_vs_kd"] == pytest.approx(0.020 / 0.030)
+    # ReviewKD runs the teacher for its maps: no cache speed-up to report.
+    assert "speedup_review_kd_vs_kd" not in ratios

@@ -224,7 +224,8 @@ def test_logit_methods_by_name_train_from_the_cache():
         for m in recipes.methods.names()
         if recipes.methods.get(m).teacher_cache
     }
-    assert cached_methods == logit_methods | {"ama_cached"}
+    embedding_methods = {"rkd", "sp", "pkt", "crd"}
+    assert cached_methods == logit_methods | embedding_methods | {"ama_cached"}
 
 
 def test_relational_methods_add_their_loss_on_the_pooled_embeddings():
