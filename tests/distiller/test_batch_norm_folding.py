@@ -103,6 +103,30 @@ def test_pairs_that_must_not_fold():
     assert bnf.foldable_pairs(first) == {}
 
 
+def test_sequential_models_fold():
+    model = _randomise_batch_norm(
+        keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                layers.Conv2D(4, 3, name="c"),
+                layers.BatchNormalization(name="b"),
+                layers.ReLU(),
+                layers.Flatten(),
+                layers.Dense(3),
+            ]
+        )
+    )
+    folded = bnf.fold_batch_norm(model)
+    assert isinstance(folded.layers[0], bnf.FoldedConvBatchNorm)
+    x = _inputs(shape=(8, 8, 1))
+    np.testing.assert_allclose(
+        folded(x, training=False).numpy(),
+        model(x, training=False).numpy(),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+
+
 def test_keras_applications_mobilenet_v2_folds():
     model = keras.applications.MobileNetV2(
         input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=10
