@@ -1,0 +1,159 @@
+"""Teacher inference with and without batch norm folded into the convs.
+
+The `Distiller` runs a frozen teacher through `fold_batch_norm`'s graph (and
+the teacher-output cache is built with it). This measures what that saves
+per architecture, in one process with interleaved rounds (each round runs
+`--steps` inference calls of every row in a rotated order; medians over
+rounds):
+
+  resnet20            the shipped Fashion-MNIST teacher, 28×28×1
+  mobilenet_tiny      kd_toolkit's MobileNet-style zoo model, 28×28×1
+  mobilenet_v2        keras.applications.MobileNetV2, α 0.35, 96×96×3
+
+Reproduce:
+
+```
+python -m benchmarks.fold_batch_norm --rounds=9 --steps=5
+```
+"""
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl import app
+from absl import flags
+
+import kd_toolkit as kd
+from benchmarks.machine import cpu_flags
+from kd_toolkit.distiller import batch_norm_folding
+from kd_toolkit.utils.atomic_io import atomic_write_texts
+
+FLAGS = flags.FLAGS
+flags.DEFINE_integer("batch_size", 64, "Inference batch size.")
+flags.DEFINE_integer("rounds", 9, "Interleaved measurement rounds.")
+flags.DEFINE_integer("steps", 5, "Inference calls per row per round.")
+flags.DEFINE_bool("quick", False, "Smoke run: 2 rounds of 1 call.")
+flags.DEFINE_string(
+    "out_dir",
+    "benchmarks/results/fold_batch_norm",
+    "Where fold_batch_norm.json and fold_batch_norm.md go.",
+)
+
+
+def teachers():
+    """{name: model}: the architectures measured."""
+    return {
+        "resnet20": kd.pretrained.load("fashion_mnist_resnet20"),
+        "mobilenet_tiny": kd.models.get(
+            "mobilenet_tiny", input_shape=(28, 28, 1), num_classes=10
+        ),
+        "mobilenet_v2": keras.applications.MobileNetV2(
+            input_shape=(96, 96, 3), alpha=0.35, weights=None, classes=10
+        ),
+    }
+
+
+def build_rows(models, batch_size):
+    """{row: zero-arg callable} with `<name>` (folded) and
+    `<name>_unfolded` rows, plus {name: number of folded pairs}."""
+    rows, pairs = {}, {}
+    rng = np.random.default_rng(0)
+    for name, model in models.items():
+        shape = (batch_size,) + tuple(model.input_shape[1:])
+        x = tf.constant(rng.random(shape, dtype="float32"))
+        folded = batch_norm_folding.fold_batch_norm(model)
+        pairs[name] = len(batch_norm_folding.foldable_pairs(model))
+        for row, net in ((name, folded), (name + "_unfolded", model)):
+            infer = tf.function(lambda v, net=net: net(v, training=False))
+            rows[row] = lambda infer=infer, x=x: infer(x).numpy()
+    return rows, pairs
+
+
+def measure(rows, rounds, n):
+    """Interleaved timing; returns {row: [seconds per call, per round]}."""
+    for fn in rows.values():
+        fn()
+        fn()
+    names = list(rows)
+    times = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names[r % len(names) :] + names[: r % len(names)]:
+            start = time.perf_counter()
+            for _ in range(n):
+                rows[name]()
+            times[name].append((time.perf_counter() - start) / n)
+    return times
+
+
+def summarize(times, pairs):
+    """Median ms per call, and each architecture's speed-up from folding."""
+    med = {k: 1000 * statistics.median(v) for k, v in times.items()}
+    return {
+        name: {
+            "folded_pairs": count,
+            "ms_folded": med[name],
+            "ms_unfolded": med[name + "_unfolded"],
+            "speedup": med[name + "_unfolded"] / med[name],
+        }
+        for name, count in pairs.items()
+    }
+
+
+def to_markdown(result, meta):
+    lines = [
+        f"Teacher inference, batch {meta['batch_size']}, "
+        f"{meta['machine']} (CPU flags: {', '.join(meta['cpu_flags'])}), "
+        f"{meta['rounds']} interleaved rounds × {meta['steps']} calls "
+        "(median).",
+        "",
+        "| teacher | folded pairs | ms unfolded | ms folded | speed-up |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in result.items():
+        lines.append(
+            f"| {name} | {row['folded_pairs']} | {row['ms_unfolded']:.1f} | "
+            f"{row['ms_folded']:.1f} | {row['speedup']:.3f}× |"
+        )
+    lines += ["", f"Command: `{meta['command']}`", ""]
+    return "\n".join(lines)
+
+
+def main(argv):
+    del argv
+    rounds, n = (2, 1) if FLAGS.quick else (FLAGS.rounds, FLAGS.steps)
+    rows, pairs = build_rows(teachers(), FLAGS.batch_size)
+    result = summarize(measure(rows, rounds, n), pairs)
+    meta = {
+        "batch_size": FLAGS.batch_size,
+        "rounds": rounds,
+        "steps": n,
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "cpu_flags": cpu_flags(),
+        "command": "python -m benchmarks.fold_batch_norm "
+        + " ".join(sys.argv[1:]),
+    }
+    markdown = to_markdown(result, meta)
+    print(markdown)
+    os.makedirs(FLAGS.out_dir, exist_ok=True)
+    atomic_write_texts(
+        {
+            os.path.join(FLAGS.out_dir, "fold_batch_norm.json"): json.dumps(
+                {"meta": meta, "result": result}, indent=2
+            ),
+            os.path.join(FLAGS.out_dir, "fold_batch_norm.md"): markdown,
+        },
+        overwrite=True,
+    )
+
+
+if __name__ == "__main__":
+    app.run(main)
