@@ -195,11 +195,11 @@ class TeacherLogitsCache:
             feature_taps.check_layer_name(
                 teacher, name, "teacher", arg="feature_layers"
             )
-        # The same function with batch norm folded into the convolutions:
-        # one pass over each activation less.
         taps = feature_taps.build_view(teacher, key.features, "teacher")
         if taps is not None:
             _check_feature_size(taps, key)
+        # The same function with batch norm folded into the convolutions:
+        # one pass over each activation less.
         model = batch_norm_folding.fold_batch_norm(
             taps or teacher, key.features
         )

@@ -248,8 +248,9 @@ def _student_data(cfg, teacher, teacher_path):
     method = methods.get(cfg.method)
     if not method.teacher_cache:
         print(
-            f"[kd_toolkit] method '{cfg.method}' reads teacher features: "
-            "the teacher runs live (the cache holds logits only)",
+            f"[kd_toolkit] method '{cfg.method}' reads teacher activation "
+            "maps: the teacher runs live (the cache holds logits and small "
+            "features such as the pooled embedding)",
             flush=True,
         )
         return _train_data(cfg), _train_data(cfg), None
