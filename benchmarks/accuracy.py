@@ -163,6 +163,17 @@ flags.DEFINE_string(
 flags.DEFINE_bool(
     "aggregate_only", False, "Only rebuild the table from the finished runs."
 )
+flags.DEFINE_integer(
+    "threads",
+    0,
+    "TensorFlow threads per op (0: its default, every core). With "
+    "JOBS=2, `run_v2.sh` runs two single-thread runs at a time: the small "
+    "convolutions here use a second thread poorly, so on 2 cores that "
+    "finishes more runs per hour. The thread count goes into each run's "
+    "machine line (its seconds per epoch are not comparable with a "
+    "two-thread run's).",
+    lower_bound=0,
+)
 
 DATASET = "fashion_mnist"
 VALIDATION_SIZE = 10000
@@ -290,6 +301,9 @@ def aggregate(run_dir, meta):
 def main(argv):
     del argv
     _apply_quick()
+    if FLAGS.threads:
+        tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
     unknown = sorted(set(FLAGS.methods) - set(am.METHOD_NAMES))
     if unknown:
         raise app.UsageError(
@@ -315,7 +329,8 @@ def main(argv):
         "cache_draws": FLAGS.cache_draws,
         "settings": settings.to_json(),
         "methods": list(FLAGS.methods),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"
+        + (f", {FLAGS.threads} thread(s) per run" if FLAGS.threads else ""),
         "cpu_flags": cpu_flags(),
         "command": "python -m benchmarks.accuracy " + " ".join(sys.argv[1:]),
     }

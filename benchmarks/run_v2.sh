@@ -7,28 +7,55 @@
 # registry, and Keras's default string). Every (method, seed) is one
 # resumable run file; rerun this script to continue after a stop. After
 # each run the table is rebuilt from every run so far.
-# Usage: PYTHON=.venv/bin/python bash benchmarks/run_v2.sh [extra flags]
+#
+# JOBS=2 runs two (method, seed) runs at a time, each on one thread
+# (--threads=1): on a 2-core machine that finishes more runs per hour than
+# one run on both cores. Touch benchmarks/results/runs/v2/.stop to let the
+# running runs finish and start no new one.
+# Usage: PYTHON=.venv/bin/python [JOBS=2] bash benchmarks/run_v2.sh [flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRA=("$@")
+JOBS="${JOBS:-1}"
+RUNS=benchmarks/results/runs/v2
 ALL=alone,kd,dkd,keras_fair,ama,ama_cached,kd_ls,keras_default,fitnets,at,rkd,sp,pkt,crd,review_kd
 # DKD at the setting the validation search picked (tune_dkd_t1_b2: τ 1, β 2).
 DKD=(--dkd_temperature=1 --dkd_beta=2)
-bench() { "${PYTHON:-python}" -m benchmarks.accuracy --tag=v2 "$@" "${EXTRA[@]}"; }
-# run METHOD SEED: one run unless its file exists, then the table.
-run() {
-  [[ -e "benchmarks/results/runs/v2/$1-seed$2.json" ]] && return 0
-  bench --methods="$1" --seeds="$2" "${DKD[@]}"
-  bench --aggregate_only --methods="$ALL" "${DKD[@]}"
+THREADS=()
+[[ "$JOBS" -gt 1 ]] && THREADS=(--threads=1)
+bench() {
+  "${PYTHON:-python}" -m benchmarks.accuracy --tag=v2 "$@" "${DKD[@]}" \
+    "${THREADS[@]}" "${EXTRA[@]}"
 }
-for seed in 0 1 2 3 4; do run alone "$seed"; run kd "$seed"; done
+
+# The queue, in order.
+QUEUE=()
+for seed in 0 1 2 3 4; do QUEUE+=("alone $seed" "kd $seed"); done
 # Seed by seed, so that a stop leaves paired rows with equal seed counts.
-for seed in 0 1 2 3 4; do run keras_fair "$seed"; run ama_cached "$seed"; done
+for seed in 0 1 2 3 4; do QUEUE+=("keras_fair $seed" "ama_cached $seed"); done
 # The 3-seed rows, cheapest first: the methods that train from the cache
 # (logits, or logits and the pooled embedding) at about the student's
 # cost, then those that run the teacher every step.
 for seed in 0 1 2; do
   for method in dkd kd_ls rkd sp pkt crd keras_default ama fitnets at review_kd; do
-    run "$method" "$seed"
+    QUEUE+=("$method $seed")
   done
 done
+
+# A worker takes the next run that has no file and that no other worker of
+# this invocation has claimed (claims are directories: mkdir is atomic).
+CLAIMS=$(mktemp -d)
+trap 'rm -rf "$CLAIMS"' EXIT
+worker() {
+  local item method seed
+  for item in "${QUEUE[@]}"; do
+    [[ -e "$RUNS/.stop" ]] && return 0
+    read -r method seed <<< "$item"
+    [[ -e "$RUNS/$method-seed$seed.json" ]] && continue
+    mkdir "$CLAIMS/$method-$seed" 2> /dev/null || continue
+    bench --methods="$method" --seeds="$seed"
+    bench --aggregate_only --methods="$ALL"
+  done
+}
+for ((j = 0; j < JOBS; j++)); do worker & done
+wait
