@@ -107,9 +107,15 @@ def test_embedding_losses_train_without_running_the_teacher(name):
     for key in ("loss", "kd_loss", "student_loss", f"{name}_loss"):
         assert np.isfinite(cached[key]), key
         assert cached[key] == pytest.approx(live[key], rel=1e-4), key
-    # One training epoch from the cache keeps the student finite.
-    distiller.fit(cache.dataset(x, y, batch_size=20), epochs=1, verbose=0)
-    assert all(np.isfinite(w.numpy()).all() for w in distiller.student.weights)
+    if name == "rkd":
+        # Training from the cache works with the teacher still broken:
+        # were it run, the first step would make every weight NaN.
+        history = distiller.fit(
+            cache.dataset(x, y, batch_size=20), epochs=2, verbose=0
+        )
+        assert np.isfinite(history.history["loss"]).all()
+        student = distiller.student
+        assert all(np.isfinite(w.numpy()).all() for w in student.weights)
 
 
 def test_the_distiller_reads_the_cached_features():
