@@ -38,15 +38,20 @@ from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("batch_size", 64, "Inference batch size.")
-flags.DEFINE_integer("rounds", 9, "Interleaved measurement rounds.")
-flags.DEFINE_integer("steps", 5, "Inference calls per row per round.")
-flags.DEFINE_bool("quick", False, "Smoke run: 2 rounds of 1 call.")
-flags.DEFINE_string(
-    "out_dir",
-    "benchmarks/results/fold_batch_norm",
-    "Where fold_batch_norm.json and fold_batch_norm.md go.",
-)
+
+
+def define_flags():
+    """The command line's flags; defined only when run as a script, since
+    absl flags are global and other benchmarks share these names."""
+    flags.DEFINE_integer("batch_size", 64, "Inference batch size.")
+    flags.DEFINE_integer("rounds", 9, "Interleaved measurement rounds.")
+    flags.DEFINE_integer("steps", 5, "Inference calls per row per round.")
+    flags.DEFINE_bool("quick", False, "Smoke run: 2 rounds of 1 call.")
+    flags.DEFINE_string(
+        "out_dir",
+        "benchmarks/results/fold_batch_norm",
+        "Where fold_batch_norm.json and fold_batch_norm.md go.",
+    )
 
 
 def teachers():
@@ -127,33 +132,47 @@ def to_markdown(result, meta):
     return "\n".join(lines)
 
 
-def main(argv):
-    del argv
-    rounds, n = (2, 1) if FLAGS.quick else (FLAGS.rounds, FLAGS.steps)
-    rows, pairs = build_rows(teachers(), FLAGS.batch_size)
-    result = summarize(measure(rows, rounds, n), pairs)
+def run(models, batch_size, rounds, steps, out_dir, command):
+    """Measures `models`, prints the table and writes
+    `<out_dir>/fold_batch_norm.{json,md}` atomically; returns the result."""
+    rows, pairs = build_rows(models, batch_size)
+    result = summarize(measure(rows, rounds, steps), pairs)
     meta = {
-        "batch_size": FLAGS.batch_size,
+        "batch_size": batch_size,
         "rounds": rounds,
-        "steps": n,
+        "steps": steps,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
         "cpu_flags": cpu_flags(),
-        "command": "python -m benchmarks.fold_batch_norm "
-        + " ".join(sys.argv[1:]),
+        "command": command,
     }
     markdown = to_markdown(result, meta)
     print(markdown)
-    os.makedirs(FLAGS.out_dir, exist_ok=True)
+    os.makedirs(out_dir, exist_ok=True)
     atomic_write_texts(
         {
-            os.path.join(FLAGS.out_dir, "fold_batch_norm.json"): json.dumps(
+            os.path.join(out_dir, "fold_batch_norm.json"): json.dumps(
                 {"meta": meta, "result": result}, indent=2
             ),
-            os.path.join(FLAGS.out_dir, "fold_batch_norm.md"): markdown,
+            os.path.join(out_dir, "fold_batch_norm.md"): markdown,
         },
         overwrite=True,
+    )
+    return result
+
+
+def main(argv):
+    del argv
+    rounds, n = (2, 1) if FLAGS.quick else (FLAGS.rounds, FLAGS.steps)
+    run(
+        teachers(),
+        FLAGS.batch_size,
+        rounds,
+        n,
+        FLAGS.out_dir,
+        "python -m benchmarks.fold_batch_norm " + " ".join(sys.argv[1:]),
     )
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

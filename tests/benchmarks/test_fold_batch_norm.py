@@ -36,21 +36,13 @@ def test_rows_run_and_summaries_hold_known_ratios():
     assert "1.200×" in bench.to_markdown(result, meta)
 
 
-def test_main_writes_both_files(tmp_path, monkeypatch):
-    monkeypatch.setattr(
-        bench,
-        "teachers",
-        lambda: {
-            "tiny": kd.models.get(
-                "mobilenet_tiny", input_shape=(16, 16, 1), num_classes=10
-            )
-        },
-    )
-    bench.FLAGS(["prog", "--quick", f"--out_dir={tmp_path}"])
-    try:
-        bench.main([])
-    finally:
-        bench.FLAGS.unparse_flags()
+def test_run_writes_both_files(tmp_path):
+    models = {
+        "tiny": kd.models.get(
+            "mobilenet_tiny", input_shape=(16, 16, 1), num_classes=10
+        )
+    }
+    bench.run(models, 2, rounds=2, steps=1, out_dir=tmp_path, command="c")
     data = json.loads((tmp_path / "fold_batch_norm.json").read_text())
     assert data["result"]["tiny"]["folded_pairs"] > 0
     assert data["meta"]["rounds"] == 2
@@ -60,3 +52,13 @@ def test_main_writes_both_files(tmp_path, monkeypatch):
         .startswith("Teacher inference")
     )
     keras.backend.clear_session()
+
+
+def test_it_imports_beside_the_throughput_benchmark():
+    # absl flags are global, and the throughput benchmark defines
+    # `batch_size`, `rounds`, `steps` and `out_dir` at import: this module
+    # defines its flags only when run as a script.
+    from benchmarks import throughput
+
+    assert throughput.FLAGS["rounds"].default == 7
+    assert bench.FLAGS is throughput.FLAGS
