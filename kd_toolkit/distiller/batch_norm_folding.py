@@ -24,6 +24,8 @@ equals the original's.
 import keras
 from keras import ops
 
+from kd_toolkit.utils.model_graph import is_graph_model
+
 __all__ = ["FoldedConvBatchNorm", "fold_batch_norm", "foldable_pairs"]
 
 
@@ -103,15 +105,15 @@ def foldable_pairs(model, keep=()):
     own output someone reads, e.g. feature taps: a folded convolution
     outputs the batch norm's values).
     """
-    if not isinstance(model, keras.Model) or not _is_functional(model):
+    if not is_graph_model(model):
         return {}
     pairs = {}
     for bn in model.layers:
         if not isinstance(bn, keras.layers.BatchNormalization):
             continue
-        if bn.axis not in (-1, len(bn.input.shape) - 1) or bn.name in keep:
+        if len(bn._inbound_nodes) != 1 or bn.name in keep:
             continue
-        if len(bn._inbound_nodes) != 1:
+        if bn.axis not in (-1, len(bn.input.shape) - 1):
             continue
         conv = bn.input._keras_history.operation
         if not _foldable_conv(conv) or conv.name in keep:
@@ -149,13 +151,6 @@ def fold_batch_norm(model, keep=()):
         return layer  # shared, not copied
 
     return keras.models.clone_model(model, clone_function=clone)
-
-
-def _is_functional(model):
-    try:
-        return bool(model.inputs) and bool(model.outputs)
-    except (AttributeError, ValueError):
-        return False
 
 
 def _foldable_conv(layer):
