@@ -42,7 +42,6 @@ import datetime
 import functools
 import json
 import os
-import platform
 import sys
 import time
 
@@ -57,7 +56,7 @@ from absl import flags
 import kd_toolkit as kd
 from benchmarks import accuracy_methods as am
 from benchmarks import accuracy_report
-from benchmarks.machine import cpu_flags
+from benchmarks import machine
 from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FLAGS = flags.FLAGS
@@ -329,9 +328,9 @@ def main(argv):
         "cache_draws": FLAGS.cache_draws,
         "settings": settings.to_json(),
         "methods": list(FLAGS.methods),
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores"
+        "machine": machine.description()
         + (f", {FLAGS.threads} thread(s) per run" if FLAGS.threads else ""),
-        "cpu_flags": cpu_flags(),
+        "cpu_flags": machine.cpu_flags(),
         "command": "python -m benchmarks.accuracy " + " ".join(sys.argv[1:]),
     }
     meta["description"] = _description(meta)

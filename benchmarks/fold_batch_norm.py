@@ -19,10 +19,8 @@ python -m benchmarks.fold_batch_norm --rounds=9 --steps=5
 
 import json
 import os
-import platform
 import statistics
 import sys
-import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -33,7 +31,8 @@ from absl import app
 from absl import flags
 
 import kd_toolkit as kd
-from benchmarks.machine import cpu_flags
+from benchmarks import machine
+from benchmarks import timing
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
@@ -83,22 +82,6 @@ def build_rows(models, batch_size):
     return rows, pairs
 
 
-def measure(rows, rounds, n):
-    """Interleaved timing; returns {row: [seconds per call, per round]}."""
-    for fn in rows.values():
-        fn()
-        fn()
-    names = list(rows)
-    times = {name: [] for name in names}
-    for r in range(rounds):
-        for name in names[r % len(names) :] + names[: r % len(names)]:
-            start = time.perf_counter()
-            for _ in range(n):
-                rows[name]()
-            times[name].append((time.perf_counter() - start) / n)
-    return times
-
-
 def summarize(times, pairs):
     """Median ms per call, and each architecture's speed-up from folding."""
     med = {k: 1000 * statistics.median(v) for k, v in times.items()}
@@ -136,13 +119,14 @@ def run(models, batch_size, rounds, steps, out_dir, command):
     """Measures `models`, prints the table and writes
     `<out_dir>/fold_batch_norm.{json,md}` atomically; returns the result."""
     rows, pairs = build_rows(models, batch_size)
-    result = summarize(measure(rows, rounds, steps), pairs)
+    times = timing.interleaved(rows, rounds, steps, warm_up=2)
+    result = summarize(times, pairs)
     meta = {
         "batch_size": batch_size,
         "rounds": rounds,
         "steps": steps,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-        "cpu_flags": cpu_flags(),
+        "machine": machine.description(),
+        "cpu_flags": machine.cpu_flags(),
         "command": command,
     }
     markdown = to_markdown(result, meta)

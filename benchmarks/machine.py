@@ -1,5 +1,13 @@
 """What a benchmark records about the machine it ran on."""
 
+import os
+import platform
+
+
+def description():
+    """The machine line of a benchmark's results: architecture and cores."""
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores"
+
 
 def cpu_flags():
     """The SIMD flags that decide speed here (AVX2, AVX-512, bf16, AMX)."""

@@ -45,7 +45,6 @@ python -m benchmarks.throughput --rounds=7 --steps=10
 import dataclasses
 import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -59,7 +58,8 @@ from absl import app
 from absl import flags
 
 import kd_toolkit as kd
-from benchmarks.machine import cpu_flags
+from benchmarks import machine
+from benchmarks import timing
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import feature_taps
 from kd_toolkit.distiller import teacher_cache
@@ -284,23 +284,6 @@ def _numpy_of(fn, x):
     return fn(x).numpy()
 
 
-def measure(steps, rounds, n):
-    """Interleaved timing; returns {method: [seconds per step, per round]}."""
-    for fn in steps.values():  # trace, compile and warm up
-        for _ in range(3):
-            fn()
-    names = list(steps)
-    times = {name: [] for name in names}
-    for r in range(rounds):
-        order = names[r % len(names) :] + names[: r % len(names)]
-        for name in order:
-            start = time.perf_counter()
-            for _ in range(n):
-                steps[name]()
-            times[name].append((time.perf_counter() - start) / n)
-    return times
-
-
 def summarize(times, batch_size, cache_draws, cache_epochs):
     """Median seconds per step, images per second and the ratios."""
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -458,7 +441,7 @@ def main(argv):
         FLAGS.fold_rows,
     )
     result = summarize(
-        measure(steps, rounds, n),
+        timing.interleaved(steps, rounds, n),
         FLAGS.batch_size,
         FLAGS.cache_draws,
         FLAGS.cache_epochs,
@@ -479,8 +462,8 @@ def main(argv):
         "batch_size": FLAGS.batch_size,
         "rounds": rounds,
         "steps": n,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
-        "cpu_flags": cpu_flags(),
+        "machine": machine.description(),
+        "cpu_flags": machine.cpu_flags(),
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "date": time.strftime("%Y-%m-%d"),
         "command": "python -m benchmarks.throughput " + " ".join(sys.argv[1:]),

@@ -9,12 +9,13 @@ from kd_toolkit.utils.model_graph import layer_names
 __all__ = ["build_view", "check_layer_name", "is_graph_model", "layer_names"]
 
 
-def build_view(model, names, role):
+def build_view(model, names, role, arg=None):
     """Returns a model mapping inputs to `[output, *activations(names)]`.
 
     The view shares layers (and weights) with `model`; it is built once, at
     `Distiller` construction, never per step. With no names, returns `None`:
-    the caller runs `model` itself.
+    the caller runs `model` itself. `arg` names the argument that gave the
+    names in error messages (default `"{role}_layer"`).
 
     Raises:
         ValueError: if a name is unknown (listing close valid names) or the
@@ -30,6 +31,6 @@ def build_view(model, names, role):
             f"any model. Received: {role} feature names {list(names)}"
         )
     for name in names:
-        check_layer_name(model, name, role)
+        check_layer_name(model, name, role, arg)
     outputs = [model.outputs[0]] + [model.get_layer(n).output for n in names]
     return keras.Model(model.inputs, outputs, name=f"{model.name}_taps")

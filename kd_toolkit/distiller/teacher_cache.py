@@ -191,11 +191,9 @@ class TeacherLogitsCache:
         """
         images = _check_images(images)
         key = make_key(teacher, images, augment, draws, seed, feature_layers)
-        for name in key.features:
-            feature_taps.check_layer_name(
-                teacher, name, "teacher", arg="feature_layers"
-            )
-        taps = feature_taps.build_view(teacher, key.features, "teacher")
+        taps = feature_taps.build_view(
+            teacher, key.features, "teacher", arg="feature_layers"
+        )
         if taps is not None:
             _check_feature_size(taps, key)
         # The same function with batch norm folded into the convolutions:

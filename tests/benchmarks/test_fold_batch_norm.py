@@ -7,6 +7,7 @@ import pytest
 
 import kd_toolkit as kd
 from benchmarks import fold_batch_norm as bench
+from benchmarks import timing
 
 
 def test_rows_run_and_summaries_hold_known_ratios():
@@ -18,7 +19,7 @@ def test_rows_run_and_summaries_hold_known_ratios():
     rows, pairs = bench.build_rows(models, batch_size=2)
     assert set(rows) == {"tiny", "tiny_unfolded"}
     assert pairs["tiny"] > 0
-    times = bench.measure(rows, rounds=2, n=1)
+    times = timing.interleaved(rows, rounds=2, n=1)
     assert all(len(v) == 2 and min(v) > 0 for v in times.values())
     made_up = {"tiny": [0.010, 0.010], "tiny_unfolded": [0.012, 0.012]}
     result = bench.summarize(made_up, pairs)

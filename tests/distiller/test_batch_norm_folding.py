@@ -47,6 +47,16 @@ def _net():
     )
 
 
+def _assert_same_outputs(folded, model, x, rtol, atol):
+    """Both models give the same outputs in inference mode."""
+    np.testing.assert_allclose(
+        folded(x, training=False).numpy(),
+        model(x, training=False).numpy(),
+        rtol=rtol,
+        atol=atol,
+    )
+
+
 def _inputs(n=4, shape=(8, 8, 3)):
     return np.random.default_rng(1).random((n,) + shape, dtype=np.float32)
 
@@ -56,12 +66,7 @@ def test_folded_graph_computes_the_same_function_from_shared_variables():
     assert bnf.foldable_pairs(model) == {"b1": "c1", "b2": "dw", "b3": "c3"}
     folded = bnf.fold_batch_norm(model)
     x = _inputs()
-    np.testing.assert_allclose(
-        folded(x, training=False).numpy(),
-        model(x, training=False).numpy(),
-        rtol=1e-5,
-        atol=1e-5,
-    )
+    _assert_same_outputs(folded, model, x, rtol=1e-5, atol=1e-5)
     # No variable of its own: it reads the model's.
     assert {id(v) for v in folded.weights} <= {id(v) for v in model.weights}
     # Every layer keeps its name (the input layer is a new one).
@@ -76,12 +81,7 @@ def test_folded_graph_computes_the_same_function_from_shared_variables():
     model.get_layer("c1").kernel.assign(
         model.get_layer("c1").kernel.numpy() * 2.0
     )
-    np.testing.assert_allclose(
-        folded(x, training=False).numpy(),
-        model(x, training=False).numpy(),
-        rtol=1e-5,
-        atol=1e-5,
-    )
+    _assert_same_outputs(folded, model, x, rtol=1e-5, atol=1e-5)
 
 
 def test_pairs_that_must_not_fold():
@@ -119,12 +119,7 @@ def test_sequential_models_fold():
     folded = bnf.fold_batch_norm(model)
     assert isinstance(folded.layers[0], bnf.FoldedConvBatchNorm)
     x = _inputs(shape=(8, 8, 1))
-    np.testing.assert_allclose(
-        folded(x, training=False).numpy(),
-        model(x, training=False).numpy(),
-        rtol=1e-5,
-        atol=1e-6,
-    )
+    _assert_same_outputs(folded, model, x, rtol=1e-5, atol=1e-6)
 
 
 def test_keras_applications_mobilenet_v2_folds():
@@ -140,12 +135,8 @@ def test_keras_applications_mobilenet_v2_folds():
     ]
     assert len(pairs) == len(batch_norms) == 52
     x = _inputs(shape=(32, 32, 3))
-    np.testing.assert_allclose(
-        bnf.fold_batch_norm(model)(x, training=False).numpy(),
-        model(x, training=False).numpy(),
-        rtol=1e-4,
-        atol=1e-6,
-    )
+    folded = bnf.fold_batch_norm(model)
+    _assert_same_outputs(folded, model, x, rtol=1e-4, atol=1e-6)
 
 
 def _resnet_teacher():

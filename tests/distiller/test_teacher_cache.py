@@ -5,38 +5,20 @@ import os
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
 import kd_toolkit as kd
 from kd_toolkit.data.catalog import AugmentSpec
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.teacher_cache import StaleCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
-
-SPEC = AugmentSpec(pad=2, flip=True)
-
-
-def _net(name, filters, classes=3):
-    inputs = keras.Input((8, 8, 1))
-    x = layers.Conv2D(filters, 3, padding="same", name="conv")(inputs)
-    x = layers.ReLU(name="feat")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(
-        inputs, layers.Dense(classes, name="logits")(x), name=name
-    )
-
-
-def _images(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    # Asymmetric images, so that crops and flips change the teacher output.
-    x = rng.random((n, 8, 8, 1), dtype=np.float32)
-    x[:, :, :3] += 1.0
-    return x, rng.integers(0, 3, n)
+from tests.distiller.cache_helpers import SPEC
+from tests.distiller.cache_helpers import images
+from tests.distiller.cache_helpers import net
 
 
 def test_cached_views_reproduce_the_teacher_outputs():
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(
         teacher, x, augment=SPEC, draws=3, verbose=False
     )
@@ -57,9 +39,9 @@ def test_cached_views_reproduce_the_teacher_outputs():
 
 
 def test_every_draw_is_used_across_epochs():
-    x, y = _images(n=8)
+    x, y = images(n=8)
     cache = TeacherLogitsCache.build(
-        _net("t", 4), x, augment=SPEC, draws=4, verbose=False
+        net("t", 4), x, augment=SPEC, draws=4, verbose=False
     )
     dataset = cache.dataset(x, y, batch_size=8, seed=0, shuffle=False)
     outputs = set()
@@ -85,14 +67,14 @@ def _cached_and_live(distiller, cache, x, y, **args):
 
 
 def test_cached_and_live_teacher_give_the_same_losses():
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(
         teacher, x, augment=SPEC, draws=2, verbose=False
     )
     distiller = kd.Distiller(
         teacher,
-        _net("s", 2),
+        net("s", 2),
         losses=[kd.losses.KD(2.0, weight=0.7)],
         student_loss_weight=0.3,
     )
@@ -105,13 +87,13 @@ def test_cached_and_live_teacher_give_the_same_losses():
 
 
 def test_the_distiller_uses_the_cached_outputs():
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(teacher, x, verbose=False)
     # A "teacher" the live one is not: the same logits for every image.
     fixed = np.array([2.0, 0.0, -1.0], dtype=np.float32)
     cache.outputs[:] = fixed
-    student = _net("s", 2)
+    student = net("s", 2)
     distiller = kd.Distiller(
         teacher, student, losses=[kd.losses.KD(1.0)], student_loss_weight=0.0
     )
@@ -132,12 +114,12 @@ def test_the_distiller_uses_the_cached_outputs():
 
 
 def test_fit_from_the_cache_lowers_the_loss():
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(
         teacher, x, augment=SPEC, draws=2, verbose=False
     )
-    distiller = kd.Distiller(teacher, _net("s", 2))
+    distiller = kd.Distiller(teacher, net("s", 2))
     distiller.compile(keras.optimizers.Adam(0.02))
     history = distiller.fit(
         cache.dataset(x, y, batch_size=8),
@@ -153,11 +135,11 @@ def test_feature_losses_read_cached_logits_and_live_features():
     # The teacher still runs for the hint's features; KD reads the cache,
     # here a "teacher" the live one is not (the same logits for every
     # image), so the two sources cannot be confused.
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(teacher, x, verbose=False)
     cache.outputs[:] = np.array([2.0, 0.0, -1.0], dtype=np.float32)
-    student = _net("s", 2)
+    student = net("s", 2)
     distiller = kd.Distiller(
         teacher,
         student,
@@ -177,8 +159,8 @@ def test_feature_losses_read_cached_logits_and_live_features():
 
 
 def test_cache_hit_miss_and_stale_refusal(tmp_path, capsys):
-    teacher = _net("t", 4)
-    x, _ = _images()
+    teacher = net("t", 4)
+    x, _ = images()
     path = tmp_path / "new_folder" / "teacher.logits.npz"
     built = TeacherLogitsCache.get_or_build(
         path, teacher, x, augment=SPEC, draws=2
@@ -199,7 +181,7 @@ def test_cache_hit_miss_and_stale_refusal(tmp_path, capsys):
         r"expected 3",
     ):
         TeacherLogitsCache.get_or_build(path, teacher, x, augment=SPEC, draws=3)
-    retrained = _net("t", 4)  # same architecture, other weights
+    retrained = net("t", 4)  # same architecture, other weights
     with pytest.raises(StaleCacheError, match=r"stale: teacher: cache has "):
         TeacherLogitsCache.load(path, retrained, x, augment=SPEC, draws=2)
     with pytest.raises(StaleCacheError, match="data: cache has"):
@@ -219,8 +201,8 @@ def test_cache_hit_miss_and_stale_refusal(tmp_path, capsys):
 
 
 def test_dataset_refuses_other_images():
-    x, y = _images()
-    cache = TeacherLogitsCache.build(_net("t", 4), x, verbose=False)
+    x, y = images()
+    cache = TeacherLogitsCache.build(net("t", 4), x, verbose=False)
     with pytest.raises(StaleCacheError, match="not the images"):
         cache.dataset(x + 1.0, y, batch_size=8)
     with pytest.raises(ValueError, match="labels of length 3"):
@@ -228,8 +210,8 @@ def test_dataset_refuses_other_images():
 
 
 def test_save_is_atomic(tmp_path, monkeypatch):
-    x, _ = _images(n=4)
-    cache = TeacherLogitsCache.build(_net("t", 4), x, verbose=False)
+    x, _ = images(n=4)
+    cache = TeacherLogitsCache.build(net("t", 4), x, verbose=False)
     path = tmp_path / "c.npz"
     cache.save(path)
     with pytest.raises(FileExistsError, match="overwrite"):
@@ -258,16 +240,16 @@ def test_save_is_atomic(tmp_path, monkeypatch):
     ],
 )
 def test_bad_arguments(kwargs, match):
-    x, _ = _images(n=4)
+    x, _ = images(n=4)
     with pytest.raises(ValueError, match=match):
-        TeacherLogitsCache.build(_net("t", 4), x, verbose=False, **kwargs)
+        TeacherLogitsCache.build(net("t", 4), x, verbose=False, **kwargs)
 
 
 def test_uint8_images_are_refused():
-    x, _ = _images(n=4)
+    x, _ = images(n=4)
     with pytest.raises(ValueError, match="dtype uint8"):
         TeacherLogitsCache.build(
-            _net("t", 4), (x * 255).astype("uint8"), verbose=False
+            net("t", 4), (x * 255).astype("uint8"), verbose=False
         )
 
 

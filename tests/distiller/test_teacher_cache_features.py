@@ -4,37 +4,19 @@ and CRD) in the teacher-output cache and the Distiller."""
 import keras
 import numpy as np
 import pytest
-from keras import layers
 
 import kd_toolkit as kd
-from kd_toolkit.data.catalog import AugmentSpec
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.teacher_cache import StaleCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
-
-SPEC = AugmentSpec(pad=2, flip=True)
-
-
-def _net(name, filters, classes=3):
-    inputs = keras.Input((8, 8, 1))
-    x = layers.Conv2D(filters, 3, padding="same", name="conv")(inputs)
-    x = layers.ReLU(name="feat")(x)
-    x = layers.GlobalAveragePooling2D(name="pool")(x)
-    return keras.Model(
-        inputs, layers.Dense(classes, name="logits")(x), name=name
-    )
-
-
-def _images(n=40, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, 8, 8, 1), dtype=np.float32)
-    x[:, :, :3] += 1.0  # asymmetric: crops and flips change the outputs
-    return x, rng.integers(0, 3, n)
+from tests.distiller.cache_helpers import SPEC
+from tests.distiller.cache_helpers import images
+from tests.distiller.cache_helpers import net
 
 
 def test_cached_features_are_the_teacher_layer_on_the_same_view():
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(
         teacher,
         x,
@@ -69,7 +51,7 @@ def test_cached_features_are_the_teacher_layer_on_the_same_view():
 def _distiller(teacher, loss):
     distiller = kd.Distiller(
         teacher,
-        _net("s", 2),
+        net("s", 2),
         losses=[kd.losses.KD(2.0, weight=0.5), loss],
         student_loss_weight=0.5,
     )
@@ -79,8 +61,8 @@ def _distiller(teacher, loss):
 
 @pytest.mark.parametrize("name", ["rkd", "sp", "pkt", "crd"])
 def test_embedding_losses_train_without_running_the_teacher(name):
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(
         teacher,
         x,
@@ -122,13 +104,13 @@ def test_the_distiller_reads_the_cached_features():
     # Cached embeddings the live teacher never gives (all equal): SP's
     # teacher similarity is then a constant matrix, so its loss differs
     # from the live one, and matches the hand computation below.
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(
         teacher, x, feature_layers=["pool"], verbose=False
     )
     cache.features["pool"][:] = 1.0
-    student = _net("s", 2)
+    student = net("s", 2)
     distiller = kd.Distiller(
         teacher,
         student,
@@ -162,8 +144,8 @@ def test_the_distiller_reads_the_cached_features():
 
 
 def test_a_loss_needing_an_uncached_feature_runs_the_teacher():
-    teacher = _net("t", 4)
-    x, y = _images()
+    teacher = net("t", 4)
+    x, y = images()
     cache = TeacherLogitsCache.build(
         teacher, x, feature_layers=["pool"], verbose=False
     )
@@ -178,8 +160,8 @@ def test_a_loss_needing_an_uncached_feature_runs_the_teacher():
 
 
 def test_feature_caches_round_trip_and_refuse_other_features(tmp_path):
-    teacher = _net("t", 4)
-    x, _ = _images()
+    teacher = net("t", 4)
+    x, _ = images()
     path = tmp_path / "t.npz"
     built = TeacherLogitsCache.get_or_build(
         path,
@@ -204,8 +186,8 @@ def test_feature_caches_round_trip_and_refuse_other_features(tmp_path):
 
 
 def test_feature_layer_errors(monkeypatch):
-    teacher = _net("t", 4)
-    x, _ = _images(n=8)
+    teacher = net("t", 4)
+    x, _ = images(n=8)
     with pytest.raises(
         ValueError,
         match=r"Closest names: \['pool'\].*Received: feature_layers='pol'",
