@@ -98,7 +98,8 @@ class _PassThrough(keras.layers.Layer):
 def foldable_pairs(model, keep=()):
     """`{batch_norm_name: conv_name}` for the foldable pairs of `model`.
 
-    A pair folds when, at the top level of a functional model, a built
+    A pair folds when, at the top level of a functional model (nested
+    models are `fold_batch_norm`'s to recurse into), a built
     `Conv2D` (one group) or `DepthwiseConv2D` with a linear activation and
     channels-last data feeds only a `BatchNormalization` over the last axis,
     each layer is called once, and neither name is in `keep` (layers whose
@@ -127,10 +128,14 @@ def foldable_pairs(model, keep=()):
 def fold_batch_norm(model, keep=()):
     """An inference graph of `model` with its conv + batch-norm pairs folded.
 
+    Functional and Sequential models nested in `model` are folded too (their
+    own outputs are unchanged, so a tap on a nested model still reads the
+    same values).
+
     Args:
         model: a functional `keras.Model` (e.g. a frozen teacher).
-        keep: layer names whose outputs must stay as they are (feature
-            taps); a pair containing one is not folded.
+        keep: layer names of `model` whose outputs must stay as they are
+            (feature taps); a pair containing one is not folded.
 
     Returns:
         `model` itself when nothing folds; else a functional model with the
@@ -139,7 +144,15 @@ def fold_batch_norm(model, keep=()):
         rounding). Call it with `training=False` only.
     """
     pairs = foldable_pairs(model, keep)
-    if not pairs:
+    # Nested models (a keras.applications backbone under a new head, the
+    # teachers of an ensemble) fold inside; their outputs stay the same.
+    inner = {}
+    for layer in model.layers if is_graph_model(model) else ():
+        if is_graph_model(layer):
+            folded = fold_batch_norm(layer)
+            if folded is not layer:
+                inner[layer.name] = folded
+    if not pairs and not inner:
         return model
     convs = {conv: model.get_layer(bn) for bn, conv in pairs.items()}
 
@@ -148,7 +161,7 @@ def fold_batch_norm(model, keep=()):
             return _PassThrough(name=layer.name, dtype=layer.dtype_policy)
         if layer.name in convs:
             return FoldedConvBatchNorm(layer, convs[layer.name])
-        return layer  # shared, not copied
+        return inner.get(layer.name, layer)  # shared, not copied
 
     return keras.models.clone_model(model, clone_function=clone)
 

@@ -122,6 +122,36 @@ def test_sequential_models_fold():
     _assert_same_outputs(folded, model, x, rtol=1e-5, atol=1e-6)
 
 
+def test_nested_models_fold_inside():
+    # The transfer-learning shape: a backbone model under a new head, and
+    # an ensemble of such teachers.
+    backbone = _net()
+    inputs = keras.Input((8, 8, 3))
+    head = layers.Dense(2, name="head")(backbone(inputs, training=False))
+    model = keras.Model(inputs, head, name="with_head")
+    folded = bnf.fold_batch_norm(model)
+    inner = folded.get_layer("net")
+    assert inner is not backbone
+    assert isinstance(inner.get_layer("c1"), bnf.FoldedConvBatchNorm)
+    assert folded.get_layer("head") is model.get_layer("head")
+    x = _inputs()
+    _assert_same_outputs(folded, model, x, rtol=1e-5, atol=1e-5)
+    # The ensemble's teachers fold; its own output is unchanged.
+    other = _net()
+    second = keras.Model(other.inputs[0], other.outputs[0], name="net_2")
+    ensemble = kd.teacher_ensemble([backbone, second])
+    folded = bnf.fold_batch_norm(ensemble)
+    for name in ("net", "net_2"):
+        assert isinstance(
+            folded.get_layer(name).get_layer("dw"), bnf.FoldedConvBatchNorm
+        )
+    _assert_same_outputs(folded, ensemble, x, rtol=1e-5, atol=1e-5)
+    # Nothing to fold anywhere: the model itself comes back.
+    plain = keras.Sequential([keras.Input((3,)), layers.Dense(2)])
+    outer = keras.Sequential([keras.Input((3,)), plain, layers.Dense(1)])
+    assert bnf.fold_batch_norm(outer) is outer
+
+
 def test_keras_applications_mobilenet_v2_folds():
     model = keras.applications.MobileNetV2(
         input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=10
