@@ -44,6 +44,7 @@ python -m benchmarks.throughput --rounds=7 --steps=10
 
 import dataclasses
 import json
+import math
 import os
 import statistics
 import sys
@@ -58,6 +59,7 @@ from absl import app
 from absl import flags
 
 import kd_toolkit as kd
+from benchmarks import accuracy_report
 from benchmarks import machine
 from benchmarks import timing
 from kd_toolkit.distiller import batch_norm_folding
@@ -284,6 +286,32 @@ def _numpy_of(fn, x):
     return fn(x).numpy()
 
 
+def paired_ratio(num, den):
+    """The ratio `num / den` paired by round, with its 95% CI.
+
+    The two steps of a round ran next to each other, so a slow spell of the
+    machine falls on both: the per-round ratios vary less than either
+    step's times. Returns the geometric mean of the per-round ratios and a
+    t interval on their logarithms (`{"mean", "low", "high", "rounds"}`),
+    or None below two rounds.
+    """
+    logs = [math.log(a / b) for a, b in zip(num, den)]
+    if len(logs) < 2:
+        return None
+    mean = statistics.fmean(logs)
+    half = (
+        accuracy_report.t_quantile(len(logs))
+        * statistics.stdev(logs)
+        / math.sqrt(len(logs))
+    )
+    return {
+        "mean": math.exp(mean),
+        "low": math.exp(mean - half),
+        "high": math.exp(mean + half),
+        "rounds": len(logs),
+    }
+
+
 def summarize(times, batch_size, cache_draws, cache_epochs):
     """Median seconds per step, images per second and the ratios."""
     med = {k: statistics.median(v) for k, v in times.items()}
@@ -292,10 +320,14 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
         "images_per_second": {k: batch_size / v for k, v in med.items()},
     }
     ratios = {}
+    intervals = {}
 
     def ratio(name, num, den):
         if num in med and den in med:
             ratios[name] = med[num] / med[den]
+            paired = paired_ratio(times[num], times[den])
+            if paired is not None:
+                intervals[name] = paired
 
     def fastest(step):
         """`step` or `step_xla`, whichever ran faster."""
@@ -347,6 +379,7 @@ def summarize(times, batch_size, cache_draws, cache_epochs):
                 ratio(f"speedup_{name}_vs_keras_fastest", keras_best, name)
                 ratio(f"cost_{name}_over_kd_cached", name, cached_best)
     result["ratios"] = ratios
+    result["ratio_intervals"] = intervals
     result["amortised_cache"] = {"draws": cache_draws, "epochs": cache_epochs}
     return result
 
@@ -366,11 +399,21 @@ def to_markdown(result, meta):
         lines.append(
             f"| {k} | {1000 * v:.1f} | {result['images_per_second'][k]:.0f} |"
         )
-    lines += ["", "| ratio | value |", "|---|---|"]
+    lines += [
+        "",
+        "| ratio | value (of medians) | paired by round: mean [95% CI] |",
+        "|---|---|---|",
+    ]
+    intervals = result.get("ratio_intervals", {})
     for k, v in result["ratios"].items():
-        lines.append(
-            f"| {k} | {v:.3f} |" if isinstance(v, float) else f"| {k} | {v} |"
+        value = f"{v:.3f}" if isinstance(v, float) else str(v)
+        paired = intervals.get(k)
+        ci = (
+            f"{paired['mean']:.3f} [{paired['low']:.3f}, {paired['high']:.3f}]"
+            if paired
+            else "-"
         )
+        lines.append(f"| {k} | {value} | {ci} |")
     cache = result["amortised_cache"]
     lines += [
         "",

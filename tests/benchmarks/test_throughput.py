@@ -1,5 +1,7 @@
 """The throughput benchmark's steps and ratios."""
 
+import math
+
 import pytest
 
 import kd_toolkit as kd
@@ -80,3 +82,32 @@ def test_method_rows_get_their_cost_over_kd():
     assert ratios["speedup_crd_vs_kd"] == pytest.approx(0.020 / 0.030)
     # ReviewKD runs the teacher for its maps: no cache speed-up to report.
     assert "speedup_review_kd_vs_kd" not in ratios
+
+
+def test_ratios_paired_by_round_get_a_confidence_interval():
+    # Keras's step takes 1.1x ours in rounds 1 and 3 and 1.0x in round 2,
+    # whatever the machine's speed in that round (rounds 2 and 3 slower).
+    kd_times = [0.100, 0.200, 0.150]
+    keras_times = [0.110, 0.200, 0.165]
+    times = {
+        "student": [0.05] * 3,
+        "teacher_inference": [0.04] * 3,
+        "kd_cached": [0.06] * 3,
+        "kd": kd_times,
+        "keras_fair": keras_times,
+    }
+    result = throughput.summarize(times, 8, 4, 30)
+    paired = result["ratio_intervals"]["speedup_kd_vs_keras_same_xla"]
+    logs = [math.log(1.1), 0.0, math.log(1.1)]
+    mean = sum(logs) / 3
+    sd = math.sqrt(sum((v - mean) ** 2 for v in logs) / 2)
+    half = 4.302653 * sd / math.sqrt(3)  # t(0.975, 2 df)
+    assert paired["mean"] == pytest.approx(1.1 ** (2 / 3))
+    assert paired["low"] == pytest.approx(math.exp(mean - half), rel=1e-5)
+    assert paired["high"] == pytest.approx(math.exp(mean + half), rel=1e-5)
+    assert paired["rounds"] == 3
+    # The ratio of medians is 0.165 / 0.150: the pairing is what separates
+    # the steps from the machine's slow spells.
+    ratio = result["ratios"]["speedup_kd_vs_keras_same_xla"]
+    assert ratio == pytest.approx(1.1)
+    assert throughput.paired_ratio([0.1], [0.1]) is None
