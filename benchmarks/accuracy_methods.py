@@ -18,6 +18,11 @@ import kd_toolkit as kd
 from kd_toolkit.recipes import training
 from kd_toolkit.recipes.training import evaluate
 
+# Every model of the benchmark trains without XLA, whatever the machine:
+# the protocols' runs were made so, and a paired seed keeps its numerics
+# (XLA's defaults differ between machines: kd_toolkit.utils.cpu).
+JIT_COMPILE = False
+
 
 @dataclasses.dataclass
 class Settings:
@@ -98,7 +103,10 @@ def run_alone(s, teacher, seed, train_ds):
     del teacher, train_ds
     student = _student(s, seed)
     student.compile(
-        _optimizer(s), training.hard_label_loss(), metrics=["accuracy"]
+        _optimizer(s),
+        training.hard_label_loss(),
+        metrics=["accuracy"],
+        jit_compile=JIT_COMPILE,
     )
     return student, student, {}, False
 
@@ -126,7 +134,9 @@ def _registered(name, cached=None):
             losses=plan.losses,
             student_loss_weight=1.0 - s.method.kd_weight,
         )
-        distiller.compile(_optimizer(s), metrics=["accuracy"])
+        distiller.compile(
+            _optimizer(s), metrics=["accuracy"], jit_compile=JIT_COMPILE
+        )
         return (
             distiller,
             student,
@@ -155,6 +165,7 @@ def _keras(loss):
             optimizer=_optimizer(s),
             loss=training.hard_label_loss(),
             metrics=["accuracy"],
+            jit_compile=JIT_COMPILE,
         )
         return distiller, student, {}, False
 

@@ -3,6 +3,8 @@
 import os
 import platform
 
+from kd_toolkit.utils import cpu
+
 
 def description():
     """The machine line of a benchmark's results: architecture and cores."""
@@ -11,16 +13,6 @@ def description():
 
 def cpu_flags():
     """The SIMD flags that decide speed here (AVX2, AVX-512, bf16, AMX)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("flags"):
-                    flags_ = set(line.split(":", 1)[1].split())
-                    break
-            else:
-                flags_ = set()
-    except OSError:
-        flags_ = set()
     wanted = (
         "avx2",
         "fma",
@@ -30,4 +22,4 @@ def cpu_flags():
         "amx_bf16",
         "amx_int8",
     )
-    return [f for f in wanted if f in flags_]
+    return [f for f in wanted if f in cpu.cpu_flags()]

@@ -22,6 +22,11 @@ if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", str(_share))
     os.environ.setdefault("TF_NUM_INTEROP_THREADS", str(_share))
 
+# `jit_compile="auto"` turns XLA on for CPUs where it makes long training
+# faster (kd_toolkit.utils.cpu); the suite's fits are a few steps each, where
+# compiling costs more than it saves, so they run without it (processes the
+# tests start inherit this). The XLA tests ask for it explicitly.
+os.environ.setdefault("KD_TOOLKIT_CPU_XLA", "0")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 

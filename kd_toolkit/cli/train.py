@@ -51,8 +51,10 @@ flags.DEFINE_integer(
     "cache_draws",
     _D.cache_draws,
     "Teacher-output cache: augmented views per training "
-    "image whose teacher logits are computed once (0: run "
-    "the teacher every step). KD only.",
+    "image whose teacher outputs are computed once (0: run "
+    "the teacher every step). For the methods that train from the cache "
+    f"({', '.join(n for n in methods.names() if methods.get(n).teacher_cache)}"
+    "); the others run the teacher live.",
     lower_bound=0,
 )
 flags.DEFINE_enum(

@@ -22,13 +22,8 @@ from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.resume import replay_epochs
 from kd_toolkit.losses import registry
 from kd_toolkit.losses.base import LossInputs
+from kd_toolkit.utils import cpu
 from kd_toolkit.utils.validation import check_non_negative
-
-# Measured with benchmarks/throughput.py on 2-core CPU machines (README,
-# Speed): XLA made our KD step 0.80x as fast on an AVX-512 machine and 1.06x
-# on an AVX2 one, so `"auto"` keeps it off, as Keras's own `"auto"` does on
-# machines without an accelerator. `jit_compile=True` is there to try.
-XLA_BY_DEFAULT = False
 
 
 @keras.saving.register_keras_serializable(package="kd_toolkit")
@@ -207,10 +202,10 @@ class Distiller(keras.Model):
                 silently training on the wrong quantity.
             metrics: metrics on the student output, e.g. `["accuracy"]`.
             jit_compile: bool or `"auto"`. Compile each step with XLA.
-                `"auto"` (default) is off on CPU-only machines, where we
-                measured XLA slower for distillation steps, and on with an
-                accelerator; always off under a multi-replica strategy and
-                with op determinism (see `auto_jit_compile`).
+                `"auto"` (default) is on with an accelerator and on CPUs
+                where we measured XLA faster (AVX2 without AVX-512), off on
+                other CPUs, under a multi-replica strategy and with op
+                determinism (see `auto_jit_compile`).
             **kwargs: forwarded to `keras.Model.compile`.
 
         Raises:
@@ -604,10 +599,11 @@ class Distiller(keras.Model):
 def auto_jit_compile(model):
     """What `jit_compile="auto"` resolves to for a Distiller.
 
-    Keras's own `"auto"` keeps XLA off on machines without an accelerator.
-    On our CPU measurements XLA did not pay off for distillation steps
-    either (`XLA_BY_DEFAULT`), so `"auto"` is off on CPU; with an
-    accelerator it follows Keras and turns XLA on. It is always off under a
+    With an accelerator it follows Keras's own `"auto"` and turns XLA on.
+    On a CPU-only machine Keras keeps it off; we turn it on where we
+    measured it faster, on x86 CPUs with AVX2 and without AVX-512
+    (`kd_toolkit.utils.cpu`; the environment variable `KD_TOOLKIT_CPU_XLA`
+    set to `"1"` or `"0"` overrides that rule). It is always off under a
     multi-replica `tf.distribute` strategy (Keras's rule), with op
     determinism enabled (not every op has a deterministic XLA kernel), and
     when a layer declares `supports_jit = False`.
@@ -622,7 +618,7 @@ def auto_jit_compile(model):
         return False
     if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
         return True
-    return XLA_BY_DEFAULT
+    return cpu.xla_on_cpu()
 
 
 def _reduce(per_sample, sample_weight):

@@ -41,9 +41,12 @@ class DistillConfig:
         retrain_teacher: train the teacher afresh even if `teacher_path`
             exists or `pretrained_teacher` is set.
         cache_draws: teacher-output cache: run the frozen teacher once over
-            this many augmented views of each training image and train KD
-            from the stored logits (0: run the teacher every step). Only for
-            logit methods (`kd`); feature methods run the teacher live.
+            this many augmented views of each training image and train
+            from its stored outputs (0: run the teacher every step). For
+            the methods that train from the cache (`Method.teacher_cache`:
+            the logit methods, RKD, SP, PKT and CRD with the pooled
+            embedding stored too, and AMA from the cache); the others run
+            the teacher live.
         jit_compile: XLA for every model trained (`"auto"`: see
             `Distiller.compile`).
         student: zoo name of the student.
@@ -447,6 +450,7 @@ def run_distillation(cfg):
     student_path = os.path.join(cfg.out_dir, "student.keras")
     atomic_save_model(student, student_path, overwrite=True)
     report["distilled"] = {
+        "xla": distiller.jit_compile,
         "params": student.count_params(),
         "epochs": cfg.epochs,
         "seconds_per_epoch": seconds,

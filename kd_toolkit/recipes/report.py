@@ -23,6 +23,8 @@ def to_markdown(report):
             f"`{report['student_arch']}`, method `{cfg['method']}`, "
             f"{cfg['epochs']} epochs, batch {cfg['batch_size']}"
         )
+        if "xla" in report["distilled"]:
+            setup += f", XLA {'on' if report['distilled']['xla'] else 'off'}"
     else:
         setup = f"Teacher `{report['teacher']['arch']}` only"
     cache = report.get("teacher_cache")

@@ -62,6 +62,9 @@ def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
     assert report["student_alone"]["test_accuracy"] > 0.3
     assert report["distilled"]["test_accuracy"] > 0.3
     assert "from the teacher-output cache" in capsys.readouterr().out
+    # The suite runs without XLA (tests/conftest.py); the report says so.
+    assert report["distilled"]["xla"] is False
+    assert ", XLA off," in recipes.report.to_markdown(report)
     # A second run finds the file: same teacher, images and views.
     x, _ = data.load_numpy("fashion_mnist", "train", limit=4096)
     again = TeacherLogitsCache.get_or_build(
