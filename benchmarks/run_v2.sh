@@ -10,14 +10,21 @@
 #
 # JOBS=2 runs two (method, seed) runs at a time, each on one thread
 # (--threads=1): on a 2-core machine that finishes more runs per hour than
-# one run on both cores. Touch benchmarks/results/runs/v2/.stop to let the
-# running runs finish and start no new one.
+# one run on both cores. Touch <runs_dir>/v2/.stop (by default
+# benchmarks/results/runs/v2/.stop) to let the running runs finish and
+# start no new one.
 # Usage: PYTHON=.venv/bin/python [JOBS=2] bash benchmarks/run_v2.sh [flags]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 EXTRA=("$@")
 JOBS="${JOBS:-1}"
-RUNS=benchmarks/results/runs/v2
+# The run files' folder: <runs_dir>/v2, with the benchmark's --runs_dir if
+# given (the last one wins, as absl reads flags).
+RUNS_ROOT=benchmarks/results/runs
+for arg in "${EXTRA[@]}"; do
+  if [[ "$arg" == --runs_dir=* ]]; then RUNS_ROOT="${arg#--runs_dir=}"; fi
+done
+RUNS="$RUNS_ROOT/v2"
 ALL=alone,kd,dkd,keras_fair,ama,ama_cached,kd_ls,keras_default,fitnets,at,rkd,sp,pkt,crd,review_kd
 # DKD at the setting the validation search picked (tune_dkd_t1_b2: τ 1, β 2).
 DKD=(--dkd_temperature=1 --dkd_beta=2)
