@@ -142,6 +142,11 @@ flags.DEFINE_float(
 flags.DEFINE_float(
     "dkd_beta", _M.dkd_beta, "DKD non-target weight β (paper: 8)."
 )
+flags.DEFINE_float(
+    "ls_temperature",
+    _M.ls_temperature,
+    "Base temperature of KD on standardized logits, kd_ls (paper: 2).",
+)
 flags.DEFINE_bool(
     "tune", False, "Evaluate on the last 10k training images instead of test."
 )
@@ -242,6 +247,7 @@ def _settings(info, num_train):
             kd_weight=FLAGS.kd_weight,
             dkd_temperature=FLAGS.dkd_temperature,
             dkd_beta=FLAGS.dkd_beta,
+            ls_temperature=FLAGS.ls_temperature,
             ama=_ama_settings(_M.ama),
             ama_cached=_ama_settings(_M.ama_cached),
         ),

@@ -12,3 +12,7 @@ tune --methods=dkd --dkd_temperature=1 --dkd_beta=2 --tag=tune_dkd_t1_b2
 # The paper's weights: KD 9, cross-entropy 0.1 (τ 2). Our α splits a unit
 # weight, and Adam is invariant to the loss's scale, so α = 9 / 9.1.
 tune --methods=kd_ls --kd_weight=0.989 --tag=tune_kd_ls_paper
+# Standardized logits have unit spread, so τ 2 softens them as much as τ ≈ 2σ
+# of the raw teacher logits, and soft targets (τ 4) hurt KD here: lower τ.
+tune --methods=kd_ls --ls_temperature=1 --tag=tune_kd_ls_t1
+tune --methods=kd_ls --ls_temperature=0.5 --tag=tune_kd_ls_t0.5

@@ -73,6 +73,8 @@ class MethodSettings:
             split (docs/methods.md), the paper's 8 hurt our students.
         dkd_warmup_fraction: DKD's linear warm-up, as a fraction of the
             training steps (the paper: 20 of 240 epochs, 1/12).
+        ls_temperature: base temperature of KD on standardized logits
+            ("kd_ls"; the paper's is 2).
         ama: `AMASettings` of the "ama" method.
         ama_cached: `AMASettings` of the "ama_cached" method.
     """
@@ -82,6 +84,7 @@ class MethodSettings:
     dkd_temperature: float = 1.0
     dkd_beta: float = 2.0
     dkd_warmup_fraction: float = 1.0 / 12.0
+    ls_temperature: float = 2.0
     ama: AMASettings = AMASettings()
     ama_cached: AMASettings = AMASettings(
         start=("stem_out", "stage1_out", "stage2_out"),
@@ -220,13 +223,15 @@ def _hinton(s, teacher, student, train_ds, total_steps):
     return Plan([_kd(s)])
 
 
-@method("kd_ls", "KD + logit standardization, τ 2", logits_only=True)
+@method("kd_ls", "KD + logit standardization", logits_only=True)
 def _kd_standardized(s, teacher, student, train_ds, total_steps):
-    # The paper's base temperature for standardized logits is 2.
     return Plan(
         [
             losses.get(
-                "kd", temperature=2.0, weight=s.kd_weight, standardize=True
+                "kd",
+                temperature=s.ls_temperature,
+                weight=s.kd_weight,
+                standardize=True,
             )
         ]
     )

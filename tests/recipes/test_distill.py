@@ -217,7 +217,10 @@ def test_logit_methods_by_name_train_from_the_cache():
     assert (dkd.temperature, dkd.weight, dkd.beta) == (3.0, 0.7, 2.5)
     assert dkd.warmup_steps == 10  # 1/12 of the run, as in the paper
     (kd_ls,) = recipes.methods.get("kd_ls").plan(settings, None, None).losses
-    assert kd_ls.standardize and kd_ls.temperature == 2.0
+    assert kd_ls.standardize and kd_ls.temperature == 2.0  # the paper's
+    settings = dataclasses.replace(settings, ls_temperature=0.5)
+    (kd_ls,) = recipes.methods.get("kd_ls").plan(settings, None, None).losses
+    assert (kd_ls.temperature, kd_ls.weight) == (0.5, 0.7)
     logit_methods = {
         m for m in recipes.methods.names() if recipes.methods.get(m).logits_only
     }
