@@ -1,6 +1,7 @@
 """Small tensor helpers and the connector shared by the feature losses."""
 
 import keras
+import numpy as np
 from keras import layers
 from keras import ops
 
@@ -28,6 +29,24 @@ def match_spatial(x, target_hw):
             padding="valid",
         )
     return ops.image.resize(x, (th, tw), interpolation="bilinear")
+
+
+def resize_nearest(x, size):
+    """Nearest-neighbour resize of a `(batch, h, w, c)` tensor to `size`.
+
+    The same values as `ops.image.resize(x, size, interpolation="nearest")`
+    (half-pixel centres: output row `i` reads input row
+    `floor((i + 0.5) · h / size[0])`), written as two gathers, whose
+    gradient XLA compiles on every device; TensorFlow's nearest-neighbour
+    resize gradient has no XLA kernel on CPU.
+    """
+    h, w = spatial_size(x.shape)
+    th, tw = size
+    if (h, w) == (th, tw):
+        return x
+    rows = np.minimum(((np.arange(th) + 0.5) * h / th).astype("int32"), h - 1)
+    cols = np.minimum(((np.arange(tw) + 0.5) * w / tw).astype("int32"), w - 1)
+    return ops.take(ops.take(x, rows, axis=1), cols, axis=2)
 
 
 def attention_map(x, p=2):

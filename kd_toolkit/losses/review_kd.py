@@ -8,6 +8,7 @@ from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.feature_ops import match_spatial
+from kd_toolkit.losses.feature_ops import resize_nearest
 from kd_toolkit.losses.feature_ops import spatial_size
 from kd_toolkit.losses.registry import register
 from kd_toolkit.utils.validation import check_name
@@ -250,9 +251,7 @@ class _AttentionFusion(layers.Layer):
     def call(self, student_map, deeper=None, training=False):
         x = self.reduce(ops.cast(student_map, "float32"), training=training)
         if self.attention is not None and deeper is not None:
-            deeper = ops.image.resize(
-                deeper, spatial_size(x.shape), interpolation="nearest"
-            )
+            deeper = resize_nearest(deeper, spatial_size(x.shape))
             a = self.attention(ops.concatenate([x, deeper], axis=-1))
             x = a[..., 0:1] * x + a[..., 1:2] * deeper
         return self.expand(x, training=training), x

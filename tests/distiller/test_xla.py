@@ -14,6 +14,9 @@ def _net(name, filters, classes=3):
     x = keras.layers.Conv2D(filters, 3, padding="same", name="conv")(inputs)
     x = keras.layers.BatchNormalization(name="bn")(x)
     x = keras.layers.ReLU(name="feat")(x)
+    x = keras.layers.Conv2D(
+        filters, 3, strides=2, padding="same", activation="relu", name="feat2"
+    )(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.Model(
         inputs, keras.layers.Dense(classes, name="logits")(x), name=name
@@ -39,6 +42,11 @@ LOSSES = {
     "crd": lambda: [kd.losses.CRD("pool", "pool", feat_dim=8)],
     "review_kd": lambda: [
         kd.losses.ReviewKD([("feat", "feat")], warmup_steps=2)
+    ],
+    # Two levels: the deeper fused map is upsampled (8x8 from 4x4) into
+    # the shallower one's fusion, and the gradient flows back through it.
+    "review_kd_levels": lambda: [
+        kd.losses.ReviewKD([("feat", "feat"), ("feat2", "feat2")])
     ],
 }
 
