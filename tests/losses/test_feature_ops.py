@@ -10,7 +10,12 @@ from kd_toolkit.losses.feature_ops import resize_nearest
 
 @pytest.mark.parametrize(
     "size, target",
-    [((4, 4), (8, 8)), ((7, 7), (28, 28)), ((4, 6), (7, 9)), ((14, 14), (7, 7))],
+    [
+        ((4, 4), (8, 8)),
+        ((7, 7), (28, 28)),
+        ((4, 6), (7, 9)),
+        ((14, 14), (7, 7)),
+    ],
 )
 def test_resize_nearest_matches_the_nearest_resize_and_its_gradient(
     size, target
