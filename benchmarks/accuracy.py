@@ -147,6 +147,12 @@ flags.DEFINE_float(
     _M.ls_temperature,
     "Base temperature of KD on standardized logits, kd_ls (paper: 2).",
 )
+flags.DEFINE_integer(
+    "review_mid_channels",
+    _M.review_mid_channels,
+    "Channels of ReviewKD's fused maps (0: the loss's default).",
+    lower_bound=0,
+)
 flags.DEFINE_bool(
     "tune", False, "Evaluate on the last 10k training images instead of test."
 )
@@ -248,6 +254,7 @@ def _settings(info, num_train):
             dkd_temperature=FLAGS.dkd_temperature,
             dkd_beta=FLAGS.dkd_beta,
             ls_temperature=FLAGS.ls_temperature,
+            review_mid_channels=FLAGS.review_mid_channels,
             ama=_ama_settings(_M.ama),
             ama_cached=_ama_settings(_M.ama_cached),
         ),

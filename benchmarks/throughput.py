@@ -114,6 +114,12 @@ flags.DEFINE_list(
     ],
     "Registry methods also timed (no XLA), as cost over kd.",
 )
+flags.DEFINE_integer(
+    "review_mid_channels",
+    0,
+    "Channels of ReviewKD's fused maps (0: the method's default).",
+    lower_bound=0,
+)
 flags.DEFINE_bool("xla", True, "Also time every step with XLA.")
 flags.DEFINE_integer(
     "cache_draws",
@@ -159,11 +165,12 @@ def build_steps(
     loss_methods=(),
     plan_info=None,
     fold_rows=True,
+    review_mid_channels=0,
 ):
     """Returns {method: zero-arg callable running one step}. `plan_info`,
     a dict, receives each of `loss_methods`' plan info (e.g. the adapted
     teacher's MACs ratio); `fold_rows` adds the rows without batch-norm
-    folding."""
+    folding; `review_mid_channels` goes to the methods' settings."""
     rng = np.random.default_rng(0)
     shape = (batch_size,) + tuple(teacher.input_shape[1:])
     x = tf.constant(rng.random(shape, dtype="float32"))
@@ -221,7 +228,7 @@ def build_steps(
                 student_loss_weight=0.1,
                 fold_teacher_batch_norm=False,
             )
-            unfolded.compile(keras.optimizers.Adam(1e-3))
+            unfolded.compile(keras.optimizers.Adam(1e-3), jit_compile=False)
             infer_unfolded = tf.function(
                 lambda v: teacher(v, training=False), jit_compile=False
             )
@@ -248,6 +255,7 @@ def build_steps(
         # Step time does not depend on the adapters' warm-up: skip it.
         ama=dataclasses.replace(defaults.ama, warmup_steps=0),
         ama_cached=dataclasses.replace(defaults.ama_cached, warmup_steps=0),
+        review_mid_channels=review_mid_channels,
     )
     for name in loss_methods:
         method = kd.recipes.methods.get(name)
@@ -262,7 +270,7 @@ def build_steps(
             losses=plan.losses,
             student_loss_weight=0.1,
         )
-        distiller.compile(keras.optimizers.Adam(1e-3))
+        distiller.compile(keras.optimizers.Adam(1e-3), jit_compile=False)
         batch = cached_x if method.teacher_cache else x
         if method.cached_features:
             taps = feature_taps.build_view(
@@ -482,6 +490,7 @@ def main(argv):
         FLAGS.loss_methods,
         plan_info,
         FLAGS.fold_rows,
+        FLAGS.review_mid_channels,
     )
     result = summarize(
         timing.interleaved(steps, rounds, n),

@@ -9,3 +9,6 @@ tune --methods=sp --tag=tune_sp_kd
 tune --methods=pkt --tag=tune_pkt_kd
 tune --methods=crd --tag=tune_crd_kd
 tune --methods=review_kd --tag=tune_review_kd
+# ReviewKD's fusions at its default width (the deepest student map's 32
+# channels) cost more than the student itself: narrower fused maps.
+tune --methods=review_kd --review_mid_channels=8 --tag=tune_review_kd_mid8

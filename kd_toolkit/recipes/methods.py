@@ -75,6 +75,8 @@ class MethodSettings:
             training steps (the paper: 20 of 240 epochs, 1/12).
         ls_temperature: base temperature of KD on standardized logits
             ("kd_ls"; the paper's is 2).
+        review_mid_channels: channels of ReviewKD's fused maps (0: the
+            loss's default, the deepest student map's channels).
         ama: `AMASettings` of the "ama" method.
         ama_cached: `AMASettings` of the "ama_cached" method.
     """
@@ -85,6 +87,7 @@ class MethodSettings:
     dkd_beta: float = 2.0
     dkd_warmup_fraction: float = 1.0 / 12.0
     ls_temperature: float = 2.0
+    review_mid_channels: int = 0
     ama: AMASettings = AMASettings()
     ama_cached: AMASettings = AMASettings(
         start=("stem_out", "stage1_out", "stage2_out"),
@@ -330,6 +333,7 @@ def _review(s, teacher, student, train_ds, total_steps):
             losses.get(
                 "review_kd",
                 layer_pairs=pairs,
+                mid_channels=s.review_mid_channels or None,
                 warmup_steps=total_steps // 12,
             ),
         ]

@@ -271,6 +271,14 @@ def test_review_kd_method_reads_every_common_stage_with_a_warm_up():
     assert review.teacher_feature_names() == stages
     assert review.student_feature_names() == stages
     assert review.warmup_steps == 10  # 1/12 of the run, as in the paper
+    assert review.mid_channels is None  # the loss's default
+    narrow = recipes.MethodSettings(review_mid_channels=8)
+    (_, review) = (
+        recipes.methods.get("review_kd")
+        .plan(narrow, teacher, student, total_steps=120)
+        .losses
+    )
+    assert review.mid_channels == 8
 
 
 def test_ama_method_adapts_the_teacher_and_warms_it_up():
