@@ -20,10 +20,15 @@ from benchmarks import accuracy_report
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("runs_dir", "benchmarks/results/runs", "Run folders.")
-flags.DEFINE_string("prefix", "tune_kd_", "Folders of the search.")
-flags.DEFINE_string("baseline", "tune_kd_alone", "The baseline folder.")
-flags.DEFINE_string("out_dir", "benchmarks/results", "Output folder.")
+
+
+def define_flags():
+    """The command line's flags; defined only when run as a script, since
+    absl flags are global and other benchmarks share these names."""
+    flags.DEFINE_string("runs_dir", "benchmarks/results/runs", "Run folders.")
+    flags.DEFINE_string("prefix", "tune_kd_", "Folders of the search.")
+    flags.DEFINE_string("baseline", "tune_kd_alone", "The baseline folder.")
+    flags.DEFINE_string("out_dir", "benchmarks/results", "Output folder.")
 
 
 # The setting that holds each method's temperature (KD's by default), and
@@ -104,4 +109,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)
