@@ -300,23 +300,20 @@ def paired_ratio(num, den):
     The two steps of a round ran next to each other, so a slow spell of the
     machine falls on both: the per-round ratios vary less than either
     step's times. Returns the geometric mean of the per-round ratios and a
-    t interval on their logarithms (`{"mean", "low", "high", "rounds"}`),
-    or None below two rounds.
+    t interval on their logarithms (`accuracy_report.paired_ci` on the
+    rounds' log times: `{"mean", "low", "high", "rounds"}`), or None below
+    two rounds.
     """
-    logs = [math.log(a / b) for a, b in zip(num, den)]
-    if len(logs) < 2:
-        return None
-    mean = statistics.fmean(logs)
-    half = (
-        accuracy_report.t_quantile(len(logs))
-        * statistics.stdev(logs)
-        / math.sqrt(len(logs))
+    ci = accuracy_report.paired_ci(
+        dict(enumerate(map(math.log, num))), dict(enumerate(map(math.log, den)))
     )
+    if ci["low"] is None:
+        return None
     return {
-        "mean": math.exp(mean),
-        "low": math.exp(mean - half),
-        "high": math.exp(mean + half),
-        "rounds": len(logs),
+        "mean": math.exp(ci["mean"]),
+        "low": math.exp(ci["low"]),
+        "high": math.exp(ci["high"]),
+        "rounds": ci["n"],
     }
 
 

@@ -143,11 +143,13 @@ def fold_batch_norm(model, keep=()):
         that computes the same function in inference mode (up to float
         rounding). Call it with `training=False` only.
     """
+    if not is_graph_model(model):
+        return model
     pairs = foldable_pairs(model, keep)
     # Nested models (a keras.applications backbone under a new head, the
     # teachers of an ensemble) fold inside; their outputs stay the same.
     inner = {}
-    for layer in model.layers if is_graph_model(model) else ():
+    for layer in model.layers:
         if is_graph_model(layer):
             folded = fold_batch_norm(layer)
             if folded is not layer:
