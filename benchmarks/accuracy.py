@@ -23,7 +23,9 @@ Each (method, seed) run writes its own JSON under
 `benchmarks/results/runs/<tag>/` when it finishes; a rerun skips finished
 runs, so the benchmark survives interruption. The aggregation (table with
 paired 95% confidence intervals, convergence, PNG) is rebuilt from
-whatever runs exist, marking missing ones. `--tune` evaluates on a
+whatever runs exist, marking missing ones; `--readme=README.md` also
+writes the table into README's Results (between the `<!-- results:<tag>
+-->` lines), which `run_v2.sh` does after each run. `--tune` evaluates on a
 validation split (the last 10k training images; students train on the
 first 50k), never the test set.
 
@@ -170,6 +172,13 @@ flags.DEFINE_string(
     "benchmarks/results",
     "Aggregated table, JSON and PNG: <out_dir>/accuracy_<tag>.*",
 )
+flags.DEFINE_string(
+    "readme",
+    "",
+    "Also write the table into this file (README.md) between its "
+    "`<!-- results:<tag> -->` and `<!-- /results:<tag> -->` lines "
+    "(empty: only <out_dir>).",
+)
 flags.DEFINE_bool(
     "aggregate_only", False, "Only rebuild the table from the finished runs."
 )
@@ -306,6 +315,9 @@ def aggregate(run_dir, meta):
     paths = accuracy_report.write(
         result, FLAGS.out_dir, f"accuracy_{FLAGS.tag}"
     )
+    if FLAGS.readme:
+        accuracy_report.update_readme(FLAGS.readme, result)
+        paths.append(FLAGS.readme)
     print("wrote " + ", ".join(paths))
     return result
 
@@ -316,6 +328,15 @@ def main(argv):
     if FLAGS.threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
+    if FLAGS.readme:
+        if FLAGS.tune:
+            raise app.UsageError(
+                "--readme takes the test-set table; --tune runs are "
+                "summarised by benchmarks.tune_summary. Received: "
+                f"readme={FLAGS.readme!r}, tune=True"
+            )
+        # Before any run: a README without the table's markers fails now.
+        accuracy_report.readme_with(FLAGS.readme, FLAGS.tag, "")
     unknown = sorted(set(FLAGS.methods) - set(am.METHOD_NAMES))
     if unknown:
         raise app.UsageError(

@@ -188,16 +188,21 @@ def _ci_text(ci):
     )
 
 
-def to_markdown(result):
-    """The Results table: one row per method, missing runs marked."""
+def to_markdown(result, readme=False):
+    """The Results table: one row per method, missing runs marked.
+
+    With `readme=True`, the block README's Results shows: no protocol
+    description (README gives it) and no seconds per epoch (runs from
+    different machines and loads; README's Speed section has the
+    interleaved ratios).
+    """
     meta, summary = result["meta"], result["summary"]
-    lines = [
-        meta["description"],
-        "",
+    lines = [] if readme else [meta["description"], ""]
+    lines += [
         "| method | seeds | top-1 % (mean ± std) | Δ vs alone, 95% CI "
         "| Δ vs KD, 95% CI | test CE (Δ vs alone) | epochs to alone's "
-        "final acc. | s/epoch |",
-        "|---|---|---|---|---|---|---|---|",
+        "final acc." + (" |" if readme else " | s/epoch |"),
+        "|---|---|---|---|---|---|---|" + ("" if readme else "---|"),
     ]
     for method, entry in summary["methods"].items():
         want = HEADLINE_SEEDS if method in HEADLINE else OTHER_SEEDS
@@ -222,8 +227,8 @@ def to_markdown(result):
             f"| {LABELS.get(method, method)} | {seeds_text} | "
             f"{100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} | "
             f"{_ci_text(entry.get('vs_alone'))} | "
-            f"{_ci_text(entry.get('vs_kd'))} | {ce_text} | {conv_text} | "
-            f"{entry['seconds_per_epoch']['mean']:.1f} |"
+            f"{_ci_text(entry.get('vs_kd'))} | {ce_text} | {conv_text} |"
+            + ("" if readme else f" {entry['seconds_per_epoch']['mean']:.1f} |")
         )
     missing = [
         m for m in meta.get("methods", []) if m not in summary["methods"]
@@ -242,9 +247,61 @@ def to_markdown(result):
         "a 95% CI that excludes 0.",
         "",
         f"Command: `{meta['command']}`",
-        "",
     ]
+    if not readme:
+        lines.append("")
     return "\n".join(lines)
+
+
+def readme_markers(tag):
+    """The two lines that enclose protocol `tag`'s table in README."""
+    return f"<!-- results:{tag} -->", f"<!-- /results:{tag} -->"
+
+
+def replace_block(text, tag, block):
+    """`text` with the lines between `readme_markers(tag)` replaced by
+    `block`.
+
+    Raises:
+        ValueError: if the markers are missing, repeated or out of order.
+    """
+    begin, end = readme_markers(tag)
+    lines = text.split("\n")
+    starts = [i for i, line in enumerate(lines) if line.strip() == begin]
+    ends = [i for i, line in enumerate(lines) if line.strip() == end]
+    if len(starts) != 1 or len(ends) != 1 or starts[0] > ends[0]:
+        raise ValueError(
+            f"Expected one `{begin}` line followed by one `{end}` line, "
+            "which enclose the table to replace. Received: "
+            f"{len(starts)} and {len(ends)} such lines"
+            + (" in the wrong order" if starts and ends else "")
+        )
+    return "\n".join(
+        lines[: starts[0] + 1] + block.split("\n") + lines[ends[0] :]
+    )
+
+
+def update_readme(path, result):
+    """Rewrites the block of `result`'s protocol in the file `path` (README
+    Results) with `to_markdown(result, readme=True)`, atomically.
+
+    Raises:
+        ValueError: naming `path` if its markers are missing, repeated or
+            out of order.
+    """
+    block = to_markdown(result, readme=True)
+    text = readme_with(path, result["meta"]["tag"], block)
+    atomic_write_texts({str(path): text}, overwrite=True)
+
+
+def readme_with(path, tag, block):
+    """The text of the file `path` with protocol `tag`'s block replaced by
+    `block` (`replace_block`), the error naming `path`."""
+    text = pathlib.Path(path).read_text("utf-8")
+    try:
+        return replace_block(text, tag, block)
+    except ValueError as err:
+        raise ValueError(f"{err} in readme={str(path)!r}") from None
 
 
 def plot(result, path):

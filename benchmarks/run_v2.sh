@@ -6,7 +6,8 @@
 # and the fast one), then the 3-seed rows (every other method of the
 # registry, and Keras's default string). Every (method, seed) is one
 # resumable run file; rerun this script to continue after a stop. After
-# each run the table is rebuilt from every run so far.
+# each run the table (benchmarks/results/accuracy_v2.* and the block of
+# README's Results) is rebuilt from every run so far.
 #
 # JOBS=2 runs two (method, seed) runs at a time, each on one thread
 # (--threads=1): on a 2-core machine that finishes more runs per hour than
@@ -25,6 +26,9 @@ for arg in "${EXTRA[@]}"; do
   if [[ "$arg" == --runs_dir=* ]]; then RUNS_ROOT="${arg#--runs_dir=}"; fi
 done
 RUNS="$RUNS_ROOT/v2"
+# README's table shows the repository's runs only.
+README=()
+[[ "$RUNS_ROOT" == benchmarks/results/runs ]] && README=(--readme=README.md)
 ALL=alone,kd,dkd,keras_fair,ama,ama_cached,kd_ls,keras_default,fitnets,at,rkd,sp,pkt,crd,review_kd
 # DKD at the setting the validation search picked (tune_dkd_t1_b2: τ 1, β 2).
 DKD=(--dkd_temperature=1 --dkd_beta=2)
@@ -63,7 +67,7 @@ worker() {
     [[ -e "$RUNS/$method-seed$seed.json" ]] && continue
     mkdir "$CLAIMS/$method-$seed" 2> /dev/null || continue
     bench --methods="$method" --seeds="$seed"
-    bench --aggregate_only --methods="$ALL"
+    bench --aggregate_only --methods="$ALL" "${README[@]}"
   done
 }
 for ((j = 0; j < JOBS; j++)); do worker & done

@@ -118,7 +118,75 @@ def test_missing_runs_are_marked(tmp_path):
     assert "No finished runs yet: AMA + KD" in table
 
 
-def _quick(tmp_path):
+def _result(tmp_path, tag="v2"):
+    _write(
+        tmp_path,
+        [
+            _row("alone", 0, 0.80),
+            _row("alone", 1, 0.82),
+            _row("kd", 0, 0.81),
+            _row("kd", 1, 0.84),
+        ],
+    )
+    return {
+        "meta": {"description": "d", "command": "c", "tag": tag},
+        "summary": accuracy_report.summarize(
+            accuracy_report.load_runs(tmp_path)
+        ),
+    }
+
+
+def test_readme_block_is_replaced_and_nothing_else(tmp_path):
+    result = _result(tmp_path / "runs")
+    readme = tmp_path / "README.md"
+    readme.write_text(
+        "# Title\n\n<!-- results:v2 -->\nold table\n<!-- /results:v2 -->\n"
+        "\nprose\n<!-- results:v1 -->\nv1 table\n<!-- /results:v1 -->\n"
+    )
+    accuracy_report.update_readme(readme, result)
+    text = readme.read_text()
+    before, rest = text.split("<!-- results:v2 -->\n")
+    block, after = rest.split("<!-- /results:v2 -->\n")
+    assert before == "# Title\n\n"
+    assert (
+        after
+        == "\nprose\n<!-- results:v1 -->\nv1 table\n<!-- /results:v1 -->\n"
+    )
+    assert "old table" not in block
+    # KD gains +1 and +2 points on the two seeds: mean +1.50, and the
+    # readme table leaves out the description and the seconds per epoch.
+    assert block.startswith("| method | seeds |")
+    assert "| Hinton KD (kd_toolkit, teacher-output cache) | 2 (of 5" in block
+    assert "| 82.50 ± 2.12 | +1.50 [" in block
+    assert "s/epoch" not in block and "\nd\n" not in block
+    # Writing again gives the same file.
+    accuracy_report.update_readme(readme, result)
+    assert readme.read_text() == text
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("no markers\n", "0 and 0 such lines"),
+        ("<!-- /results:v2 -->\n<!-- results:v2 -->\n", "wrong order"),
+        (
+            "<!-- results:v2 -->\n<!-- results:v2 -->\n<!-- /results:v2 -->\n",
+            "2 and 1 such lines",
+        ),
+    ],
+)
+def test_readme_without_one_block_is_refused_untouched(tmp_path, text, found):
+    result = _result(tmp_path / "runs")
+    readme = tmp_path / "README.md"
+    readme.write_text(text)
+    with pytest.raises(ValueError, match=found) as err:
+        accuracy_report.update_readme(readme, result)
+    assert "<!-- results:v2 -->" in str(err.value)
+    assert f"readme={str(readme)!r}" in str(err.value)
+    assert readme.read_text() == text
+
+
+def _quick(tmp_path, *extra):
     return subprocess.run(
         [
             sys.executable,
@@ -128,6 +196,7 @@ def _quick(tmp_path):
             f"--runs_dir={tmp_path / 'runs'}",
             f"--out_dir={tmp_path / 'out'}",
             f"--cache_dir={tmp_path / 'cache'}",
+            *extra,
         ],
         capture_output=True,
         text=True,
@@ -138,8 +207,11 @@ def _quick(tmp_path):
 
 @pytest.mark.slow
 def test_quick_mode_runs_skips_finished_runs_and_aggregates(tmp_path):
-    first = _quick(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text("<!-- results:quick -->\n<!-- /results:quick -->\n")
+    first = _quick(tmp_path, f"--readme={readme}")
     assert first.returncode == 0, first.stderr[-3000:]
+    assert "| student alone | 1 (of 5: runs missing) |" in readme.read_text()
     runs = sorted((tmp_path / "runs" / "quick").glob("*.json"))
     assert [p.name for p in runs] == ["alone-seed0.json", "kd-seed0.json"]
     for path in runs:
