@@ -273,6 +273,12 @@ def _settings(info, num_train):
 def _description(meta):
     s = meta["settings"]
     width = f" width {s['student_width']}" if s["student_width"] else ""
+    # The temperatures of the methods that have their own.
+    own = ""
+    if "dkd" in meta.get("methods", ()):
+        own += f", DKD τ = {s['dkd_temperature']}, β = {s['dkd_beta']}"
+    if "kd_ls" in meta.get("methods", ()):
+        own += f", KD + logit standardization τ = {s['ls_temperature']}"
     return (
         f"Protocol `{meta['tag']}`: Fashion-MNIST, evaluated on the "
         f"{meta['evaluation']}. Teacher `{meta['teacher']}` (shipped, top-1 "
@@ -281,7 +287,7 @@ def _description(meta):
         f"images with pad-crop-flip views shared by teacher and student "
         f"({meta['cache_draws']} cached views per image), Adam "
         f"{s['learning_rate']} cosine, batch {FLAGS.batch_size}, KD τ = "
-        f"{s['temperature']}, α = {s['kd_weight']}. Runs: "
+        f"{s['temperature']}, α = {s['kd_weight']}{own}. Runs: "
         f"{meta.get('run_machines') or _machine(meta)}."
     )
 
