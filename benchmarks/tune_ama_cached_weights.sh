@@ -8,8 +8,9 @@
 #       --baseline=tune_kd_alone
 # Usage: PYTHON=.venv/bin/python bash benchmarks/tune_ama_cached_weights.sh \
 #     [--threads=1]
+EXTRA=("$@")
 source "$(dirname "$0")/tune_protocol.sh"
-cached() { tune --methods=ama_cached "$@"; }
+cached() { tune --methods=ama_cached "$@" "${EXTRA[@]}"; }
 cached --ama_map_weight=0.3 --tag=tune_ama_cached_map0.3
 cached --ama_map_weight=3 --tag=tune_ama_cached_map3
 cached --ama_gamma=0 --tag=tune_ama_cached_gamma0
