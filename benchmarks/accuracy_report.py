@@ -269,12 +269,16 @@ def replace_block(text, tag, block):
     lines = text.split("\n")
     starts = [i for i, line in enumerate(lines) if line.strip() == begin]
     ends = [i for i, line in enumerate(lines) if line.strip() == end]
-    if len(starts) != 1 or len(ends) != 1 or starts[0] > ends[0]:
+    if len(starts) != 1 or len(ends) != 1:
+        found = f"{len(starts)} and {len(ends)} such lines"
+    elif starts[0] > ends[0]:
+        found = "the two lines in the wrong order"
+    else:
+        found = None
+    if found:
         raise ValueError(
             f"Expected one `{begin}` line followed by one `{end}` line, "
-            "which enclose the table to replace. Received: "
-            f"{len(starts)} and {len(ends)} such lines"
-            + (" in the wrong order" if starts and ends else "")
+            f"which enclose the table to replace. Received: {found}"
         )
     return "\n".join(
         lines[: starts[0] + 1] + block.split("\n") + lines[ends[0] :]

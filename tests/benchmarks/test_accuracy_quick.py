@@ -167,11 +167,14 @@ def test_readme_block_is_replaced_and_nothing_else(tmp_path):
 @pytest.mark.parametrize(
     "text, found",
     [
-        ("no markers\n", "0 and 0 such lines"),
-        ("<!-- /results:v2 -->\n<!-- results:v2 -->\n", "wrong order"),
+        ("no markers\n", "Received: 0 and 0 such lines in readme="),
+        (
+            "<!-- /results:v2 -->\n<!-- results:v2 -->\n",
+            "Received: the two lines in the wrong order",
+        ),
         (
             "<!-- results:v2 -->\n<!-- results:v2 -->\n<!-- /results:v2 -->\n",
-            "2 and 1 such lines",
+            "Received: 2 and 1 such lines in readme=",
         ),
     ],
 )
