@@ -144,6 +144,7 @@ def summarize(runs):
             entry["vs_alone"] = paired_ci(
                 acc, {s: r["test_accuracy"] for s, r in alone.items()}
             )
+            entry["vs_alone_per_epoch"] = _paired_curves(runs[method], alone)
             alone_ce = statistics.fmean(r["test_ce"] for r in alone.values())
             entry["test_ce_change_vs_alone"] = (
                 entry["test_ce"]["mean"] / alone_ce - 1.0
@@ -169,6 +170,25 @@ def summarize(runs):
         if conv and conv["epochs"] and alone_epochs:
             conv["epochs_ratio_vs_alone"] = conv["epochs"] / alone_epochs
     return {"target_accuracy": target, "methods": summary}
+
+
+def _paired_curves(runs, baseline):
+    """`paired_ci` of the held-out accuracy after each epoch, over the seeds
+    both have (epochs up to the shorter of their curves)."""
+    seeds = sorted(set(runs) & set(baseline))
+    if not seeds:
+        return []
+    epochs = min(
+        len(r["accuracy_per_epoch"])
+        for r in [runs[s] for s in seeds] + [baseline[s] for s in seeds]
+    )
+    return [
+        paired_ci(
+            {s: runs[s]["accuracy_per_epoch"][e] for s in seeds},
+            {s: baseline[s]["accuracy_per_epoch"][e] for s in seeds},
+        )
+        for e in range(epochs)
+    ]
 
 
 def _order(method):
@@ -309,14 +329,17 @@ def readme_with(path, tag, block):
 
 
 def plot(result, path):
-    """Test accuracy per epoch, mean over seeds with a ± std band."""
+    """Two panels: the held-out accuracy per epoch (mean over seeds with a
+    ± std band), and each method's paired difference to the student alone
+    over the second half of the epochs (mean over the seeds both have,
+    with its 95% CI band)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, (ax, ax_delta) = plt.subplots(1, 2, figsize=(12, 6))
     for method, entry in result["summary"]["methods"].items():
         curve = entry["accuracy_per_epoch"]
         epochs = range(1, len(curve) + 1)
@@ -336,16 +359,50 @@ def plot(result, path):
             color=line.get_color(),
             alpha=0.15,
         )
+        # The second half of training: early epochs swing by points, and
+        # their intervals would hide the final differences.
+        delta = entry.get("vs_alone_per_epoch") or []
+        first = len(delta) // 2
+        delta = delta[first:]
+        if delta:
+            epochs = range(first + 1, first + len(delta) + 1)
+            ax_delta.plot(
+                epochs,
+                [100 * d["mean"] for d in delta],
+                marker="o",
+                markersize=2,
+                color=line.get_color(),
+            )
+            if all(d["low"] is not None for d in delta):
+                ax_delta.fill_between(
+                    epochs,
+                    [100 * d["low"] for d in delta],
+                    [100 * d["high"] for d in delta],
+                    color=line.get_color(),
+                    alpha=0.15,
+                )
     teacher = result["meta"].get("teacher_accuracy")
     if teacher:
         ax.axhline(100 * teacher, color="gray", linestyle="--", label="teacher")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("test top-1 % (mean ± std over seeds)")
-    ax.set_title("Fashion-MNIST student accuracy per epoch")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    ax_delta.axhline(0.0, color="gray", linewidth=1)
+    for a in (ax, ax_delta):
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.set_xlabel("epoch")
+        a.grid(alpha=0.3)
+    ax.set_ylabel("held-out top-1 % (mean ± std over seeds)")
+    ax.set_title("Student accuracy per epoch")
+    ax_delta.set_ylabel("Δ vs student alone, points (paired; 95% CI)")
+    ax_delta.set_title(
+        "Paired difference to the student alone, second half of training"
+    )
+    fig.legend(
+        *ax.get_legend_handles_labels(),
+        loc="lower center",
+        ncol=2,
+        fontsize=7,
+    )
+    rows = -(-len(ax.get_legend_handles_labels()[1]) // 2)
+    fig.tight_layout(rect=(0, 0.045 * rows, 1, 1))
     tmp = str(path) + ".tmp.png"
     fig.savefig(tmp, dpi=110)
     plt.close(fig)

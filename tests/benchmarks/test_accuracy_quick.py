@@ -101,6 +101,40 @@ def test_convergence_counts_epochs_and_seconds(tmp_path):
     assert kd["epochs_ratio_vs_alone"] == pytest.approx(2 / 3)
 
 
+def test_paired_difference_per_epoch(tmp_path):
+    _write(
+        tmp_path,
+        [
+            _row("alone", 0, 0.80, curve=[0.5, 0.7, 0.8]),
+            _row("alone", 1, 0.80, curve=[0.6, 0.75, 0.8]),
+            _row("kd", 0, 0.85, curve=[0.7, 0.81, 0.85]),
+            _row("kd", 1, 0.79, curve=[0.6, 0.7, 0.79]),
+            # A shorter curve: only its epochs are compared.
+            _row("at", 0, 0.9, curve=[0.4, 0.9]),
+        ],
+    )
+    methods = accuracy_report.summarize(accuracy_report.load_runs(tmp_path))[
+        "methods"
+    ]
+    kd = methods["kd"]["vs_alone_per_epoch"]
+    # Per-seed differences: epoch 1 +0.20 and 0; epoch 2 +0.11 and −0.05;
+    # epoch 3 +0.05 and −0.01.
+    assert [d["n"] for d in kd] == [2, 2, 2]
+    assert [d["mean"] for d in kd] == pytest.approx([0.1, 0.03, 0.02])
+    assert kd[0]["low"] < 0 < kd[0]["high"]
+    at = methods["at"]["vs_alone_per_epoch"]
+    assert [d["mean"] for d in at] == pytest.approx([-0.1, 0.2])
+    assert at[0]["n"] == 1 and at[0]["low"] is None
+    assert "vs_alone_per_epoch" not in methods["alone"]
+    # Both panels draw, with and without intervals.
+    png = tmp_path / "accuracy.png"
+    accuracy_report.plot(
+        {"meta": {"teacher_accuracy": 0.9}, "summary": {"methods": methods}},
+        png,
+    )
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_missing_runs_are_marked(tmp_path):
     _write(tmp_path, [_row("alone", 0, 0.8), _row("kd", 0, 0.81)])
     result = {
