@@ -273,12 +273,15 @@ def _settings(info, num_train):
 def _description(meta):
     s = meta["settings"]
     width = f" width {s['student_width']}" if s["student_width"] else ""
-    # The temperatures of the methods that have their own.
-    own = ""
-    if "dkd" in meta.get("methods", ()):
-        own += f", DKD τ = {s['dkd_temperature']}, β = {s['dkd_beta']}"
-    if "kd_ls" in meta.get("methods", ()):
-        own += f", KD + logit standardization τ = {s['ls_temperature']}"
+    # The temperatures of the methods that have their own, and DKD's β.
+    methods = meta.get("methods", ())
+    own = "".join(
+        f", {m} τ = {accuracy_report.temperature(m, s)}"
+        for m in accuracy_report.TEMPERATURE_SETTING
+        if m in methods
+    )
+    if "dkd" in methods:
+        own += f", dkd β = {s['dkd_beta']}"
     return (
         f"Protocol `{meta['tag']}`: Fashion-MNIST, evaluated on the "
         f"{meta['evaluation']}. Teacher `{meta['teacher']}` (shipped, top-1 "

@@ -32,6 +32,19 @@ LABELS = {
 # setting of the validation search, and the fast one (benchmarks/run_v2.sh).
 HEADLINE = ("alone", "kd", "keras_fair", "ama_cached")
 HEADLINE_SEEDS, OTHER_SEEDS = 5, 3
+# The setting that holds each method's temperature, for the methods with
+# their own (the others run at KD's `temperature`), and its value for run
+# files written before the setting existed.
+TEMPERATURE_SETTING = {
+    "dkd": ("dkd_temperature", None),  # not recorded before: "-"
+    "kd_ls": ("ls_temperature", 2.0),  # fixed at 2 until it was a setting
+}
+
+
+def temperature(method, settings):
+    """The temperature `method` ran at, from a run file's settings."""
+    key, before = TEMPERATURE_SETTING.get(method, ("temperature", None))
+    return settings.get(key, before)
 
 
 def load_runs(run_dir):
@@ -395,13 +408,9 @@ def plot(result, path):
     ax_delta.set_title(
         "Paired difference to the student alone, second half of training"
     )
-    fig.legend(
-        *ax.get_legend_handles_labels(),
-        loc="lower center",
-        ncol=2,
-        fontsize=7,
-    )
-    rows = -(-len(ax.get_legend_handles_labels()[1]) // 2)
+    handles, labels = ax.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=7)
+    rows = -(-len(labels) // 2)
     fig.tight_layout(rect=(0, 0.045 * rows, 1, 1))
     tmp = str(path) + ".tmp.png"
     fig.savefig(tmp, dpi=110)

@@ -31,20 +31,6 @@ def define_flags():
     flags.DEFINE_string("out_dir", "benchmarks/results", "Output folder.")
 
 
-# The setting that holds each method's temperature (KD's by default), and
-# its value for run files written before the setting existed.
-_TEMPERATURE_SETTING = {
-    "dkd": ("dkd_temperature", None),  # not recorded before: "-"
-    "kd_ls": ("ls_temperature", 2.0),  # fixed at 2 until it was a setting
-}
-
-
-def temperature(method, settings):
-    """The temperature `method` ran at, from a run file's settings."""
-    key, before = _TEMPERATURE_SETTING.get(method, ("temperature", None))
-    return settings.get(key, before)
-
-
 def search_table(runs_dir, prefix, baseline):
     """`(rows, markdown)`: each setting's mean and paired Δ vs the baseline."""
     root = pathlib.Path(runs_dir)
@@ -65,7 +51,9 @@ def search_table(runs_dir, prefix, baseline):
                 {
                     "setting": folder.name.removeprefix(prefix),
                     "method": method,
-                    "temperature": temperature(method, settings),
+                    "temperature": accuracy_report.temperature(
+                        method, settings
+                    ),
                     "kd_weight": settings.get("kd_weight"),
                     "seeds": sorted(acc),
                     "mean": statistics.fmean(acc.values()),
