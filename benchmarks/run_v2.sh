@@ -46,8 +46,8 @@ for seed in 0 1 2 3 4; do QUEUE+=("alone $seed" "kd $seed"); done
 # counts.
 for seed in 0 1 2 3 4; do QUEUE+=("keras_fair $seed" "ama_cached $seed"); done
 # The 3-seed rows, method by method so that each stop leaves whole rows
-# with confidence intervals: first the two that issue 11's target names
-# (DKD and KD + logit standardization, both from the cache), then the
+# with confidence intervals: first DKD and KD + logit standardization
+# (both from the cache; their target is to match KD), then the
 # three rows protocol v2 still lacks (Keras's default string, FitNets +
 # KD, AT + KD: these run the teacher every step), then the other methods
 # that train from the cache (logits and the pooled embedding) at about
