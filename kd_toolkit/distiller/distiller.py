@@ -10,6 +10,7 @@ from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import feature_taps
+from kd_toolkit.distiller import fingerprint
 from kd_toolkit.distiller import input_check
 from kd_toolkit.distiller import label_check
 from kd_toolkit.distiller import teacher_cache
@@ -273,6 +274,8 @@ class Distiller(keras.Model):
             callbacks.append(StopOnNonFiniteLoss())
         input_check.check_inputs(x, y, self)
         x, y = self._checked_labels(x, y, "y")
+        label_check.check_array_weights(kwargs.get("sample_weight"))
+        label_check.check_class_weight(kwargs.get("class_weight"))
         if isinstance(validation_data, tf.data.Dataset):
             validation_data, _ = self._checked_labels(
                 validation_data, None, "validation labels"
@@ -284,6 +287,10 @@ class Distiller(keras.Model):
             label_check.check_array_labels(
                 validation_data[1], self.num_classes, "validation_data[1]"
             )
+            if len(validation_data) == 3:
+                label_check.check_array_weights(
+                    validation_data[2], "validation_data[2]"
+                )
         if self.check_teacher and validation_data is not None:
             teacher_check.warn_if_near_chance(self, validation_data)
         initial_epoch = kwargs.get("initial_epoch", 0)
@@ -567,6 +574,30 @@ class Distiller(keras.Model):
             logs = {k: ops.reshape(v, (1,)) for k, v in logs.items()}
         return logs
 
+    def backup_fingerprint(self):
+        """What a `BackupAndRestore` backup of this run must match.
+
+        A backup holds the teacher's weights too: restoring one made for
+        another teacher would silently distil from the old one. The
+        fingerprint names what makes two runs the same: the teacher's
+        frozen weights, the student's architecture and the losses.
+
+        Returns:
+            A dict of str digests, `{"teacher", "student", "losses"}`.
+        """
+        return {
+            "teacher": fingerprint.weights_digest(
+                fingerprint.frozen_weights(self.teacher)
+            ),
+            "student": fingerprint.architecture_digest(self.student),
+            "losses": fingerprint.config_digest(
+                [
+                    [type(loss).__name__, loss.get_config()]
+                    for loss in self.distillation_losses
+                ]
+            ),
+        }
+
     # -- serialization --------------------------------------------------
     def get_config(self):
         return {
@@ -649,6 +680,23 @@ def _check_models(teacher, student):
                 f"{role}.outputs[0]). Received: {role} '{model.name}' with "
                 f"{len(names)} outputs {names}"
             )
+    if teacher is student:
+        raise ValueError(
+            "`teacher` and `student` must be two models: the same object "
+            "passed as both would have nothing to learn (the teacher is "
+            "frozen, so the student would not train either). Build a new "
+            "student, e.g. with keras.models.clone_model(teacher). "
+            f"Received: teacher=student={teacher.name!r}"
+        )
+    teacher_vars = {id(v) for v in teacher.weights}
+    shared = [v.path for v in student.weights if id(v) in teacher_vars]
+    if shared:
+        raise ValueError(
+            "`student` shares weights with `teacher`: training the student "
+            "would change the frozen teacher. Build the student with its own "
+            "layers (e.g. keras.models.clone_model). Received: "
+            f"{len(shared)} shared weights, e.g. {shared[:3]}"
+        )
     t_in, s_in = _input_shape(teacher), _input_shape(student)
     if t_in is not None and s_in is not None and not _compatible(t_in, s_in):
         raise ValueError(

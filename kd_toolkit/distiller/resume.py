@@ -7,6 +7,7 @@ import pathlib
 import keras
 from keras.src.backend.tensorflow.trainer import TFEpochIterator
 
+from kd_toolkit.distiller import fingerprint
 from kd_toolkit.utils.atomic_io import atomic_save_weights
 from kd_toolkit.utils.atomic_io import atomic_write_text
 
@@ -92,9 +93,9 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             is no backup.
         """
         path = pathlib.Path(self._training_metadata_path)
-        if not path.exists():
+        meta = _read_metadata(path, self.backup_dir)
+        if meta is None:
             return 0, 0
-        meta = json.loads(path.read_text())
         return int(meta["epoch"]), int(meta.get("batches_done", 0))
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -113,12 +114,29 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
         self._batches_done = 0
         super().on_epoch_end(epoch, logs)
 
+    def on_train_begin(self, logs=None):
+        # Taken before the backup is restored: what the user passed in.
+        self._fingerprint = run_fingerprint(self.model)
+        super().on_train_begin(logs)
+
     def _load_model(self):
-        super()._load_model()
         path = pathlib.Path(self._training_metadata_path)
-        if not path.exists():
+        meta = _read_metadata(path, self.backup_dir)
+        if meta is not None and "fingerprint" in meta:
+            _check_fingerprint(meta["fingerprint"], self._fingerprint, self)
+        try:
+            super()._load_model()
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise ValueError(
+                f"The backup in {self.backup_dir!r} cannot be restored into "
+                f"this model ({type(error).__name__}: {str(error)[:200]}): "
+                "it is truncated, or was made for another model. Delete the "
+                "directory to start over, or run the model it was made "
+                f"for. Received: backup_dir={self.backup_dir!r}"
+            ) from error
+        if meta is None:
             return
-        saved = json.loads(path.read_text()).get("iterations")
+        saved = meta.get("iterations")
         restored = int(self.model.optimizer.iterations.numpy())
         if saved is not None and saved != restored:
             raise ValueError(
@@ -138,10 +156,66 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
             "batch": self._last_batch_seen,
             "batches_done": self._batches_done,
             "iterations": int(self.model.optimizer.iterations.numpy()),
+            "fingerprint": self._fingerprint,
         }
         atomic_write_text(
             self._training_metadata_path, json.dumps(meta), overwrite=True
         )
+
+
+def run_fingerprint(model):
+    """What a backup of `model`'s run must match: for a `Distiller`, its
+    `backup_fingerprint()` (teacher weights, student architecture, losses);
+    for another model, its architecture."""
+    from kd_toolkit.distiller.distiller import Distiller
+
+    if isinstance(model, Distiller):
+        return model.backup_fingerprint()
+    return {"model": fingerprint.architecture_digest(model)}
+
+
+_WHAT = {
+    "teacher": "the teacher's weights differ (another teacher, or the same "
+    "one retrained): resuming would load the backup's teacher into this run",
+    "student": "the student's architecture differs",
+    "losses": "the distillation losses or their settings differ",
+    "model": "the model's architecture differs",
+}
+
+
+def _check_fingerprint(saved, current, callback):
+    """Refuses a backup whose fingerprint differs from this run's."""
+    diffs = [
+        f"{_WHAT.get(k, k)} (backup {str(saved.get(k))[:12]}, this run "
+        f"{str(current.get(k))[:12]})"
+        for k in sorted(set(saved) | set(current))
+        if saved.get(k) != current.get(k)
+    ]
+    if diffs:
+        raise ValueError(
+            f"The backup in {callback.backup_dir!r} was made for another "
+            f"run: {'; '.join(diffs)}. Delete the directory to start over, "
+            "or resume with the models and losses it was made for. "
+            f"Received: backup_dir={callback.backup_dir!r}"
+        )
+
+
+def _read_metadata(path, backup_dir):
+    """The backup's metadata, or None without one; unreadable metadata is
+    a clear error."""
+    if not path.exists():
+        return None
+    try:
+        meta = json.loads(path.read_text())
+        int(meta["epoch"])
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        raise ValueError(
+            f"The backup in {backup_dir!r} has unreadable metadata "
+            f"({path.name}: {type(error).__name__}): it is truncated or not "
+            "a kd_toolkit backup. Delete the directory to start over. "
+            f"Received: backup_dir={backup_dir!r}"
+        ) from error
+    return meta
 
 
 def replay_epochs(model, dataset, epochs):

@@ -178,3 +178,111 @@ def test_a_good_teacher_is_not_warned_about(recwarn):
     quiet.compile("adam")
     quiet.fit(x, y, epochs=1, verbose=0, validation_data=(x, y))
     assert not [w for w in recwarn if "teacher's top-1" in str(w.message)]
+
+
+def test_the_same_model_as_teacher_and_student_is_refused():
+    model = _net("m", 4)
+    with pytest.raises(
+        ValueError, match=r"must be two models.*Received: teacher=student='m'"
+    ):
+        kd.Distiller(model, model)
+
+
+def test_a_student_sharing_the_teachers_weights_is_refused():
+    teacher = _net("t", 4)
+    student = keras.Model(teacher.inputs, teacher.outputs, name="s")
+    with pytest.raises(ValueError, match=r"shares weights with `teacher`"):
+        kd.Distiller(teacher, student)
+
+
+def _fit_arrays(distiller, y, **kwargs):
+    x, _ = _data(len(y))
+    distiller.fit(x, y, epochs=1, verbose=0, **kwargs)
+
+
+def _fit_dataset(distiller, y, weights=None):
+    x, _ = _data(len(y))
+    parts = (x, y) if weights is None else (x, y, weights)
+    distiller.fit(
+        tf.data.Dataset.from_tensor_slices(parts).batch(8),
+        epochs=1,
+        verbose=0,
+    )
+
+
+_N = 16
+_GOOD = np.arange(_N) % 3
+_FRACTIONAL = _GOOD.astype("float32") + np.where(np.arange(_N) == 5, 0.7, 0)
+_NEGATIVE_WEIGHTS = np.where(np.arange(_N) == 2, -1.0, 1.0).astype("float32")
+
+# (id, how the bad input reaches fit, expected message)
+_BAD_FIT_INPUTS = [
+    (
+        "float class id, arrays",
+        lambda d: _fit_arrays(d, _FRACTIONAL),
+        r"whole numbers\. Received: y\[5\]=2\.7",
+    ),
+    (
+        "float class id, dataset",
+        lambda d: _fit_dataset(d, _FRACTIONAL),
+        r"class ids must be whole numbers",
+    ),
+    (
+        "string labels, arrays",
+        lambda d: _fit_arrays(d, np.array(["cat", "dog"] * (_N // 2))),
+        r"map class names to ids first\. Received: y of dtype <U3 "
+        r"\(first label 'cat'\)",
+    ),
+    (
+        "string labels, dataset",
+        lambda d: _fit_dataset(d, np.array(["cat", "dog"] * (_N // 2))),
+        r"Received: labels of dtype string",
+    ),
+    (
+        "one-hot of the wrong width, arrays",
+        lambda d: _fit_arrays(d, keras.utils.to_categorical(_GOOD % 3, 4)),
+        r"Received: y of shape \(16, 4\): rows of length 4, not 3",
+    ),
+    (
+        "one-hot of the wrong width, dataset",
+        lambda d: _fit_dataset(d, keras.utils.to_categorical(_GOOD % 3, 4)),
+        r"Received: labels of shape \(None, 4\).*rows of length 4, not 3",
+    ),
+    (
+        "label out of range, arrays",
+        lambda d: _fit_arrays(d, _GOOD + 1),
+        r"\[0, 3\).*Received: y\[2\]=3",
+    ),
+    (
+        "negative sample weight, arrays",
+        lambda d: _fit_arrays(d, _GOOD, sample_weight=_NEGATIVE_WEIGHTS),
+        r"`sample_weight` must be finite and >= 0.*"
+        r"Received: sample_weight\[2\]=-1\.0",
+    ),
+    (
+        "negative sample weight, dataset",
+        lambda d: _fit_dataset(d, _GOOD, weights=_NEGATIVE_WEIGHTS),
+        r"`sample_weight` must be finite and >= 0",
+    ),
+    (
+        "negative class weight",
+        lambda d: _fit_arrays(d, _GOOD, class_weight={0: 1.0, 1: -2.0, 2: 1}),
+        r"Received: class_weight\[1\]=-2\.0",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    "feed, message",
+    [case[1:] for case in _BAD_FIT_INPUTS],
+    ids=[case[0] for case in _BAD_FIT_INPUTS],
+)
+@pytest.mark.parametrize("jit", [False, True], ids=["eager-graph", "xla"])
+def test_bad_labels_and_weights_are_refused(feed, message, jit):
+    distiller = kd.Distiller(_net("t", 4), _net("s", 2))
+    distiller.compile("adam", jit_compile=jit)
+    with pytest.raises(
+        (ValueError, tf.errors.InvalidArgumentError), match=message
+    ):
+        feed(distiller)
+    assert not any(np.isnan(w).any() for w in distiller.student.get_weights())

@@ -285,3 +285,103 @@ def test_finished_backup_resumes_to_nothing_without_error(tmp_path):
 def test_bad_save_freq_is_refused(tmp_path, save_freq):
     with pytest.raises(ValueError, match="save_freq"):
         kd.callbacks.BackupAndRestore(tmp_path, save_freq=save_freq)
+
+
+def _interrupted_backup(tmp_path, method="kd"):
+    """A backup left by a run stopped after its first epoch."""
+    backup_dir = tmp_path / "backup"
+    with pytest.raises(KeyboardInterrupt):
+        _distiller(method).fit(
+            _dataset(),
+            epochs=EPOCHS,
+            verbose=0,
+            callbacks=[
+                kd.callbacks.BackupAndRestore(backup_dir),
+                _Interrupt(epoch=1, batch=0),
+            ],
+        )
+    assert (backup_dir / "training_metadata.json").exists()
+    return backup_dir
+
+
+def _resume(distiller, backup_dir):
+    distiller.fit(
+        _dataset(),
+        epochs=EPOCHS,
+        verbose=0,
+        callbacks=[kd.callbacks.BackupAndRestore(backup_dir)],
+    )
+
+
+def test_a_backup_refuses_a_run_with_another_teacher(tmp_path):
+    backup_dir = _interrupted_backup(tmp_path)
+    resumed = _distiller("kd")
+    # Same architecture, new weights: a retrained teacher.
+    kernel = resumed.teacher.get_layer("conv").kernel
+    kernel.assign(kernel.numpy() + 0.1)
+    before = [w.numpy() for w in resumed.teacher.weights]
+    with pytest.raises(
+        ValueError,
+        match=r"made for another run: the teacher's weights differ.*"
+        r"Delete the directory.*Received: backup_dir=",
+    ):
+        _resume(resumed, backup_dir)
+    # Nothing was loaded into the new teacher.
+    for want, got in zip(before, resumed.teacher.weights):
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_a_backup_refuses_another_student_or_other_losses(tmp_path):
+    backup_dir = _interrupted_backup(tmp_path)
+    keras.utils.set_random_seed(1)
+    other_student = kd.Distiller(
+        _net("t", 8), _net("s", 6), losses=[kd.losses.KD(2.0)]
+    )
+    other_student.compile(keras.optimizers.Adam(0.01))
+    with pytest.raises(ValueError, match=r"student's architecture differs"):
+        _resume(other_student, backup_dir)
+    keras.utils.set_random_seed(1)
+    other_losses = kd.Distiller(
+        _net("t", 8), _net("s", 4), losses=[kd.losses.KD(3.0)]
+    )
+    other_losses.compile(keras.optimizers.Adam(0.01))
+    with pytest.raises(ValueError, match=r"losses or their settings differ"):
+        _resume(other_losses, backup_dir)
+
+
+def test_the_same_run_rebuilt_resumes(tmp_path):
+    backup_dir = _interrupted_backup(tmp_path)
+    resumed = _distiller("kd")
+    _resume(resumed, backup_dir)
+    assert int(resumed.optimizer.iterations) == EPOCHS * BATCHES
+
+
+@pytest.mark.parametrize("damage", ["weights", "metadata"])
+def test_a_truncated_backup_names_its_directory(tmp_path, damage):
+    backup_dir = _interrupted_backup(tmp_path)
+    names = {
+        "weights": "latest.weights.h5",
+        "metadata": "training_metadata.json",
+    }
+    path = backup_dir / names[damage]
+    content = path.read_bytes()
+    path.write_bytes(content[: len(content) // 2])
+    with pytest.raises(
+        ValueError,
+        match=rf"backup in '{backup_dir}'.*Delete the directory to start "
+        r"over.*Received: backup_dir=",
+    ):
+        _resume(_distiller("kd"), backup_dir)
+
+
+def test_a_backup_of_an_old_format_without_fingerprint_still_resumes(
+    tmp_path,
+):
+    backup_dir = _interrupted_backup(tmp_path)
+    path = backup_dir / "training_metadata.json"
+    meta = json.loads(path.read_text())
+    del meta["fingerprint"]
+    path.write_text(json.dumps(meta))
+    resumed = _distiller("kd")
+    _resume(resumed, backup_dir)
+    assert int(resumed.optimizer.iterations) == EPOCHS * BATCHES
