@@ -31,6 +31,7 @@ from absl import app
 from absl import flags
 
 from kd_toolkit.cli.errors import exits_cleanly_on_user_error
+from kd_toolkit.cli.errors import run_main
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string("student", None, "Path of the distilled student .keras.")
@@ -46,32 +47,85 @@ flags.DEFINE_string(
     "prune50,prune80,qat,ptq_int8",
     "Comma-separated: prune<NN>, qat, ptq_int8.",
 )
-flags.DEFINE_integer("epochs", 2, "Pruning fine-tuning epochs.")
-flags.DEFINE_integer("qat_epochs", None, "QAT epochs (default: --epochs).")
-flags.DEFINE_integer("batch_size", 128, "Fine-tuning batch size.")
+flags.DEFINE_integer(
+    "epochs",
+    2,
+    "Pruning fine-tuning epochs.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "qat_epochs",
+    None,
+    "QAT epochs (default: --epochs).",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "batch_size",
+    128,
+    "Fine-tuning batch size.",
+    lower_bound=1,
+)
 flags.DEFINE_float(
     "learning_rate",
     1e-3,
     "Initial Adam rate of the pruning fine-tuning (cosine decay to 0).",
+    lower_bound=0,
 )
 flags.DEFINE_float(
-    "qat_learning_rate", 1e-4, "Initial Adam rate of QAT (cosine decay to 0)."
+    "qat_learning_rate",
+    1e-4,
+    "Initial Adam rate of QAT (cosine decay to 0).",
+    lower_bound=0,
 )
-flags.DEFINE_float("temperature", 4.0, "KD temperature.")
-flags.DEFINE_float("ce_weight", 1.0, "Weight of the hard-label CE.")
-flags.DEFINE_float("kd_weight", 1.0, "Weight of the KD term.")
-flags.DEFINE_integer(
-    "train_limit", None, "Fine-tune on the first N training images."
+flags.DEFINE_float(
+    "temperature",
+    4.0,
+    "KD temperature.",
+    lower_bound=0,
+)
+flags.DEFINE_float(
+    "ce_weight",
+    1.0,
+    "Weight of the hard-label CE.",
+    lower_bound=0,
+)
+flags.DEFINE_float(
+    "kd_weight",
+    1.0,
+    "Weight of the KD term.",
+    lower_bound=0,
 )
 flags.DEFINE_integer(
-    "eval_limit", None, "Evaluate on the first N test images (default: all)."
+    "train_limit",
+    None,
+    "Fine-tune on the first N training images.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "eval_limit",
+    None,
+    "Evaluate on the first N test images (default: all).",
+    lower_bound=1,
 )
 flags.DEFINE_bool("augment", True, "Augment the fine-tuning batches.")
 flags.DEFINE_integer(
-    "representative_samples", 200, "Calibration images for int8."
+    "representative_samples",
+    200,
+    "Calibration images for int8.",
+    lower_bound=1,
 )
-flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
-flags.DEFINE_integer("num_threads", 1, "LiteRT threads.")
+flags.DEFINE_integer(
+    "latency_runs",
+    200,
+    "Timed single-image runs.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "num_threads",
+    1,
+    "LiteRT threads.",
+    lower_bound=1,
+)
 flags.DEFINE_enum(
     "size_basis",
     "file",
@@ -79,7 +133,12 @@ flags.DEFINE_enum(
     "What the int8 size bound (0.30x float32) applies to: the "
     "file, or the stored weights only (tiny students).",
 )
-flags.DEFINE_integer("seed", 0, "Seed of shuffling, augmentation, init.")
+flags.DEFINE_integer(
+    "seed",
+    0,
+    "Seed of shuffling, augmentation, init.",
+    lower_bound=0,
+)
 flags.DEFINE_string("out_dir", None, "Output directory.")
 flags.DEFINE_bool("overwrite", False, "Replace existing outputs.")
 flags.mark_flags_as_required(["student", "out_dir"])
@@ -141,7 +200,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`kd-compress`)."""
-    app.run(main)
+    run_main(main)
 
 
 if __name__ == "__main__":

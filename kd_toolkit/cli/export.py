@@ -22,11 +22,11 @@ import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app
 from absl import flags
 from absl import logging
 
 from kd_toolkit.cli.errors import exits_cleanly_on_user_error
+from kd_toolkit.cli.errors import run_main
 
 _DEFAULT_FORMATS = (
     "tflite_float32,tflite_float16,tflite_dynamic_int8,tflite_int8,onnx"
@@ -54,20 +54,46 @@ flags.DEFINE_string(
 flags.DEFINE_string("out_dir", None, "Output directory.")
 flags.DEFINE_bool("overwrite", False, "Replace existing artifacts/reports.")
 flags.DEFINE_integer(
-    "representative_samples", 200, "Calibration images for int8 formats."
+    "representative_samples",
+    200,
+    "Calibration images for int8 formats.",
+    lower_bound=1,
 )
 flags.DEFINE_integer(
-    "eval_limit", None, "Verify on the first N test images (default: all)."
+    "eval_limit",
+    None,
+    "Verify on the first N test images (default: all).",
+    lower_bound=1,
 )
-flags.DEFINE_integer("opset", 17, "ONNX opset.")
+flags.DEFINE_integer(
+    "opset",
+    17,
+    "ONNX opset.",
+    lower_bound=7,
+)
 flags.DEFINE_bool(
     "allow_select_tf_ops",
     False,
     "Allow select TF (Flex) ops in LiteRT artifacts (default: builtins).",
 )
-flags.DEFINE_integer("latency_runs", 200, "Timed single-image runs.")
-flags.DEFINE_integer("latency_warmup", 20, "Untimed warm-up runs.")
-flags.DEFINE_integer("num_threads", 1, "LiteRT / onnxruntime threads.")
+flags.DEFINE_integer(
+    "latency_runs",
+    200,
+    "Timed single-image runs.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "latency_warmup",
+    20,
+    "Untimed warm-up runs.",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "num_threads",
+    1,
+    "LiteRT / onnxruntime threads.",
+    lower_bound=1,
+)
 flags.DEFINE_bool(
     "model_card",
     True,
@@ -231,7 +257,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`kd-export`)."""
-    app.run(main)
+    run_main(main)
 
 
 if __name__ == "__main__":

@@ -16,10 +16,10 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from absl import app
 from absl import flags
 
 from kd_toolkit.cli.errors import exits_cleanly_on_user_error
+from kd_toolkit.cli.errors import run_main
 from kd_toolkit.recipes import distill
 from kd_toolkit.recipes import methods
 from kd_toolkit.recipes import report as report_lib
@@ -28,13 +28,23 @@ _D = distill.DistillConfig()
 FLAGS = flags.FLAGS
 flags.DEFINE_string("dataset", _D.dataset, "Dataset name.")
 flags.DEFINE_string("teacher", _D.teacher, "Zoo name of the teacher.")
-flags.DEFINE_integer("teacher_width", None, "base_width of the teacher.")
+flags.DEFINE_integer(
+    "teacher_width",
+    None,
+    "base_width of the teacher.",
+    lower_bound=1,
+)
 flags.DEFINE_string(
     "teacher_path",
     None,
     "Teacher .keras cache (default: <out_dir>/teacher.keras).",
 )
-flags.DEFINE_integer("teacher_epochs", _D.teacher_epochs, "Teacher epochs.")
+flags.DEFINE_integer(
+    "teacher_epochs",
+    _D.teacher_epochs,
+    "Teacher epochs.",
+    lower_bound=1,
+)
 flags.DEFINE_string(
     "pretrained_teacher",
     None,
@@ -68,28 +78,66 @@ flags.DEFINE_integer(
     "student_width",
     _D.student_width,
     "base_width of the student (0: the zoo default).",
+    lower_bound=0,
 )
 flags.DEFINE_string(
     "method", _D.method, f"Distillation method, one of {list(methods.names())}."
 )
-flags.DEFINE_float("temperature", _D.temperature, "KD temperature.")
+flags.DEFINE_float(
+    "temperature",
+    _D.temperature,
+    "KD temperature.",
+    lower_bound=0,
+)
 flags.DEFINE_float(
     "kd_weight",
     _D.kd_weight,
     "Weight of the KD term; hard labels get 1 - kd_weight.",
+    lower_bound=0,
+    upper_bound=1,
 )
-flags.DEFINE_integer("epochs", _D.epochs, "Student epochs.")
-flags.DEFINE_integer("batch_size", _D.batch_size, "Batch size.")
-flags.DEFINE_float("learning_rate", _D.learning_rate, "Peak Adam LR.")
-flags.DEFINE_integer("train_limit", None, "Use the first N train images.")
-flags.DEFINE_integer("test_limit", None, "Use the first N test images.")
+flags.DEFINE_integer(
+    "epochs",
+    _D.epochs,
+    "Student epochs.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "batch_size",
+    _D.batch_size,
+    "Batch size.",
+    lower_bound=1,
+)
+flags.DEFINE_float(
+    "learning_rate",
+    _D.learning_rate,
+    "Peak Adam LR.",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "train_limit",
+    None,
+    "Use the first N train images.",
+    lower_bound=1,
+)
+flags.DEFINE_integer(
+    "test_limit",
+    None,
+    "Use the first N test images.",
+    lower_bound=1,
+)
 flags.DEFINE_bool("baseline", True, "Also train the student alone.")
 flags.DEFINE_bool(
     "teacher_only",
     False,
     "Train (or load) and evaluate the teacher, then stop.",
 )
-flags.DEFINE_integer("seed", 0, "Random seed.")
+flags.DEFINE_integer(
+    "seed",
+    0,
+    "Random seed.",
+    lower_bound=0,
+)
 flags.DEFINE_bool(
     "resume",
     False,
@@ -163,7 +211,7 @@ def main(argv):
 
 def run():
     """Console-script entry point (`kd-train`)."""
-    app.run(main)
+    run_main(main)
 
 
 if __name__ == "__main__":

@@ -115,6 +115,16 @@ def parse_formats(formats):
             "`formats` must name at least one format out of "
             f"{list(format_names())}. Received: formats={formats!r}"
         )
+    unknown = [
+        item
+        for item in items
+        if isinstance(item, str) and item not in format_names()
+    ]
+    if unknown:
+        raise ValueError(
+            f"`formats` names unknown formats {unknown}. Expected names out "
+            f"of {list(format_names())}. Received: formats={formats!r}"
+        )
     parsed = tuple(get_format(item) for item in items)
     names = [fmt.name for fmt in parsed]
     duplicates = sorted({name for name in names if names.count(name) > 1})

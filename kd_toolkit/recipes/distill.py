@@ -12,6 +12,7 @@ import keras
 import tensorflow as tf
 
 from kd_toolkit import data
+from kd_toolkit import models
 from kd_toolkit import pretrained
 from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import teacher_cache
@@ -347,6 +348,47 @@ def _baseline_config(cfg):
     return {k: getattr(cfg, k) for k in keys}
 
 
+def check_config(cfg):
+    """Checks every setting before any data is read or model trained.
+
+    Returns:
+        The run's `Method`.
+
+    Raises:
+        ValueError, TypeError: naming the first bad setting and its value,
+            with the valid names where there is a closed set.
+    """
+    method = methods.get(cfg.method)  # raises with the valid names
+    validation.check_number("kd_weight", cfg.kd_weight, low=0, high=1)
+    if cfg.pretrained_teacher is not None:
+        validation.check_choice(
+            "pretrained_teacher", cfg.pretrained_teacher, pretrained.names()
+        )
+    if cfg.teacher_path is not None and not str(cfg.teacher_path).endswith(
+        ".keras"
+    ):
+        raise ValueError(
+            "`teacher_path` must be a `.keras` file (loaded if it exists, "
+            f"else the trained teacher is saved there). Received: "
+            f"teacher_path={cfg.teacher_path!r}"
+        )
+    data.dataset_info(cfg.dataset)  # raises with the valid names
+    for role in ("teacher", "student"):
+        validation.check_choice(role, getattr(cfg, role), models.names())
+        validation.check_int(
+            f"{role}_width", getattr(cfg, f"{role}_width"), 1, allow_none=True
+        )
+    for name in ("epochs", "teacher_epochs", "batch_size"):
+        validation.check_int(name, getattr(cfg, name), 1)
+    for name in ("train_limit", "test_limit"):
+        validation.check_int(name, getattr(cfg, name), 1, allow_none=True)
+    for name in ("cache_draws", "backup_steps", "seed"):
+        validation.check_int(name, getattr(cfg, name), 0)
+    validation.check_positive("learning_rate", cfg.learning_rate)
+    validation.check_positive("temperature", cfg.temperature)
+    return method
+
+
 def run_distillation(cfg):
     """Runs the whole recipe and returns the report as a dict.
 
@@ -354,16 +396,7 @@ def run_distillation(cfg):
         ValueError: on an unknown dataset, architecture, method or shipped
             teacher name, or a bad setting.
     """
-    method = methods.get(cfg.method)  # raises with the valid names
-    if not 0.0 <= cfg.kd_weight <= 1.0:
-        raise ValueError(
-            f"`kd_weight` must be in [0, 1]. Received: kd_weight="
-            f"{cfg.kd_weight}"
-        )
-    if cfg.pretrained_teacher is not None:
-        pretrained.path(cfg.pretrained_teacher)  # raises with choices
-    validation.check_int("cache_draws", cfg.cache_draws, 0)
-    validation.check_int("backup_steps", cfg.backup_steps, 0)
+    method = check_config(cfg)
     info = data.dataset_info(cfg.dataset)
     test_ds = data.load(
         cfg.dataset,

@@ -58,6 +58,10 @@ def test_help_shows_every_default():
         ("kd_toolkit.cli.train", ["--method=nope"], "Received: method='nope'"),
         ("kd_toolkit.cli.export", ["--model=missing.keras"], "--model"),
         ("kd_toolkit.cli.compress", ["--student=missing.keras"], "--student"),
+        # Found by absl's parser, before `main`: still one line, status 2.
+        ("kd_toolkit.cli.train", ["--cache_draws=-1"], "--cache_draws=-1"),
+        ("kd_toolkit.cli.train", ["--epochs=0"], "--epochs=0"),
+        ("kd_toolkit.cli.export", ["--out_dir=x"], "--model"),
     ],
 )
 def test_a_user_error_is_one_line(tmp_path, module, args, needle):

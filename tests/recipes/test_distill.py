@@ -349,3 +349,31 @@ def test_ama_method_adapts_the_teacher_and_warms_it_up():
     ]
     assert plan.info["adapted_teacher_macs_ratio"] < 0.05
     assert plan.losses[1].student_feature_names() == ("stage3_out",)
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"epochs": 0}, r"`epochs` must be an int >= 1.*Received: epochs=0"),
+        ({"epochs": -1}, r"Received: epochs=-1"),
+        ({"teacher_epochs": 0}, r"Received: teacher_epochs=0"),
+        ({"batch_size": 0}, r"Received: batch_size=0"),
+        ({"learning_rate": 0.0}, r"Received: learning_rate=0.0"),
+        ({"temperature": -1.0}, r"Received: temperature=-1.0"),
+        ({"kd_weight": 1.5}, r"Received: kd_weight=1.5"),
+        ({"train_limit": 0}, r"Received: train_limit=0"),
+        ({"student": "resnet9"}, r"Unknown student.*Received: student="),
+        ({"teacher_path": "t.h5"}, r"Received: teacher_path='t.h5'"),
+        (
+            {"pretrained_teacher": "nope"},
+            r"Unknown pretrained_teacher.*Received: pretrained_teacher=",
+        ),
+    ],
+)
+def test_a_bad_setting_is_refused_before_any_work(tmp_path, setting, message):
+    cfg = recipes.distill.DistillConfig(
+        out_dir=str(tmp_path / "run"), **setting
+    )
+    with pytest.raises((ValueError, TypeError), match=message):
+        recipes.distill.run_distillation(cfg)
+    assert not (tmp_path / "run").exists()
