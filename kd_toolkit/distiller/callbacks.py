@@ -3,6 +3,7 @@
 import math
 
 import keras
+import numpy as np
 
 from kd_toolkit.utils.atomic_io import atomic_save_model
 
@@ -12,7 +13,17 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
 
     Keras's `TerminateOnNaN` stops quietly; this callback raises a
     `FloatingPointError` that names the offending terms, the epoch and the
-    batch, so a diverged run cannot be mistaken for a finished one.
+    batch, so a diverged run cannot be mistaken for a finished one. It says
+    where the fault most likely lies: when the student's hard-label term is
+    still finite but a distillation term is not, the teacher's outputs (or
+    that term) are to blame, not the learning rate.
+
+    The step that produced the non-finite loss has already updated the
+    weights. The callback keeps a copy of what trains (for a `Distiller`,
+    the student and the trainable loss parts) from the start of each epoch
+    and, if the weights are no longer finite, restores it, so the model is
+    left as it was at the start of the failing epoch (the optimizer state
+    is not restored). The message says which.
 
     Raises:
         FloatingPointError: at the first batch whose logs hold a non-finite
@@ -22,9 +33,29 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
     def __init__(self):
         super().__init__()
         self._epoch = 0
+        self._snapshot = None
+
+    def _guarded(self):
+        """The variables a non-finite step can poison: what trains, and
+        the student's moving statistics."""
+        from kd_toolkit.distiller.distiller import Distiller
+
+        model = self.model
+        variables = list(model.trainable_variables)
+        if isinstance(model, Distiller):
+            variables += list(model.student.non_trainable_variables)
+        else:
+            variables += list(model.non_trainable_variables)
+        seen, out = set(), []
+        for v in variables:
+            if id(v) not in seen:
+                seen.add(id(v))
+                out.append(v)
+        return out
 
     def on_epoch_begin(self, epoch, logs=None):
         self._epoch = epoch
+        self._snapshot = [(v, np.array(v.numpy())) for v in self._guarded()]
 
     def on_train_batch_end(self, batch, logs=None):
         logs = logs or {}
@@ -34,13 +65,46 @@ class StopOnNonFiniteLoss(keras.callbacks.Callback):
             if k == "loss" or k.endswith("_loss")
         }
         bad = {k: v for k, v in values.items() if not math.isfinite(v)}
-        if bad:
-            finite = {k: v for k, v in values.items() if k not in bad}
-            raise FloatingPointError(
-                f"Non-finite loss at epoch {self._epoch + 1}, batch {batch}: "
-                f"{bad} (finite terms: {finite}). Lower the learning rate or "
-                "the loss weights, or check the inputs for NaN/inf."
+        if not bad:
+            return
+        finite = {k: v for k, v in values.items() if k not in bad}
+        if "student_loss" in finite and any(
+            k not in ("loss", "student_loss") for k in bad
+        ):
+            cause = (
+                "The student's hard-label term (student_loss) is finite: "
+                "the teacher's outputs (or a distillation term) are not "
+                "finite for this batch. Check the teacher on these inputs "
+                "(its weights, its preprocessing)."
             )
+        else:
+            cause = (
+                "Lower the learning rate or the loss weights, or check the "
+                "inputs for NaN/inf."
+            )
+        raise FloatingPointError(
+            f"Non-finite loss at epoch {self._epoch + 1}, batch {batch}: "
+            f"{bad} (finite terms: {finite}). {cause} {self._restore()}"
+        )
+
+    def _restore(self):
+        """Restores the epoch-start weights if the step poisoned them;
+        returns the sentence that says what happened to the weights."""
+        poisoned = [
+            v.path
+            for v, _ in self._snapshot or ()
+            if not np.isfinite(v.numpy()).all()
+        ]
+        if not poisoned:
+            return "The weights are still finite."
+        for variable, value in self._snapshot:
+            variable.assign(value)
+        return (
+            f"The step made {len(poisoned)} weights non-finite (e.g. "
+            f"{poisoned[0]}); they were restored to their values at the "
+            f"start of epoch {self._epoch + 1} (the optimizer state was "
+            "not)."
+        )
 
 
 class BestStudentCheckpoint(keras.callbacks.Callback):

@@ -24,10 +24,14 @@ logits while only the cheaper adapted teacher runs.
 """
 
 import dataclasses
+import errno
 import hashlib
 import io
 import json
 import pathlib
+import shutil
+import tempfile
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -50,6 +54,11 @@ MAX_FEATURE_BYTES = 1 << 30
 
 class StaleCacheError(ValueError):
     """A cache file was made for another teacher, data or augmentation."""
+
+
+class CorruptCacheError(StaleCacheError):
+    """A cache file cannot be read: truncated, damaged, empty, or not a
+    teacher-output cache. `rebuild=True` replaces it, as a stale one."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,6 +200,11 @@ class TeacherLogitsCache:
         """
         images = _check_images(images)
         key = make_key(teacher, images, augment, draws, seed, feature_layers)
+        return cls._build(teacher, images, key, batch_size, verbose)
+
+    @classmethod
+    def _build(cls, teacher, images, key, batch_size, verbose):
+        """`build` for checked images and their key."""
         taps = feature_taps.build_view(
             teacher, key.features, "teacher", arg="feature_layers"
         )
@@ -201,7 +215,7 @@ class TeacherLogitsCache:
         model = batch_norm_folding.fold_batch_norm(
             taps or teacher, key.features
         )
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(key.seed)
         shape = (key.num_examples, key.draws)
         rows = rng.integers(0, 2 * key.pad + 1, shape, dtype=np.int32)
         cols = rng.integers(0, 2 * key.pad + 1, shape, dtype=np.int32)
@@ -227,7 +241,9 @@ class TeacherLogitsCache:
                 )
                 out = infer(view)
                 out = out if isinstance(out, (list, tuple)) else [out]
-                chunks.append([t.numpy() for t in out])
+                out = [t.numpy() for t in out]
+                _check_finite(out, start, d, key.draws)
+                chunks.append(out)
             outputs.append([np.concatenate(c) for c in zip(*chunks)])
             if verbose:
                 print(
@@ -264,34 +280,45 @@ class TeacherLogitsCache:
         expected = make_key(
             teacher, images, augment, draws, seed, feature_layers
         )
-        with np.load(path, allow_pickle=False) as archive:
-            meta = json.loads(str(archive["meta"]))
-            if meta.get("format") != FORMAT_VERSION:
-                raise StaleCacheError(
-                    f"The teacher-output cache {str(path)!r} has format "
-                    f"{meta.get('format')}, this version reads "
-                    f"{FORMAT_VERSION}. Delete it to rebuild it."
-                )
-            stored = dict(meta["key"])
-            stored["features"] = tuple(stored.get("features", ()))
-            stored = CacheKey(**stored)
-            diffs = expected.differences(stored)
-            if diffs:
-                raise StaleCacheError(
-                    f"The teacher-output cache {str(path)!r} is stale: "
-                    + "; ".join(diffs)
-                    + ". Delete the file (or pass "
-                    "rebuild=True) to recompute it for this teacher and "
-                    "data."
-                )
+        return cls._load(path, expected)
+
+    @classmethod
+    def _load(cls, path, expected):
+        """`load` for the expected key."""
+        if not pathlib.Path(path).exists():
+            raise FileNotFoundError(
+                f"No teacher-output cache at {str(path)!r}. Received: "
+                f"path={str(path)!r}"
+            )
+        meta, arrays = _read_archive(path)
+        if meta.get("format") != FORMAT_VERSION:
+            raise StaleCacheError(
+                f"The teacher-output cache {str(path)!r} has format "
+                f"{meta.get('format')}, this version reads "
+                f"{FORMAT_VERSION}. Delete it (or pass rebuild=True) to "
+                "rebuild it."
+            )
+        stored = _stored_key(meta, path)
+        diffs = expected.differences(stored)
+        if diffs:
+            raise StaleCacheError(
+                f"The teacher-output cache {str(path)!r} is stale: "
+                + "; ".join(diffs)
+                + ". Delete the file (or pass "
+                "rebuild=True) to recompute it for this teacher and "
+                "data."
+            )
+        try:
             return cls(
                 stored,
-                archive["outputs"],
-                archive["rows"],
-                archive["cols"],
-                archive["mirror"],
-                {n: archive[_feature_entry(n)] for n in stored.features},
+                arrays["outputs"],
+                arrays["rows"],
+                arrays["cols"],
+                arrays["mirror"],
+                {n: arrays[_feature_entry(n)] for n in stored.features},
             )
+        except (KeyError, ValueError) as error:
+            raise _corrupt(path, error) from error
 
     @classmethod
     def get_or_build(
@@ -324,17 +351,12 @@ class TeacherLogitsCache:
                 `rebuild` is False.
         """
         path = pathlib.Path(path)
+        _check_cache_path(path)
+        images = _check_images(images)
+        key = make_key(teacher, images, augment, draws, seed, feature_layers)
         if path.exists():
             try:
-                cache = cls.load(
-                    path,
-                    teacher,
-                    images,
-                    augment=augment,
-                    draws=draws,
-                    seed=seed,
-                    feature_layers=feature_layers,
-                )
+                cache = cls._load(path, key)
                 if verbose:
                     print(
                         f"[kd_toolkit] teacher-output cache hit: {path}",
@@ -346,17 +368,8 @@ class TeacherLogitsCache:
                     raise
                 if verbose:
                     print(f"[kd_toolkit] rebuilding: {error}", flush=True)
-        cache = cls.build(
-            teacher,
-            images,
-            augment=augment,
-            draws=draws,
-            seed=seed,
-            feature_layers=feature_layers,
-            batch_size=batch_size,
-            verbose=verbose,
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _check_room(path, key, _output_width(teacher))
+        cache = cls._build(teacher, images, key, batch_size, verbose)
         cache.save(path, overwrite=True)
         return cache
 
@@ -569,6 +582,112 @@ def fingerprint_model(model):
     return digest.hexdigest()
 
 
+def _read_archive(path):
+    """`(meta, arrays)` of a cache file; anything unreadable is a
+    `CorruptCacheError` naming the file."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("a single array, not an .npz archive")
+        with archive:
+            arrays = {name: archive[name] for name in archive.files}
+        meta = json.loads(str(arrays.pop("meta")))
+        if not isinstance(meta, dict):
+            raise ValueError("its metadata is not a dict")
+    except (
+        OSError,
+        EOFError,
+        KeyError,
+        ValueError,
+        zipfile.BadZipFile,
+    ) as error:
+        raise _corrupt(path, error) from error
+    return meta, arrays
+
+
+def _stored_key(meta, path):
+    try:
+        stored = dict(meta["key"])
+        stored["features"] = tuple(stored.get("features", ()))
+        return CacheKey(**stored)
+    except (KeyError, TypeError, ValueError) as error:
+        raise _corrupt(path, error) from error
+
+
+def _corrupt(path, error):
+    return CorruptCacheError(
+        f"The file {str(path)!r} is not a readable teacher-output cache "
+        f"({type(error).__name__}: {str(error)[:200]}): it is truncated, "
+        "damaged, empty or another program's file. Delete it, or pass "
+        f"rebuild=True to replace it. Received: path={str(path)!r}"
+    )
+
+
+def _check_cache_path(path):
+    """What can go wrong with `path` after the teacher pass, checked before
+    it: the suffix, and a directory that can be created and written."""
+    if path.suffix != ".npz":
+        raise ValueError(
+            "The teacher-output cache path must end in '.npz'. Received: "
+            f"path={str(path)!r}"
+        )
+    if path.is_dir():
+        raise IsADirectoryError(
+            "The teacher-output cache path is a directory, expected a file "
+            f"path. Received: path={str(path)!r}"
+        )
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as error:
+        raise PermissionError(
+            f"Cannot write the teacher-output cache in {str(path.parent)!r} "
+            f"({type(error).__name__}: {error.strerror or error}). Choose a "
+            f"writable directory. Received: path={str(path)!r}"
+        ) from error
+
+
+def _output_width(teacher):
+    try:
+        return int(teacher.outputs[0].shape[-1])
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return 1000  # a subclassed model: assume a large head
+
+
+def _check_room(path, key, num_classes):
+    """Refuses a build whose file would not fit on the disk."""
+    per_view = num_classes * 4 + 2 * 4 + 1
+    needed = key.num_examples * key.draws * per_view
+    free = shutil.disk_usage(path.parent).free
+    # Saving holds the archive in memory, then writes it once.
+    if needed > free:
+        raise OSError(
+            errno.ENOSPC,
+            f"The teacher-output cache needs about {needed / 2**20:.1f} MiB "
+            f"but {str(path.parent)!r} has {free / 2**20:.1f} MiB free. Free "
+            f"some space or choose another path. Received: path={str(path)!r}",
+        )
+
+
+def _check_finite(outputs, start, draw, draws):
+    """Refuses teacher outputs that are NaN or inf: they would be cached
+    and distilled into the student as NaN."""
+    for k, array in enumerate(outputs):
+        bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
+        if bad.any():
+            first = start + int(np.flatnonzero(bad)[0])
+            what = "outputs" if k == 0 else f"cached feature {k}"
+            raise ValueError(
+                f"The teacher's {what} are not finite (NaN or inf) for "
+                f"{int(bad.sum())} views of the batch starting at example "
+                f"{start} (draw {draw + 1}/{draws}); nothing was cached. "
+                "Check the teacher on those images (its weights, its "
+                "preprocessing). Received: a non-finite teacher output for "
+                f"example {first}"
+            )
+
+
 def _feature_entry(name):
     """The `.npz` entry of the cached feature `name`."""
     return f"feature:{name}"
@@ -621,6 +740,7 @@ def _check_images(images):
 __all__ = [
     "MAX_FEATURE_BYTES",
     "CacheKey",
+    "CorruptCacheError",
     "StaleCacheError",
     "TeacherLogitsCache",
     "default_path",
