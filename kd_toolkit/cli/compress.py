@@ -128,10 +128,11 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_enum(
     "size_basis",
-    "file",
-    ["file", "weights"],
+    "auto",
+    ["auto", "file", "weights"],
     "What the int8 size bound (0.30x float32) applies to: the "
-    "file, or the stored weights only (tiny students).",
+    "file, or the stored weights only (tiny students); auto: weights under "
+    "100k parameters, else file.",
 )
 flags.DEFINE_integer(
     "seed",

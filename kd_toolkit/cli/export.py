@@ -44,9 +44,10 @@ FLAGS = flags.FLAGS
 flags.DEFINE_string("model", None, "Path of the student `.keras` file.")
 flags.DEFINE_string(
     "dataset",
-    "fashion_mnist",
+    None,
     "kd_toolkit.data name: test split for verification, training split for "
-    "int8 calibration.",
+    "int8 calibration (default: the one dataset whose image shape and class "
+    "count fit the model, fashion_mnist where several do).",
 )
 flags.DEFINE_string(
     "formats", _DEFAULT_FORMATS, "Comma-separated artifact formats."
@@ -119,10 +120,11 @@ flags.DEFINE_list(
 )
 flags.DEFINE_enum(
     "size_basis",
-    "file",
-    ["file", "weights"],
+    "auto",
+    ["auto", "file", "weights"],
     "Apply the default size bounds to the file or to the weight payload "
-    "(for students under ~80k parameters).",
+    "(for small students, whose file is mostly fixed overhead); auto: "
+    "weights under 100k parameters, else file. The report says which.",
 )
 flags.DEFINE_string(
     "basename", None, "Artifact file stem (default: the model's name)."
@@ -159,18 +161,61 @@ def _threads(values):
         ) from None
 
 
-def _thresholds(formats, export):
-    overrides = {
+def _overrides():
+    """The threshold flags given, parsed (bad values named)."""
+    return {
         name: _threshold_value(name, getattr(FLAGS, name))
         for name in _THRESHOLD_FLAGS
         if getattr(FLAGS, name) is not None
     }
+
+
+def _thresholds(formats, export, model, overrides):
+    basis, _ = export.resolve_size_basis(FLAGS.size_basis, model)
     return {
-        fmt.name: export.default_thresholds(fmt, FLAGS.size_basis).replace(
-            **overrides
-        )
+        fmt.name: export.default_thresholds(fmt, basis).replace(**overrides)
         for fmt in formats
     }
+
+
+def _dataset_for(model):
+    """`--dataset`, or the catalog dataset that fits the model's input
+    shape and class count (fashion_mnist first); none or an ambiguous
+    choice is an error that lists what fits."""
+    if FLAGS.dataset:
+        return FLAGS.dataset
+    from kd_toolkit import data
+
+    shape = tuple(model.inputs[0].shape[1:])
+    classes = model.outputs[0].shape[-1]
+    fits = [
+        name
+        for name in data.names()
+        if tuple(data.dataset_info(name).input_shape) == shape
+        and data.dataset_info(name).num_classes == classes
+    ]
+    if "fashion_mnist" in fits:
+        fits.remove("fashion_mnist")
+        fits.insert(0, "fashion_mnist")
+    if len(fits) != 1 and not (fits and fits[0] == "fashion_mnist"):
+        raise ValueError(
+            "--dataset is needed: the model takes images of shape "
+            f"{shape} and outputs {classes} classes, and "
+            + (
+                f"several datasets fit: {fits}"
+                if fits
+                else "no dataset of "
+                f"kd_toolkit.data fits (names: {list(data.names())})"
+            )
+            + ". Received: dataset=None"
+        )
+    others = f" (also fits: {', '.join(fits[1:])})" if fits[1:] else ""
+    print(
+        f"[kd_toolkit] --dataset not given: verifying on {fits[0]}, whose "
+        f"images {shape} and {classes} classes fit the model{others}",
+        flush=True,
+    )
+    return fits[0]
 
 
 def _load_model(keras, path):
@@ -184,13 +229,25 @@ def _load_model(keras, path):
             f"model={path!r}"
         )
     try:
-        return keras.saving.load_model(path, compile=False)
+        model = keras.saving.load_model(path, compile=False)
     except (ValueError, TypeError, OSError, KeyError) as error:
         raise ValueError(
             f"--model could not be loaded as a Keras model "
             f"({type(error).__name__}: {str(error)[:300]}). Received: "
             f"model={path!r}"
         ) from error
+    from kd_toolkit import Distiller
+
+    if isinstance(model, Distiller):
+        # What ModelCheckpoint writes during distillation: what ships is
+        # the student inside it.
+        print(
+            f"[kd_toolkit] --model holds a Distiller: exporting its student "
+            f"'{model.student.name}'",
+            flush=True,
+        )
+        return model.student
+    return model
 
 
 @exits_cleanly_on_user_error
@@ -204,21 +261,28 @@ def main(argv):
 
     formats = export.parse_formats(FLAGS.formats)
     full = FLAGS.report == "full"
-    thresholds = _thresholds(formats, export)
+    overrides = _overrides()
+    latency_threads = _threads(FLAGS.latency_threads) if full else ()
+    if FLAGS.dataset is not None:
+        from kd_toolkit.data import dataset_info
+
+        dataset_info(FLAGS.dataset)  # an unknown name lists the valid ones
     if not os.path.isfile(FLAGS.model):
         raise FileNotFoundError(
             f"--model must be an existing `.keras` file. "
             f"Received: model={FLAGS.model!r}"
         )
     model = _load_model(keras, FLAGS.model)
+    dataset = _dataset_for(model)
     report = export.export_and_verify(
         model,
         formats,
         FLAGS.out_dir,
-        dataset=FLAGS.dataset,
+        dataset=dataset,
         eval_limit=FLAGS.eval_limit,
         representative_samples=FLAGS.representative_samples,
-        thresholds=thresholds,
+        thresholds=_thresholds(formats, export, model, overrides),
+        size_basis=FLAGS.size_basis,
         basename=FLAGS.basename,
         overwrite=FLAGS.overwrite,
         allow_select_tf_ops=FLAGS.allow_select_tf_ops,
@@ -226,7 +290,7 @@ def main(argv):
         latency_runs=FLAGS.latency_runs,
         latency_warmup=FLAGS.latency_warmup,
         num_threads=FLAGS.num_threads,
-        latency_threads=_threads(FLAGS.latency_threads) if full else (),
+        latency_threads=latency_threads,
         microcontroller=full,
         per_layer_error=full,
         edge_tpu=full,
@@ -237,9 +301,7 @@ def main(argv):
         from kd_toolkit.distiller.output_kind import detect_output_kind
         from kd_toolkit.export import model_card
 
-        names = (
-            dataset_info(FLAGS.dataset).class_names if FLAGS.dataset else None
-        )
+        names = dataset_info(dataset).class_names
         card = model_card.write_model_card(
             report,
             FLAGS.out_dir,

@@ -19,6 +19,7 @@ from kd_toolkit.compress.sparsity import sparsity_report
 from kd_toolkit.export import KerasRunner
 from kd_toolkit.export import default_thresholds
 from kd_toolkit.export import export_and_verify
+from kd_toolkit.export import resolve_size_basis
 from kd_toolkit.export import verify_artifact
 from kd_toolkit.export.pipeline import FAILED_SUFFIX
 from kd_toolkit.export.tflite_inspect import weight_bytes
@@ -50,7 +51,7 @@ def compress_and_compare(
     representative_samples=200,
     latency_runs=200,
     num_threads=1,
-    size_basis="file",
+    size_basis="auto",
     seed=0,
     overwrite=False,
     command=None,
@@ -89,11 +90,12 @@ def compress_and_compare(
         representative_samples: int >= 1. Calibration images for int8.
         latency_runs: int >= 1. Timed single-image runs per artifact.
         num_threads: int >= 1. LiteRT threads. Defaults to `1`.
-        size_basis: str. `"file"` (default, the design's bound: int8 file
-            ≤ 0.30× the float32 file) or `"weights"` (the bound on the
-            stored weights only, for students so small that the
-            flatbuffer's fixed overhead dominates); see
-            `kd_toolkit.export.default_thresholds`.
+        size_basis: str. `"file"` (the design's bound: int8 file ≤ 0.30×
+            the float32 file), `"weights"` (the bound on the stored weights
+            only, for students so small that the flatbuffer's fixed
+            overhead dominates) or `"auto"` (default: `"weights"` under
+            100k parameters, else `"file"`); see
+            `kd_toolkit.export.resolve_size_basis`.
         seed: int >= 0. Shuffle/augmentation seed. Defaults to `0`.
         overwrite: bool. Replace existing artifacts and reports.
         command: str or None. Recorded in the report.
@@ -146,6 +148,7 @@ def compress_and_compare(
         "ce_weight": ce_weight,
         "kd_weight": kd_weight,
     }
+    size_basis = resolve_size_basis(size_basis, student)[0].value
     common = {
         "eval_data": (x, y),
         "representative_data": calibration,

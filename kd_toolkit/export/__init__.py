@@ -51,13 +51,16 @@ from kd_toolkit.export.tflite_inspect import ConstantTensor
 from kd_toolkit.export.tflite_inspect import constant_tensors
 from kd_toolkit.export.tflite_inspect import non_builtin_ops
 from kd_toolkit.export.tflite_inspect import operator_names
+from kd_toolkit.export.thresholds import SMALL_MODEL_PARAMS
 from kd_toolkit.export.thresholds import AcceptanceThresholds
 from kd_toolkit.export.thresholds import SizeBasis
 from kd_toolkit.export.thresholds import default_thresholds
+from kd_toolkit.export.thresholds import resolve_size_basis
 from kd_toolkit.export.verification import ArtifactReport
 from kd_toolkit.export.verification import verify_artifact
 
 __all__ = [
+    "SMALL_MODEL_PARAMS",
     "AcceptanceThresholds",
     "ArtifactFormat",
     "ArtifactReport",
@@ -100,6 +103,7 @@ __all__ = [
     "operator_names",
     "parse_formats",
     "quantization_names",
+    "resolve_size_basis",
     "verify_artifact",
     "write_model_card",
 ]

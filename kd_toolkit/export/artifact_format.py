@@ -122,7 +122,7 @@ def parse_formats(formats):
     ]
     if unknown:
         raise ValueError(
-            f"`formats` names unknown formats {unknown}. Expected names out "
+            f"`formats` names unknown formats {unknown}. Expected one "
             f"of {list(format_names())}. Received: formats={formats!r}"
         )
     parsed = tuple(get_format(item) for item in items)

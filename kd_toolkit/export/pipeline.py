@@ -38,7 +38,7 @@ from kd_toolkit.export.tflite_inspect import weight_bytes
 from kd_toolkit.export.thresholds import AcceptanceThresholds
 from kd_toolkit.export.thresholds import SizeBasis
 from kd_toolkit.export.thresholds import default_thresholds
-from kd_toolkit.export.thresholds import get_size_basis
+from kd_toolkit.export.thresholds import resolve_size_basis
 from kd_toolkit.export.verification import failed_report
 from kd_toolkit.export.verification import verify_artifact
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
@@ -70,6 +70,22 @@ def _load_eval_data(dataset, eval_data, eval_limit):
 
     x, y = data.load_numpy(dataset, split="test", limit=eval_limit)
     return np.asarray(x, np.float32), np.asarray(y)
+
+
+def _check_eval_shape(x, shape, dataset):
+    """Refuses evaluation images the model cannot take, naming both."""
+    want = tuple(shape[1:])
+    got = tuple(x.shape[1:])
+    if len(want) != len(got) or any(
+        w is not None and w != g for w, g in zip(want, got)
+    ):
+        source = f"dataset {dataset!r}" if dataset else "`eval_data`"
+        raise ValueError(
+            f"The evaluation images do not fit the model: the model takes "
+            f"{want}, {source} has images of shape {got}. Pass the dataset "
+            "the model was trained on (or `eval_data`). Received: "
+            f"images of shape {got} for a model input of {want}"
+        )
 
 
 def _representative(formats, dataset, representative_data, samples, shape):
@@ -190,7 +206,7 @@ def export_and_verify(
     representative_data=None,
     representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES,
     thresholds=None,
-    size_basis=SizeBasis.FILE,
+    size_basis=SizeBasis.AUTO,
     basename=None,
     overwrite=False,
     allow_select_tf_ops=False,
@@ -233,10 +249,12 @@ def export_and_verify(
         thresholds: mapping of format name to `AcceptanceThresholds`, or
             None; missing formats use `default_thresholds(format,
             size_basis)`.
-        size_basis: `SizeBasis` or `"file"` / `"weights"`: whether the
-            default size bounds apply to the file or to the weight payload
-            (for students under ~80k parameters, whose fixed file overhead
-            dominates). Defaults to `"file"`.
+        size_basis: `SizeBasis` or `"auto"` / `"file"` / `"weights"`:
+            whether the default size bounds apply to the file or to the
+            weight payload (for small students, whose fixed file overhead
+            dominates). `"auto"` (default) picks `"weights"` under
+            `SMALL_MODEL_PARAMS` (100k) parameters, `"file"` above; the
+            report says which and why.
         basename: str or None. File stem; defaults to the model's name.
         overwrite: bool. Replace existing artifacts and reports. Defaults
             to `False`.
@@ -299,7 +317,7 @@ def export_and_verify(
         )
     _check_threshold_keys(formats, thresholds)
     latency_threads = check_latency_threads(latency_threads)
-    size_basis = get_size_basis(size_basis)
+    size_basis, basis_reason = resolve_size_basis(size_basis, model)
     per_format = {
         f.name: _thresholds_for(f, thresholds, size_basis) for f in formats
     }
@@ -312,6 +330,7 @@ def export_and_verify(
             check_output_path(path, overwrite)
 
     x, y = _load_eval_data(dataset, eval_data, eval_limit)
+    _check_eval_shape(x, shape, dataset)
     samples = _representative(
         formats, dataset, representative_data, representative_samples, shape
     )
@@ -377,6 +396,7 @@ def export_and_verify(
         artifacts=tuple(artifacts),
         latency_table=table,
         deployment=checks,
+        size_basis=f"{size_basis.value} ({basis_reason})",
     )
     if write_report:
         report.save(out_dir, overwrite)

@@ -34,6 +34,8 @@ class ExportReport(SavesReportFiles):
             measured).
         deployment: `DeploymentChecks` (microcontroller fit, per-layer
             int8 error, Edge TPU readiness), or None when not run.
+        size_basis: str or None. What the default size bounds applied to
+            and why (e.g. `"weights (auto: 25,000 parameters < 100,000)"`).
     """
 
     MARKDOWN_FILE = REPORT_MARKDOWN
@@ -48,6 +50,7 @@ class ExportReport(SavesReportFiles):
     artifacts: tuple
     latency_table: tuple = ()
     deployment: object = None
+    size_basis: str | None = None
 
     @property
     def passed(self):
@@ -76,6 +79,7 @@ class ExportReport(SavesReportFiles):
             "deployment": (
                 None if self.deployment is None else self.deployment.to_dict()
             ),
+            "size_basis": self.size_basis,
         }
 
     def to_json(self, indent=2):
@@ -94,7 +98,12 @@ class ExportReport(SavesReportFiles):
             f"single-image latency median {lat.median_ms:.3f} ms, "
             f"p90 {lat.p90_ms:.3f} ms ({lat.runs} runs)",
             f"- runtimes: {self.num_threads} thread(s); size and weights "
-            "(stored tensor data) ratios are against the float32 .tflite",
+            "(stored tensor data) ratios are against the float32 .tflite"
+            + (
+                f"; default size bound on: {self.size_basis}"
+                if self.size_basis
+                else ""
+            ),
             f"- overall: {'PASS' if self.passed else 'FAIL'}",
             "",
             "| format | size (KiB) | size ratio | weights ratio | I/O dtype "

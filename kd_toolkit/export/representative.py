@@ -12,12 +12,23 @@ def model_input_shape(model):
     Raises:
         ValueError: if the model does not have exactly one input.
     """
-    if len(model.inputs) != 1:
+    try:
+        inputs = model.inputs
+    except AttributeError:
+        inputs = None
+    if not inputs:
+        raise ValueError(
+            "The export stage needs a functional or Sequential model with "
+            "one input; a subclassed model has no graph to convert (a "
+            "kd_toolkit.Distiller: export its `.student`). Received: model "
+            f"{model.name!r} of type {type(model).__name__}"
+        )
+    if len(inputs) != 1:
         raise ValueError(
             "The export stage supports single-input models. "
-            f"Received: a model with {len(model.inputs)} inputs"
+            f"Received: a model with {len(inputs)} inputs"
         )
-    return tuple(model.inputs[0].shape)
+    return tuple(inputs[0].shape)
 
 
 def _split(element):

@@ -45,7 +45,7 @@ def test_parse_string_and_sequence():
         (
             "tflite_int4",
             r"Expected one of \['tflite_float32', .*'onnx'\]\. "
-            r"Received: format='tflite_int4'",
+            r"Received: formats='tflite_int4'",
         ),
         ("", r"at least one format .* Received: formats=''"),
         ("onnx,onnx", r"\['onnx'\] more than once"),

@@ -113,3 +113,58 @@ def test_corrupt_model_file_is_named_as_corrupt(tmp_path):
         line for line in result.stderr.splitlines() if line.startswith("error:")
     ] == [line for line in result.stderr.splitlines() if "archive" in line]
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_cli_exports_the_student_of_a_saved_distiller_on_its_dataset(
+    fashion_student, tmp_path
+):
+    """A saved Distiller (what ModelCheckpoint writes) exports its student;
+    without --dataset the command line picks the dataset that fits and
+    says so; the size bound follows the student's size."""
+    import keras
+
+    import kd_toolkit as kd
+
+    student = fashion_student[0]
+    teacher = keras.models.clone_model(student)
+    teacher.set_weights(student.get_weights())
+    path = tmp_path / "distiller.keras"
+    kd.Distiller(teacher, student).save(path)
+    out_dir = tmp_path / "out"
+    result = _run(
+        "--model",
+        str(path),
+        "--out_dir",
+        str(out_dir),
+        "--formats",
+        "tflite_float32,tflite_int8",
+        *QUICK,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "exporting its student" in result.stdout
+    assert "--dataset not given: verifying on fashion_mnist" in result.stdout
+    report = json.loads((out_dir / "export_report.json").read_text())
+    assert report["model_name"] == student.name
+    assert report["size_basis"].startswith("weights (auto: ")
+
+
+@pytest.mark.slow
+def test_cli_without_dataset_refuses_a_model_no_dataset_fits(tmp_path):
+    import keras
+
+    inputs = keras.Input((20, 20, 3))
+    x = keras.layers.GlobalAveragePooling2D()(inputs)
+    path = tmp_path / "odd.keras"
+    keras.Model(inputs, keras.layers.Dense(7)(x)).save(path)
+    result = _run("--model", str(path), "--out_dir", str(tmp_path / "o"))
+    assert result.returncode == 2, result.stderr[-3000:]
+    errors = [
+        line for line in result.stderr.splitlines() if line.startswith("error:")
+    ]
+    assert len(errors) == 1
+    assert (
+        "--dataset is needed: the model takes images of shape (20, 20, 3) "
+        "and outputs 7 classes, and no dataset" in errors[0]
+    )
+    assert not (tmp_path / "o").exists()

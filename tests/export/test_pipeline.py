@@ -1,6 +1,7 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 
@@ -397,3 +398,25 @@ def test_size_basis_for_tiny_students(tiny_model, tiny_data, tmp_path):
     (failed,) = size_checks("file")
     assert failed.startswith("size_ratio ") and failed.endswith("> 0.550")
     assert size_checks("weights") == []
+    # The default picks the weights for a model this small, and says so.
+    assert size_checks("auto") == []
+    report = json.loads((tmp_path / "export_report.json").read_text())
+    assert report["size_basis"].startswith("weights (auto: ")
+
+
+def test_a_distiller_or_a_misfit_dataset_is_named(tiny_model, tmp_path):
+    import kd_toolkit as kd
+
+    distiller = kd.Distiller(tiny_model, keras.models.clone_model(tiny_model))
+    with pytest.raises(ValueError, match=r"export its `\.student`"):
+        export_and_verify(distiller, "tflite_float32", tmp_path, **FAST)
+    rgb = np.zeros((4, 32, 32, 3), "float32"), np.zeros(4, "int64")
+    with pytest.raises(
+        ValueError,
+        match=r"the model takes \(.*\), `eval_data` has images of shape "
+        r"\(32, 32, 3\)",
+    ):
+        export_and_verify(
+            tiny_model, "tflite_float32", tmp_path, eval_data=rgb, **FAST
+        )
+    assert not list(tmp_path.iterdir())

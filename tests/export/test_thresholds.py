@@ -72,6 +72,27 @@ def test_weights_size_basis_moves_the_size_bound():
     with pytest.raises(
         ValueError,
         match=r"Expected one of \['file', "
-        r"'weights'\]\. Received: size_basis='payload'",
+        r"'weights', 'auto'\]\. Received: size_basis='payload'",
     ):
         default_thresholds("onnx", "payload")
+
+
+def test_auto_size_basis_follows_the_parameter_count():
+    import keras
+
+    from kd_toolkit.export import SMALL_MODEL_PARAMS
+    from kd_toolkit.export import SizeBasis
+    from kd_toolkit.export import resolve_size_basis
+
+    def dense(units):
+        inputs = keras.Input((10,))
+        return keras.Model(inputs, keras.layers.Dense(units)(inputs))
+
+    small, large = dense(10), dense(SMALL_MODEL_PARAMS // 10)
+    basis, why = resolve_size_basis("auto", small)
+    assert basis is SizeBasis.WEIGHTS and "110 parameters < 100,000" in why
+    basis, why = resolve_size_basis("auto", large)
+    assert basis is SizeBasis.FILE and "parameters >= 100,000" in why
+    assert resolve_size_basis("file", small)[0] is SizeBasis.FILE
+    with pytest.raises(ValueError, match=r"resolve 'auto'.*first"):
+        default_thresholds("tflite_int8", "auto")
