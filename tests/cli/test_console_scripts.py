@@ -45,7 +45,7 @@ def test_help_shows_every_default():
         outputs[module] = out
     assert "--[no]resume" in outputs["kd_toolkit.cli.train"]
     assert "(default: 'kd')" in outputs["kd_toolkit.cli.train"]
-    assert "(default: 'fashion_mnist')" in outputs["kd_toolkit.cli.export"]
+    assert "(default: 'auto')" in outputs["kd_toolkit.cli.export"]
     assert (
         "(default: 'prune50,prune80,qat,ptq_int8')"
         in outputs["kd_toolkit.cli.compress"]
