@@ -14,6 +14,7 @@ import warnings
 
 import numpy as np
 import tensorflow as tf
+from keras import tree
 
 from kd_toolkit.distiller import teacher_cache
 
@@ -30,7 +31,9 @@ def teacher_accuracy(distiller, validation_data, max_samples=MAX_SAMPLES):
     x, y = _first_examples(validation_data, max_samples)
     if x is None or len(y) == 0:
         return None, 0
-    outputs = distiller.teacher(tf.convert_to_tensor(x), training=False)
+    outputs = distiller.teacher(
+        tree.map_structure(tf.convert_to_tensor, x), training=False
+    )
     predicted = np.argmax(np.asarray(outputs), axis=-1)
     labels = np.asarray(y)
     if labels.ndim == 2 and labels.shape[-1] == distiller.num_classes:
@@ -64,26 +67,29 @@ def warn_if_near_chance(distiller, validation_data):
 
 
 def _first_examples(validation_data, max_samples):
+    """`(x, y)`: the first `max_samples` validation inputs (an array, or a
+    dict of arrays for a model with named inputs) and labels."""
     if isinstance(validation_data, tf.data.Dataset):
         xs, ys, count = [], [], 0
         for element in validation_data:
             if not isinstance(element, tuple) or len(element) < 2:
                 return None, None
             x, _, _ = teacher_cache.split_inputs(element[0])
-            xs.append(np.asarray(x))
+            xs.append(tree.map_structure(np.asarray, x))
             ys.append(np.asarray(element[1]))
             count += len(ys[-1])
             if count >= max_samples:
                 break
         if not xs:
             return None, None
-        return (
-            np.concatenate(xs)[:max_samples],
-            np.concatenate(ys)[:max_samples],
+        x = tree.map_structure(
+            lambda *parts: np.concatenate(parts)[:max_samples], *xs
         )
+        return x, np.concatenate(ys)[:max_samples]
     if isinstance(validation_data, (tuple, list)) and len(validation_data) >= 2:
         x, y = validation_data[0], validation_data[1]
-        if isinstance(x, dict) or y is None:
+        if y is None:
             return None, None
-        return np.asarray(x[:max_samples]), np.asarray(y[:max_samples])
+        x = tree.map_structure(lambda a: np.asarray(a[:max_samples]), x)
+        return x, np.asarray(y[:max_samples])
     return None, None

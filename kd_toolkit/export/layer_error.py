@@ -72,8 +72,9 @@ def _as_float(value, detail):
 
 def _op_outputs(interpreter, content, sample):
     """`{tensor name: (op, position, float output)}` for one sample."""
-    detail = interpreter.get_input_details()[0]
     x = sample[None].astype("float32")
+    fit_input(interpreter, x.shape)
+    detail = interpreter.get_input_details()[0]
     if detail["quantization"][0] and np.issubdtype(detail["dtype"], np.integer):
         x = quantize(x, detail)
     interpreter.set_tensor(detail["index"], x.astype(detail["dtype"]))

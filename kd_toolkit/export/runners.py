@@ -83,6 +83,19 @@ def dequantize(q, detail):
     return ((q.astype(np.float32) - zero_point) * scale).astype(np.float32)
 
 
+def fit_input(interpreter, shape):
+    """Resizes a LiteRT interpreter's input to `shape` if it differs.
+
+    A model with a dynamic input (`(None, None, 3)`) is allocated at a
+    placeholder size (often 1×1); feeding it a real image needs a resize
+    and a new allocation first.
+    """
+    detail = interpreter.get_input_details()[0]
+    if tuple(detail["shape"]) != tuple(shape):
+        interpreter.resize_tensor_input(detail["index"], list(shape))
+        interpreter.allocate_tensors()
+
+
 class LiteRTRunner(Runner):
     """Runs a `.tflite` file in the LiteRT interpreter (`ai_edge_litert`).
 
@@ -175,6 +188,7 @@ class LiteRTRunner(Runner):
     def single_call(self, sample):
         interpreter = self._new_interpreter()
         sample = np.asarray(sample, np.float32)
+        fit_input(interpreter, sample.shape)
         return lambda: self._run(interpreter, sample)
 
 

@@ -286,3 +286,38 @@ def test_bad_labels_and_weights_are_refused(feed, message, jit):
     ):
         feed(distiller)
     assert not any(np.isnan(w).any() for w in distiller.student.get_weights())
+
+
+def _named_input_net(name, filters):
+    inputs = keras.Input((8, 8, 1), name="image")
+    x = layers.Conv2D(filters, 3, padding="same")(inputs)
+    x = layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, layers.Dense(3)(x), name=name)
+
+
+def test_dict_inputs_validate_and_the_teacher_is_checked():
+    x, y = _mean_coded()
+    teacher = _named_input_net("t", 4)
+    # Always class 2: a third of the balanced labels, i.e. chance.
+    dense = teacher.layers[-1]
+    dense.set_weights(
+        [np.zeros((4, 3), "float32"), np.array([0, 0, 5], "float32")]
+    )
+    distiller = kd.Distiller(teacher, _named_input_net("s", 2))
+    distiller.compile("adam", metrics=["accuracy"])
+    dataset = tf.data.Dataset.from_tensor_slices(({"image": x}, y)).batch(16)
+    # The check reads the dict inputs and finds the teacher at chance.
+    with pytest.warns(UserWarning, match=r"on the first 96 .* is 33\.3%"):
+        history = distiller.fit(
+            dataset, validation_data=dataset, epochs=1, verbose=0
+        )
+    assert np.isfinite(history.history["val_loss"][0])
+    with pytest.warns(UserWarning, match=r"on the first 96 .* is 33\.3%"):
+        history = distiller.fit(
+            {"image": x},
+            y,
+            validation_data=({"image": x}, y),
+            epochs=1,
+            verbose=0,
+        )
+    assert np.isfinite(history.history["val_accuracy"][0])

@@ -420,3 +420,26 @@ def test_a_distiller_or_a_misfit_dataset_is_named(tiny_model, tmp_path):
             tiny_model, "tflite_float32", tmp_path, eval_data=rgb, **FAST
         )
     assert not list(tmp_path.iterdir())
+
+
+def test_a_model_with_a_dynamic_spatial_input_passes(tiny_data, tmp_path):
+    """`(None, None, C)` inputs: the single-image latency runs resize the
+    interpreter's input instead of failing every LiteRT artifact."""
+    x, y = tiny_data
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((None, None, x.shape[-1]))
+    h = keras.layers.Conv2D(4, 3, padding="same", activation="relu")(inputs)
+    h = keras.layers.GlobalAveragePooling2D()(h)
+    model = keras.Model(inputs, keras.layers.Dense(int(y.max()) + 1)(h))
+    report = export_and_verify(
+        model,
+        "tflite_float32,tflite_dynamic_int8,onnx",
+        tmp_path,
+        eval_data=(x, y),
+        per_layer_error=False,
+        **FAST,
+    )
+    assert report.passed, [a.failed_checks for a in report.artifacts]
+    assert not list(tmp_path.glob("*.failed"))
+    for artifact in report.artifacts:
+        assert artifact.latency is not None and artifact.latency.runs > 0
