@@ -38,6 +38,7 @@ from kd_toolkit.compress.tf_keras_bridge import SUPPORTED_LAYERS
 from kd_toolkit.compress.tf_keras_bridge import ParityError
 from kd_toolkit.compress.tf_keras_bridge import UnsupportedLayerError
 from kd_toolkit.compress.tf_keras_bridge import max_output_difference
+from kd_toolkit.compress.tf_keras_bridge import parity
 from kd_toolkit.compress.tf_keras_bridge import to_keras3
 from kd_toolkit.compress.tf_keras_bridge import to_tf_keras
 
@@ -59,6 +60,7 @@ __all__ = [
     "gzipped_size",
     "make_schedule",
     "max_output_difference",
+    "parity",
     "parse_methods",
     "prune",
     "qat_to_tflite",

@@ -15,6 +15,7 @@ outputs compared on random inputs.
 """
 
 import inspect
+import logging
 
 import keras
 import numpy as np
@@ -32,17 +33,29 @@ __all__ = [
     "clone_tf_keras_model",
     "is_tf_keras_model",
     "max_output_difference",
+    "parity",
     "tf_keras_optimizer",
     "to_keras3",
     "to_tf_keras",
 ]
 
 
+DEFAULT_ATOL = 1e-6
+DEFAULT_RTOL = 1e-5
+_LOG = logging.getLogger("kd_toolkit")
+
+
 class ParityError(RuntimeError):
     """Raised when the rebuilt model does not compute the source's outputs."""
 
 
-def to_tf_keras(model, check_parity=True, atol=1e-5, parity_input_shape=None):
+def to_tf_keras(
+    model,
+    check_parity=True,
+    atol=DEFAULT_ATOL,
+    parity_input_shape=None,
+    rtol=DEFAULT_RTOL,
+):
     """Rebuilds a Keras 3 functional model in `tf_keras` with its weights.
 
     Layer names are kept. `Identity` becomes `Activation("linear")`.
@@ -51,12 +64,16 @@ def to_tf_keras(model, check_parity=True, atol=1e-5, parity_input_shape=None):
         model: a functional or sequential `keras.Model` (Keras 3) made of
             `SUPPORTED_LAYERS`.
         check_parity: bool. Run both models on 2 random inputs in inference
-            mode and require `max |difference| <= atol`. Defaults to `True`.
-        atol: float > 0. Parity tolerance on every output. Defaults to
-            `1e-5`.
+            mode and require `max |difference| <= atol + rtol * scale`,
+            `scale` the largest |output| of the source (`parity`).
+            Defaults to `True`.
+        atol: float > 0. Absolute part of the tolerance. Defaults to
+            `1e-6`.
         parity_input_shape: tuple or None. Per-example input shape for the
             parity check, needed only when the model's input has unknown
             dimensions.
+        rtol: float >= 0. Part of the tolerance relative to the output's
+            scale: float32 round-off grows with it. Defaults to `1e-5`.
 
     Returns:
         A `tf_keras.Model` with the same layer names and weights.
@@ -65,7 +82,7 @@ def to_tf_keras(model, check_parity=True, atol=1e-5, parity_input_shape=None):
         TypeError: if `model` is not a Keras 3 model.
         ValueError: if `model` is subclassed (no layer graph).
         UnsupportedLayerError: naming every layer that cannot be rebuilt.
-        ParityError: if the outputs differ by more than `atol`.
+        ParityError: if the outputs differ by more than the tolerance.
 
     Example:
 
@@ -80,11 +97,21 @@ def to_tf_keras(model, check_parity=True, atol=1e-5, parity_input_shape=None):
             f"model={model!r} of type {type(model).__name__}"
         )
     return _convert(
-        model, _tf_keras(), "tf_keras", check_parity, atol, parity_input_shape
+        model,
+        _tf_keras(),
+        "tf_keras",
+        check_parity and (atol, rtol),
+        parity_input_shape,
     )
 
 
-def to_keras3(model, check_parity=True, atol=1e-5, parity_input_shape=None):
+def to_keras3(
+    model,
+    check_parity=True,
+    atol=DEFAULT_ATOL,
+    parity_input_shape=None,
+    rtol=DEFAULT_RTOL,
+):
     """Rebuilds a `tf_keras` functional model in Keras 3 with its weights.
 
     Use it on plain layers, e.g. after `tfmot.sparsity.keras.strip_pruning`;
@@ -94,8 +121,9 @@ def to_keras3(model, check_parity=True, atol=1e-5, parity_input_shape=None):
     Args:
         model: a functional or sequential `tf_keras.Model`.
         check_parity: bool. See `to_tf_keras`. Defaults to `True`.
-        atol: float > 0. Parity tolerance. Defaults to `1e-5`.
+        atol: float > 0. See `to_tf_keras`. Defaults to `1e-6`.
         parity_input_shape: tuple or None. See `to_tf_keras`.
+        rtol: float >= 0. See `to_tf_keras`. Defaults to `1e-5`.
 
     Returns:
         A Keras 3 `keras.Model` with the same layer names and weights.
@@ -104,7 +132,7 @@ def to_keras3(model, check_parity=True, atol=1e-5, parity_input_shape=None):
         TypeError: if `model` is not a `tf_keras` model.
         ValueError: if `model` is subclassed (no layer graph).
         UnsupportedLayerError: naming every layer that cannot be rebuilt.
-        ParityError: if the outputs differ by more than `atol`.
+        ParityError: if the outputs differ by more than the tolerance.
 
     Example:
 
@@ -118,7 +146,11 @@ def to_keras3(model, check_parity=True, atol=1e-5, parity_input_shape=None):
             f"model={model!r} of type {type(model).__name__}"
         )
     return _convert(
-        model, keras, "keras", check_parity, atol, parity_input_shape
+        model,
+        keras,
+        "keras",
+        check_parity and (atol, rtol),
+        parity_input_shape,
     )
 
 
@@ -179,6 +211,51 @@ def tf_keras_optimizer(name, learning_rate, decay_steps=None):
     return optimizers.SGD(rate, momentum=0.9, nesterov=True)
 
 
+def parity(
+    source, rebuilt, atol=DEFAULT_ATOL, rtol=DEFAULT_RTOL, input_shape=None
+):
+    """Checks that `rebuilt` computes `source`'s outputs, relative to their
+    scale, and returns what it measured.
+
+    Both run on 2 random inputs in inference mode; they agree when
+    `max |difference| <= atol + rtol * scale`, `scale` the largest
+    |output| of `source`: float32 round-off grows with the values it
+    rounds, so an absolute bound alone passes or fails the same network by
+    chance of its weights.
+
+    Args:
+        source, rebuilt: Keras 3 or `tf_keras` models with the same inputs
+            and outputs.
+        atol: float > 0. Absolute part of the tolerance.
+        rtol: float >= 0. Relative part of the tolerance.
+        input_shape: tuple or None. See `max_output_difference`.
+
+    Returns:
+        `(difference, scale)`, both floats.
+
+    Raises:
+        ParityError: if the outputs differ by more than the tolerance; the
+            message gives the difference, the scale and the bound.
+        ValueError: for a bad `atol` or `rtol`.
+    """
+    _check_tolerance(atol, rtol)
+    diff, scale = _difference_and_scale(source, rebuilt, input_shape)
+    bound = atol + rtol * scale
+    message = (
+        f"max |difference| = {diff:.3g} on outputs of scale {scale:.3g} "
+        f"(relative {diff / scale if scale else float('inf'):.3g}); bound "
+        f"atol + rtol * scale = {atol:g} + {rtol:g} * {scale:.3g} = "
+        f"{bound:.3g}"
+    )
+    if not diff <= bound:
+        raise ParityError(
+            f"The rebuild of '{source.name}' differs from the source: "
+            f"{message}."
+        )
+    _LOG.info("parity of the rebuild of '%s': %s", source.name, message)
+    return diff, scale
+
+
 def max_output_difference(a, b, input_shape=None, batch_size=2, seed=0):
     """Largest absolute output difference of two models on random inputs.
 
@@ -200,6 +277,12 @@ def max_output_difference(a, b, input_shape=None, batch_size=2, seed=0):
         ValueError: if an input dimension is unknown and `input_shape` is
             not given.
     """
+    return _difference_and_scale(a, b, input_shape, batch_size, seed)[0]
+
+
+def _difference_and_scale(a, b, input_shape=None, batch_size=2, seed=0):
+    """`(max |a(x) - b(x)|, max |a(x)|)` on the random inputs of
+    `max_output_difference`."""
     rng = np.random.default_rng(seed)
     xs = []
     for tensor in a.inputs:
@@ -219,7 +302,22 @@ def max_output_difference(a, b, input_shape=None, batch_size=2, seed=0):
             np.max(np.abs(np.asarray(p, "float64") - np.asarray(q, "float64")))
         )
         for p, q in zip(out_a, out_b, strict=True)
-    )
+    ), max(float(np.max(np.abs(np.asarray(p, "float64")))) for p in out_a)
+
+
+def _check_tolerance(atol, rtol):
+    if isinstance(atol, bool) or not (
+        isinstance(atol, (int, float)) and atol > 0
+    ):
+        raise ValueError(
+            f"`atol` must be a number > 0. Received: atol={atol!r}"
+        )
+    if isinstance(rtol, bool) or not (
+        isinstance(rtol, (int, float)) and rtol >= 0
+    ):
+        raise ValueError(
+            f"`rtol` must be a number >= 0. Received: rtol={rtol!r}"
+        )
 
 
 def _tf_keras():
@@ -234,15 +332,13 @@ def _tf_keras():
     return tf_keras
 
 
-def _convert(
-    model, module, target_name, check_parity, atol, parity_input_shape
-):
-    if isinstance(atol, bool) or not (
-        isinstance(atol, (int, float)) and atol > 0
-    ):
-        raise ValueError(
-            f"`atol` must be a number > 0. Received: atol={atol!r}"
-        )
+def _convert(model, module, target_name, tolerance, parity_input_shape):
+    """Rebuilds `model` in `module`; `tolerance` is `(atol, rtol)` to check
+    parity with, or False."""
+    if tolerance:
+        # Bad tolerances fail before the (slow) rebuild.
+        parity_args = dict(atol=tolerance[0], rtol=tolerance[1])
+        _check_tolerance(**parity_args)
     graph = model_graph.read_graph(model)
     specs, call_args, problems = {}, {}, []
     for layer in graph.layers:
@@ -281,13 +377,8 @@ def _convert(
             if cls is not None and name not in call_args
         ],
     )
-    if check_parity:
-        diff = max_output_difference(model, rebuilt, parity_input_shape)
-        if not diff <= atol:
-            raise ParityError(
-                f"The {target_name} rebuild of '{graph.name}' differs from "
-                f"the source: max |difference| = {diff:.3g} > atol={atol}."
-            )
+    if tolerance:
+        parity(model, rebuilt, input_shape=parity_input_shape, **parity_args)
     return rebuilt
 
 

@@ -186,3 +186,41 @@ def test_unknown_input_dimensions_need_a_parity_shape():
         bridge.to_tf_keras(model)
     legacy = bridge.to_tf_keras(model, parity_input_shape=(16, 16, 1))
     assert bridge.max_output_difference(model, legacy, (20, 20, 1)) <= ATOL
+
+
+def _scaled_dense(scale):
+    """A model whose outputs are of order `scale`."""
+    inputs = keras.Input((8,))
+    outputs = keras.layers.Dense(4, name="head")(inputs)
+    model = keras.Model(inputs, outputs, name="scaled")
+    kernel, bias = model.get_layer("head").get_weights()
+    model.get_layer("head").set_weights([kernel * scale, bias])
+    return model
+
+
+def _perturbed_copy(model, relative):
+    copy = keras.models.clone_model(model)
+    copy.set_weights([w * (1 + relative) for w in model.get_weights()])
+    return copy
+
+
+def test_parity_is_judged_relative_to_the_output_scale():
+    # Outputs of order 1e4: a float32 round-off sized difference (1e-7
+    # relative) is ~1e-3 absolute, far above any absolute bound of 1e-5,
+    # and still agreement.
+    model = _scaled_dense(1e4)
+    diff, scale = bridge.parity(model, _perturbed_copy(model, 1e-7))
+    assert scale > 1e3 and 1e-5 < diff < 1e-5 * scale
+    # A real difference (1e-3 relative) is refused, with what was measured.
+    with pytest.raises(
+        bridge.ParityError,
+        match=r"differs from the source: max \|difference\| = .* on outputs "
+        r"of scale .* \(relative 0\.001\); bound atol \+ rtol \* scale",
+    ):
+        bridge.parity(model, _perturbed_copy(model, 1e-3))
+    # Small outputs keep a tight absolute floor.
+    small = _scaled_dense(1e-3)
+    with pytest.raises(bridge.ParityError):
+        bridge.parity(small, _perturbed_copy(small, 1e-2), atol=1e-9)
+    with pytest.raises(ValueError, match="Received: rtol=-1"):
+        bridge.parity(model, model, rtol=-1)
