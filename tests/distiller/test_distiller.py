@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -386,3 +388,53 @@ def test_best_student_checkpoint_keeps_the_best_epoch(tmp_path):
         )
     with pytest.raises(ValueError, match="Received: mode='best'"):
         BestStudentCheckpoint(path, mode="best")
+
+
+def test_a_saved_distiller_leaves_out_the_teachers_own_optimizer(tmp_path):
+    """A teacher loaded compiled carries the optimizer state of its own
+    training; the Distiller's files hold only what distillation needs."""
+    import zipfile
+
+    import h5py
+
+    x = np.random.default_rng(0).random((16, 8, 8, 1), dtype=np.float32)
+    y = np.arange(16) % 3
+    teacher = _saving_net("t", 64)
+    teacher.compile("adam", "sparse_categorical_crossentropy")
+    teacher.fit(x, y, epochs=1, verbose=0)
+    assert len(teacher.optimizer.variables) > 2  # Adam's slots
+    distiller = kd.Distiller(teacher, _saving_net("s", 4))
+    distiller.compile("adam")
+    distiller.fit(x, y, epochs=1, verbose=0)
+    path = tmp_path / "distiller.keras"
+    distiller.save(path)
+    names = []
+    with (
+        zipfile.ZipFile(path) as archive,
+        h5py.File(archive.open("model.weights.h5")) as weights,
+    ):
+        weights.visit(names.append)
+    # The teacher's weights (the first model), and no optimizer below it.
+    assert "layers/functional/layers/conv2d/vars/0" in names
+    assert not [n for n in names if n.startswith("layers/") and "optim" in n]
+    # The teacher object keeps its optimizer; the distiller's own is saved.
+    assert teacher.compiled and len(teacher.optimizer.variables) > 2
+    assert any(n.startswith("optimizer/vars") for n in names)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no "Skipping variable loading"
+        loaded = keras.models.load_model(path)
+    for want, got in zip(distiller.weights, loaded.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
+    loaded.fit(x, y, epochs=1, verbose=0)
+    weights_path = tmp_path / "d.weights.h5"
+    distiller.save_weights(weights_path)
+    distiller.load_weights(weights_path)
+
+
+def _saving_net(name, filters):
+    inputs = keras.Input((8, 8, 1))
+    h = keras.layers.Conv2D(filters, 3, name="conv")(inputs)
+    h = keras.layers.GlobalAveragePooling2D(name="pool")(h)
+    return keras.Model(
+        inputs, keras.layers.Dense(3, name="logits")(h), name=name
+    )
