@@ -371,19 +371,56 @@ def find_cuts(model, blocks_only=False):
     return table.blocks() if blocks_only else table
 
 
-def _mark_block_boundaries(graph, found):
-    """The cuts of `found` (`(tensor, Cut)` pairs) with `block_boundary`."""
-    branched = any(len(n.input_tensors) > 1 for n in graph.nodes) or any(
-        len(graph.consumers(t)) > 1 for t, _ in found
+def _squeezed(tensor):
+    """Whether a tensor has no spatial extent: a vector, or a 1×1 map (a
+    global pooling's output, a squeeze-excite gate)."""
+    shape = tuple(tensor.shape[1:])
+    return len(shape) != 3 or tuple(shape[:2]) == (1, 1)
+
+
+def _gates(node):
+    """Whether a merge node gates a map by a squeezed tensor (the multiply
+    of squeeze-and-excite): that is inside a block, not a block's end."""
+    return not _squeezed(node.output_tensors[0]) and any(
+        _squeezed(t) for t in node.input_tensors
     )
-    maps = [c for _, c in found if c.resolution is not None]
+
+
+def _branches(graph, tensor):
+    """The consumers of `tensor` that start a branch of the network: a
+    squeeze-excite branch (a consumer that squeezes a map) does not."""
+    return [
+        n
+        for n in graph.consumers(tensor)
+        if _squeezed(tensor) or not _squeezed(n.output_tensors[0])
+    ]
+
+
+def _is_merge(node):
+    return node is not None and len(node.input_tensors) > 1 and not _gates(node)
+
+
+def _mark_block_boundaries(graph, found):
+    """The cuts of `found` (`(tensor, Cut)` pairs) with `block_boundary`.
+
+    Block ends: the output of a merge (`Add`, `Concatenate`, not the gating
+    multiply of squeeze-and-excite), a tensor that starts several branches
+    (a residual block's input; a squeeze-excite branch does not count), and
+    the model's last spatial feature map (larger than 1×1).
+    """
+    branched = any(_is_merge(n) for n in graph.nodes) or any(
+        len(_branches(graph, t)) > 1 for t, _ in found
+    )
+    maps = [
+        c for t, c in found if c.resolution is not None and not _squeezed(t)
+    ]
     last_map = maps[-1].layer if maps else None
     marked = []
     for i, (tensor, cut) in enumerate(found):
         node = graph.producer(tensor)
         boundary = (
-            (node is not None and len(node.input_tensors) > 1)
-            or len(graph.consumers(tensor)) > 1
+            _is_merge(node)
+            or len(_branches(graph, tensor)) > 1
             or cut.layer == last_map
         )
         if not branched and cut.resolution is not None:

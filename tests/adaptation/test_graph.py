@@ -83,3 +83,39 @@ def test_subclassed_model_is_rejected():
 def test_not_a_model_is_rejected():
     with pytest.raises(TypeError, match="keras.Model"):
         find_cuts(layers.Dense(2))
+
+
+def _squeeze_excite_block(x, name, filters, residual=True):
+    """An inverted-residual block with squeeze-and-excite, as in
+    EfficientNet and MobileNetV3: expand, depthwise, SE gate, project (and
+    the residual add, except in a block that changes the width)."""
+    h = layers.Conv2D(filters * 2, 1, name=f"{name}_expand")(x)
+    h = layers.DepthwiseConv2D(3, padding="same", name=f"{name}_dw")(h)
+    h = layers.ReLU(name=f"{name}_activation")(h)
+    s = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_se_sq")(h)
+    s = layers.Conv2D(4, 1, activation="relu", name=f"{name}_se_reduce")(s)
+    s = layers.Conv2D(
+        filters * 2, 1, activation="sigmoid", name=f"{name}_se_expand"
+    )(s)
+    h = layers.Multiply(name=f"{name}_se_excite")([h, s])
+    h = layers.Conv2D(filters, 1, name=f"{name}_project")(h)
+    return layers.Add(name=f"{name}_add")([x, h]) if residual else h
+
+
+def test_squeeze_excite_internals_are_not_block_boundaries():
+    inputs = keras.Input((8, 8, 8))
+    x = layers.Conv2D(8, 3, padding="same", name="stem")(inputs)
+    # Like EfficientNet's "a" blocks: no shortcut, so every tensor inside
+    # is a cut.
+    x = _squeeze_excite_block(x, "block1", 16, residual=False)
+    x = _squeeze_excite_block(x, "block2", 16)
+    x = layers.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
+    x = layers.Conv2D(10, 1, name="classifier")(x)
+    outputs = layers.Flatten(name="logits")(x)
+    model = keras.Model(inputs, outputs)
+    blocks = find_cuts(model, blocks_only=True).names()
+    assert blocks == ["block1_project", "block2_add"]
+    # The gate's input and its multiply are still cuts, just not block ends.
+    every = find_cuts(model).names()
+    assert "block1_se_excite" in every and "block1_activation" in every
+    assert "classifier" not in blocks  # a 1×1 map is not a feature map
