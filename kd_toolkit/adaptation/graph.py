@@ -6,6 +6,7 @@ import difflib
 
 import keras
 
+from kd_toolkit.utils.model_graph import inline_nested
 from kd_toolkit.utils.model_graph import is_graph_model
 
 
@@ -352,23 +353,50 @@ def find_cuts(model, blocks_only=False):
     print(kd_toolkit.adaptation.find_cuts(teacher))
     ```
     """
-    graph = LayerGraph(model)
-    cuts = []
+    check_graph_model(model)
+    flat, paths = inline_nested(model)
+    graph = LayerGraph(flat)
     candidates = list(graph.inputs) if len(graph.inputs) == 1 else []
     candidates += [
         n.output_tensors[0] for n in graph.nodes if len(n.output_tensors) == 1
     ]
-    counts = collections.Counter(n.operation.name for n in graph.nodes)
+    counts = collections.Counter(id(n.operation) for n in graph.nodes)
     found = []
     for position, tensor in enumerate(candidates):
-        name = tensor._keras_history[0].name
-        if counts.get(name, 0) > 1:
+        operation = tensor._keras_history[0]
+        name = paths.get(id(tensor), operation.name)
+        if counts.get(id(operation), 0) > 1:
             continue  # shared layer: its name does not pick one tensor
         if graph.is_cut(tensor):
             found.append((tensor, Cut(name, tuple(tensor.shape[1:]), position)))
     cuts = _mark_block_boundaries(graph, found)
     table = CutTable(model.name, tuple(cuts))
     return table.blocks() if blocks_only else table
+
+
+def feature_maps(model):
+    """Every spatial feature map of a model, cut or not, in graph order.
+
+    Returns:
+        A list of `(name, shape, merge)`: the layer name (a path inside a
+        nested model), the map's shape without the batch dimension, and
+        whether it is the output of a merge (`Add`, `Concatenate`: a cell
+        or block output even where it is no cut, as in NASNet's cells,
+        which read the two previous cells).
+    """
+    check_graph_model(model)
+    flat, paths = inline_nested(model)
+    graph = LayerGraph(flat)
+    maps = []
+    for node in graph.nodes:
+        if len(node.output_tensors) != 1:
+            continue
+        tensor = node.output_tensors[0]
+        if _squeezed(tensor):
+            continue
+        name = paths.get(id(tensor), tensor._keras_history[0].name)
+        maps.append((name, tuple(tensor.shape[1:]), _is_merge(node)))
+    return maps
 
 
 def _squeezed(tensor):

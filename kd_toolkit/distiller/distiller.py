@@ -791,7 +791,7 @@ def _compatible(a, b):
 
 
 def _shapes(model, names):
-    return {n: tuple(model.get_layer(n).output.shape) for n in names}
+    return {n: feature_taps.feature_shape(model, n) for n in names}
 
 
 def _term_names(losses):

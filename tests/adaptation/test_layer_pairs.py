@@ -91,3 +91,57 @@ def test_no_common_resolution_is_an_error_naming_both():
         r"Received: teacher 'teacher' resolutions \[\(8, 8\)",
     ):
         propose_layer_pairs(teacher, student)
+
+
+def _cells(name, filters):
+    """NASNet-like: each cell reads the two previous cells, so no cell
+    output is a cut (two tensors cross every boundary)."""
+    inputs = keras.Input((8, 8, 1))
+    prev = layers.Conv2D(filters, 3, padding="same", name=f"{name}_stem")(
+        inputs
+    )
+    cur = layers.Conv2D(filters, 3, padding="same", name=f"{name}_c0")(prev)
+    for i in range(1, 4):
+        a = layers.Conv2D(filters, 1, name=f"{name}_a{i}")(prev)
+        b = layers.Conv2D(filters, 3, padding="same", name=f"{name}_b{i}")(cur)
+        prev, cur = cur, layers.Concatenate(name=f"{name}_cell{i}")([a, b])
+        if i == 2:  # a reduction cell: both paths shrink
+            prev = layers.MaxPooling2D(name=f"{name}_pool_prev")(prev)
+            cur = layers.MaxPooling2D(name=f"{name}_pool_cur")(cur)
+    x = layers.Add(name=f"{name}_join")(
+        [layers.Conv2D(2 * filters, 1, name=f"{name}_proj")(prev), cur]
+    )
+    x = layers.GlobalAveragePooling2D(keepdims=True, name=f"{name}_gap")(x)
+    x = layers.Conv2D(3, 1, name=f"{name}_classifier")(x)  # a 1×1 "map"
+    return keras.Model(inputs, layers.Flatten(name=f"{name}_flat")(x))
+
+
+def test_cells_that_read_two_tensors_are_paired_by_their_merges():
+    teacher, student = _cells("t", 8), _cells("s", 4)
+    pairs = propose_layer_pairs(teacher, student)
+    # One pair per resolution, each a cell output, never the 1×1 classifier.
+    assert [p.resolution for p in pairs] == [(8, 8), (4, 4)]
+    assert [p.teacher_layer for p in pairs] == ["t_cell2", "t_join"]
+    assert "merge output (no cut)" in pairs[0].reason
+    assert all("classifier" not in n for pair in pairs.names() for n in pair)
+
+
+def test_generated_names_are_avoided_and_flagged():
+    def model(name, stable):
+        inputs = keras.Input((8, 8, 1))
+        x = layers.Conv2D(4, 3, padding="same", name=f"{name}_conv")(inputs)
+        # Two block ends at 8x8: a residual block's input (named or not)
+        # and its unnamed Add.
+        x = layers.ReLU(name=f"{name}_block1_out" if stable else None)(x)
+        h = layers.Conv2D(4, 3, padding="same")(x)
+        x = layers.Add()([x, h])
+        x = layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, layers.Dense(3)(x), name=name)
+
+    pairs = propose_layer_pairs(model("t", True), model("s", False))
+    (pair,) = pairs
+    assert pair.teacher_layer == "t_block1_out"
+    assert pair.student_layer.startswith("add")
+    assert pair.auto_named and "generated name*" in pair.reason
+    assert "given name" in pair.reason
+    assert "it changes when the model is built" in str(pairs)
