@@ -24,6 +24,7 @@ from collections.abc import Callable
 from kd_toolkit import adaptation
 from kd_toolkit import losses
 from kd_toolkit import models
+from kd_toolkit.utils.model_graph import layer_names
 
 
 @dataclasses.dataclass(frozen=True)
@@ -256,38 +257,72 @@ def _decoupled(s, teacher, student, train_ds, total_steps):
 
 
 def common_stages(teacher, student):
-    """`stage{i}_out` names present in both models, in order.
-
-    Raises:
-        ValueError: if the models share no stage output name.
-    """
+    """`stage{i}_out` names present in both models, in order (empty when
+    they share none)."""
     student_stages = set(models.stage_output_names(student))
-    common = [
+    return [
         n for n in models.stage_output_names(teacher) if n in student_stages
     ]
-    if not common:
-        raise ValueError(
-            "Feature methods need `stage{i}_out` layers in both models. "
-            f"Received: teacher stages {models.stage_output_names(teacher)}, "
-            f"student stages {sorted(student_stages)}"
-        )
-    return common
+
+
+def feature_pairs(teacher, student):
+    """The `(teacher layer, student layer)` pairs the feature methods tap.
+
+    The zoo's `stage{i}_out` layers where both models have them; otherwise
+    (a `keras.applications` model, a user's own network) the pairs of
+    `kd_toolkit.adaptation.propose_layer_pairs`, printed with the reason
+    for each.
+
+    Returns:
+        `(pairs, info)`: pairs shallow to deep, and what to report about
+        how they were chosen.
+
+    Raises:
+        ValueError: if the models share no feature-map resolution.
+    """
+    stages = common_stages(teacher, student)
+    if stages:
+        return [(n, n) for n in stages], {"layer_pairs": "stage{i}_out names"}
+    proposed = adaptation.propose_layer_pairs(teacher, student)
+    print(
+        "[kd_toolkit] the models share no stage{i}_out layers; feature "
+        "pairs from kd_toolkit.adaptation.propose_layer_pairs:\n"
+        f"{proposed}",
+        flush=True,
+    )
+    info = {
+        "layer_pairs": [
+            {
+                "teacher": p.teacher_layer,
+                "student": p.student_layer,
+                "resolution": list(p.resolution),
+                "why": p.reason,
+            }
+            for p in proposed
+        ]
+    }
+    return proposed.names(), info
 
 
 @method("fitnets", "FitNets + KD")
 def _fitnets(s, teacher, student, train_ds, total_steps):
     # The hint sits at the middle stage of the network.
-    stages = common_stages(teacher, student)
-    middle = stages[(len(stages) - 1) // 2]
+    pairs, info = feature_pairs(teacher, student)
+    t, st = pairs[(len(pairs) - 1) // 2]
+    info["hint"] = [t, st]
     return Plan(
-        [_kd(s), losses.get("hint", teacher_layer=middle, student_layer=middle)]
+        [_kd(s), losses.get("hint", teacher_layer=t, student_layer=st)],
+        info=info,
     )
 
 
 @method("at", "AT + KD")
 def _attention(s, teacher, student, train_ds, total_steps):
-    pairs = [(n, n) for n in common_stages(teacher, student)]
-    return Plan([_kd(s), losses.get("attention_transfer", layer_pairs=pairs)])
+    pairs, info = feature_pairs(teacher, student)
+    return Plan(
+        [_kd(s), losses.get("attention_transfer", layer_pairs=pairs)],
+        info=info,
+    )
 
 
 def _on_embeddings(name):
@@ -326,7 +361,7 @@ for _name, _label in (
 def _review(s, teacher, student, train_ds, total_steps):
     # Every common stage, shallow to deep; the paper ramps its weight over
     # its first 20 of 240 epochs.
-    pairs = [(n, n) for n in common_stages(teacher, student)]
+    pairs, info = feature_pairs(teacher, student)
     return Plan(
         [
             _kd(s),
@@ -336,13 +371,14 @@ def _review(s, teacher, student, train_ds, total_steps):
                 mid_channels=s.review_mid_channels or None,
                 warmup_steps=total_steps // 12,
             ),
-        ]
+        ],
+        info=info,
     )
 
 
 @method("ama", "AMA + KD", warms_up=True)
 def _activation_map_adaptation(s, teacher, student, train_ds, total_steps):
-    return _ama_plan(s, s.ama, teacher, train_ds)
+    return _ama_plan(s, _ama_layers(s.ama, teacher, student), teacher, train_ds)
 
 
 @method(
@@ -358,7 +394,46 @@ def _ama_from_cache(s, teacher, student, train_ds, total_steps):
     # last one teaches the student's last stage, learning from its own
     # terms only (no backward pass along the chain of adapters). Picked on
     # the validation split among three such teachers (docs/adaptation.md).
-    return _ama_plan(s, s.ama_cached, teacher, train_ds)
+    return _ama_plan(
+        s, _ama_layers(s.ama_cached, teacher, student), teacher, train_ds
+    )
+
+
+def _ama_layers(a, teacher, student):
+    """`a`, or, when the teacher or the student lacks its layers (a model
+    without the zoo's names), one replacement found in the models' graphs:
+    the teacher's last block, between its last two block ends, adapted to
+    teach the student's layer paired with its end
+    (`propose_layer_pairs`)."""
+    names = {
+        "teacher": set(layer_names(teacher)),
+        "student": set(layer_names(student)),
+    }
+    if (
+        set(a.start) | set(a.end) <= names["teacher"]
+        and {n for n in a.student_layer if n} <= names["student"]
+    ):
+        return a
+    pairs = adaptation.propose_layer_pairs(teacher, student)
+    end, student_layer = pairs.names()[-1]
+    blocks = adaptation.find_cuts(teacher, blocks_only=True).names()
+    if end not in blocks or blocks.index(end) == 0:
+        raise ValueError(
+            "AMA needs two block ends of the teacher to replace the block "
+            f"between them; '{teacher.name}' has none before '{end}'. Pass "
+            "AMASettings(start=..., end=..., student_layer=...) with layer "
+            f"names. Received: teacher block ends {blocks}"
+        )
+    start = blocks[blocks.index(end) - 1]
+    print(
+        "[kd_toolkit] AMA: the models lack the zoo's layer names; adapting "
+        f"the teacher's block {start} -> {end} to teach the student's "
+        f"{student_layer}",
+        flush=True,
+    )
+    return dataclasses.replace(
+        a, start=(start,), end=(end,), student_layer=(student_layer,)
+    )
 
 
 def _ama_plan(s, a, teacher, train_ds):

@@ -84,7 +84,7 @@ def test_bad_cache_draws_and_shipped_teacher_names():
     with pytest.raises(
         ValueError,
         match=r"one of \['fashion_mnist_.*"
-        r"Received: name='nope'",
+        r"Received: pretrained_teacher='nope'",
     ):
         recipes.run_distillation(
             recipes.DistillConfig(pretrained_teacher="nope")
