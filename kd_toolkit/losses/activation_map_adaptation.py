@@ -107,6 +107,7 @@ class ActivationMapAdaptation(DistillationLoss):
                 "`gamma` and `adapter_ce_weight`. "
                 f"Received: weight={kwargs['weight']!r}"
             )
+        map_weight = check_non_negative("map_weight", map_weight)
         super().__init__(weight=map_weight, name=name, **kwargs)
         if isinstance(replacements, (str, bytes, dict)) or not isinstance(
             replacements, (list, tuple)

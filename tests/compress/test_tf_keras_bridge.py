@@ -224,3 +224,18 @@ def test_parity_is_judged_relative_to_the_output_scale():
         bridge.parity(small, _perturbed_copy(small, 1e-2), atol=1e-9)
     with pytest.raises(ValueError, match="Received: rtol=-1"):
         bridge.parity(model, model, rtol=-1)
+
+
+def test_grouped_convolutions_rebuild_exactly():
+    """Both Keras take `groups` on Conv2D: a grouped convolution is
+    rebuilt with it, not refused (docs/compress.md)."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 4))
+    x = keras.layers.Conv2D(8, 3, groups=2, padding="same", name="g")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    legacy = bridge.to_tf_keras(model)
+    assert legacy.get_layer("g").get_config()["groups"] == 2
+    assert bridge.max_output_difference(model, legacy) == 0.0
+    back = bridge.to_keras3(legacy)
+    assert back.get_layer("g").get_config()["groups"] == 2
