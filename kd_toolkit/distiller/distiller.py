@@ -17,6 +17,7 @@ from kd_toolkit.distiller import label_check
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller import teacher_check
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
+from kd_toolkit.distiller.label_check import UNLABELED
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.distiller.output_kind import one_hot_labels
 from kd_toolkit.distiller.output_kind import to_logits
@@ -173,6 +174,12 @@ class Distiller(keras.Model):
         term_names = ["student_loss"] + _unique(
             _term_names(self.distillation_losses)
         )
+        # Terms from the hard labels: averaged over labeled examples only.
+        self._label_terms = {"student_loss"} | {
+            n
+            for loss in self.distillation_losses
+            for n in loss.label_term_names()
+        }
         self._term_trackers = [keras.metrics.Mean(name=n) for n in term_names]
         self._total_tracker = keras.metrics.Mean(name="loss")
         self._student_loss_fn = None
@@ -402,7 +409,7 @@ class Distiller(keras.Model):
             if self._trains_teacher:
                 live = self._run_teacher(x, training=True)
             student_out = self._run(self.student, self._student_view, x, True)
-            terms, total = self._loss_terms(
+            terms, (total, labeled) = self._loss_terms(
                 y,
                 sample_weight,
                 (cached, cached_feats),
@@ -414,7 +421,7 @@ class Distiller(keras.Model):
         grads = tape.gradient(scaled, weights)
         self.optimizer.apply(grads, weights)
         return self._update_metrics(
-            x, y, sample_weight, student_out[0], terms, total
+            x, (y, labeled), sample_weight, student_out[0], terms, total
         )
 
     def test_step(self, data):
@@ -426,7 +433,7 @@ class Distiller(keras.Model):
             else None
         )
         student_out = self._run(self.student, self._student_view, x, False)
-        terms, total = self._loss_terms(
+        terms, (total, labeled) = self._loss_terms(
             y,
             sample_weight,
             (cached, cached_feats),
@@ -435,7 +442,7 @@ class Distiller(keras.Model):
             training=False,
         )
         return self._update_metrics(
-            x, y, sample_weight, student_out[0], terms, total
+            x, (y, labeled), sample_weight, student_out[0], terms, total
         )
 
     # -- helpers --------------------------------------------------------
@@ -462,19 +469,30 @@ class Distiller(keras.Model):
             return [model(x, training=training)]
         return list(view(x, training=training))
 
-    def _labels(self, y):
-        """Integer or one-hot labels -> float32 one-hot `(batch, classes)`,
-        integer labels checked to be in range first."""
+    def _labels(self, y, like):
+        """Labels -> `(one-hot float32 (batch, classes), labeled float32
+        (batch,))`. No labels (`y` None), the class id `UNLABELED` (-1) and
+        a row of zeros mark unlabeled examples: a zero one-hot row and 0 in
+        `labeled`. Integer labels are checked to be in range first. `like`:
+        a `(batch, ...)` tensor giving the batch size when `y` is None."""
+        if y is None:
+            batch = ops.shape(like)[0]
+            return (
+                ops.zeros((batch, self.num_classes), "float32"),
+                ops.zeros((batch,), "float32"),
+            )
         y = tf.convert_to_tensor(y)
         if y.shape.rank == 2 and y.shape[-1] == self.num_classes:
-            return one_hot_labels(y, self.num_classes)
+            labels = one_hot_labels(y, self.num_classes)
+            return labels, ops.cast(ops.sum(labels, axis=-1) > 0, "float32")
         y = tf.reshape(tf.cast(y, "int32"), [-1])
         with tf.control_dependencies(
             [
-                tf.debugging.assert_non_negative(
+                tf.debugging.assert_greater_equal(
                     y,
-                    message="Labels must be in [0, num_classes). Received: a "
-                    "negative label in y",
+                    UNLABELED,
+                    message="Labels must be in [0, num_classes), or -1 for "
+                    "an unlabeled example. Received: a label < -1 in y",
                 ),
                 tf.debugging.assert_less(
                     y,
@@ -485,7 +503,9 @@ class Distiller(keras.Model):
                 ),
             ]
         ):
-            return one_hot_labels(y, self.num_classes)
+            # one_hot of -1 is a row of zeros.
+            labels = one_hot_labels(y, self.num_classes)
+            return labels, ops.cast(y >= 0, "float32")
 
     def _loss_terms(
         self, y, sample_weight, cached, live, student_out, training
@@ -495,7 +515,7 @@ class Distiller(keras.Model):
         `live`: the teacher's outputs in this step (`[output, *features]`)
         or None when it did not run."""
         cached, cached_feats = cached
-        labels = self._labels(y)
+        labels, labeled = self._labels(y, student_out[0])
         live_logits = (
             None if live is None else to_logits(live[0], self.teacher_outputs)
         )
@@ -521,20 +541,20 @@ class Distiller(keras.Model):
             student_features=dict(zip(self._student_names, student_out[1:])),
             training=training,
             live_teacher_logits=live_logits,
+            labeled=labeled,
         )
         if self._student_loss_fn is None:
             ce = keras.losses.categorical_crossentropy(
                 labels, s_logits, from_logits=True
             )
-            per_sample = {"student_loss": self.student_loss_weight * ce}
+        elif y is None:
+            ce = ops.zeros_like(labeled)
         else:
             fn = self._student_loss_fn
             if isinstance(fn, keras.losses.Loss):
                 fn = fn.call  # unreduced: sample weights apply below
-            per_sample = {
-                "student_loss": self.student_loss_weight
-                * ops.cast(fn(y, student_out[0]), "float32")
-            }
+            ce = ops.cast(fn(_known(y), student_out[0]), "float32")
+        per_sample = {"student_loss": self.student_loss_weight * ce}
         sg_inputs = LossInputs(
             labels=labels,
             teacher_logits=ops.stop_gradient(t_logits),
@@ -547,24 +567,41 @@ class Distiller(keras.Model):
             live_teacher_logits=(
                 None if live_logits is None else ops.stop_gradient(live_logits)
             ),
+            labeled=labeled,
         )
         for loss in self.distillation_losses:
             for name, value in loss.compute(
                 inputs if loss.trains_teacher else sg_inputs
             ).items():
                 per_sample[name] = per_sample.get(name, 0.0) + value
-        terms = {n: _reduce(v, sample_weight) for n, v in per_sample.items()}
+        terms = {
+            n: _labeled_mean(v, labeled, sample_weight)
+            if n in self._label_terms
+            else _reduce(v, sample_weight)
+            for n, v in per_sample.items()
+        }
         total = sum(terms.values())
         if training and self.student.losses:
             total = total + ops.sum(self.student.losses)
-        return terms, total
+        return terms, (total, labeled)
 
     def _update_metrics(self, x, y, sample_weight, y_pred, terms, total):
+        """Updates the loss trackers and the compiled metrics; `y` is
+        `(labels or None, labeled mask)`: label-based metrics count the
+        labeled examples only."""
+        y, labeled = y
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self._total_tracker.update_state(total * replicas)
         for tracker in self._term_trackers:
             tracker.update_state(terms[tracker.name] * replicas)
-        logs = self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
+        if y is None:
+            # Class 0 everywhere at weight 0: the metrics see no example
+            # (and are built, as Keras builds them on their first batch).
+            y = ops.zeros_like(labeled, dtype="int32")
+        _update_compiled_metrics(
+            self, _known(y), y_pred, labeled, sample_weight
+        )
+        logs = self.get_metrics_result()
         if isinstance(
             tf.distribute.get_strategy(),
             tf.distribute.MultiWorkerMirroredStrategy,
@@ -707,6 +744,65 @@ def _reduce(per_sample, sample_weight):
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         return per_sample / replicas
     return tf.nn.compute_average_loss(per_sample, sample_weight=sample_weight)
+
+
+def _update_compiled_metrics(model, y, y_pred, labeled, sample_weight):
+    """`compute_metrics` that skips unlabeled examples.
+
+    Keras updates `compile(metrics=...)` without sample weights and
+    `weighted_metrics` with them; here both also weigh each example by
+    `labeled` (0 for an unlabeled one), so accuracy counts labeled
+    examples only. Keras keeps the compiled metrics in private attributes
+    (`_compile_metrics`, its flat lists; Keras 3.15): this is the one place
+    that reads them.
+    """
+    compiled = model._compile_metrics
+    if compiled is None:
+        return
+    if not compiled.built:
+        compiled.build(y, y_pred)
+    weighted = labeled
+    if sample_weight is not None:
+        weighted = labeled * ops.reshape(
+            ops.cast(sample_weight, "float32"), (-1,)
+        )
+    for metric in compiled._flat_metrics:
+        if metric:
+            metric.update_state(y, y_pred, sample_weight=labeled)
+    for metric in compiled._flat_weighted_metrics:
+        if metric:
+            metric.update_state(y, y_pred, sample_weight=weighted)
+
+
+def _labeled_mean(per_sample, labeled, sample_weight):
+    """Mean of a hard-label term over the labeled examples of the batch.
+
+    `sum(value * weight * labeled) / sum(labeled)`: with every example
+    labeled it equals `_reduce` (Keras's sum over the batch size), and an
+    unlabeled example neither adds to it nor dilutes it. A batch without
+    labels gives 0. Each replica averages its own examples; their mean is
+    the global one for evenly split batches.
+    """
+    per_sample = ops.cast(per_sample, "float32")
+    if per_sample.shape.rank == 0:
+        return _reduce(per_sample, sample_weight)
+    weight = labeled
+    if sample_weight is not None:
+        weight = weight * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return (
+        tf.math.divide_no_nan(ops.sum(per_sample * weight), ops.sum(labeled))
+        / replicas
+    )
+
+
+def _known(y):
+    """Labels with the class id of an unlabeled example (-1) replaced by 0,
+    for functions that cannot take it; those examples are weighted 0."""
+    y = tf.convert_to_tensor(y)
+    if y.dtype.is_integer:
+        return tf.where(y < 0, tf.zeros_like(y), y)
+    return y
 
 
 def _check_models(teacher, student):

@@ -17,7 +17,13 @@ so a bad label is caught in every mode and the message names the value:
 import numpy as np
 import tensorflow as tf
 
-_EXPECTED = "integer class ids in [0, {c}) or one-hot rows of length {c}"
+# The class id of an example without a label (semi-supervised batches); a
+# one-hot row of zeros means the same.
+UNLABELED = -1
+_EXPECTED = (
+    "integer class ids in [0, {c}) (or -1 for an unlabeled example) or "
+    "one-hot rows of length {c}"
+)
 
 
 def check_array_labels(y, num_classes, arg="y"):
@@ -59,13 +65,14 @@ def check_array_labels(y, num_classes, arg="y"):
                 f"numbers. Received: {arg}[{index}]={flat[index].item()!r} "
                 f"({fractional.size} labels with a fractional part)"
             )
-    bad = np.flatnonzero((flat < 0) | (flat >= num_classes))
+    bad = np.flatnonzero((flat < UNLABELED) | (flat >= num_classes))
     if bad.size:
         index = int(bad[0])
         raise ValueError(
-            f"Labels must be class ids in [0, {num_classes}) (or one-hot "
-            f"rows of length {num_classes}). Received: {arg}[{index}]="
-            f"{flat[index].item()!r} ({bad.size} labels out of range)"
+            f"Labels must be class ids in [0, {num_classes}), -1 for an "
+            f"unlabeled example, or one-hot rows of length {num_classes}. "
+            f"Received: {arg}[{index}]={flat[index].item()!r} ({bad.size} "
+            "labels out of range)"
         )
 
 
@@ -140,7 +147,7 @@ def checked_dataset(dataset, num_classes):
     if not check_ids and not check_weights:
         return dataset
     range_message = (
-        f"Labels must be class ids in [0, {num_classes}). "
+        f"Labels must be class ids in [0, {num_classes}) or -1 (unlabeled). "
         "Received: out-of-range labels in a batch; the values follow"
     )
     whole_message = (
@@ -164,7 +171,9 @@ def checked_dataset(dataset, num_classes):
                     )
                 )
             asserts += [
-                tf.debugging.assert_non_negative(y, message=range_message),
+                tf.debugging.assert_greater_equal(
+                    y, tf.cast(UNLABELED, y.dtype), message=range_message
+                ),
                 tf.debugging.assert_less(
                     y, tf.cast(num_classes, y.dtype), message=range_message
                 ),

@@ -412,7 +412,9 @@ class TeacherLogitsCache:
 
         Args:
             images: the same image array the cache was built from (checked).
-            labels: int array `(N,)` or one-hot `(N, C)`.
+            labels: int array `(N,)` or one-hot `(N, C)`; -1 (or a row
+                of zeros) marks an unlabeled image. None: no labels at all,
+                batches of inputs only (label-free distillation).
             batch_size: int >= 1.
             seed: int >= 0. Seeds the order and the choice of draws.
             shuffle: bool. Shuffle the examples each epoch.
@@ -438,13 +440,15 @@ class TeacherLogitsCache:
                 f"built from. Received: images of shape {images.shape}, "
                 f"cache built from {self.key.num_examples} images"
             )
-        labels = np.asarray(labels)
-        if len(labels) != len(images):
-            raise ValueError(
-                f"`labels` must have one entry per image ({len(images)}). "
-                f"Received: labels of length {len(labels)}"
-            )
-        images_t, labels_t = tf.constant(images), tf.constant(labels)
+        if labels is not None:
+            labels = np.asarray(labels)
+            if len(labels) != len(images):
+                raise ValueError(
+                    f"`labels` must have one entry per image ({len(images)})"
+                    f". Received: labels of length {len(labels)}"
+                )
+        images_t = tf.constant(images)
+        labels_t = None if labels is None else tf.constant(labels)
         outputs_t = tf.constant(self.outputs)
         rows_t, cols_t = tf.constant(self.rows), tf.constant(self.cols)
         mirror_t = tf.constant(self.mirror)
@@ -463,9 +467,9 @@ class TeacherLogitsCache:
                 tf.gather_nd(mirror_t, at),
                 pad,
             )
-            y = tf.gather(labels_t, index)
+            y = None if labels_t is None else tf.gather(labels_t, index)
             if not with_teacher_outputs:
-                return x, y
+                return x if y is None else (x, y)
             inputs = {
                 INPUTS_KEY: x,
                 TEACHER_OUTPUTS_KEY: tf.gather_nd(outputs_t, at),
@@ -474,7 +478,7 @@ class TeacherLogitsCache:
                 inputs[TEACHER_FEATURES_KEY] = {
                     n: tf.gather_nd(f, at) for n, f in features_t.items()
                 }
-            return inputs, y
+            return inputs if y is None else (inputs, y)
 
         index = tf.data.Dataset.range(len(images))
         if shuffle:

@@ -37,9 +37,18 @@ def teacher_accuracy(distiller, validation_data, max_samples=MAX_SAMPLES):
     predicted = np.argmax(np.asarray(outputs), axis=-1)
     labels = np.asarray(y)
     if labels.ndim == 2 and labels.shape[-1] == distiller.num_classes:
-        labels = np.argmax(labels, axis=-1)
+        # A row of zeros is an unlabeled example.
+        labels = np.where(
+            labels.sum(axis=-1) > 0, np.argmax(labels, axis=-1), -1
+        )
     labels = labels.reshape(-1)
-    return float(np.mean(predicted == labels)), len(labels)
+    known = labels >= 0  # -1: an unlabeled example
+    if not known.any():
+        return None, 0
+    return (
+        float(np.mean(predicted[known] == labels[known])),
+        int(known.sum()),
+    )
 
 
 def warn_if_near_chance(distiller, validation_data):

@@ -157,6 +157,11 @@ class ActivationMapAdaptation(DistillationLoss):
     def metric_names(self):
         return ("ama_map_loss", "adapter_ce_loss", "adapter_map_loss")
 
+    def label_term_names(self):
+        # The adapted teacher stays accurate on the labeled examples; on
+        # unlabeled ones only the map terms train the adapters.
+        return ("adapter_ce_loss",)
+
     def build_from_features(self, teacher_shapes, student_shapes):
         self.connectors = []
         for t, s in self.pairs:
@@ -184,7 +189,9 @@ class ActivationMapAdaptation(DistillationLoss):
         hit = ops.equal(
             ops.argmax(t_logits, axis=-1), ops.argmax(inputs.labels, axis=-1)
         )
-        self.accuracy.update_state(ops.cast(hit, "float32"))
+        self.accuracy.update_state(
+            ops.cast(hit, "float32"), sample_weight=inputs.labeled
+        )
         student_side, adapter_side = 0.0, 0.0
         for i, (t, s) in enumerate(self.pairs):
             a = inputs.teacher_features[t]

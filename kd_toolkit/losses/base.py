@@ -18,7 +18,8 @@ class LossInputs:
 
     Attributes:
         labels: float32 tensor `(batch, num_classes)`: one-hot (or soft)
-            targets, whatever label format the user fed.
+            targets, whatever label format the user fed; a row of zeros
+            for an unlabeled example.
         teacher_logits: teacher logits `(batch, num_classes)`: the cached
             logits when the batch carries them (`TeacherLogitsCache`), else
             the teacher's output in this step. A softmax teacher is
@@ -34,6 +35,12 @@ class LossInputs:
             loss). They differ from `teacher_logits` when a cached batch
             meets a teacher that runs for its features: AMA's adapted
             teacher, taught from the original teacher's cached logits.
+        labeled: float32 tensor `(batch,)`, 1 for an example with a label
+            and 0 for one without (label-free or semi-supervised
+            distillation), or None when every example is labeled. Terms
+            named in `label_term_names()` are averaged over the labeled
+            examples only; a loss reading the labels elsewhere (e.g. for
+            a metric) weighs them with it.
     """
 
     labels: object
@@ -43,6 +50,7 @@ class LossInputs:
     student_features: dict
     training: bool
     live_teacher_logits: object = None
+    labeled: object = None
 
 
 class DistillationLoss(keras.layers.Layer):
@@ -90,6 +98,16 @@ class DistillationLoss(keras.layers.Layer):
         raise NotImplementedError(
             f"{type(self).__name__} must implement `metric_names()`."
         )
+
+    def label_term_names(self):
+        """Names of the terms `compute` derives from the hard labels.
+
+        The `Distiller` averages these over the labeled examples of a
+        batch only (their value on an unlabeled example is meaningless),
+        and every other term over the whole batch: on unlabeled images
+        only the distillation terms train the student. Defaults to none.
+        """
+        return ()
 
     def build_from_features(self, teacher_shapes, student_shapes):
         """Creates trainable parts once the feature shapes are known.

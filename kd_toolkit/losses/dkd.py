@@ -93,6 +93,11 @@ class DKD(DistillationLoss):
     def metric_names(self):
         return ("tckd_loss", "nckd_loss")
 
+    def label_term_names(self):
+        # Both terms split the classes at the ground-truth class: without a
+        # label there is no target class (use KD on unlabeled images).
+        return ("tckd_loss", "nckd_loss")
+
     def compute(self, inputs):
         tckd, nckd = decoupled_terms(
             inputs.teacher_logits,
