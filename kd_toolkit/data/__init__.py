@@ -1,6 +1,9 @@
 """Datasets for distillation: TFDS and offline local files as `tf.data`.
 
 - `load`: a batched, prefetched, augmented `tf.data.Dataset`.
+- `from_directory`, `ImageFolder`: a folder of JPEG/PNG images (class
+  subfolders, or unlabeled), decoded inside `tf.data`.
+- `from_tfds`: any prepared TFDS dataset by name and split string.
 - `load_numpy`: a whole split as numpy arrays.
 - `representative_dataset`: TFLite int8 calibration data.
 - `dataset_info`, `names`: what each named dataset is.
@@ -11,6 +14,8 @@ from kd_toolkit.data.catalog import DatasetInfo
 from kd_toolkit.data.catalog import augment_spec
 from kd_toolkit.data.catalog import dataset_info
 from kd_toolkit.data.catalog import names
+from kd_toolkit.data.image_folder import ImageFolder
+from kd_toolkit.data.image_folder import from_directory
 from kd_toolkit.data.loader import load
 from kd_toolkit.data.loader import load_numpy
 from kd_toolkit.data.loader import representative_dataset
@@ -19,9 +24,11 @@ from kd_toolkit.data.tfds_source import TfdsDataNotFoundError
 __all__ = [
     "AugmentSpec",
     "DatasetInfo",
+    "ImageFolder",
     "TfdsDataNotFoundError",
     "augment_spec",
     "dataset_info",
+    "from_directory",
     "load",
     "load_numpy",
     "names",
