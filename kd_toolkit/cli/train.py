@@ -22,12 +22,28 @@ from kd_toolkit.cli.errors import exits_cleanly_on_user_error
 from kd_toolkit.cli.errors import run_main
 from kd_toolkit.recipes import distill
 from kd_toolkit.recipes import methods
+from kd_toolkit.recipes import model_spec
 from kd_toolkit.recipes import report as report_lib
 
 _D = distill.DistillConfig()
 FLAGS = flags.FLAGS
-flags.DEFINE_string("dataset", _D.dataset, "Dataset name.")
-flags.DEFINE_string("teacher", _D.teacher, "Zoo name of the teacher.")
+flags.DEFINE_string(
+    "dataset",
+    _D.dataset,
+    "kd_toolkit.data name (default: fashion_mnist, or a folder of images "
+    "with --data_dir).",
+)
+flags.DEFINE_string(
+    "teacher",
+    _D.teacher,
+    "Teacher to train when no teacher file is given: a zoo name or a "
+    "keras.applications name.",
+)
+flags.DEFINE_string(
+    "teacher_kwargs",
+    None,
+    "Extra teacher constructor arguments, key=value,... (e.g. alpha=0.5).",
+)
 flags.DEFINE_integer(
     "teacher_width",
     None,
@@ -73,7 +89,18 @@ flags.DEFINE_enum(
     ["auto", "true", "false"],
     "XLA compilation of the training steps.",
 )
-flags.DEFINE_string("student", _D.student, "Zoo name of the student.")
+flags.DEFINE_string(
+    "student",
+    _D.student,
+    "Student: a zoo name (kd_toolkit.models.names()), a .keras file, or a "
+    "keras.applications name (random weights, logits out).",
+)
+flags.DEFINE_string(
+    "student_kwargs",
+    None,
+    "Extra student constructor arguments, key=value,... (e.g. "
+    "alpha=0.5,minimalistic=True).",
+)
 flags.DEFINE_integer(
     "student_width",
     _D.student_width,
@@ -152,7 +179,29 @@ flags.DEFINE_integer(
     lower_bound=0,
 )
 flags.DEFINE_string("out_dir", _D.out_dir, "Output directory.")
-flags.DEFINE_string("data_dir", None, "Dataset directory override.")
+flags.DEFINE_string(
+    "data_dir",
+    None,
+    "With --dataset: that dataset's directory. Without: a folder of "
+    "JPEG/PNG images, one subfolder per class.",
+)
+flags.DEFINE_string(
+    "val_dir",
+    None,
+    "Folder of images to evaluate on, like --data_dir (default: every "
+    "10th image of --data_dir, held out).",
+)
+flags.DEFINE_string(
+    "unlabeled_dir",
+    None,
+    "Folder of unlabeled images the distiller also trains on (the "
+    "distillation terms only).",
+)
+flags.DEFINE_list(
+    "image_size",
+    None,
+    "H,W the folder images are resized to (default: the first image's).",
+)
 flags.DEFINE_enum(
     "verbose", "auto", ["auto", "0", "1", "2"], "Keras progress output."
 )
@@ -175,6 +224,12 @@ def config_from_flags():
         ],
         student=FLAGS.student,
         student_width=FLAGS.student_width or None,
+        student_kwargs=model_spec.parse_kwargs(
+            FLAGS.student_kwargs, "student_kwargs"
+        ),
+        teacher_kwargs=model_spec.parse_kwargs(
+            FLAGS.teacher_kwargs, "teacher_kwargs"
+        ),
         method=FLAGS.method,
         temperature=FLAGS.temperature,
         kd_weight=FLAGS.kd_weight,
@@ -190,8 +245,27 @@ def config_from_flags():
         backup_steps=FLAGS.backup_steps,
         out_dir=FLAGS.out_dir,
         data_dir=FLAGS.data_dir,
+        val_dir=FLAGS.val_dir,
+        unlabeled_dir=FLAGS.unlabeled_dir,
+        image_size=_image_size(FLAGS.image_size),
         verbose=verbose,
     )
+
+
+def _image_size(values):
+    """`--image_size=H,W` as `(H, W)`; a bad value names the flag."""
+    if values is None:
+        return None
+    try:
+        size = tuple(int(v) for v in values)
+    except ValueError:
+        size = ()
+    if len(size) != 2 or min(size) < 1:
+        raise ValueError(
+            "`--image_size` must be H,W, two integers >= 1. Received: "
+            f"--image_size={','.join(values)}"
+        )
+    return size
 
 
 @exits_cleanly_on_user_error

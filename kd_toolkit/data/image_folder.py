@@ -173,7 +173,7 @@ class ImageFolder:
             np.arange(self.num_examples) if ids is None else np.asarray(ids)
         )
         return index.map(
-            lambda i: self._decode(tf.gather(paths, i)),
+            lambda i: self.decode(tf.gather(paths, i)),
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
@@ -223,7 +223,7 @@ class ImageFolder:
         if shuffle:
             source = source.shuffle(n, seed=seed, reshuffle_each_iteration=True)
         source = source.map(
-            lambda p, y: (self._decode(p), y),
+            lambda p, y: (self.decode(p), y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
         batches = pipeline.build(
@@ -246,7 +246,9 @@ class ImageFolder:
             expand_animations=False,
         )
 
-    def _decode(self, path):
+    def decode(self, path):
+        """The uint8 `(H, W, C)` image of a file path (a string tensor),
+        decoded and resized as every image of this folder is."""
         image = tf.image.resize(
             self._raw(path), self.image_size, method="bilinear"
         )

@@ -5,6 +5,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import sys
 import time
 
@@ -12,14 +13,16 @@ import keras
 import tensorflow as tf
 
 from kd_toolkit import data
-from kd_toolkit import models
 from kd_toolkit import pretrained
+from kd_toolkit.data.image_folder import check_image_size
 from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.distiller import auto_jit_compile
 from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.recipes import methods
+from kd_toolkit.recipes import model_spec
 from kd_toolkit.recipes import training
+from kd_toolkit.recipes.run_data import RunData
 from kd_toolkit.utils import validation
 from kd_toolkit.utils.atomic_io import atomic_save_model
 from kd_toolkit.utils.atomic_io import atomic_write_text
@@ -30,8 +33,11 @@ class DistillConfig:
     """Settings of one distillation run (the command-line flags).
 
     Attributes:
-        dataset: dataset name (`kd_toolkit.data.names()`).
-        teacher: zoo name of the teacher (`kd_toolkit.models.names()`).
+        dataset: dataset name (`kd_toolkit.data.names()`); None: a folder
+            of images (`data_dir`), or Fashion-MNIST without one.
+        teacher: the teacher to train when no teacher file is given: a zoo
+            name (`kd_toolkit.models.names()`) or a `keras.applications`
+            name (see `student`).
         teacher_width: optional `base_width` of a ResNet teacher.
         teacher_path: `.keras` file; loaded if it exists, else the trained
             teacher is saved there (a cache across runs).
@@ -50,8 +56,14 @@ class DistillConfig:
             the teacher live.
         jit_compile: XLA for every model trained (`"auto"`: see
             `Distiller.compile`).
-        student: zoo name of the student.
+        student: the student: a zoo name, a `.keras` file, or a
+            `keras.applications` name (`MobileNetV3Small`), built with
+            random weights, the data's input shape and class count and
+            logits out (`kd_toolkit.recipes.model_spec`).
         student_width: optional `base_width` of a ResNet student.
+        student_kwargs: dict of extra arguments of the student's
+            constructor (e.g. `{"alpha": 0.5}`).
+        teacher_kwargs: the same for the teacher.
         method: distillation method (`kd_toolkit.recipes.methods.names()`).
         temperature: KD temperature.
         kd_weight: weight `α` of the KD term; the hard-label term gets
@@ -74,11 +86,20 @@ class DistillConfig:
             the last backed-up step; the teacher and the student alone
             restart the interrupted epoch from the backed-up weights.
         out_dir: where the student, teacher cache and reports go.
-        data_dir: optional dataset directory override.
+        data_dir: with `dataset`, that dataset's directory override;
+            without, a folder of images, one subfolder per class
+            (`kd_toolkit.data.ImageFolder`).
+        val_dir: a folder like `data_dir` to evaluate on; None holds out
+            every 10th image of `data_dir`.
+        unlabeled_dir: a folder of unlabeled images the distiller also
+            trains on (label-free distillation: the distillation terms
+            only); the student alone trains on the labeled images.
+        image_size: `(H, W)` the folder images are resized to; None: the
+            first image's size.
         verbose: Keras progress verbosity ("auto", 0, 1 or 2).
     """
 
-    dataset: str = "fashion_mnist"
+    dataset: str = None
     teacher: str = "resnet20"
     teacher_width: int = None
     teacher_path: str = None
@@ -89,6 +110,8 @@ class DistillConfig:
     jit_compile: object = "auto"
     student: str = "resnet8"
     student_width: int = 8
+    student_kwargs: dict = None
+    teacher_kwargs: dict = None
     method: str = "kd"
     # Picked on a validation split for the resnet8 students of our
     # benchmark (benchmarks/results/tune_kd_search.md): τ = 4 hurt them.
@@ -106,6 +129,9 @@ class DistillConfig:
     backup_steps: int = 0
     out_dir: str = "runs/distill"
     data_dir: str = None
+    val_dir: str = None
+    unlabeled_dir: str = None
+    image_size: tuple = None
     verbose: object = "auto"
 
 
@@ -119,9 +145,15 @@ def method_settings(cfg):
     )
 
 
-def _build(arch, width, info, seed):
-    return training.build_model(
-        arch, info.input_shape, info.num_classes, width=width, seed=seed
+def _build(cfg, role, info, seed):
+    return model_spec.build(
+        getattr(cfg, role),
+        info.input_shape,
+        info.num_classes,
+        width=getattr(cfg, f"{role}_width"),
+        kwargs=getattr(cfg, f"{role}_kwargs"),
+        seed=seed,
+        role=role,
     )
 
 
@@ -170,7 +202,7 @@ def _jit(cfg, model):
     return auto_jit_compile(model)
 
 
-def train_teacher(cfg, info, steps):
+def train_teacher(cfg, run, steps):
     """Loads the shipped or cached teacher, or trains it with CE and caches it.
 
     Returns:
@@ -199,7 +231,7 @@ def train_teacher(cfg, info, steps):
         f"{cfg.teacher_epochs} epochs",
         flush=True,
     )
-    teacher = _build(cfg.teacher, cfg.teacher_width, info, cfg.seed + 1000)
+    teacher = _build(cfg, "teacher", run.info, cfg.seed + 1000)
     teacher.compile(
         _optimizer(cfg, steps * cfg.teacher_epochs),
         training.hard_label_loss(),
@@ -207,27 +239,21 @@ def train_teacher(cfg, info, steps):
         jit_compile=_jit(cfg, teacher),
     )
     _, seconds = _timed_fit(
-        cfg, teacher, _train_data(cfg), cfg.teacher_epochs, "teacher"
+        cfg, teacher, _train_data(cfg, run), cfg.teacher_epochs, "teacher"
     )
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     atomic_save_model(teacher, path, overwrite=True)
     return teacher, seconds, path, None
 
 
-def _train_data(cfg):
+def _train_data(cfg, run, unlabeled=False):
     """A freshly built training pipeline. Each stage gets its own: a
     seeded pipeline draws new orders and views on each pass, so a shared
     one would give each stage different data (and break both the pairing
-    of the two students and an exact resume)."""
+    of the two students and an exact resume). `unlabeled`: the unlabeled
+    images join the labeled ones (the distiller's data)."""
     _seed_pipelines(cfg)
-    return data.load(
-        cfg.dataset,
-        "train",
-        limit=cfg.train_limit,
-        batch_size=cfg.batch_size,
-        data_dir=cfg.data_dir,
-        seed=cfg.seed,
-    )
+    return run.train(cfg.seed, unlabeled=unlabeled)
 
 
 def _seed_pipelines(cfg):
@@ -237,7 +263,7 @@ def _seed_pipelines(cfg):
     keras.utils.set_random_seed(cfg.seed)
 
 
-def _student_data(cfg, teacher, teacher_path):
+def _student_data(cfg, run, teacher, teacher_path):
     """Training data of the students: `(distiller_ds, alone_ds, cache)`.
 
     With `cache_draws > 0` and a method that trains from the cache, both
@@ -247,8 +273,9 @@ def _student_data(cfg, teacher, teacher_path):
     otherwise both use the live augmentation pipeline, again with the same
     order and views.
     """
+    live = (_train_data(cfg, run, unlabeled=True), _train_data(cfg, run), None)
     if cfg.cache_draws <= 0:
-        return _train_data(cfg), _train_data(cfg), None
+        return live
     method = methods.get(cfg.method)
     if not method.teacher_cache:
         print(
@@ -257,25 +284,24 @@ def _student_data(cfg, teacher, teacher_path):
             "features such as the pooled embedding)",
             flush=True,
         )
-        return _train_data(cfg), _train_data(cfg), None
-    x, y = data.load_numpy(
-        cfg.dataset, "train", data_dir=cfg.data_dir, limit=cfg.train_limit
-    )
+        return live
+    x, y = run.train_arrays(unlabeled=True)
     where = (
         os.path.join(cfg.out_dir, "teacher.keras")
         if cfg.pretrained_teacher and not cfg.retrain_teacher
         else teacher_path
     )
     features = "".join(f"-{n}" for n in method.cached_features)
+    tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", run.info.name).strip("_")
     path = teacher_cache.default_path(
-        where, f"{cfg.dataset}-train{len(y)}-d{cfg.cache_draws}{features}"
+        where, f"{tag}-train{len(y)}-d{cfg.cache_draws}{features}"
     )
     start = time.perf_counter()
     cache = teacher_cache.TeacherLogitsCache.get_or_build(
         path,
         teacher,
         x,
-        augment=data.augment_spec(cfg.dataset),
+        augment=run.augment,
         draws=cfg.cache_draws,
         feature_layers=method.cached_features,
         rebuild=True,
@@ -285,9 +311,16 @@ def _student_data(cfg, teacher, teacher_path):
     _seed_pipelines(cfg)
     distill_ds = cache.dataset(x, y, **args)
     _seed_pipelines(cfg)
+    # With unlabeled images in the cache the student alone cannot replay
+    # it: it trains on the labeled images, live.
+    alone_ds = (
+        cache.dataset(x, y, with_teacher_outputs=False, **args)
+        if not run.info.num_unlabeled
+        else _train_data(cfg, run)
+    )
     return (
         distill_ds,
-        cache.dataset(x, y, with_teacher_outputs=False, **args),
+        alone_ds,
         {"path": str(path), "draws": cfg.cache_draws, "seconds": seconds},
     )
 
@@ -307,7 +340,7 @@ def _student_alone(cfg, info, steps, alone_ds, test_ds):
             )
             return entry["result"]
     print(f"[kd_toolkit] training student {cfg.student} alone", flush=True)
-    alone = _build(cfg.student, cfg.student_width, info, cfg.seed)
+    alone = _build(cfg, "student", info, cfg.seed)
     alone.compile(
         _optimizer(cfg, steps * cfg.epochs),
         training.hard_label_loss(),
@@ -344,6 +377,9 @@ def _baseline_config(cfg):
         "seed",
         "cache_draws",
         "data_dir",
+        "val_dir",
+        "image_size",
+        "student_kwargs",
     )
     return {k: getattr(cfg, k) for k in keys}
 
@@ -372,12 +408,25 @@ def check_config(cfg):
             f"else the trained teacher is saved there). Received: "
             f"teacher_path={cfg.teacher_path!r}"
         )
-    data.dataset_info(cfg.dataset)  # raises with the valid names
+    if cfg.dataset is not None:
+        data.dataset_info(cfg.dataset)  # raises with the valid names
     for role in ("teacher", "student"):
-        validation.check_choice(role, getattr(cfg, role), models.names())
+        model_spec.check_spec(getattr(cfg, role), role)
         validation.check_int(
             f"{role}_width", getattr(cfg, f"{role}_width"), 1, allow_none=True
         )
+    if cfg.image_size is not None:
+        check_image_size(cfg.image_size)
+    # With a named dataset, a missing data_dir gets that dataset's own
+    # message (how to get it).
+    folders = ("val_dir", "unlabeled_dir")
+    for name in folders + (("data_dir",) if cfg.dataset is None else ()):
+        folder = getattr(cfg, name)
+        if folder is not None and not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"`{name}` must be an existing folder. Received: "
+                f"{name}={folder!r}"
+            )
     for name in ("epochs", "teacher_epochs", "batch_size"):
         validation.check_int(name, getattr(cfg, name), 1)
     for name in ("train_limit", "test_limit"):
@@ -397,22 +446,16 @@ def run_distillation(cfg):
             teacher name, or a bad setting.
     """
     method = check_config(cfg)
-    info = data.dataset_info(cfg.dataset)
-    test_ds = data.load(
-        cfg.dataset,
-        "test",
-        limit=cfg.test_limit,
-        batch_size=cfg.batch_size,
-        data_dir=cfg.data_dir,
-        seed=cfg.seed,
-    )
-    n_train = cfg.train_limit or info.num_train
-    n_test = cfg.test_limit or info.num_test
+    run = RunData(cfg)
+    info = run.info
+    test_ds = run.test()
+    n_train, n_test = info.num_train, info.num_test
     steps = -(-n_train // cfg.batch_size)
+    distill_steps = -(-run.num_distill_train // cfg.batch_size)
     os.makedirs(cfg.out_dir, exist_ok=True)
 
     teacher, teacher_seconds, teacher_path, record = train_teacher(
-        cfg, info, steps
+        cfg, run, steps
     )
     report = {
         "date": datetime.datetime.now().isoformat(timespec="seconds"),
@@ -420,7 +463,10 @@ def run_distillation(cfg):
         "versions": {"tensorflow": tf.__version__, "keras": keras.__version__},
         "command": "python -m kd_toolkit.train " + " ".join(sys.argv[1:]),
         "config": dataclasses.asdict(cfg),
+        "data": info.name,
+        "class_names": list(info.class_names),
         "train_images": n_train,
+        "unlabeled_images": info.num_unlabeled,
         "test_images": n_test,
         "student_arch": cfg.student
         + (f" (width {cfg.student_width})" if cfg.student_width else ""),
@@ -443,7 +489,7 @@ def run_distillation(cfg):
     if cfg.teacher_only:
         return report
 
-    distill_ds, alone_ds, cache = _student_data(cfg, teacher, teacher_path)
+    distill_ds, alone_ds, cache = _student_data(cfg, run, teacher, teacher_path)
     if cache:
         report["teacher_cache"] = cache
     if cfg.baseline:
@@ -456,13 +502,13 @@ def run_distillation(cfg):
         f"{cfg.method}" + (" from the teacher-output cache" if cache else ""),
         flush=True,
     )
-    student = _build(cfg.student, cfg.student_width, info, cfg.seed)
+    student = _build(cfg, "student", info, cfg.seed)
     plan = method.plan(
         method_settings(cfg),
         teacher,
         student,
-        train_ds=_train_data(cfg) if method.warms_up else None,
-        total_steps=steps * cfg.epochs,
+        train_ds=_train_data(cfg, run) if method.warms_up else None,
+        total_steps=distill_steps * cfg.epochs,
     )
     if plan.info:
         report["method_info"] = plan.info
@@ -473,7 +519,7 @@ def run_distillation(cfg):
         student_loss_weight=1.0 - cfg.kd_weight,
     )
     distiller.compile(
-        _optimizer(cfg, steps * cfg.epochs),
+        _optimizer(cfg, distill_steps * cfg.epochs),
         metrics=["accuracy"],
         jit_compile=_jit(cfg, distiller),
     )

@@ -34,12 +34,20 @@ def to_markdown(report):
             f"views per image, {cache['seconds']:.1f} s to build or "
             "load)"
         )
+    unlabeled = report.get("unlabeled_images", 0)
+    names = report.get("class_names")
     lines = [
-        f"# Distillation report: {cfg['dataset']}",
+        f"# Distillation report: {report.get('data', cfg['dataset'])}",
         "",
-        f"{setup}, train images {report['train_images']}, test images "
-        f"{report['test_images']}.",
+        f"{setup}, train images {report['train_images']}"
+        + (f" (+ {unlabeled} unlabeled)" if unlabeled else "")
+        + f", test images {report['test_images']}.",
         "",
+        *(
+            [f"Classes ({len(names)}): {', '.join(names)}.", ""]
+            if names
+            else []
+        ),
         "| model | test top-1 | params | epochs | seconds/epoch |",
         "|---|---|---|---|---|",
     ]

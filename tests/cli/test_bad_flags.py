@@ -83,6 +83,13 @@ def _specs(tmp):
                 ["pretrained_teacher", ["--pretrained_teacher=nope"]],
                 ["teacher_path", [f"--teacher_path={not_keras}"]],
                 ["data_dir", [f"--data_dir={tmp / 'no_such_dir'}"]],
+                ["val_dir", [f"--val_dir={tmp / 'no_such_dir'}"]],
+                ["unlabeled_dir", [f"--unlabeled_dir={tmp / 'no_such_dir'}"]],
+                ["image_size", ["--image_size=8,x"]],
+                ["image_size 3 values", ["--image_size=8,8,3"]],
+                ["student_kwargs", ["--student_kwargs=alpha"]],
+                ["teacher_kwargs", ["--teacher_kwargs=,"]],
+                ["student file", [f"--student={not_keras}"]],
             ],
         },
         "kd_toolkit.cli.export": {
