@@ -236,7 +236,7 @@ def _load_model(keras, path):
             f"({type(error).__name__}: {str(error)[:300]}). Received: "
             f"model={path!r}"
         ) from error
-    from kd_toolkit import Distiller
+    from kd_toolkit.distiller import Distiller
 
     if isinstance(model, Distiller):
         # What ModelCheckpoint writes during distillation: what ships is
