@@ -50,6 +50,20 @@ flags.DEFINE_string(
     "count fit the model, fashion_mnist where several do).",
 )
 flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Verify on a folder of your own JPEG/PNG images instead of --dataset: "
+    "one subfolder per class, resized to the model's input; int8 "
+    "calibration reads --calibration_dir (default: this folder). Class "
+    "names reach the model card.",
+)
+flags.DEFINE_string(
+    "calibration_dir",
+    None,
+    "With --data_dir: a folder of (training) images for int8 calibration, "
+    "labeled or not.",
+)
+flags.DEFINE_string(
     "formats", _DEFAULT_FORMATS, "Comma-separated artifact formats."
 )
 flags.DEFINE_string("out_dir", None, "Output directory.")
@@ -178,6 +192,45 @@ def _thresholds(formats, export, model, overrides):
     }
 
 
+def _class_names(dataset):
+    from kd_toolkit.data import dataset_info
+
+    return dataset_info(dataset).class_names
+
+
+def _folder_data(model):
+    """`(eval_data, calibration images, class names)` of --data_dir."""
+    from kd_toolkit.data import ImageFolder
+
+    shape = tuple(model.inputs[0].shape[1:])
+    if len(shape) != 3 or None in shape:
+        raise ValueError(
+            "--data_dir needs a model with a fixed (H, W, C) input to resize "
+            f"the images to. Received: a model input of {shape}"
+        )
+    folder = ImageFolder(FLAGS.data_dir, shape[:2], channels=shape[2])
+    classes = model.outputs[0].shape[-1]
+    if folder.num_classes != classes:
+        raise ValueError(
+            f"--data_dir has {folder.num_classes} class folders "
+            f"{list(folder.class_names)} but the model outputs {classes} "
+            f"classes. Received: data_dir={FLAGS.data_dir!r}"
+        )
+    folder.verify()
+    limit = min(FLAGS.eval_limit or folder.num_examples, folder.num_examples)
+    eval_data = folder.arrays(range(limit))
+    calibration = ImageFolder(
+        FLAGS.calibration_dir or FLAGS.data_dir,
+        shape[:2],
+        channels=shape[2],
+        labels=None,
+    )
+    n = min(FLAGS.representative_samples, calibration.num_examples)
+    step = max(1, calibration.num_examples // n)
+    ids = list(range(0, calibration.num_examples, step))[:n]
+    return eval_data, calibration.arrays(ids)[0], folder.class_names
+
+
 def _dataset_for(model):
     """`--dataset`, or the catalog dataset that fits the model's input
     shape and class count (fashion_mnist first); none or an ambiguous
@@ -263,6 +316,23 @@ def main(argv):
     full = FLAGS.report == "full"
     overrides = _overrides()
     latency_threads = _threads(FLAGS.latency_threads) if full else ()
+    if FLAGS.dataset is not None and FLAGS.data_dir is not None:
+        raise ValueError(
+            "Pass --dataset or --data_dir, not both. Received: dataset="
+            f"{FLAGS.dataset!r}, data_dir={FLAGS.data_dir!r}"
+        )
+    if FLAGS.calibration_dir is not None and FLAGS.data_dir is None:
+        raise ValueError(
+            "--calibration_dir goes with --data_dir. Received: "
+            f"calibration_dir={FLAGS.calibration_dir!r}, data_dir=None"
+        )
+    for flag in ("data_dir", "calibration_dir"):
+        folder = getattr(FLAGS, flag)
+        if folder is not None and not os.path.isdir(folder):
+            raise FileNotFoundError(
+                f"--{flag} must be an existing folder. Received: "
+                f"{flag}={folder!r}"
+            )
     if FLAGS.dataset is not None:
         from kd_toolkit.data import dataset_info
 
@@ -273,12 +343,20 @@ def main(argv):
             f"Received: model={FLAGS.model!r}"
         )
     model = _load_model(keras, FLAGS.model)
-    dataset = _dataset_for(model)
+    if FLAGS.data_dir is not None:
+        dataset = None
+        eval_data, calibration, class_names = _folder_data(model)
+    else:
+        dataset = _dataset_for(model)
+        eval_data = calibration = None
+        class_names = _class_names(dataset)
     report = export.export_and_verify(
         model,
         formats,
         FLAGS.out_dir,
         dataset=dataset,
+        eval_data=eval_data,
+        representative_data=calibration,
         eval_limit=FLAGS.eval_limit,
         representative_samples=FLAGS.representative_samples,
         thresholds=_thresholds(formats, export, model, overrides),
@@ -297,15 +375,13 @@ def main(argv):
     )
     print(report.to_markdown())
     if FLAGS.model_card and any(a.passed for a in report.artifacts):
-        from kd_toolkit.data import dataset_info
         from kd_toolkit.distiller.output_kind import detect_output_kind
         from kd_toolkit.export import model_card
 
-        names = dataset_info(dataset).class_names
         card = model_card.write_model_card(
             report,
             FLAGS.out_dir,
-            class_names=names,
+            class_names=class_names,
             output_kind=detect_output_kind(model),
             overwrite=FLAGS.overwrite,
         )

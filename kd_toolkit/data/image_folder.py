@@ -178,6 +178,27 @@ class ImageFolder:
             deterministic=True,
         )
 
+    def arrays(self, ids=None):
+        """`(images, labels)` as numpy: float32 `(N, H, W, C)` in [0, 1]
+        and int64 labels (-1 for unlabeled images), for the given `ids`
+        (default: all) in that order. Holds them in memory: for evaluation
+        sets, calibration samples and the in-memory teacher-output cache.
+        """
+        ids = np.arange(self.num_examples) if ids is None else np.asarray(ids)
+        batches = self.images(ids).batch(1024).as_numpy_iterator()
+        parts = [b.astype(np.float32) / 255.0 for b in batches]
+        images = (
+            np.concatenate(parts)
+            if parts
+            else np.zeros((0, *self.input_shape), np.float32)
+        )
+        labels = (
+            np.full(len(ids), -1, np.int64)
+            if self.labels is None
+            else self.labels[ids]
+        )
+        return images, labels
+
     def dataset(
         self,
         batch_size=128,

@@ -178,18 +178,11 @@ class RunData:
                 data_dir=self.cfg.data_dir,
                 limit=self.cfg.train_limit,
             )
-        xs, ys = [], []
-        for folder, ids in self._sources(unlabeled):
-            images = folder.images(ids).batch(1024)
-            xs += [
-                b.astype(np.float32) / 255.0 for b in images.as_numpy_iterator()
-            ]
-            ys.append(
-                np.full(len(ids), -1, np.int64)
-                if folder.labels is None
-                else folder.labels[ids]
-            )
-        return np.concatenate(xs), np.concatenate(ys)
+        parts = [folder.arrays(ids) for folder, ids in self._sources(unlabeled)]
+        return (
+            np.concatenate([x for x, _ in parts]),
+            np.concatenate([y for _, y in parts]),
+        )
 
     def _sources(self, unlabeled):
         sources = [(self.train_folder, self._train_ids)]

@@ -96,6 +96,12 @@ def _specs(tmp):
             "base_args": quick_export,
             "cases": [
                 ["model", [f"--model={missing}"]],
+                ["data_dir", [f"--data_dir={tmp / 'no_such_dir'}"]],
+                [
+                    "data_dir with dataset",
+                    [f"--data_dir={tmp}", "--dataset=mnist"],
+                ],
+                ["calibration_dir", [f"--calibration_dir={tmp}"]],
                 ["model not keras", [f"--model={not_keras}"]],
                 ["dataset", ["--dataset=nope"]],
                 ["formats", ["--formats=tflite_float32,nope"]],

@@ -168,3 +168,60 @@ def test_cli_without_dataset_refuses_a_model_no_dataset_fits(tmp_path):
         "and outputs 7 classes, and no dataset" in errors[0]
     )
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.slow
+def test_cli_verifies_on_a_folder_of_your_own_images(tmp_path):
+    """--data_dir: the user's images, resized to the model's input; the
+    class names from the folders reach the model card."""
+    import keras
+    import numpy as np
+
+    from tests.data.image_files import write_image
+
+    rng = np.random.default_rng(0)
+    for label, name in enumerate(("dark", "bright")):
+        for i in range(12):
+            base = 60 if label == 0 else 190
+            image = np.clip(rng.normal(base, 30, (20, 20, 3)), 0, 255)
+            write_image(
+                tmp_path / "val" / name / f"{i}.png", image.astype("uint8")
+            )
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((16, 16, 3))
+    h = keras.layers.Conv2D(4, 3, name="conv")(inputs)
+    h = keras.layers.GlobalAveragePooling2D(name="pool")(h)
+    path = tmp_path / "student.keras"
+    keras.Model(inputs, keras.layers.Dense(2, name="logits")(h)).save(path)
+    out_dir = tmp_path / "out"
+    result = _run(
+        "--model",
+        str(path),
+        "--data_dir",
+        str(tmp_path / "val"),
+        "--out_dir",
+        str(out_dir),
+        "--formats",
+        "tflite_float32,tflite_int8",
+        "--representative_samples",
+        "16",
+        "--latency_runs",
+        "5",
+        "--latency_warmup",
+        "1",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads((out_dir / "export_report.json").read_text())
+    assert report["num_eval_samples"] == 24
+    card = json.loads((out_dir / "model_card.json").read_text())
+    assert "bright" in json.dumps(card) and "dark" in json.dumps(card)
+    wrong = _run(
+        "--model",
+        str(path),
+        "--data_dir",
+        str(tmp_path / "val" / "dark"),
+        "--out_dir",
+        str(tmp_path / "o2"),
+    )
+    assert wrong.returncode == 2
+    assert "one subfolder per class" in wrong.stderr
