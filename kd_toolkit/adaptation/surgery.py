@@ -1,5 +1,6 @@
 """Graph surgery: replace teacher blocks by activation map adapters."""
 
+import collections
 import dataclasses
 
 import keras
@@ -11,6 +12,7 @@ from kd_toolkit.adaptation.frozen_layer import unwrap
 from kd_toolkit.adaptation.graph import LayerGraph
 from kd_toolkit.adaptation.graph import check_graph_model
 from kd_toolkit.adaptation.replacement import as_replacement
+from kd_toolkit.utils.model_graph import inline_nested
 from kd_toolkit.utils.validation import check_bool
 
 _ACTIVATED = (
@@ -149,6 +151,7 @@ def adapt_teacher(teacher, replacements, name=None, local_gradients=False):
             f"Received: replacements={replacements!r}"
         )
     reps = tuple(as_replacement(r) for r in replacements)
+    teacher, reps = _inline(teacher, reps)
     graph = LayerGraph(teacher)
     plans = [_plan(graph, rep) for rep in reps]
     _check_disjoint(graph, reps, plans)
@@ -235,6 +238,34 @@ def _check_adapter_names(graph, reps):
                 "of the teacher; pass `Replacement(name=...)`. "
                 f"Received: adapter names {names}"
             )
+
+
+def _inline(teacher, reps):
+    """A teacher that wraps nested models (a backbone inside a
+    `Sequential`) is adapted as one graph: its nested models inlined
+    (weights shared), the replacements' paths (`"backbone/block3_out"`)
+    named by their layer in it. Other teachers pass through."""
+    flat, _ = inline_nested(teacher)
+    if flat is teacher:
+        return teacher, reps
+    counts = collections.Counter(layer.name for layer in flat.layers)
+
+    def inner(path, arg):
+        name = path.rsplit("/", 1)[-1]
+        if counts[name] > 1:
+            raise ValueError(
+                f"The layer {name!r} of `{arg}` appears {counts[name]} times "
+                "once the teacher's nested models are inlined; give it a "
+                f"unique name. Received: {arg}={path!r}"
+            )
+        return name
+
+    return flat, tuple(
+        dataclasses.replace(
+            r, start=inner(r.start, "start"), end=inner(r.end, "end")
+        )
+        for r in reps
+    )
 
 
 def _layer_names(graph, tensor_ids):

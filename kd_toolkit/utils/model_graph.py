@@ -95,6 +95,10 @@ def trace(model, call, inputs=None):
         for layer in model.layers:
             x = call(layer, x)
         return inputs, x
+    if isinstance(model.input, (list, tuple)) and isinstance(
+        inputs, keras.KerasTensor
+    ):
+        inputs = type(model.input)([inputs])  # a model built on [input]
     clone = keras.models.clone_model(
         model,
         input_tensors=inputs,

@@ -271,3 +271,47 @@ def test_save_and_load_the_adapted_teacher(tmp_path):
     )
     np.testing.assert_allclose(loaded(x), adapted.model(x), atol=1e-5)
     assert len(loaded.trainable_weights) == len(adapted.model.trainable_weights)
+
+
+def test_a_teacher_wrapping_a_backbone_is_adapted_by_paths():
+    """A backbone inside a Sequential, its cuts named by their path."""
+    import numpy as np
+
+    import kd_toolkit as kd
+    from kd_toolkit.adaptation import find_cuts
+
+    backbone = tiny_resnet("backbone")
+    inner = keras.Model(
+        backbone.inputs, backbone.get_layer("features").output, name="bb"
+    )
+    teacher = keras.Sequential(
+        [
+            keras.Input(backbone.inputs[0].shape[1:]),
+            inner,
+            keras.layers.GlobalAveragePooling2D(name="gap"),
+            keras.layers.Dense(3, name="head"),
+        ]
+    )
+    assert "bb/block1_out" in find_cuts(teacher, blocks_only=True).names()
+    rep = Replacement("bb/block1_out", "bb/block2_out")
+    adapted = adapt_teacher(teacher, [rep])
+    assert adapted.replacements[0].end == "block2_out"
+    x = np.random.default_rng(0).random((2, 8, 8, 1), dtype=np.float32)
+    assert adapted.model(x).shape == (2, 3)
+    student = tiny_resnet("student", width=4)
+    distiller = kd.Distiller(
+        adapted.model,
+        student,
+        losses=[
+            kd.losses.ActivationMapAdaptation(
+                [
+                    Replacement(
+                        "block1_out", "block2_out", student_layer="block2_out"
+                    )
+                ]
+            )
+        ],
+    )
+    distiller.compile("adam")
+    logs = distiller.fit(x, np.arange(2) % 3, epochs=1, verbose=0).history
+    assert np.isfinite(logs["loss"][0])
