@@ -6,6 +6,8 @@ The public API:
   teacher with pluggable losses (`kd_toolkit.losses`).
 - `kd_toolkit.TeacherLogitsCache`: a frozen teacher's logits for augmented
   views, computed once and reused, so KD trains at the student's cost.
+- `kd_toolkit.ShardedTeacherCache`: the same, in shards on disk, built from
+  a folder of images and streamed: resumable, top-k, memory-mapped.
 - `kd_toolkit.callbacks`: exact backup/resume, best-student checkpoints.
 - `kd_toolkit.models`: CIFAR-style ResNets, wide ResNets and small CNNs with
   stable layer names.
@@ -25,7 +27,9 @@ from kd_toolkit import losses
 from kd_toolkit import models
 from kd_toolkit import pretrained
 from kd_toolkit import recipes
+from kd_toolkit.distiller import CorruptCacheError
 from kd_toolkit.distiller import Distiller
+from kd_toolkit.distiller import ShardedTeacherCache
 from kd_toolkit.distiller import StaleCacheError
 from kd_toolkit.distiller import StopOnNonFiniteLoss
 from kd_toolkit.distiller import TeacherLogitsCache
@@ -33,7 +37,9 @@ from kd_toolkit.distiller import teacher_ensemble
 from kd_toolkit.version import __version__
 
 __all__ = [
+    "CorruptCacheError",
     "Distiller",
+    "ShardedTeacherCache",
     "StaleCacheError",
     "StopOnNonFiniteLoss",
     "TeacherLogitsCache",

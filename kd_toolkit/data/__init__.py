@@ -9,6 +9,7 @@
 - `dataset_info`, `names`: what each named dataset is.
 """
 
+from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.catalog import AugmentSpec
 from kd_toolkit.data.catalog import DatasetInfo
 from kd_toolkit.data.catalog import augment_spec
@@ -22,6 +23,7 @@ from kd_toolkit.data.loader import representative_dataset
 from kd_toolkit.data.tfds_source import TfdsDataNotFoundError
 
 __all__ = [
+    "UNLABELED",
     "AugmentSpec",
     "DatasetInfo",
     "ImageFolder",

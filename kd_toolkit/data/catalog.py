@@ -5,6 +5,9 @@ import dataclasses
 from kd_toolkit.utils import validation
 
 SPLITS = ("train", "test")
+# The class id of an example without a label (label-free and
+# semi-supervised distillation); a one-hot row of zeros means the same.
+UNLABELED = -1
 SOURCES = ("auto", "tfds", "local")
 
 

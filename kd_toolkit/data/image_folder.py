@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from kd_toolkit.data import pipeline
+from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.catalog import AugmentSpec
 from kd_toolkit.utils import validation
 
@@ -193,7 +194,7 @@ class ImageFolder:
             else np.zeros((0, *self.input_shape), np.float32)
         )
         labels = (
-            np.full(len(ids), -1, np.int64)
+            np.full(len(ids), UNLABELED, np.int64)
             if self.labels is None
             else self.labels[ids]
         )
@@ -238,7 +239,9 @@ class ImageFolder:
         n = min(limit or self.num_examples, self.num_examples)
         paths = [str(self.path / f) for f in self.files[:n]]
         labels = (
-            np.full(n, -1, np.int64) if self.labels is None else self.labels[:n]
+            np.full(n, UNLABELED, np.int64)
+            if self.labels is None
+            else self.labels[:n]
         )
         source = tf.data.Dataset.from_tensor_slices((paths, labels))
         if shuffle:

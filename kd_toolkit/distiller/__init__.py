@@ -7,6 +7,8 @@ from kd_toolkit.distiller.distiller import Distiller
 from kd_toolkit.distiller.feature_taps import layer_names
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.distiller.resume import BackupAndRestore
+from kd_toolkit.distiller.sharded_cache import ShardedTeacherCache
+from kd_toolkit.distiller.teacher_cache import CorruptCacheError
 from kd_toolkit.distiller.teacher_cache import StaleCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
 from kd_toolkit.distiller.teacher_ensemble import teacher_ensemble
@@ -14,7 +16,9 @@ from kd_toolkit.distiller.teacher_ensemble import teacher_ensemble
 __all__ = [
     "BackupAndRestore",
     "BestStudentCheckpoint",
+    "CorruptCacheError",
     "Distiller",
+    "ShardedTeacherCache",
     "StaleCacheError",
     "StopOnNonFiniteLoss",
     "TeacherLogitsCache",

@@ -9,6 +9,7 @@ from keras import ops
 from keras import tree
 from tensorflow.python.framework.config import is_op_determinism_enabled
 
+from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import feature_taps
 from kd_toolkit.distiller import fingerprint
@@ -17,7 +18,6 @@ from kd_toolkit.distiller import label_check
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller import teacher_check
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
-from kd_toolkit.distiller.label_check import UNLABELED
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.distiller.output_kind import one_hot_labels
 from kd_toolkit.distiller.output_kind import to_logits

@@ -17,9 +17,8 @@ so a bad label is caught in every mode and the message names the value:
 import numpy as np
 import tensorflow as tf
 
-# The class id of an example without a label (semi-supervised batches); a
-# one-hot row of zeros means the same.
-UNLABELED = -1
+from kd_toolkit.data.catalog import UNLABELED
+
 _EXPECTED = (
     "integer class ids in [0, {c}) (or -1 for an unlabeled example) or "
     "one-hot rows of length {c}"

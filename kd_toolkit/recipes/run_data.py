@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from kd_toolkit import data
 from kd_toolkit.data import pipeline
+from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.image_folder import ImageFolder
 
 # Without --val_dir, every HOLDOUT_EVERY-th image of --data_dir (in id
@@ -200,7 +201,7 @@ class RunData:
         for folder, ids in sources:
             paths += [str(folder.path / folder.files[i]) for i in ids]
             labels.append(
-                np.full(len(ids), -1, np.int64)
+                np.full(len(ids), UNLABELED, np.int64)
                 if folder.labels is None
                 else folder.labels[ids]
             )

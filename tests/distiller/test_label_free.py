@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import kd_toolkit as kd
-from kd_toolkit.distiller.label_check import UNLABELED
+from kd_toolkit.data import UNLABELED
 from tests.distiller.cache_helpers import SPEC
 from tests.distiller.cache_helpers import images
 from tests.distiller.cache_helpers import net
