@@ -33,8 +33,10 @@ and at other temperatures an approximation (the docs give the measured
 error). `top_k=None` (or the class count) stores every logit: exact.
 """
 
+import contextlib
 import hashlib
 import json
+import os
 import pathlib
 
 import numpy as np
@@ -50,6 +52,7 @@ from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
+LOCK = "build.lock"
 DEFAULT_SHARD_SIZE = 10_000
 _ARRAYS_FULL = ("values",)
 _ARRAYS_TOP_K = ("values", "indices", "rest")
@@ -188,6 +191,16 @@ class ShardedTeacherCache:
                 manifest_path.unlink()
         directory.mkdir(parents=True, exist_ok=True)
         source.verify()  # undecodable files are named before the pass
+        with _build_lock(directory):
+            return cls._build_shards(
+                directory, key, teacher, source, batch_size, verbose
+            )
+
+    @classmethod
+    def _build_shards(
+        cls, directory, key, teacher, source, batch_size, verbose
+    ):
+        manifest_path = directory / MANIFEST
         model = batch_norm_folding.fold_batch_norm(teacher, ())
         infer = tf.function(
             lambda x: tf.cast(model(x, training=False), tf.float32)
@@ -356,6 +369,50 @@ class ShardedTeacherCache:
             for f in shard["files"].values()
         )
         return total / (self.num_examples * self.draws)
+
+
+@contextlib.contextmanager
+def _build_lock(directory):
+    """One builder per store: an exclusive-create lock file holding the
+    builder's process id. A second builder is refused, naming the first;
+    a lock left by a process that no longer runs (a killed build) is
+    taken over."""
+    lock = pathlib.Path(directory) / LOCK
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                owner = int(lock.read_text().strip() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and owner != os.getpid() and _running(owner):
+                raise FileExistsError(
+                    f"Another process (pid {owner}) is building the sharded "
+                    f"teacher-output cache in {str(directory)!r}. Wait for it "
+                    "(the finished store is then reused), or remove "
+                    f"{str(lock)!r} if that process is gone. Received: "
+                    f"directory={str(directory)!r}"
+                ) from None
+            lock.unlink(missing_ok=True)  # stale: its builder is gone
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(str(os.getpid()))
+        break
+    try:
+        yield
+    finally:
+        lock.unlink(missing_ok=True)
+
+
+def _running(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _check_shards(directory, manifest):

@@ -228,3 +228,28 @@ def test_the_manifest_lists_every_shard_with_its_hashes(tmp_path):
     assert [s["start"] for s in manifest["shards"]] == [0, 10, 20]
     assert set(manifest["shards"][0]["files"]) == {"values", "indices", "rest"}
     assert manifest["key"]["top_k"] == 2
+
+
+def test_a_second_builder_is_refused_and_a_stale_lock_taken_over(tmp_path):
+    import subprocess
+    import sys
+
+    folder, teacher = _folder(tmp_path / "img"), _teacher()
+    store = tmp_path / "cache"
+    store.mkdir()
+    other = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)"]
+    )
+    try:
+        (store / sharded_cache.LOCK).write_text(str(other.pid))
+        with pytest.raises(
+            FileExistsError, match=rf"Another process \(pid {other.pid}\)"
+        ):
+            _build(store, teacher, folder)
+    finally:
+        other.kill()
+        other.wait()
+    # Its builder is gone now: the lock is stale and taken over.
+    cache = _build(store, teacher, folder)
+    assert cache.num_examples == 23
+    assert not (store / sharded_cache.LOCK).exists()
