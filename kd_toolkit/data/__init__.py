@@ -20,6 +20,7 @@ from kd_toolkit.data.image_folder import from_directory
 from kd_toolkit.data.loader import load
 from kd_toolkit.data.loader import load_numpy
 from kd_toolkit.data.loader import representative_dataset
+from kd_toolkit.data.tfds_dataset import from_tfds
 from kd_toolkit.data.tfds_source import TfdsDataNotFoundError
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "augment_spec",
     "dataset_info",
     "from_directory",
+    "from_tfds",
     "load",
     "load_numpy",
     "names",

@@ -92,3 +92,32 @@ def test_prepared_copy_is_read(tmp_path):
     np.testing.assert_array_equal(y, arrays["train"][1])
     ds = data.load("cifar10", "test", 2, source="tfds", data_dir=tmp_path)
     assert [b[0].shape[0] for b in ds] == [2, 1]
+
+
+def test_any_tfds_dataset_by_name_and_split_string(tmp_path):
+    """A dataset outside the catalog, read through TFDS's own builder."""
+    with tfds.testing.mock_data(num_examples=6, data_dir=str(tmp_path)):
+        ds = data.from_tfds(
+            "beans",
+            "train[:50%]",
+            data_dir=tmp_path,
+            image_size=(16, 16),
+            batch_size=4,
+            augment=data.AugmentSpec(pad=2, flip=True),
+            shuffle=True,
+        )
+        batches = list(ds.as_numpy_iterator())
+    assert ds.class_names == ("angular_leaf_spot", "bean_rust", "healthy")
+    assert ds.num_classes == 3
+    x = np.concatenate([b[0] for b in batches])
+    y = np.concatenate([b[1] for b in batches])
+    assert x.shape[1:] == (16, 16, 3) and x.dtype == np.float32
+    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert ((y >= 0) & (y < 3)).all()
+
+
+def test_from_tfds_refuses_an_unknown_name_and_missing_data(tmp_path):
+    with pytest.raises(ValueError, match=r"no dataset named 'nope_xyz'"):
+        data.from_tfds("nope_xyz", data_dir=tmp_path)
+    with pytest.raises(tfds_source.TfdsDataNotFoundError, match="tfds build"):
+        data.from_tfds("beans", data_dir=tmp_path, image_size=(8, 8))
