@@ -85,10 +85,9 @@ def from_tfds(
             f"TFDS has no dataset named {name!r}. Received: name={name!r}"
         ) from error
     features = builder.info.features
-    label = features.get("label")
-    if "image" not in features or not isinstance(
-        label, tfds.features.ClassLabel
-    ):
+    names = set(features.keys())
+    label = features["label"] if "label" in names else None
+    if "image" not in names or not isinstance(label, tfds.features.ClassLabel):
         raise ValueError(
             "`from_tfds` reads image-classification datasets (an `image` and "
             f"a class `label` feature); {name!r} has "

@@ -112,7 +112,7 @@ def test_any_tfds_dataset_by_name_and_split_string(tmp_path):
     x = np.concatenate([b[0] for b in batches])
     y = np.concatenate([b[1] for b in batches])
     assert x.shape[1:] == (16, 16, 3) and x.dtype == np.float32
-    assert 0.0 <= x.min() and x.max() <= 1.0
+    assert x.min() >= 0.0 and x.max() <= 1.0
     assert ((y >= 0) & (y < 3)).all()
 
 
