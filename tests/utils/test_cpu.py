@@ -15,8 +15,11 @@ def test_xla_pays_off_on_avx2_without_avx512():
 
 
 def test_the_environment_overrides_the_rule(monkeypatch):
-    student = kd.models.get("resnet8", input_shape=(8, 8, 1), num_classes=3)
-    distiller = kd.Distiller(student, student)
+    teacher, student = (
+        kd.models.get("resnet8", input_shape=(8, 8, 1), num_classes=3)
+        for _ in range(2)
+    )
+    distiller = kd.Distiller(teacher, student)
     monkeypatch.setenv(cpu.XLA_ENV, "1")
     assert cpu.xla_on_cpu() and auto_jit_compile(distiller)
     monkeypatch.setenv(cpu.XLA_ENV, "0")
