@@ -139,6 +139,20 @@ def dataset_info(name):
     return _CATALOG[name]
 
 
+def check_augment(augment):
+    """`augment` if it is an `AugmentSpec` or None.
+
+    Raises:
+        ValueError: for anything else, naming it.
+    """
+    if augment is not None and not isinstance(augment, AugmentSpec):
+        raise ValueError(
+            "`augment` must be a kd_toolkit.data.AugmentSpec or None. "
+            f"Received: augment={augment!r}"
+        )
+    return augment
+
+
 def augment_spec(name):
     """Returns the `AugmentSpec` of a named dataset."""
     validation.check_choice("name", name, names(), what="dataset name")

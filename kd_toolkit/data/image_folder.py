@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from kd_toolkit.data import pipeline
 from kd_toolkit.data.catalog import UNLABELED
-from kd_toolkit.data.catalog import AugmentSpec
+from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.utils import validation
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -231,11 +231,7 @@ class ImageFolder:
         batch_size = validation.check_int("batch_size", batch_size, 1)
         seed = validation.check_int("seed", seed, 0)
         limit = validation.check_int("limit", limit, 1, allow_none=True)
-        if augment is not None and not isinstance(augment, AugmentSpec):
-            raise ValueError(
-                "`augment` must be a kd_toolkit.data.AugmentSpec or None. "
-                f"Received: augment={augment!r}"
-            )
+        check_augment(augment)
         n = min(limit or self.num_examples, self.num_examples)
         paths = [str(self.path / f) for f in self.files[:n]]
         labels = (

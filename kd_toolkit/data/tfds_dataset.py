@@ -11,7 +11,7 @@ import tensorflow as tf
 
 from kd_toolkit.data import pipeline
 from kd_toolkit.data import tfds_source
-from kd_toolkit.data.catalog import AugmentSpec
+from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.data.image_folder import check_image_size
 from kd_toolkit.utils import validation
 
@@ -70,11 +70,7 @@ def from_tfds(
     seed = validation.check_int("seed", seed, 0)
     if image_size is not None:
         image_size = check_image_size(image_size)
-    if augment is not None and not isinstance(augment, AugmentSpec):
-        raise ValueError(
-            "`augment` must be a kd_toolkit.data.AugmentSpec or None. "
-            f"Received: augment={augment!r}"
-        )
+    check_augment(augment)
     tfds = tfds_source._import_tfds()
     try:
         builder = tfds.builder(

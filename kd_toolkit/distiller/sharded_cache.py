@@ -43,7 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from kd_toolkit.data import pipeline
-from kd_toolkit.data.catalog import AugmentSpec
+from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.utils import validation
@@ -440,11 +440,7 @@ def rebuild_logits(values, indices, rest, num_classes):
 
 
 def _make_key(teacher, source, augment, draws, seed, top_k, shard_size):
-    if augment is not None and not isinstance(augment, AugmentSpec):
-        raise ValueError(
-            "`augment` must be a kd_toolkit.data.AugmentSpec or None. "
-            f"Received: augment={augment!r}"
-        )
+    check_augment(augment)
     draws = validation.check_int("draws", draws, 1)
     seed = validation.check_int("seed", seed, 0)
     shard_size = validation.check_int("shard_size", shard_size, 1)

@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from kd_toolkit.data import pipeline
-from kd_toolkit.data.catalog import AugmentSpec
+from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import feature_taps
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
@@ -537,11 +537,7 @@ def make_key(teacher, images, augment, draws, seed, feature_layers=()):
             "`feature_layers` must not repeat a name. Received: "
             f"feature_layers={list(feature_layers)}"
         )
-    if augment is not None and not isinstance(augment, AugmentSpec):
-        raise ValueError(
-            "`augment` must be a kd_toolkit.data.AugmentSpec or None. "
-            f"Received: augment={augment!r}"
-        )
+    check_augment(augment)
     for name, value, minimum in (("draws", draws, 1), ("seed", seed, 0)):
         if (
             isinstance(value, bool)
