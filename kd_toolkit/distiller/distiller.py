@@ -409,7 +409,7 @@ class Distiller(keras.Model):
             if self._trains_teacher:
                 live = self._run_teacher(x, training=True)
             student_out = self._run(self.student, self._student_view, x, True)
-            terms, (total, labeled) = self._loss_terms(
+            terms, total, labeled = self._loss_terms(
                 y,
                 sample_weight,
                 (cached, cached_feats),
@@ -421,7 +421,7 @@ class Distiller(keras.Model):
         grads = tape.gradient(scaled, weights)
         self.optimizer.apply(grads, weights)
         return self._update_metrics(
-            x, (y, labeled), sample_weight, student_out[0], terms, total
+            x, (y, labeled), sample_weight, student_out[0], (terms, total)
         )
 
     def test_step(self, data):
@@ -433,7 +433,7 @@ class Distiller(keras.Model):
             else None
         )
         student_out = self._run(self.student, self._student_view, x, False)
-        terms, (total, labeled) = self._loss_terms(
+        terms, total, labeled = self._loss_terms(
             y,
             sample_weight,
             (cached, cached_feats),
@@ -442,7 +442,7 @@ class Distiller(keras.Model):
             training=False,
         )
         return self._update_metrics(
-            x, (y, labeled), sample_weight, student_out[0], terms, total
+            x, (y, labeled), sample_weight, student_out[0], (terms, total)
         )
 
     # -- helpers --------------------------------------------------------
@@ -510,8 +510,9 @@ class Distiller(keras.Model):
     def _loss_terms(
         self, y, sample_weight, cached, live, student_out, training
     ):
-        """Per-term losses of one step. `cached`: `(outputs, features)`, the
-        batch's cached teacher outputs (or None) and features (a dict);
+        """`(terms, total, labeled)` of one step: each term's loss, their
+        sum, and the batch's labeled mask. `cached`: `(outputs, features)`,
+        the batch's cached teacher outputs (or None) and features (a dict);
         `live`: the teacher's outputs in this step (`[output, *features]`)
         or None when it did not run."""
         cached, cached_feats = cached
@@ -583,13 +584,14 @@ class Distiller(keras.Model):
         total = sum(terms.values())
         if training and self.student.losses:
             total = total + ops.sum(self.student.losses)
-        return terms, (total, labeled)
+        return terms, total, labeled
 
-    def _update_metrics(self, x, y, sample_weight, y_pred, terms, total):
-        """Updates the loss trackers and the compiled metrics; `y` is
-        `(labels or None, labeled mask)`: label-based metrics count the
-        labeled examples only."""
+    def _update_metrics(self, x, y, sample_weight, y_pred, losses):
+        """Updates the loss trackers (`losses`: the step's `(terms,
+        total)`) and the compiled metrics; `y` is `(labels or None, labeled
+        mask)`: label-based metrics count the labeled examples only."""
         y, labeled = y
+        terms, total = losses
         replicas = tf.distribute.get_strategy().num_replicas_in_sync
         self._total_tracker.update_state(total * replicas)
         for tracker in self._term_trackers:
