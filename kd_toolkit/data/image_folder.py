@@ -47,6 +47,7 @@ class ImageFolder:
     Attributes:
         files: tuple of str, the images' paths relative to `path`, sorted;
             example `i` is `files[i]`.
+        paths: tuple of str, the same files' full paths.
         labels: int64 array `(N,)` of class ids, or None.
         class_names: tuple of str, or None without labels.
         num_classes: int, or None without labels.
@@ -102,6 +103,46 @@ class ImageFolder:
                 f"No images ({', '.join(EXTENSIONS)}) under the folder. "
                 f"Received: path={str(path)!r}"
             )
+        self.paths = tuple(str(self.path / f) for f in self.files)
+
+    def subset(self, ids):
+        """The same folder restricted to the examples `ids` (in that
+        order), renumbered from 0: for a held-out split or a limit."""
+        ids = np.asarray(ids, np.int64)
+        out = object.__new__(ImageFolder)
+        out.__dict__.update(self.__dict__)
+        out.files = tuple(self.files[i] for i in ids)
+        out.paths = tuple(self.paths[i] for i in ids)
+        out.labels = None if self.labels is None else self.labels[ids]
+        return out
+
+    def with_unlabeled(self, other):
+        """These images followed by `other`'s, whose labels are dropped
+        (`UNLABELED`): one source for semi-supervised distillation. Files
+        of `other` are named by their path below `other.path`, prefixed
+        with `unlabeled/`."""
+        if other.image_size != self.image_size or (
+            other.channels != self.channels
+        ):
+            raise ValueError(
+                "The unlabeled images must be decoded like the labeled ones. "
+                f"Received: image_size {other.image_size} and channels "
+                f"{other.channels}, expected {self.image_size} and "
+                f"{self.channels}"
+            )
+        out = object.__new__(ImageFolder)
+        out.__dict__.update(self.__dict__)
+        out.files = self.files + tuple(f"unlabeled/{f}" for f in other.files)
+        out.paths = self.paths + other.paths
+        mine = (
+            np.full(len(self.files), UNLABELED, np.int64)
+            if self.labels is None
+            else self.labels
+        )
+        out.labels = np.concatenate(
+            [mine, np.full(len(other.files), UNLABELED, np.int64)]
+        )
+        return out
 
     @property
     def num_examples(self):
@@ -124,13 +165,13 @@ class ImageFolder:
         content change in a sampled file."""
         digest = hashlib.sha256()
         digest.update(f"{self.image_size}{self.channels}".encode())
-        for i, name in enumerate(self.files):
-            size = (self.path / name).stat().st_size
+        for i, (name, path) in enumerate(zip(self.files, self.paths)):
+            size = os.stat(path).st_size
             label = "" if self.labels is None else int(self.labels[i])
             digest.update(f"{name}\0{size}\0{label}\n".encode())
         step = max(1, len(self.files) // _SAMPLED_FILES)
-        for name in self.files[::step]:
-            with open(self.path / name, "rb") as f:
+        for path in self.paths[::step]:
+            with open(path, "rb") as f:
                 digest.update(f.read(_SAMPLED_BYTES))
         return digest.hexdigest()
 
@@ -141,7 +182,7 @@ class ImageFolder:
             ValueError: listing (up to ten of) the files that are not
                 decodable images, and how many there are.
         """
-        paths = [str(self.path / f) for f in self.files]
+        paths = list(self.paths)
         ok = (
             tf.data.Dataset.from_tensor_slices(tf.range(len(paths)))
             .map(
@@ -169,7 +210,7 @@ class ImageFolder:
         """A `tf.data.Dataset` of uint8 `(H, W, C)` images in id order (the
         given `ids`, or all), decoded in parallel: for indexed consumers
         such as the teacher-output cache."""
-        paths = tf.constant([str(self.path / f) for f in self.files])
+        paths = tf.constant(self.paths)
         index = tf.data.Dataset.from_tensor_slices(
             np.arange(self.num_examples) if ids is None else np.asarray(ids)
         )
@@ -233,7 +274,7 @@ class ImageFolder:
         limit = validation.check_int("limit", limit, 1, allow_none=True)
         check_augment(augment)
         n = min(limit or self.num_examples, self.num_examples)
-        paths = [str(self.path / f) for f in self.files[:n]]
+        paths = list(self.paths[:n])
         labels = (
             np.full(n, UNLABELED, np.int64)
             if self.labels is None

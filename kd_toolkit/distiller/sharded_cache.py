@@ -301,7 +301,7 @@ class ShardedTeacherCache:
             )
         key = self.manifest["key"]
         pad, flip, draws = key["pad"], key["flip"], key["draws"]
-        paths = tf.constant([str(source.path / f) for f in source.files])
+        paths = tf.constant(source.paths)
         labels = None if source.labels is None else tf.constant(source.labels)
 
         def lookup(ids, picks):

@@ -16,6 +16,7 @@ from kd_toolkit import data
 from kd_toolkit import pretrained
 from kd_toolkit.data.image_folder import check_image_size
 from kd_toolkit.distiller import Distiller
+from kd_toolkit.distiller import ShardedTeacherCache
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.distiller import auto_jit_compile
 from kd_toolkit.distiller.resume import BackupAndRestore
@@ -285,14 +286,16 @@ def _student_data(cfg, run, teacher, teacher_path):
             flush=True,
         )
         return live
-    x, y = run.train_arrays(unlabeled=True)
     where = (
         os.path.join(cfg.out_dir, "teacher.keras")
         if cfg.pretrained_teacher and not cfg.retrain_teacher
         else teacher_path
     )
-    features = "".join(f"-{n}" for n in method.cached_features)
     tag = re.sub(r"[^A-Za-z0-9_.-]+", "_", run.info.name).strip("_")
+    if run.folders and not method.cached_features:
+        return _sharded_student_data(cfg, run, teacher, where, tag)
+    x, y = run.train_arrays(unlabeled=True)
+    features = "".join(f"-{n}" for n in method.cached_features)
     path = teacher_cache.default_path(
         where, f"{tag}-train{len(y)}-d{cfg.cache_draws}{features}"
     )
@@ -322,6 +325,39 @@ def _student_data(cfg, run, teacher, teacher_path):
         distill_ds,
         alone_ds,
         {"path": str(path), "draws": cfg.cache_draws, "seconds": seconds},
+    )
+
+
+def _sharded_student_data(cfg, run, teacher, where, tag):
+    """`_student_data` for folders: the teacher's logits in a sharded
+    store beside the teacher (`ShardedTeacherCache`), the images streamed
+    from the folders, never all in memory. The student alone trains on
+    the labeled images, live (same augmentation, not the cached views)."""
+    source = run.cache_source()
+    directory = teacher_cache.default_path(
+        where, f"{tag}-train{source.num_examples}-d{cfg.cache_draws}"
+    ).with_suffix(".shards")
+    start = time.perf_counter()
+    cache = ShardedTeacherCache.get_or_build(
+        directory,
+        teacher,
+        source,
+        augment=run.augment,
+        draws=cfg.cache_draws,
+        rebuild=True,
+    )
+    seconds = time.perf_counter() - start
+    _seed_pipelines(cfg)
+    distill_ds = cache.dataset(source, cfg.batch_size, seed=cfg.seed)
+    return (
+        distill_ds,
+        _train_data(cfg, run),
+        {
+            "path": str(directory),
+            "draws": cfg.cache_draws,
+            "seconds": seconds,
+            "sharded": True,
+        },
     )
 
 

@@ -185,6 +185,15 @@ class RunData:
             np.concatenate([y for _, y in parts]),
         )
 
+    def cache_source(self):
+        """The distiller's training images as one indexed source, for the
+        sharded teacher-output cache: the labeled training images, then
+        the unlabeled ones (label -1)."""
+        source = self.train_folder.subset(self._train_ids)
+        if self.unlabeled_folder is not None:
+            source = source.with_unlabeled(self.unlabeled_folder)
+        return source
+
     def _sources(self, unlabeled):
         sources = [(self.train_folder, self._train_ids)]
         if unlabeled and self.unlabeled_folder is not None:
@@ -199,7 +208,7 @@ class RunData:
     def _folder_batches(self, sources, seed, shuffle, augment):
         paths, labels = [], []
         for folder, ids in sources:
-            paths += [str(folder.path / folder.files[i]) for i in ids]
+            paths += [folder.paths[i] for i in ids]
             labels.append(
                 np.full(len(ids), UNLABELED, np.int64)
                 if folder.labels is None
@@ -228,7 +237,7 @@ class RunData:
 def _first_image_size(path):
     """`(H, W)` of the first image of a folder (the default image size)."""
     folder = ImageFolder(path, (1, 1))
-    first = folder.path / folder.files[0]
+    first = folder.paths[0]
     shape = tf.io.decode_image(
         tf.io.read_file(str(first)), expand_animations=False
     ).shape

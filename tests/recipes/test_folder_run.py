@@ -92,4 +92,8 @@ def test_kd_train_on_folders_end_to_end(tmp_path):
     assert "Classes (2): bright, dark." in result.stdout
     assert "(+ 24 unlabeled)" in result.stdout
     assert (out / "student.keras").exists()
+    # Folders go through the sharded, streaming cache.
     assert report["teacher_cache"]["draws"] == 2
+    assert report["teacher_cache"]["sharded"]
+    shards = tmp_path / "run"
+    assert list(shards.glob("*.shards/manifest.json"))
