@@ -12,6 +12,7 @@
 from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.catalog import AugmentSpec
 from kd_toolkit.data.catalog import DatasetInfo
+from kd_toolkit.data.catalog import ResizedCropSpec
 from kd_toolkit.data.catalog import augment_spec
 from kd_toolkit.data.catalog import dataset_info
 from kd_toolkit.data.catalog import names
@@ -28,6 +29,7 @@ __all__ = [
     "AugmentSpec",
     "DatasetInfo",
     "ImageFolder",
+    "ResizedCropSpec",
     "TfdsDataNotFoundError",
     "augment_spec",
     "dataset_info",

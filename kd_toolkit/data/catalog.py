@@ -58,6 +58,42 @@ class AugmentSpec:
     flip: bool
 
 
+@dataclasses.dataclass(frozen=True)
+class ResizedCropSpec:
+    """Random-resized-crop + flip, the ImageNet-style augmentation.
+
+    Each view crops a box covering a fraction `scale` of the image area,
+    of aspect ratio (width / height) in `ratio` (drawn log-uniformly),
+    then resizes it back to the image size (bilinear).
+
+    Args:
+        scale: `(low, high)` in (0, 1]. Defaults to `(0.08, 1.0)`.
+        ratio: `(low, high)`, > 0. Defaults to `(3 / 4, 4 / 3)`.
+        flip: bool. A random horizontal flip. Defaults to `True`.
+
+    Raises:
+        ValueError: for bounds out of range or out of order.
+    """
+
+    scale: tuple = (0.08, 1.0)
+    ratio: tuple = (3 / 4, 4 / 3)
+    flip: bool = True
+
+    def __post_init__(self):
+        lo, hi = (float(v) for v in self.scale)
+        if not 0 < lo <= hi <= 1:
+            raise ValueError(
+                "`scale` must be (low, high) with 0 < low <= high <= 1. "
+                f"Received: scale={self.scale!r}"
+            )
+        lo, hi = (float(v) for v in self.ratio)
+        if not 0 < lo <= hi:
+            raise ValueError(
+                "`ratio` must be (low, high) with 0 < low <= high. "
+                f"Received: ratio={self.ratio!r}"
+            )
+
+
 _CIFAR10_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",

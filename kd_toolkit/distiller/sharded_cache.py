@@ -43,6 +43,7 @@ import numpy as np
 import tensorflow as tf
 
 from kd_toolkit.data import pipeline
+from kd_toolkit.data.catalog import ResizedCropSpec
 from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import teacher_cache
@@ -58,17 +59,19 @@ _ARRAYS_FULL = ("values",)
 _ARRAYS_TOP_K = ("values", "indices", "rest")
 
 
-def view_params(seed, ids, draws, pad, flip):
-    """Crop offsets and flips of every `(id, draw)`: int32 `(n, draws)`
-    rows and columns in `[0, 2 * pad]` and bool flips, from a splitmix64
-    hash of `(seed, id, draw)`: the same for an id whatever the shard."""
-    ids = np.asarray(ids, np.uint64)[:, None]
-    draw = np.arange(draws, dtype=np.uint64)[None, :]
+def uniforms(seed, ids, draws, count):
+    """float64 `(n, draws, count)` numbers in [0, 1) from a splitmix64 hash
+    of `(seed, id, draw, j)`: the same for an id whatever the shard or the
+    order of the build."""
+    ids = np.asarray(ids, np.uint64)[:, None, None]
+    draw = np.arange(draws, dtype=np.uint64)[None, :, None]
+    j = np.arange(count, dtype=np.uint64)[None, None, :]
     with np.errstate(over="ignore"):
         x = (
             np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
             + ids * np.uint64(0xBF58476D1CE4E5B9)
             + draw * np.uint64(0x94D049BB133111EB)
+            + j * np.uint64(0xD6E8FEB86659FD93)
             + np.uint64(0x2545F4914F6CDD1D)
         )
         x ^= x >> np.uint64(30)
@@ -76,11 +79,61 @@ def view_params(seed, ids, draws, pad, flip):
         x ^= x >> np.uint64(27)
         x *= np.uint64(0x94D049BB133111EB)
         x ^= x >> np.uint64(31)
-    span = np.uint64(2 * pad + 1)
-    rows = (x % span).astype(np.int32)
-    cols = ((x >> np.uint64(21)) % span).astype(np.int32)
-    mirror = ((x >> np.uint64(42)) & np.uint64(1)).astype(bool) & flip
-    return rows, cols, mirror
+    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def view_params(seed, ids, draws, pad, flip):
+    """Pad-crop-flip views of every `(id, draw)`: int32 `(n, draws)` rows
+    and columns in `[0, 2 * pad]` and bool flips."""
+    u = uniforms(seed, ids, draws, 3)
+    span = 2 * pad + 1
+    rows = np.floor(u[..., 0] * span).astype(np.int32)
+    cols = np.floor(u[..., 1] * span).astype(np.int32)
+    return rows, cols, (u[..., 2] < 0.5) & bool(flip)
+
+
+def resized_crop_boxes(seed, ids, draws, spec, height, width):
+    """Random-resized-crop views of every `(id, draw)` (`ResizedCropSpec`):
+    float32 boxes `(n, draws, 4)` as `tf.image.crop_and_resize` takes them
+    (`y1, x1, y2, x2`, the pixel grid's corners at 0 and 1) and bool flips.
+    """
+    u = uniforms(seed, ids, draws, 5)
+    lo, hi = spec["scale"]
+    r_lo, r_hi = np.log(spec["ratio"][0]), np.log(spec["ratio"][1])
+    area = (lo + u[..., 0] * (hi - lo)) * height * width
+    ratio = np.exp(r_lo + u[..., 1] * (r_hi - r_lo))
+    w = np.clip(np.round(np.sqrt(area * ratio)), 1, width)
+    h = np.clip(np.round(np.sqrt(area / ratio)), 1, height)
+    top = np.floor(u[..., 2] * (height - h + 1))
+    left = np.floor(u[..., 3] * (width - w + 1))
+    dy, dx = max(height - 1, 1), max(width - 1, 1)
+    boxes = np.stack(
+        [top / dy, left / dx, (top + h - 1) / dy, (left + w - 1) / dx], -1
+    ).astype(np.float32)
+    return boxes, (u[..., 4] < 0.5) & bool(spec["flip"])
+
+
+def _params(key, ids, shape):
+    """Every view's parameters for `ids`: arrays `(n, draws, ...)`."""
+    draws = key["draws"]
+    if key["view"] == "resized_crop":
+        return resized_crop_boxes(key["seed"], ids, draws, key, *shape[:2])
+    return view_params(key["seed"], ids, draws, key["pad"], key["flip"])
+
+
+def _views(x, key, params):
+    """The views of float images `x` (n, H, W, C) given one draw's
+    parameters; the same ops at build and at training time."""
+    if key["view"] == "resized_crop":
+        boxes, mirror = params
+        n = tf.shape(x)[0]
+        out = tf.image.crop_and_resize(
+            x, boxes, tf.range(n), tf.shape(x)[1:3], method="bilinear"
+        )
+        flipped = tf.reverse(out, axis=[2])
+        return tf.where(tf.reshape(mirror, [-1, 1, 1, 1]), flipped, out)
+    rows, cols, mirror = params
+    return pipeline.crop_and_flip(x, rows, cols, mirror, key["pad"])
 
 
 class ShardedTeacherCache:
@@ -150,8 +203,9 @@ class ShardedTeacherCache:
             directory: str or path-like. The store's folder (created).
             teacher: the frozen `keras.Model` whose logits are cached.
             source: an indexed source: `kd_toolkit.data.ImageFolder`.
-            augment: `AugmentSpec` or None. Pad-crop-flip of the views;
-                None caches the plain images (`draws` must be 1).
+            augment: `AugmentSpec` (pad-crop-flip), `ResizedCropSpec`
+                (random-resized-crop + flip, ImageNet-style) or None (the
+                plain images; `draws` must be 1).
             draws: int >= 1. Views per example.
             seed: int >= 0. Seed of the views.
             top_k: int >= 1 or None. Keep the k largest logits per view
@@ -300,37 +354,33 @@ class ShardedTeacherCache:
                 f"source with {source.num_examples} examples"
             )
         key = self.manifest["key"]
-        pad, flip, draws = key["pad"], key["flip"], key["draws"]
+        draws = key["draws"]
         paths = tf.constant(source.paths)
         labels = None if source.labels is None else tf.constant(source.labels)
+        crop = key["view"] == "resized_crop"
+        types = (
+            [tf.float32, tf.float32, tf.bool]
+            if crop
+            else [tf.float32, tf.int32, tf.int32, tf.bool]
+        )
 
         def lookup(ids, picks):
-            logits = self.logits(ids, picks)
-            rows, cols, mirror = view_params(key["seed"], ids, draws, pad, flip)
-            pick = picks[:, None] == np.arange(draws)[None, :]
-            return (
-                logits,
-                rows[pick].astype(np.int32),
-                cols[pick].astype(np.int32),
-                mirror[pick],
-            )
+            params = _params(key, ids, source.input_shape)
+            at = np.arange(len(ids)), picks
+            return (self.logits(ids, picks), *(p[at] for p in params))
 
         def gather(ids, images, pair):
             picks = tf.random.stateless_uniform(
                 tf.shape(ids), pair, 0, draws, dtype=tf.int64
             )
-            logits, rows, cols, mirror = tf.numpy_function(
-                lookup,
-                [ids, picks],
-                [tf.float32, tf.int32, tf.int32, tf.bool],
-                stateful=False,
+            logits, *params = tf.numpy_function(
+                lookup, [ids, picks], types, stateful=False
             )
             logits.set_shape([None, self.num_classes])
-            for t in (rows, cols, mirror):
+            params[0].set_shape([None, 4] if crop else [None])
+            for t in params[1:]:
                 t.set_shape([None])
-            x = pipeline.crop_and_flip(
-                tf.cast(images, tf.float32) / 255.0, rows, cols, mirror, pad
-            )
+            x = _views(tf.cast(images, tf.float32) / 255.0, key, params)
             x.set_shape([None, *source.input_shape])
             inputs = {
                 teacher_cache.INPUTS_KEY: x,
@@ -440,7 +490,8 @@ def rebuild_logits(values, indices, rest, num_classes):
 
 
 def _make_key(teacher, source, augment, draws, seed, top_k, shard_size):
-    check_augment(augment)
+    if not isinstance(augment, ResizedCropSpec):
+        check_augment(augment)
     draws = validation.check_int("draws", draws, 1)
     seed = validation.check_int("seed", seed, 0)
     shard_size = validation.check_int("shard_size", shard_size, 1)
@@ -459,12 +510,26 @@ def _make_key(teacher, source, augment, draws, seed, top_k, shard_size):
         "source": source.fingerprint(),
         "num_examples": int(source.num_examples),
         "num_classes": num_classes,
-        "pad": 0 if augment is None else int(augment.pad),
-        "flip": False if augment is None else bool(augment.flip),
+        **_view_key(augment),
         "draws": draws,
         "seed": seed,
         "top_k": top_k,
         "shard_size": shard_size,
+    }
+
+
+def _view_key(augment):
+    if isinstance(augment, ResizedCropSpec):
+        return {
+            "view": "resized_crop",
+            "scale": [float(v) for v in augment.scale],
+            "ratio": [float(v) for v in augment.ratio],
+            "flip": bool(augment.flip),
+        }
+    return {
+        "view": "pad_crop",
+        "pad": 0 if augment is None else int(augment.pad),
+        "flip": False if augment is None else bool(augment.flip),
     }
 
 
@@ -504,9 +569,7 @@ def _existing_shard(directory, index, key):
 
 def _build_shard(directory, index, start, stop, key, source, infer, batch_size):
     ids = np.arange(start, stop)
-    rows, cols, mirror = view_params(
-        key["seed"], ids, key["draws"], key["pad"], key["flip"]
-    )
+    params = _params(key, ids, source.input_shape)
     parts = {n: [] for n in _shard_files(index, key)}
     images = source.images(ids).batch(batch_size)
     offset = 0
@@ -515,12 +578,10 @@ def _build_shard(directory, index, start, stop, key, source, infer, batch_size):
         x = tf.cast(batch, tf.float32) / 255.0
         per_draw = []
         for d in range(key["draws"]):
-            view = pipeline.crop_and_flip(
+            view = _views(
                 x,
-                rows[offset : offset + n, d],
-                cols[offset : offset + n, d],
-                tf.constant(mirror[offset : offset + n, d]),
-                key["pad"],
+                key,
+                [tf.constant(p[offset : offset + n, d]) for p in params],
             )
             logits = infer(view).numpy()
             teacher_cache._check_finite(

@@ -253,3 +253,38 @@ def test_a_second_builder_is_refused_and_a_stale_lock_taken_over(tmp_path):
     cache = _build(store, teacher, folder)
     assert cache.num_examples == 23
     assert not (store / sharded_cache.LOCK).exists()
+
+
+@pytest.mark.parametrize(
+    "augment",
+    [SPEC, data.ResizedCropSpec(scale=(0.2, 1.0))],
+    ids=["pad_crop", "resized_crop"],
+)
+def test_views_rebuilt_at_training_time_are_the_cached_views(tmp_path, augment):
+    """The teacher on the view a batch carries gives the logits the batch
+    carries: the view was rebuilt from (seed, id, draw) exactly."""
+    folder, teacher = _folder(tmp_path / "img"), _teacher()
+    cache = _build(tmp_path / "cache", teacher, folder, augment=augment)
+    for inputs, _ in cache.dataset(folder, batch_size=8, seed=3):
+        np.testing.assert_allclose(
+            np.asarray(teacher(inputs["inputs"], training=False)),
+            inputs["teacher_outputs"].numpy(),
+            rtol=1e-5,
+            atol=1e-5,
+        )
+
+
+def test_resized_crop_boxes_follow_the_scale_and_ratio():
+    spec = {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3), "flip": True}
+    boxes, mirror = sharded_cache.resized_crop_boxes(
+        0, np.arange(2000), 2, spec, 64, 48
+    )
+    assert boxes.min() >= 0.0 and boxes.max() <= 1.0
+    assert (boxes[..., 2] >= boxes[..., 0]).all()
+    h = (boxes[..., 2] - boxes[..., 0]) * 63 + 1
+    w = (boxes[..., 3] - boxes[..., 1]) * 47 + 1
+    area = h * w / (64 * 48)
+    assert 0.06 < area.min() and area.max() <= 1.0 and 0.4 < area.mean() < 0.6
+    assert 0.3 < mirror.mean() < 0.7
+    with pytest.raises(ValueError, match=r"Received: scale=\(0.0, 1.0\)"):
+        data.ResizedCropSpec(scale=(0.0, 1.0))
