@@ -284,7 +284,7 @@ def test_resized_crop_boxes_follow_the_scale_and_ratio():
     h = (boxes[..., 2] - boxes[..., 0]) * 63 + 1
     w = (boxes[..., 3] - boxes[..., 1]) * 47 + 1
     area = h * w / (64 * 48)
-    assert 0.06 < area.min() and area.max() <= 1.0 and 0.4 < area.mean() < 0.6
+    assert area.min() > 0.06 and area.max() <= 1.0 and 0.4 < area.mean() < 0.6
     assert 0.3 < mirror.mean() < 0.7
     with pytest.raises(ValueError, match=r"Received: scale=\(0.0, 1.0\)"):
         data.ResizedCropSpec(scale=(0.0, 1.0))
