@@ -16,6 +16,7 @@ import tensorflow as tf
 from kd_toolkit import data
 from kd_toolkit.data import pipeline
 from kd_toolkit.data.catalog import UNLABELED
+from kd_toolkit.data.catalog import DatasetInfo
 from kd_toolkit.data.image_folder import ImageFolder
 
 # Without --val_dir, every HOLDOUT_EVERY-th image of --data_dir (in id
@@ -24,25 +25,11 @@ HOLDOUT_EVERY = 10
 
 
 @dataclasses.dataclass(frozen=True)
-class RunInfo:
-    """What the recipe needs to know of the data.
+class RunInfo(DatasetInfo):
+    """`DatasetInfo` of a run's data (`name` is the dataset's, or
+    `"folder:<path>"`; `num_train` and `num_test` count what the run
+    uses), and its unlabeled training images (0 for a named dataset)."""
 
-    Attributes:
-        name: the dataset name, or `"folder:<path>"`.
-        input_shape: `(H, W, C)`.
-        num_classes: int.
-        class_names: tuple of str.
-        num_train: labeled training images.
-        num_test: evaluation images.
-        num_unlabeled: unlabeled training images (0 for a named dataset).
-    """
-
-    name: str
-    input_shape: tuple
-    num_classes: int
-    class_names: tuple
-    num_train: int
-    num_test: int
     num_unlabeled: int = 0
 
 
