@@ -14,8 +14,6 @@ import numpy as np
 import tensorflow as tf
 
 from kd_toolkit import data
-from kd_toolkit.data import pipeline
-from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.catalog import DatasetInfo
 from kd_toolkit.data.image_folder import ImageFolder
 
@@ -135,8 +133,8 @@ class RunData:
                 data_dir=cfg.data_dir,
                 seed=seed,
             )
-        return self._folder_batches(
-            self._sources(unlabeled), seed, shuffle=True, augment=True
+        return self._training_source(unlabeled).dataset(
+            cfg.batch_size, augment=self.augment, shuffle=True, seed=seed
         )
 
     def test(self):
@@ -151,9 +149,7 @@ class RunData:
                 data_dir=cfg.data_dir,
                 seed=cfg.seed,
             )
-        return self._folder_batches(
-            [(self.val_folder, self._val_ids)], 0, shuffle=False, augment=False
-        )
+        return self.val_folder.subset(self._val_ids).dataset(cfg.batch_size)
 
     def train_arrays(self, unlabeled=False):
         """The training images as float32 arrays in [0, 1], with labels
@@ -166,59 +162,19 @@ class RunData:
                 data_dir=self.cfg.data_dir,
                 limit=self.cfg.train_limit,
             )
-        parts = [folder.arrays(ids) for folder, ids in self._sources(unlabeled)]
-        return (
-            np.concatenate([x for x, _ in parts]),
-            np.concatenate([y for _, y in parts]),
-        )
+        return self._training_source(unlabeled).arrays()
 
     def cache_source(self):
         """The distiller's training images as one indexed source, for the
         sharded teacher-output cache: the labeled training images, then
         the unlabeled ones (label -1)."""
+        return self._training_source(unlabeled=True)
+
+    def _training_source(self, unlabeled):
         source = self.train_folder.subset(self._train_ids)
-        if self.unlabeled_folder is not None:
+        if unlabeled and self.unlabeled_folder is not None:
             source = source.with_unlabeled(self.unlabeled_folder)
         return source
-
-    def _sources(self, unlabeled):
-        sources = [(self.train_folder, self._train_ids)]
-        if unlabeled and self.unlabeled_folder is not None:
-            sources.append(
-                (
-                    self.unlabeled_folder,
-                    np.arange(self.unlabeled_folder.num_examples),
-                )
-            )
-        return sources
-
-    def _folder_batches(self, sources, seed, shuffle, augment):
-        paths, labels = [], []
-        for folder, ids in sources:
-            paths += [folder.paths[i] for i in ids]
-            labels.append(
-                np.full(len(ids), UNLABELED, np.int64)
-                if folder.labels is None
-                else folder.labels[ids]
-            )
-        decode = self.train_folder.decode
-        source = tf.data.Dataset.from_tensor_slices(
-            (paths, np.concatenate(labels))
-        )
-        if shuffle:
-            source = source.shuffle(
-                len(paths), seed=seed, reshuffle_each_iteration=True
-            )
-        source = source.map(
-            lambda p, y: (decode(p), y), num_parallel_calls=tf.data.AUTOTUNE
-        )
-        return pipeline.build(
-            source,
-            num_classes=self.info.num_classes,
-            batch_size=self.cfg.batch_size,
-            augment_spec=self.augment if augment else None,
-            seed=seed,
-        )
 
 
 def _first_image_size(path):
