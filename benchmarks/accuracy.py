@@ -84,6 +84,24 @@ flags.DEFINE_integer(
     ", or the first 50k with --tune).",
 )
 flags.DEFINE_integer("test_limit", 0, "Evaluate on N images (0: all).")
+flags.DEFINE_integer(
+    "labeled",
+    0,
+    "Protocol v3's few labels: only N training images keep their label "
+    "(N / 10 per class, the same images for every seed and method); the "
+    "others are unlabeled (-1) and teach through the distillation terms "
+    "alone. The student alone trains on the N labeled images. 0: all "
+    "labeled.",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "alone_steps",
+    0,
+    "With --labeled: the student alone's steps per epoch over its N "
+    "labeled images, repeated (0: the distilled students' steps per "
+    "epoch over the whole training set).",
+    lower_bound=0,
+)
 flags.DEFINE_integer("batch_size", 128, "Batch size.")
 flags.DEFINE_float("learning_rate", 2e-3, "Peak Adam learning rate.")
 flags.DEFINE_integer(
@@ -182,6 +200,12 @@ flags.DEFINE_string(
 flags.DEFINE_bool(
     "aggregate_only", False, "Only rebuild the table from the finished runs."
 )
+flags.DEFINE_bool(
+    "report_gap",
+    False,
+    "Add the share of the teacher-minus-alone gap each method recovers "
+    "to the table (protocol v3).",
+)
 flags.DEFINE_integer(
     "threads",
     0,
@@ -232,6 +256,24 @@ def _data():
     evaluation = tf.data.Dataset.from_tensor_slices((x_eval, y_eval)).batch(512)
     train_eval = tf.data.Dataset.from_tensor_slices((x, y)).batch(512)
     return x, y, evaluation, train_eval
+
+
+def labeled_subset(y, n, num_classes, seed=0):
+    """Sorted ids of `n` training images, `n / num_classes` per class,
+    drawn with `seed` (fixed: every method and student seed gets the
+    same labeled images)."""
+    if n % num_classes or n // num_classes > np.bincount(y).min():
+        raise ValueError(
+            f"--labeled must be a multiple of the {num_classes} classes, "
+            f"at most {num_classes * np.bincount(y).min()}. Received: "
+            f"labeled={n}"
+        )
+    rng = np.random.default_rng(seed)
+    ids = [
+        rng.choice(np.flatnonzero(y == c), n // num_classes, replace=False)
+        for c in range(num_classes)
+    ]
+    return np.sort(np.concatenate(ids))
 
 
 def _ama_settings(default):
@@ -287,11 +329,24 @@ def _description(meta):
         f"{meta['evaluation']}. Teacher `{meta['teacher']}` (shipped, top-1 "
         f"{100 * meta['teacher_accuracy']:.2f}%). Student `{s['student']}`"
         f"{width}, {s['epochs']} epochs on {meta['train_images']:,} training "
-        f"images with pad-crop-flip views shared by teacher and student "
+        f"images{_labels_text(meta)} with pad-crop-flip views shared by "
+        "teacher and student "
         f"({meta['cache_draws']} cached views per image), Adam "
         f"{s['learning_rate']} cosine, batch {FLAGS.batch_size}, KD τ = "
         f"{s['temperature']}, α = {s['kd_weight']}{own}. Runs: "
         f"{meta.get('run_machines') or _machine(meta)}."
+    )
+
+
+def _labels_text(meta):
+    n = meta.get("labeled")
+    if not n:
+        return ""
+    return (
+        f", of which only {n:,} keep their label ({n // 10} per class; the "
+        "others teach through the distillation terms alone, and the "
+        f"student alone trains on the {n:,} labeled images, "
+        f"{meta['alone_steps_per_epoch']} steps per epoch)"
     )
 
 
@@ -317,7 +372,15 @@ def aggregate(run_dir, meta):
     runs = accuracy_report.load_runs(run_dir)
     meta = dict(meta, run_machines=_run_machines(runs))
     meta["description"] = _description(meta)
-    result = {"meta": meta, "summary": accuracy_report.summarize(runs)}
+    result = {
+        "meta": meta,
+        "summary": accuracy_report.summarize(
+            runs,
+            teacher_accuracy=(
+                meta["teacher_accuracy"] if meta.get("report_gap") else None
+            ),
+        ),
+    }
     print(accuracy_report.to_markdown(result))
     if FLAGS.tune:  # searches are summarised by benchmarks.tune_summary
         return result
@@ -354,10 +417,23 @@ def main(argv):
         )
     info = kd.data.dataset_info(DATASET)
     x, y, eval_ds, train_eval_ds = _data()
+    # Protocol v3's few labels: the distilled students see every training
+    # image, labeled or not; the student alone sees the labeled ones.
+    y_train, labeled_ids = y, None
+    if FLAGS.labeled:
+        labeled_ids = labeled_subset(y, FLAGS.labeled, info.num_classes)
+        y_train = np.full_like(y, kd.data.UNLABELED)
+        y_train[labeled_ids] = y[labeled_ids]
     teacher = kd.pretrained.load(FLAGS.teacher)
     run_dir = os.path.join(FLAGS.runs_dir, FLAGS.tag)
     os.makedirs(run_dir, exist_ok=True)
     settings = _settings(info, len(y))
+    alone_settings = settings
+    if FLAGS.labeled:
+        alone_settings = dataclasses.replace(
+            settings,
+            steps_per_epoch=FLAGS.alone_steps or settings.steps_per_epoch,
+        )
     meta = {
         "tag": FLAGS.tag,
         "teacher": FLAGS.teacher,
@@ -369,6 +445,9 @@ def main(argv):
         ),
         "train_images": len(y),
         "cache_draws": FLAGS.cache_draws,
+        "labeled": FLAGS.labeled,
+        "alone_steps_per_epoch": alone_settings.steps_per_epoch,
+        "report_gap": FLAGS.report_gap,
         "settings": settings.to_json(),
         "methods": list(FLAGS.methods),
         "machine": machine.description()
@@ -421,11 +500,30 @@ def main(argv):
         cache = cache_for(features if with_teacher_outputs else ())
         return cache.dataset(
             x,
-            y,
+            y_train,
             FLAGS.batch_size,
             seed=seed,
             with_teacher_outputs=with_teacher_outputs,
         )
+
+    def make_labeled_ds(seed, with_teacher_outputs):
+        """The N labeled images' views, repeated (the student alone's
+        data under --labeled), from a cache of those images alone."""
+        del with_teacher_outputs
+        x_l, y_l = x[labeled_ids], y[labeled_ids]
+        cache = kd.TeacherLogitsCache.get_or_build(
+            kd.distiller.teacher_cache.default_path(
+                os.path.join(FLAGS.cache_dir, f"{FLAGS.teacher}.keras"),
+                f"{tag}-labeled{FLAGS.labeled}-d{FLAGS.cache_draws}",
+            ),
+            teacher,
+            x_l,
+            augment=kd.data.augment_spec(DATASET),
+            draws=FLAGS.cache_draws,
+        )
+        return cache.dataset(
+            x_l, y_l, FLAGS.batch_size, seed=seed, with_teacher_outputs=False
+        ).repeat()
 
     for seed in [int(s) for s in FLAGS.seeds]:
         for method in FLAGS.methods:
@@ -439,21 +537,28 @@ def main(argv):
                 if method in kd.recipes.methods.names()
                 else ()
             )
+            few_labels = FLAGS.labeled and method == "alone"
             row = am.train(
                 method,
-                settings,
+                alone_settings if few_labels else settings,
                 teacher,
                 seed,
-                functools.partial(make_train_ds, features=features),
+                make_labeled_ds
+                if few_labels
+                else functools.partial(make_train_ds, features=features),
                 eval_ds,
                 train_eval_ds,
+                steps_per_epoch=(
+                    alone_settings.steps_per_epoch if few_labels else None
+                ),
             )
             row.update(
                 method=method,
                 cached_teacher_features=(
                     list(features) if row["uses_cached_teacher_logits"] else []
                 ),
-                settings=meta["settings"],
+                settings=(alone_settings if few_labels else settings).to_json(),
+                labeled=FLAGS.labeled,
                 tag=FLAGS.tag,
                 machine=meta["machine"],
                 cpu_flags=meta["cpu_flags"],

@@ -172,12 +172,22 @@ def _keras(loss):
     return run
 
 
-def train(method, s, teacher, seed, make_train_ds, eval_ds, train_eval_ds):
+def train(
+    method,
+    s,
+    teacher,
+    seed,
+    make_train_ds,
+    eval_ds,
+    train_eval_ds,
+    steps_per_epoch=None,
+):
     """Trains one (method, seed) pair and returns its measured row.
 
     `make_train_ds(seed, with_teacher_outputs)` gives the seed's views;
     methods that warm up trainable parts (AMA) do so on seed 10000's views,
-    the same for every student seed.
+    the same for every student seed. `steps_per_epoch` is for a dataset
+    that repeats (None: one pass is an epoch).
     """
     warms_up = (
         method in kd.recipes.methods.names()
@@ -195,6 +205,7 @@ def train(method, s, teacher, seed, make_train_ds, eval_ds, train_eval_ds):
     history = model.fit(
         make_train_ds(seed, cached),
         epochs=s.epochs,
+        steps_per_epoch=steps_per_epoch,
         verbose=0,
         shuffle=False,
         callbacks=[recorder],

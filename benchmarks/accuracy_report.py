@@ -127,8 +127,14 @@ def convergence(rows, target):
     }
 
 
-def summarize(runs):
-    """Per-method summary, paired CIs and convergence of `load_runs` output."""
+def summarize(runs, teacher_accuracy=None):
+    """Per-method summary, paired CIs and convergence of `load_runs` output.
+
+    With `teacher_accuracy`, each method's paired difference to the student
+    alone is also given as a share of the gap from the student alone to the
+    teacher (`gap_recovered`: 1.0 reaches the teacher; the gap is the
+    alone's mean, so the interval is the difference's, scaled).
+    """
     summary = {}
     alone = runs.get("alone", {})
     kd = runs.get("kd", {})
@@ -158,6 +164,10 @@ def summarize(runs):
                 acc, {s: r["test_accuracy"] for s, r in alone.items()}
             )
             entry["vs_alone_per_epoch"] = _paired_curves(runs[method], alone)
+            if teacher_accuracy is not None and entry["vs_alone"]:
+                entry["gap_recovered"] = _share(
+                    entry["vs_alone"], teacher_accuracy - target
+                )
             alone_ce = statistics.fmean(r["test_ce"] for r in alone.values())
             entry["test_ce_change_vs_alone"] = (
                 entry["test_ce"]["mean"] / alone_ce - 1.0
@@ -183,6 +193,14 @@ def summarize(runs):
         if conv and conv["epochs"] and alone_epochs:
             conv["epochs_ratio_vs_alone"] = conv["epochs"] / alone_epochs
     return {"target_accuracy": target, "methods": summary}
+
+
+def _share(ci, gap):
+    """`paired_ci`'s mean and bounds divided by `gap` (None where absent)."""
+    return {
+        k: (None if ci[k] is None or gap <= 0 else ci[k] / gap)
+        for k in ("mean", "low", "high")
+    }
 
 
 def _paired_curves(runs, baseline):
@@ -221,6 +239,17 @@ def _ci_text(ci):
     )
 
 
+def _share_text(share):
+    if not share or share["mean"] is None:
+        return "-"
+    if share["low"] is None:
+        return f"{100 * share['mean']:.0f}%"
+    return (
+        f"{100 * share['mean']:.0f}% [{100 * share['low']:.0f}%, "
+        f"{100 * share['high']:.0f}%]"
+    )
+
+
 def to_markdown(result, readme=False):
     """The Results table: one row per method, missing runs marked.
 
@@ -230,12 +259,16 @@ def to_markdown(result, readme=False):
     interleaved ratios).
     """
     meta, summary = result["meta"], result["summary"]
+    gap = any("gap_recovered" in e for e in summary["methods"].values())
     lines = [] if readme else [meta["description"], ""]
     lines += [
         "| method | seeds | top-1 % (mean ± std) | Δ vs alone, 95% CI "
-        "| Δ vs KD, 95% CI | test CE (Δ vs alone) | epochs to alone's "
+        + ("| gap recovered, 95% CI " if gap else "")
+        + "| Δ vs KD, 95% CI | test CE (Δ vs alone) | epochs to alone's "
         "final acc." + (" |" if readme else " | s/epoch |"),
-        "|---|---|---|---|---|---|---|" + ("" if readme else "---|"),
+        "|---|---|---|---|---|---|---|"
+        + ("---|" if gap else "")
+        + ("" if readme else "---|"),
     ]
     for method, entry in summary["methods"].items():
         want = HEADLINE_SEEDS if method in HEADLINE else OTHER_SEEDS
@@ -260,7 +293,8 @@ def to_markdown(result, readme=False):
             f"| {LABELS.get(method, method)} | {seeds_text} | "
             f"{100 * acc['mean']:.2f} ± {100 * acc['std']:.2f} | "
             f"{_ci_text(entry.get('vs_alone'))} | "
-            f"{_ci_text(entry.get('vs_kd'))} | {ce_text} | {conv_text} |"
+            + (f"{_share_text(entry.get('gap_recovered'))} | " if gap else "")
+            + f"{_ci_text(entry.get('vs_kd'))} | {ce_text} | {conv_text} |"
             + ("" if readme else f" {entry['seconds_per_epoch']['mean']:.1f} |")
         )
     missing = [
@@ -277,7 +311,13 @@ def to_markdown(result, readme=False):
         "",
         "Δ columns: paired by seed (same initialisation, data "
         "order and augmented views), in points; **significant** marks "
-        "a 95% CI that excludes 0.",
+        "a 95% CI that excludes 0."
+        + (
+            " Gap recovered: Δ vs alone as a share of the teacher's lead "
+            "over the student alone (100%: as accurate as the teacher)."
+            if gap
+            else ""
+        ),
         "",
         f"Command: `{meta['command']}`",
     ]

@@ -6,6 +6,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from benchmarks import accuracy_report
@@ -267,3 +268,67 @@ def test_quick_mode_runs_skips_finished_runs_and_aggregates(tmp_path):
     assert second.stdout.count("skip ") == 2
     assert "teacher-output cache hit" in second.stdout
     assert [p.stat().st_mtime_ns for p in runs] == mtimes
+
+
+def test_gap_recovered_is_the_paired_difference_over_the_teachers_lead(
+    tmp_path,
+):
+    alone = [0.60, 0.62, 0.64]
+    rows = [_row("alone", s, a) for s, a in enumerate(alone)]
+    rows += [
+        _row("kd", s, a + g)
+        for s, (a, g) in enumerate(zip(alone, [0.10, 0.12, 0.14]))
+    ]
+    _write(tmp_path, rows)
+    runs = accuracy_report.load_runs(tmp_path)
+    summary = accuracy_report.summarize(runs, teacher_accuracy=0.86)
+    kd = summary["methods"]["kd"]
+    # The teacher leads the alone's mean (0.62) by 0.24; KD gains 0.12.
+    assert kd["gap_recovered"]["mean"] == pytest.approx(0.5)
+    assert kd["gap_recovered"]["low"] == pytest.approx(
+        kd["vs_alone"]["low"] / 0.24
+    )
+    table = accuracy_report.to_markdown(
+        {"meta": {"description": "d", "command": "c"}, "summary": summary}
+    )
+    assert "| gap recovered, 95% CI |" in table
+    assert "| +12.00 [" in table and "| 50% [" in table
+    # Without the teacher's accuracy (protocol v2) the column is absent.
+    plain = accuracy_report.to_markdown(
+        {
+            "meta": {"description": "d", "command": "c"},
+            "summary": accuracy_report.summarize(runs),
+        }
+    )
+    assert "gap recovered" not in plain
+
+
+def test_the_labeled_subset_is_balanced_fixed_and_checked():
+    from benchmarks import accuracy
+
+    y = np.repeat(np.arange(10), 30)
+    ids = accuracy.labeled_subset(y, 50, 10)
+    assert np.bincount(y[ids]).tolist() == [5] * 10
+    assert np.array_equal(ids, accuracy.labeled_subset(y, 50, 10))
+    assert np.all(np.diff(ids) > 0)
+    for bad in (55, 310):
+        with pytest.raises(ValueError, match=f"labeled={bad}"):
+            accuracy.labeled_subset(y, bad, 10)
+
+
+@pytest.mark.slow
+def test_few_labels_train_the_alone_on_the_labeled_images_only(tmp_path):
+    done = _quick(tmp_path, "--labeled=100", "--alone_steps=2", "--report_gap")
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = tmp_path / "runs" / "quick"
+    alone = json.loads((runs / "alone-seed0.json").read_text())
+    kd = json.loads((runs / "kd-seed0.json").read_text())
+    assert alone["labeled"] == kd["labeled"] == 100
+    # The alone repeats its 100 images for 2 steps an epoch; KD passes
+    # once over all 512 (4 batches of 128), 412 of them unlabeled.
+    assert alone["settings"]["steps_per_epoch"] == 2
+    assert kd["settings"]["steps_per_epoch"] == 4
+    assert "teacher-output cache: draw 1/2 (100 views)" in done.stdout
+    table = (tmp_path / "out" / "accuracy_quick.md").read_text()
+    assert "of which only 100 keep their label" in table
+    assert "| gap recovered, 95% CI |" in table

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Protocol v3 of the accuracy benchmark: where distillation has room.
+#   v3_n1000  the shipped teacher (trained on all 60k labels) teaches a
+#             student that has labels for only 1,000 training images (100
+#             per class); the other 59,000 are unlabeled and teach through
+#             the distillation terms alone. The student alone trains on
+#             its 1,000 labeled images.
+#   v3_n6000  the same with 6,000 labels.
+#   v3_gap    a smaller student (resnet8 width 4) on all labels: a wider
+#             capacity gap.
+# The student alone's schedule under few labels (steps per epoch over its
+# repeated labeled images) was picked on the validation split (the last
+# 10k training images) by the v3_tune_* runs: ALONE_STEPS_* below, with
+# the runs they came from in benchmarks/results/runs/v3_tune_*.
+#
+# Every (protocol, method, seed) is one resumable run file under
+# benchmarks/results/runs/<tag>/; rerun this script to continue after a
+# stop; after each run the protocol's table (benchmarks/results/
+# accuracy_<tag>.*) is rebuilt from every run so far. JOBS=2 runs two
+# single-thread runs at a time (see run_v2.sh). Touch
+# benchmarks/results/runs/.stop_v3 to let the running runs finish and
+# start no new one.
+# Usage: PYTHON=.venv/bin/python [JOBS=2] bash benchmarks/run_v3.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+JOBS="${JOBS:-1}"
+RUNS=benchmarks/results/runs
+ALONE_STEPS_1000="${ALONE_STEPS_1000:?pick it on the validation split}"
+ALONE_STEPS_6000="${ALONE_STEPS_6000:?pick it on the validation split}"
+THREADS=()
+[[ "$JOBS" -gt 1 ]] && THREADS=(--threads=1)
+# DKD at the setting protocol v2's validation search picked (τ 1, β 2).
+COMMON=(--report_gap --dkd_temperature=1 --dkd_beta=2)
+declare -A FLAGS_OF=(
+  [v3_n1000]="--labeled=1000 --alone_steps=$ALONE_STEPS_1000"
+  [v3_n6000]="--labeled=6000 --alone_steps=$ALONE_STEPS_6000"
+  [v3_gap]="--student_width=4"
+)
+declare -A METHODS_OF=(
+  [v3_n1000]=alone,kd,ama_cached,fitnets,dkd,ama
+  [v3_n6000]=alone,kd
+  [v3_gap]=alone,kd
+)
+bench() {
+  local tag="$1"
+  shift
+  # shellcheck disable=SC2086  # FLAGS_OF holds several flags
+  "${PYTHON:-python}" -m benchmarks.accuracy --tag="$tag" \
+    ${FLAGS_OF[$tag]} "${COMMON[@]}" "${THREADS[@]}" "$@"
+}
+
+# The queue, in the order that answers the main question first: at 1,000
+# labels, the student alone and KD on five seeds, then AMA + KD from the
+# cache on five; the wider gap and 6,000 labels on three; then FitNets +
+# KD, DKD and the paper-faithful AMA at 1,000 labels on three.
+QUEUE=()
+for seed in 0 1 2 3 4; do QUEUE+=("v3_n1000 alone $seed" "v3_n1000 kd $seed"); done
+for seed in 0 1 2 3 4; do QUEUE+=("v3_n1000 ama_cached $seed"); done
+for seed in 0 1 2; do
+  QUEUE+=("v3_gap alone $seed" "v3_gap kd $seed")
+  QUEUE+=("v3_n6000 alone $seed" "v3_n6000 kd $seed")
+done
+for method in dkd fitnets ama; do
+  for seed in 0 1 2; do QUEUE+=("v3_n1000 $method $seed"); done
+done
+
+# A worker takes the next run that has no file and that no other worker of
+# this invocation has claimed (claims are directories: mkdir is atomic).
+CLAIMS=$(mktemp -d)
+trap 'rm -rf "$CLAIMS"' EXIT
+worker() {
+  local item tag method seed
+  for item in "${QUEUE[@]}"; do
+    [[ -e "$RUNS/.stop_v3" ]] && return 0
+    read -r tag method seed <<< "$item"
+    [[ -e "$RUNS/$tag/$method-seed$seed.json" ]] && continue
+    mkdir "$CLAIMS/$tag-$method-$seed" 2> /dev/null || continue
+    bench "$tag" --methods="$method" --seeds="$seed"
+    bench "$tag" --aggregate_only --methods="${METHODS_OF[$tag]}"
+  done
+}
+for ((j = 0; j < JOBS; j++)); do worker & done
+wait
