@@ -27,6 +27,7 @@ from absl import flags
 
 import kd_toolkit as kd
 from benchmarks import machine
+from kd_toolkit.distiller import shard_build
 from kd_toolkit.distiller import sharded_cache
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
@@ -51,7 +52,7 @@ def kd_term(teacher, student, tau):
 
 
 def rebuilt(logits, k):
-    values, indices, rest = sharded_cache._top_k(logits[:, None], k)
+    values, indices, rest = shard_build.top_k(logits[:, None], k)
     return sharded_cache.rebuild_logits(
         values[:, 0], indices[:, 0], rest[:, 0], logits.shape[-1]
     ).astype(np.float64)

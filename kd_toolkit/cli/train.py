@@ -20,6 +20,7 @@ from absl import flags
 
 from kd_toolkit.cli.errors import exits_cleanly_on_user_error
 from kd_toolkit.cli.errors import run_main
+from kd_toolkit.distiller.teacher_dtype import TEACHER_DTYPES
 from kd_toolkit.recipes import distill
 from kd_toolkit.recipes import methods
 from kd_toolkit.recipes import model_spec
@@ -82,6 +83,27 @@ flags.DEFINE_integer(
     f"({', '.join(n for n in methods.names() if methods.get(n).teacher_cache)}"
     "); the others run the teacher live.",
     lower_bound=0,
+)
+flags.DEFINE_integer(
+    "cache_top_k",
+    0,
+    "Folder runs (--data_dir, the sharded cache): keep the k largest "
+    "teacher logits per view and the log-sum-exp of the rest (0: all).",
+    lower_bound=0,
+)
+flags.DEFINE_integer(
+    "cache_workers",
+    _D.cache_workers,
+    "Folder runs: processes that build the sharded cache, each on its "
+    "share of the cores.",
+    lower_bound=1,
+)
+flags.DEFINE_enum(
+    "cache_teacher_dtype",
+    _D.cache_teacher_dtype,
+    list(TEACHER_DTYPES),
+    "Folder runs: the teacher's dtype for the cache build (auto: "
+    "bfloat16 on a CPU that computes it natively; part of the cache key).",
 )
 flags.DEFINE_enum(
     "jit_compile",
@@ -219,6 +241,9 @@ def config_from_flags():
         pretrained_teacher=FLAGS.pretrained_teacher,
         retrain_teacher=FLAGS.retrain_teacher,
         cache_draws=FLAGS.cache_draws,
+        cache_top_k=FLAGS.cache_top_k or None,
+        cache_workers=FLAGS.cache_workers,
+        cache_teacher_dtype=FLAGS.cache_teacher_dtype,
         jit_compile={"auto": "auto", "true": True, "false": False}[
             FLAGS.jit_compile
         ],

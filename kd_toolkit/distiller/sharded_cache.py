@@ -33,107 +33,21 @@ and at other temperatures an approximation (the docs give the measured
 error). `top_k=None` (or the class count) stores every logit: exact.
 """
 
-import contextlib
-import hashlib
 import json
-import os
 import pathlib
 
 import numpy as np
 import tensorflow as tf
 
-from kd_toolkit.data import pipeline
-from kd_toolkit.data.catalog import ResizedCropSpec
-from kd_toolkit.data.catalog import check_augment
-from kd_toolkit.distiller import batch_norm_folding
+from kd_toolkit.distiller import cache_views
+from kd_toolkit.distiller import shard_build
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.utils import validation
-from kd_toolkit.utils.atomic_io import atomic_write_bytes
 from kd_toolkit.utils.atomic_io import atomic_write_text
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = shard_build.FORMAT_VERSION
 MANIFEST = "manifest.json"
-LOCK = "build.lock"
 DEFAULT_SHARD_SIZE = 10_000
-_ARRAYS_FULL = ("values",)
-_ARRAYS_TOP_K = ("values", "indices", "rest")
-
-
-def uniforms(seed, ids, draws, count):
-    """float64 `(n, draws, count)` numbers in [0, 1) from a splitmix64 hash
-    of `(seed, id, draw, j)`: the same for an id whatever the shard or the
-    order of the build."""
-    ids = np.asarray(ids, np.uint64)[:, None, None]
-    draw = np.arange(draws, dtype=np.uint64)[None, :, None]
-    j = np.arange(count, dtype=np.uint64)[None, None, :]
-    with np.errstate(over="ignore"):
-        x = (
-            np.uint64(seed) * np.uint64(0x9E3779B97F4A7C15)
-            + ids * np.uint64(0xBF58476D1CE4E5B9)
-            + draw * np.uint64(0x94D049BB133111EB)
-            + j * np.uint64(0xD6E8FEB86659FD93)
-            + np.uint64(0x2545F4914F6CDD1D)
-        )
-        x ^= x >> np.uint64(30)
-        x *= np.uint64(0xBF58476D1CE4E5B9)
-        x ^= x >> np.uint64(27)
-        x *= np.uint64(0x94D049BB133111EB)
-        x ^= x >> np.uint64(31)
-    return (x >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-
-
-def view_params(seed, ids, draws, pad, flip):
-    """Pad-crop-flip views of every `(id, draw)`: int32 `(n, draws)` rows
-    and columns in `[0, 2 * pad]` and bool flips."""
-    u = uniforms(seed, ids, draws, 3)
-    span = 2 * pad + 1
-    rows = np.floor(u[..., 0] * span).astype(np.int32)
-    cols = np.floor(u[..., 1] * span).astype(np.int32)
-    return rows, cols, (u[..., 2] < 0.5) & bool(flip)
-
-
-def resized_crop_boxes(seed, ids, draws, spec, height, width):
-    """Random-resized-crop views of every `(id, draw)` (`ResizedCropSpec`):
-    float32 boxes `(n, draws, 4)` as `tf.image.crop_and_resize` takes them
-    (`y1, x1, y2, x2`, the pixel grid's corners at 0 and 1) and bool flips.
-    """
-    u = uniforms(seed, ids, draws, 5)
-    lo, hi = spec["scale"]
-    r_lo, r_hi = np.log(spec["ratio"][0]), np.log(spec["ratio"][1])
-    area = (lo + u[..., 0] * (hi - lo)) * height * width
-    ratio = np.exp(r_lo + u[..., 1] * (r_hi - r_lo))
-    w = np.clip(np.round(np.sqrt(area * ratio)), 1, width)
-    h = np.clip(np.round(np.sqrt(area / ratio)), 1, height)
-    top = np.floor(u[..., 2] * (height - h + 1))
-    left = np.floor(u[..., 3] * (width - w + 1))
-    dy, dx = max(height - 1, 1), max(width - 1, 1)
-    boxes = np.stack(
-        [top / dy, left / dx, (top + h - 1) / dy, (left + w - 1) / dx], -1
-    ).astype(np.float32)
-    return boxes, (u[..., 4] < 0.5) & bool(spec["flip"])
-
-
-def _params(key, ids, shape):
-    """Every view's parameters for `ids`: arrays `(n, draws, ...)`."""
-    draws = key["draws"]
-    if key["view"] == "resized_crop":
-        return resized_crop_boxes(key["seed"], ids, draws, key, *shape[:2])
-    return view_params(key["seed"], ids, draws, key["pad"], key["flip"])
-
-
-def _views(x, key, params):
-    """The views of float images `x` (n, H, W, C) given one draw's
-    parameters; the same ops at build and at training time."""
-    if key["view"] == "resized_crop":
-        boxes, mirror = params
-        n = tf.shape(x)[0]
-        out = tf.image.crop_and_resize(
-            x, boxes, tf.range(n), tf.shape(x)[1:3], method="bilinear"
-        )
-        flipped = tf.reverse(out, axis=[2])
-        return tf.where(tf.reshape(mirror, [-1, 1, 1, 1]), flipped, out)
-    rows, cols, mirror = params
-    return pipeline.crop_and_flip(x, rows, cols, mirror, key["pad"])
 
 
 class ShardedTeacherCache:
@@ -191,6 +105,8 @@ class ShardedTeacherCache:
         seed=0,
         top_k=None,
         shard_size=DEFAULT_SHARD_SIZE,
+        teacher_dtype="auto",
+        num_workers=1,
         batch_size=256,
         rebuild=False,
         verbose=True,
@@ -198,6 +114,10 @@ class ShardedTeacherCache:
         """Opens the store in `directory` if it matches, else builds the
         missing or damaged shards (all of them for a store of other
         inputs, with `rebuild=True`) and writes the manifest.
+
+        Several builders of one store share the work: each shard is
+        claimed by one (`kd_toolkit.distiller.shard_build`), and a build
+        killed midway resumes at the shards that are missing.
 
         Args:
             directory: str or path-like. The store's folder (created).
@@ -211,6 +131,13 @@ class ShardedTeacherCache:
             top_k: int >= 1 or None. Keep the k largest logits per view
                 (and the log-sum-exp of the rest); None keeps all.
             shard_size: int >= 1. Examples per shard.
+            teacher_dtype: "auto" (default), "float32" or "bfloat16". The
+                teacher's compute dtype for the build; "auto" is bfloat16
+                on a CPU that computes it natively
+                (`kd_toolkit.distiller.teacher_dtype`). Part of the key.
+            num_workers: int >= 1. Builder processes, each on its share of
+                the cores, writing disjoint shards (1: this process). The
+                teacher must round-trip through a `.keras` file.
             batch_size: int >= 1. Teacher inference batch size.
             rebuild: bool. Replace a store made for other inputs, and a
                 damaged shard, instead of raising.
@@ -227,9 +154,18 @@ class ShardedTeacherCache:
                 be decoded (named, before the teacher runs).
         """
         directory = pathlib.Path(directory)
-        key = _make_key(
-            teacher, source, augment, draws, seed, top_k, shard_size
+        key = shard_build.make_key(
+            teacher,
+            source,
+            augment,
+            draws,
+            seed,
+            top_k,
+            shard_size,
+            teacher_dtype,
         )
+        num_workers = validation.check_int("num_workers", num_workers, 1)
+        batch_size = validation.check_int("batch_size", batch_size, 1)
         manifest_path = directory / MANIFEST
         if manifest_path.exists():
             try:
@@ -242,47 +178,12 @@ class ShardedTeacherCache:
                 # only the shards that are not whole and of this key.
                 if not rebuild:
                     raise
-                manifest_path.unlink()
+                manifest_path.unlink(missing_ok=True)
         directory.mkdir(parents=True, exist_ok=True)
         source.verify()  # undecodable files are named before the pass
-        with _build_lock(directory):
-            return cls._build_shards(
-                directory, key, teacher, source, batch_size, verbose
-            )
-
-    @classmethod
-    def _build_shards(
-        cls, directory, key, teacher, source, batch_size, verbose
-    ):
-        manifest_path = directory / MANIFEST
-        model = batch_norm_folding.fold_batch_norm(teacher, ())
-        infer = tf.function(
-            lambda x: tf.cast(model(x, training=False), tf.float32)
+        shards = shard_build.build_all(
+            directory, key, teacher, source, batch_size, num_workers, verbose
         )
-        shards = []
-        for index, start in enumerate(
-            range(0, key["num_examples"], key["shard_size"])
-        ):
-            stop = min(start + key["shard_size"], key["num_examples"])
-            shard = _existing_shard(directory, index, key)
-            if shard is None:
-                shard = _build_shard(
-                    directory,
-                    index,
-                    start,
-                    stop,
-                    key,
-                    source,
-                    infer,
-                    batch_size,
-                )
-                if verbose:
-                    print(
-                        f"[kd_toolkit] sharded cache: shard {index} "
-                        f"(examples {start}..{stop - 1}) written",
-                        flush=True,
-                    )
-            shards.append(shard)
         manifest = {"format": FORMAT_VERSION, "key": key, "shards": shards}
         atomic_write_text(
             manifest_path, json.dumps(manifest, indent=1), overwrite=True
@@ -365,7 +266,7 @@ class ShardedTeacherCache:
         )
 
         def lookup(ids, picks):
-            params = _params(key, ids, source.input_shape)
+            params = cache_views.view_parameters(key, ids, source.input_shape)
             at = np.arange(len(ids)), picks
             return (self.logits(ids, picks), *(p[at] for p in params))
 
@@ -380,7 +281,9 @@ class ShardedTeacherCache:
             params[0].set_shape([None, 4] if crop else [None])
             for t in params[1:]:
                 t.set_shape([None])
-            x = _views(tf.cast(images, tf.float32) / 255.0, key, params)
+            x = cache_views.make_views(
+                tf.cast(images, tf.float32) / 255.0, key, params
+            )
             x.set_shape([None, *source.input_shape])
             inputs = {
                 teacher_cache.INPUTS_KEY: x,
@@ -421,55 +324,14 @@ class ShardedTeacherCache:
         return total / (self.num_examples * self.draws)
 
 
-@contextlib.contextmanager
-def _build_lock(directory):
-    """One builder per store: an exclusive-create lock file holding the
-    builder's process id. A second builder is refused, naming the first;
-    a lock left by a process that no longer runs (a killed build) is
-    taken over."""
-    lock = pathlib.Path(directory) / LOCK
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                owner = int(lock.read_text().strip() or 0)
-            except (OSError, ValueError):
-                owner = 0
-            if owner and owner != os.getpid() and _running(owner):
-                raise FileExistsError(
-                    f"Another process (pid {owner}) is building the sharded "
-                    f"teacher-output cache in {str(directory)!r}. Wait for it "
-                    "(the finished store is then reused), or remove "
-                    f"{str(lock)!r} if that process is gone. Received: "
-                    f"directory={str(directory)!r}"
-                ) from None
-            lock.unlink(missing_ok=True)  # stale: its builder is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(str(os.getpid()))
-        break
-    try:
-        yield
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-def _running(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _check_shards(directory, manifest):
     for shard in manifest.get("shards", ()):
         for name, file in shard["files"].items():
             path = pathlib.Path(directory) / file
-            if not path.exists() or _sha256(path) != shard["sha256"][name]:
+            if (
+                not path.exists()
+                or shard_build.sha256(path) != shard["sha256"][name]
+            ):
                 raise teacher_cache.CorruptCacheError(
                     f"The shard file {str(path)!r} of the sharded "
                     "teacher-output cache is missing or damaged (its hash "
@@ -489,50 +351,6 @@ def rebuild_logits(values, indices, rest, num_classes):
     return out
 
 
-def _make_key(teacher, source, augment, draws, seed, top_k, shard_size):
-    if not isinstance(augment, ResizedCropSpec):
-        check_augment(augment)
-    draws = validation.check_int("draws", draws, 1)
-    seed = validation.check_int("seed", seed, 0)
-    shard_size = validation.check_int("shard_size", shard_size, 1)
-    if augment is None and draws != 1:
-        raise ValueError(
-            "Without augmentation every draw is the same image: pass "
-            f"draws=1 or an `augment` spec. Received: draws={draws}"
-        )
-    num_classes = int(teacher.outputs[0].shape[-1])
-    top_k = validation.check_int("top_k", top_k, 1, allow_none=True)
-    if top_k is not None and top_k >= num_classes:
-        top_k = None  # every logit: exact
-    return {
-        "format": FORMAT_VERSION,
-        "teacher": teacher_cache.fingerprint_model(teacher),
-        "source": source.fingerprint(),
-        "num_examples": int(source.num_examples),
-        "num_classes": num_classes,
-        **_view_key(augment),
-        "draws": draws,
-        "seed": seed,
-        "top_k": top_k,
-        "shard_size": shard_size,
-    }
-
-
-def _view_key(augment):
-    if isinstance(augment, ResizedCropSpec):
-        return {
-            "view": "resized_crop",
-            "scale": [float(v) for v in augment.scale],
-            "ratio": [float(v) for v in augment.ratio],
-            "flip": bool(augment.flip),
-        }
-    return {
-        "view": "pad_crop",
-        "pad": 0 if augment is None else int(augment.pad),
-        "flip": False if augment is None else bool(augment.flip),
-    }
-
-
 def _differences(key, stored):
     out = []
     for name, value in key.items():
@@ -542,112 +360,6 @@ def _differences(key, stored):
                 value, theirs = value[:12], str(theirs)[:12]
             out.append(f"{name}: cache has {theirs}, expected {value}")
     return out
-
-
-def _shard_files(index, key):
-    names = _ARRAYS_FULL if key["top_k"] is None else _ARRAYS_TOP_K
-    return {n: f"shard-{index:05d}.{n}.npy" for n in names}
-
-
-def _existing_shard(directory, index, key):
-    """The record of a finished, intact shard, or None to (re)build it."""
-    record_path = directory / f"shard-{index:05d}.json"
-    if not record_path.exists():
-        return None
-    try:
-        record = json.loads(record_path.read_text())
-    except (ValueError, UnicodeDecodeError):
-        return None
-    if record.get("key") != key:
-        return None
-    for name, file in record["files"].items():
-        path = directory / file
-        if not path.exists() or _sha256(path) != record["sha256"][name]:
-            return None
-    return {k: record[k] for k in ("start", "stop", "files", "sha256")}
-
-
-def _build_shard(directory, index, start, stop, key, source, infer, batch_size):
-    ids = np.arange(start, stop)
-    params = _params(key, ids, source.input_shape)
-    parts = {n: [] for n in _shard_files(index, key)}
-    images = source.images(ids).batch(batch_size)
-    offset = 0
-    for batch in images:
-        n = int(batch.shape[0])
-        x = tf.cast(batch, tf.float32) / 255.0
-        per_draw = []
-        for d in range(key["draws"]):
-            view = _views(
-                x,
-                key,
-                [tf.constant(p[offset : offset + n, d]) for p in params],
-            )
-            logits = infer(view).numpy()
-            teacher_cache._check_finite(
-                [logits], start + offset, d, key["draws"]
-            )
-            per_draw.append(logits)
-        logits = np.stack(per_draw, axis=1)  # (n, draws, C)
-        if key["top_k"] is None:
-            parts["values"].append(logits)
-        else:
-            values, indices, rest = _top_k(logits, key["top_k"])
-            parts["values"].append(values)
-            parts["indices"].append(indices)
-            parts["rest"].append(rest)
-        offset += n
-    files = _shard_files(index, key)
-    digests = {}
-    for name, file in files.items():
-        array = np.concatenate(parts[name])
-        buffer = _npy_bytes(array)
-        atomic_write_bytes(directory / file, buffer, overwrite=True)
-        digests[name] = hashlib.sha256(buffer).hexdigest()
-    record = {
-        "key": key,
-        "start": int(start),
-        "stop": int(stop),
-        "files": files,
-        "sha256": digests,
-    }
-    atomic_write_text(
-        directory / f"shard-{index:05d}.json",
-        json.dumps(record),
-        overwrite=True,
-    )
-    return {k: record[k] for k in ("start", "stop", "files", "sha256")}
-
-
-def _top_k(logits, k):
-    """`(values, indices, rest)` of `(n, draws, C)` logits: the k largest
-    (descending), their class ids and the log-sum-exp of the others."""
-    order = np.argsort(-logits, axis=-1, kind="stable")[..., :k]
-    values = np.take_along_axis(logits, order, axis=-1)
-    m = logits.max(axis=-1, keepdims=True)
-    total = np.exp(logits - m).sum(-1)
-    top = np.exp(values - m).sum(-1)
-    rest = (m[..., 0] + np.log(np.maximum(total - top, 1e-30))).astype(
-        np.float32
-    )
-    ids = np.int16 if logits.shape[-1] <= np.iinfo(np.int16).max else np.int32
-    return values.astype(np.float32), order.astype(ids), rest
-
-
-def _npy_bytes(array):
-    import io
-
-    buffer = io.BytesIO()
-    np.save(buffer, np.ascontiguousarray(array), allow_pickle=False)
-    return buffer.getvalue()
-
-
-def _sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _read_json(path):

@@ -20,6 +20,7 @@ from kd_toolkit.distiller import ShardedTeacherCache
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller.distiller import auto_jit_compile
 from kd_toolkit.distiller.resume import BackupAndRestore
+from kd_toolkit.distiller.teacher_dtype import TEACHER_DTYPES
 from kd_toolkit.recipes import methods
 from kd_toolkit.recipes import model_spec
 from kd_toolkit.recipes import training
@@ -55,6 +56,13 @@ class DistillConfig:
             the logit methods, RKD, SP, PKT and CRD with the pooled
             embedding stored too, and AMA from the cache); the others run
             the teacher live.
+        cache_top_k: folder runs (the sharded cache): keep the k largest
+            teacher logits per view (and the rest's log-sum-exp); None
+            keeps all.
+        cache_workers: folder runs: processes building the sharded cache.
+        cache_teacher_dtype: folder runs: the teacher's dtype for the
+            cache build, "auto" (bfloat16 on a CPU with native bfloat16),
+            "float32" or "bfloat16".
         jit_compile: XLA for every model trained (`"auto"`: see
             `Distiller.compile`).
         student: the student: a zoo name, a `.keras` file, or a
@@ -108,6 +116,9 @@ class DistillConfig:
     pretrained_teacher: str = None
     retrain_teacher: bool = False
     cache_draws: int = 0
+    cache_top_k: int = None
+    cache_workers: int = 1
+    cache_teacher_dtype: str = "auto"
     jit_compile: object = "auto"
     student: str = "resnet8"
     student_width: int = 8
@@ -344,6 +355,9 @@ def _sharded_student_data(cfg, run, teacher, where, tag):
         source,
         augment=run.augment,
         draws=cfg.cache_draws,
+        top_k=cfg.cache_top_k,
+        teacher_dtype=cfg.cache_teacher_dtype,
+        num_workers=cfg.cache_workers,
         rebuild=True,
     )
     seconds = time.perf_counter() - start
@@ -469,6 +483,11 @@ def check_config(cfg):
         validation.check_int(name, getattr(cfg, name), 1, allow_none=True)
     for name in ("cache_draws", "backup_steps", "seed"):
         validation.check_int(name, getattr(cfg, name), 0)
+    validation.check_int("cache_top_k", cfg.cache_top_k, 1, allow_none=True)
+    validation.check_int("cache_workers", cfg.cache_workers, 1)
+    validation.check_choice(
+        "cache_teacher_dtype", cfg.cache_teacher_dtype, TEACHER_DTYPES
+    )
     validation.check_positive("learning_rate", cfg.learning_rate)
     validation.check_positive("temperature", cfg.temperature)
     return method

@@ -9,7 +9,8 @@ import pytest
 
 import kd_toolkit as kd
 from kd_toolkit import data
-from kd_toolkit.distiller import sharded_cache
+from kd_toolkit.distiller import cache_views
+from kd_toolkit.distiller import shard_build
 from kd_toolkit.distiller.sharded_cache import ShardedTeacherCache
 from kd_toolkit.distiller.teacher_cache import CorruptCacheError
 from kd_toolkit.distiller.teacher_cache import StaleCacheError
@@ -40,7 +41,13 @@ def _teacher(classes=5):
 
 
 def _build(directory, teacher, folder, **kwargs):
-    args = dict(augment=SPEC, draws=3, shard_size=10, verbose=False)
+    args = dict(
+        augment=SPEC,
+        draws=3,
+        shard_size=10,
+        teacher_dtype="float32",
+        verbose=False,
+    )
     args.update(kwargs)
     return ShardedTeacherCache.get_or_build(directory, teacher, folder, **args)
 
@@ -50,7 +57,7 @@ def test_cached_views_are_the_teachers_outputs_on_the_views(tmp_path):
     cache = _build(tmp_path / "cache", teacher, folder)
     assert len(cache.manifest["shards"]) == 3  # 10 + 10 + 3 examples
     ids = np.arange(folder.num_examples)
-    rows, cols, mirror = sharded_cache.view_params(0, ids, 3, 2, True)
+    rows, cols, mirror = cache_views.view_params(0, ids, 3, 2, True)
     x, _ = folder.arrays()
     for d in range(3):
         view = data.pipeline.crop_and_flip(
@@ -65,8 +72,8 @@ def test_cached_views_are_the_teachers_outputs_on_the_views(tmp_path):
 
 
 def test_view_params_do_not_depend_on_the_shard(tmp_path):
-    a = sharded_cache.view_params(7, np.arange(100), 4, 3, True)
-    b = sharded_cache.view_params(7, np.arange(50, 100), 4, 3, True)
+    a = cache_views.view_params(7, np.arange(100), 4, 3, True)
+    b = cache_views.view_params(7, np.arange(50, 100), 4, 3, True)
     for whole, part in zip(a, b):
         np.testing.assert_array_equal(whole[50:], part)
     rows, cols, mirror = a
@@ -80,7 +87,7 @@ def test_a_killed_build_resumes_at_the_missing_shards_and_equals_a_fresh_one(
     folder, teacher = _folder(tmp_path / "img"), _teacher()
     fresh = _build(tmp_path / "fresh", teacher, folder)
     built = []
-    real = sharded_cache._build_shard
+    real = shard_build.build_shard
 
     def dies_after_one(directory, index, *args):
         if built:
@@ -88,7 +95,7 @@ def test_a_killed_build_resumes_at_the_missing_shards_and_equals_a_fresh_one(
         built.append(index)
         return real(directory, index, *args)
 
-    monkeypatch.setattr(sharded_cache, "_build_shard", dies_after_one)
+    monkeypatch.setattr(shard_build, "build_shard", dies_after_one)
     with pytest.raises(KeyboardInterrupt):
         _build(tmp_path / "resumed", teacher, folder)
     assert not (tmp_path / "resumed" / "manifest.json").exists()
@@ -99,7 +106,7 @@ def test_a_killed_build_resumes_at_the_missing_shards_and_equals_a_fresh_one(
         redone.append(index)
         return real(directory, index, *args)
 
-    monkeypatch.setattr(sharded_cache, "_build_shard", counting)
+    monkeypatch.setattr(shard_build, "build_shard", counting)
     resumed = _build(tmp_path / "resumed", teacher, folder)
     assert redone == [1, 2]
     for shard_a, shard_b in zip(
@@ -215,7 +222,7 @@ def test_an_undecodable_file_is_named_before_the_teacher_runs(
     def refuse(*args):
         raise AssertionError("the teacher ran")
 
-    monkeypatch.setattr(sharded_cache, "_build_shard", refuse)
+    monkeypatch.setattr(shard_build, "build_shard", refuse)
     with pytest.raises(ValueError, match=r"c0/zz_broken\.png"):
         _build(tmp_path / "cache", _teacher(), folder)
     assert not (tmp_path / "cache" / "manifest.json").exists()
@@ -228,31 +235,6 @@ def test_the_manifest_lists_every_shard_with_its_hashes(tmp_path):
     assert [s["start"] for s in manifest["shards"]] == [0, 10, 20]
     assert set(manifest["shards"][0]["files"]) == {"values", "indices", "rest"}
     assert manifest["key"]["top_k"] == 2
-
-
-def test_a_second_builder_is_refused_and_a_stale_lock_taken_over(tmp_path):
-    import subprocess
-    import sys
-
-    folder, teacher = _folder(tmp_path / "img"), _teacher()
-    store = tmp_path / "cache"
-    store.mkdir()
-    other = subprocess.Popen(
-        [sys.executable, "-c", "import time; time.sleep(60)"]
-    )
-    try:
-        (store / sharded_cache.LOCK).write_text(str(other.pid))
-        with pytest.raises(
-            FileExistsError, match=rf"Another process \(pid {other.pid}\)"
-        ):
-            _build(store, teacher, folder)
-    finally:
-        other.kill()
-        other.wait()
-    # Its builder is gone now: the lock is stale and taken over.
-    cache = _build(store, teacher, folder)
-    assert cache.num_examples == 23
-    assert not (store / sharded_cache.LOCK).exists()
 
 
 @pytest.mark.parametrize(
@@ -276,7 +258,7 @@ def test_views_rebuilt_at_training_time_are_the_cached_views(tmp_path, augment):
 
 def test_resized_crop_boxes_follow_the_scale_and_ratio():
     spec = {"scale": (0.08, 1.0), "ratio": (3 / 4, 4 / 3), "flip": True}
-    boxes, mirror = sharded_cache.resized_crop_boxes(
+    boxes, mirror = cache_views.resized_crop_boxes(
         0, np.arange(2000), 2, spec, 64, 48
     )
     assert boxes.min() >= 0.0 and boxes.max() <= 1.0

@@ -77,6 +77,9 @@ def test_kd_train_on_folders_end_to_end(tmp_path):
             "--epochs=1",
             "--batch_size=16",
             "--cache_draws=2",
+            "--cache_top_k=1",
+            "--cache_workers=2",
+            "--cache_teacher_dtype=float32",
             "--verbose=0",
             f"--out_dir={out}",
         ],
@@ -95,5 +98,8 @@ def test_kd_train_on_folders_end_to_end(tmp_path):
     # Folders go through the sharded, streaming cache.
     assert report["teacher_cache"]["draws"] == 2
     assert report["teacher_cache"]["sharded"]
-    shards = tmp_path / "run"
-    assert list(shards.glob("*.shards/manifest.json"))
+    (manifest,) = (tmp_path / "run").glob("*.shards/manifest.json")
+    key = json.loads(manifest.read_text())["key"]
+    assert key["top_k"] == 1 and key["teacher_dtype"] == "float32"
+    # The worker processes built each shard once.
+    assert result.stdout.count("sharded cache: shard 0 ") == 1
