@@ -330,7 +330,7 @@ def build_shard(directory, index, start, stop, key, source, infer, batch_size):
     params = cache_views.view_parameters(key, ids, source.input_shape)
     parts = {n: [] for n in shard_files(index, key)}
     offset = 0
-    for batch in source.images(ids).batch(batch_size):
+    for batch in source.images(ids).batch(batch_size).prefetch(2):
         n = int(batch.shape[0])
         x = tf.cast(batch, tf.float32) / 255.0
         per_draw = []

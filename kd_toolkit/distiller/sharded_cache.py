@@ -233,12 +233,30 @@ class ShardedTeacherCache:
             out[rows] = rebuild_logits(values, indices, rest, self.num_classes)
         return out
 
-    def dataset(self, source, batch_size, *, seed=0, shuffle=True):
+    def dataset(
+        self,
+        source,
+        batch_size,
+        *,
+        seed=0,
+        shuffle=True,
+        with_teacher_outputs=True,
+    ):
         """Training batches replaying the cached views, the images
         streamed (decoded in parallel) from `source`.
 
         Each epoch, each example shows one of its `draws` views, picked
         at random (reproducibly from `seed`), in a shuffled order.
+
+        Args:
+            source: the indexed source the store was built from.
+            batch_size: int >= 1.
+            seed: int >= 0. Seeds the order and the choice of draws.
+            shuffle: bool. Shuffle the examples each epoch.
+            with_teacher_outputs: bool. False yields `(x, y)` (or `x`)
+                with the same views in the same order and no logits: the
+                student alone as a paired baseline, or the input pipeline
+                measured without the store.
 
         Returns:
             A `tf.data.Dataset` of `({"inputs": x, "teacher_outputs": t},
@@ -259,25 +277,28 @@ class ShardedTeacherCache:
         paths = tf.constant(source.paths)
         labels = None if source.labels is None else tf.constant(source.labels)
         crop = key["view"] == "resized_crop"
-        types = (
-            [tf.float32, tf.float32, tf.bool]
-            if crop
-            else [tf.float32, tf.int32, tf.int32, tf.bool]
-        )
+        types = [tf.float32, tf.bool] if crop else [tf.int32, tf.int32, tf.bool]
+        if with_teacher_outputs:
+            types = [tf.float32, *types]
 
         def lookup(ids, picks):
             params = cache_views.view_parameters(key, ids, source.input_shape)
             at = np.arange(len(ids)), picks
-            return (self.logits(ids, picks), *(p[at] for p in params))
+            params = [p[at] for p in params]
+            if with_teacher_outputs:
+                return (self.logits(ids, picks), *params)
+            return tuple(params)
 
         def gather(ids, images, pair):
             picks = tf.random.stateless_uniform(
                 tf.shape(ids), pair, 0, draws, dtype=tf.int64
             )
-            logits, *params = tf.numpy_function(
+            params = tf.numpy_function(
                 lookup, [ids, picks], types, stateful=False
             )
-            logits.set_shape([None, self.num_classes])
+            if with_teacher_outputs:
+                logits, *params = params
+                logits.set_shape([None, self.num_classes])
             params[0].set_shape([None, 4] if crop else [None])
             for t in params[1:]:
                 t.set_shape([None])
@@ -285,10 +306,12 @@ class ShardedTeacherCache:
                 tf.cast(images, tf.float32) / 255.0, key, params
             )
             x.set_shape([None, *source.input_shape])
-            inputs = {
-                teacher_cache.INPUTS_KEY: x,
-                teacher_cache.TEACHER_OUTPUTS_KEY: logits,
-            }
+            inputs = x
+            if with_teacher_outputs:
+                inputs = {
+                    teacher_cache.INPUTS_KEY: x,
+                    teacher_cache.TEACHER_OUTPUTS_KEY: logits,
+                }
             if labels is None:
                 return inputs
             return inputs, tf.cast(tf.gather(labels, ids), tf.int32)

@@ -270,3 +270,16 @@ def test_resized_crop_boxes_follow_the_scale_and_ratio():
     assert 0.3 < mirror.mean() < 0.7
     with pytest.raises(ValueError, match=r"Received: scale=\(0.0, 1.0\)"):
         data.ResizedCropSpec(scale=(0.0, 1.0))
+
+
+def test_without_teacher_outputs_the_batches_hold_the_same_views(tmp_path):
+    folder, teacher = _folder(tmp_path / "img"), _teacher()
+    cache = _build(tmp_path / "cache", teacher, folder)
+    with_outputs = cache.dataset(folder, batch_size=8, seed=5)
+    plain = cache.dataset(folder, 8, seed=5, with_teacher_outputs=False)
+    n = 0
+    for (inputs, y), (x, y_plain) in zip(with_outputs, plain):
+        np.testing.assert_array_equal(inputs["inputs"].numpy(), x.numpy())
+        np.testing.assert_array_equal(y.numpy(), y_plain.numpy())
+        n += len(x)
+    assert n == 23
