@@ -58,6 +58,7 @@ from absl import flags
 import kd_toolkit as kd
 from benchmarks import accuracy_methods as am
 from benchmarks import accuracy_report
+from benchmarks import labels
 from benchmarks import machine
 from kd_toolkit.utils.atomic_io import atomic_write_text
 
@@ -258,24 +259,6 @@ def _data():
     return x, y, evaluation, train_eval
 
 
-def labeled_subset(y, n, num_classes, seed=0):
-    """Sorted ids of `n` training images, `n / num_classes` per class,
-    drawn with `seed` (fixed: every method and student seed gets the
-    same labeled images)."""
-    if n % num_classes or n // num_classes > np.bincount(y).min():
-        raise ValueError(
-            f"--labeled must be a multiple of the {num_classes} classes, "
-            f"at most {num_classes * np.bincount(y).min()}. Received: "
-            f"labeled={n}"
-        )
-    rng = np.random.default_rng(seed)
-    ids = [
-        rng.choice(np.flatnonzero(y == c), n // num_classes, replace=False)
-        for c in range(num_classes)
-    ]
-    return np.sort(np.concatenate(ids))
-
-
 def _ama_settings(default):
     """An AMA method's settings: its defaults, with the `--ama_*` flags
     given on the command line applied on top."""
@@ -421,7 +404,7 @@ def main(argv):
     # image, labeled or not; the student alone sees the labeled ones.
     y_train, labeled_ids = y, None
     if FLAGS.labeled:
-        labeled_ids = labeled_subset(y, FLAGS.labeled, info.num_classes)
+        labeled_ids = labels.labeled_subset(y, FLAGS.labeled, info.num_classes)
         y_train = np.full_like(y, kd.data.UNLABELED)
         y_train[labeled_ids] = y[labeled_ids]
     teacher = kd.pretrained.load(FLAGS.teacher)

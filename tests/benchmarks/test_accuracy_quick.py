@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from benchmarks import accuracy_report
+from benchmarks import labels
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -304,16 +305,14 @@ def test_gap_recovered_is_the_paired_difference_over_the_teachers_lead(
 
 
 def test_the_labeled_subset_is_balanced_fixed_and_checked():
-    from benchmarks import accuracy
-
     y = np.repeat(np.arange(10), 30)
-    ids = accuracy.labeled_subset(y, 50, 10)
+    ids = labels.labeled_subset(y, 50, 10)
     assert np.bincount(y[ids]).tolist() == [5] * 10
-    assert np.array_equal(ids, accuracy.labeled_subset(y, 50, 10))
+    assert np.array_equal(ids, labels.labeled_subset(y, 50, 10))
     assert np.all(np.diff(ids) > 0)
     for bad in (55, 310):
         with pytest.raises(ValueError, match=f"labeled={bad}"):
-            accuracy.labeled_subset(y, bad, 10)
+            labels.labeled_subset(y, bad, 10)
 
 
 @pytest.mark.slow
