@@ -4,11 +4,14 @@
 - `from_directory`, `ImageFolder`: a folder of JPEG/PNG images (class
   subfolders, or unlabeled), decoded inside `tf.data`.
 - `from_tfds`: any prepared TFDS dataset by name and split string.
+- `IndexedSource`, `ArraySource`: examples by stable id, what the sharded
+  teacher-output cache is built from (`ImageFolder` is one too).
 - `load_numpy`: a whole split as numpy arrays.
 - `representative_dataset`: TFLite int8 calibration data.
 - `dataset_info`, `names`: what each named dataset is.
 """
 
+from kd_toolkit.data.array_source import ArraySource
 from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.catalog import AugmentSpec
 from kd_toolkit.data.catalog import DatasetInfo
@@ -18,6 +21,7 @@ from kd_toolkit.data.catalog import dataset_info
 from kd_toolkit.data.catalog import names
 from kd_toolkit.data.image_folder import ImageFolder
 from kd_toolkit.data.image_folder import from_directory
+from kd_toolkit.data.indexed_source import IndexedSource
 from kd_toolkit.data.loader import load
 from kd_toolkit.data.loader import load_numpy
 from kd_toolkit.data.loader import representative_dataset
@@ -26,9 +30,11 @@ from kd_toolkit.data.tfds_source import TfdsDataNotFoundError
 
 __all__ = [
     "UNLABELED",
+    "ArraySource",
     "AugmentSpec",
     "DatasetInfo",
     "ImageFolder",
+    "IndexedSource",
     "ResizedCropSpec",
     "TfdsDataNotFoundError",
     "augment_spec",

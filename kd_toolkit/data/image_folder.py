@@ -18,6 +18,7 @@ import tensorflow as tf
 from kd_toolkit.data import pipeline
 from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.catalog import check_augment
+from kd_toolkit.data.indexed_source import IndexedSource
 from kd_toolkit.utils import validation
 
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
@@ -27,7 +28,7 @@ _SAMPLED_FILES = 64
 _SAMPLED_BYTES = 4096
 
 
-class ImageFolder:
+class ImageFolder(IndexedSource):
     """The images under a folder, with labels from their class subfolders.
 
     Args:
@@ -147,10 +148,6 @@ class ImageFolder:
     @property
     def num_examples(self):
         return len(self.files)
-
-    @property
-    def num_classes(self):
-        return None if self.class_names is None else len(self.class_names)
 
     @property
     def input_shape(self):
@@ -299,6 +296,25 @@ class ImageFolder:
         if self.labels is None:
             batches = batches.map(lambda x, y: x)
         return batches
+
+    def example(self, index):
+        """The float32 image in [0, 1] of file `index`, decoded and
+        resized."""
+        with tf.init_scope():  # one eager constant, captured once a trace
+            paths = tf.constant(self.paths)
+        image = self.decode(tf.gather(paths, index))
+        return tf.cast(image, tf.float32) / 255.0
+
+    def examples(self, ids):
+        """The images of `ids` in that order, decoded in parallel; the
+        dataset holds those files' paths only (a shard's, not the
+        folder's)."""
+        paths = [self.paths[i] for i in np.asarray(ids)]
+        return tf.data.Dataset.from_tensor_slices(paths).map(
+            lambda p: tf.cast(self.decode(p), tf.float32) / 255.0,
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
 
     def _raw(self, path):
         return tf.io.decode_image(

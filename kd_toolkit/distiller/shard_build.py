@@ -29,6 +29,7 @@ import tensorflow as tf
 
 from kd_toolkit.data.catalog import ResizedCropSpec
 from kd_toolkit.data.catalog import check_augment
+from kd_toolkit.data.indexed_source import IndexedSource
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import cache_views
 from kd_toolkit.distiller import teacher_cache
@@ -55,6 +56,12 @@ def make_key(
     dtype,
 ):
     """The manifest's key: everything the stored outputs depend on."""
+    if not isinstance(source, IndexedSource):
+        raise TypeError(
+            "`source` must be a kd_toolkit.data.IndexedSource (an "
+            "ImageFolder, an ArraySource, or a subclass). Received: source "
+            f"of type {type(source).__name__}"
+        )
     if not isinstance(augment, ResizedCropSpec):
         check_augment(augment)
     draws = validation.check_int("draws", draws, 1)
@@ -330,9 +337,8 @@ def build_shard(directory, index, start, stop, key, source, infer, batch_size):
     params = cache_views.view_parameters(key, ids, source.input_shape)
     parts = {n: [] for n in shard_files(index, key)}
     offset = 0
-    for batch in source.images(ids).batch(batch_size).prefetch(2):
-        n = int(batch.shape[0])
-        x = tf.cast(batch, tf.float32) / 255.0
+    for x in source.examples(ids).batch(batch_size).prefetch(2):
+        n = int(x.shape[0])
         per_draw = []
         for d in range(key["draws"]):
             view = cache_views.make_views(

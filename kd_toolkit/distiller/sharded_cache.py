@@ -3,7 +3,8 @@ indexed source (a folder of images), never holding the images in memory.
 
 `TeacherLogitsCache` keeps the image array and every output in memory;
 this store keeps neither. Each training example has a stable integer id in
-its source (`kd_toolkit.data.ImageFolder`: the sorted file list). For
+its source (`kd_toolkit.data.IndexedSource`: for an `ImageFolder` the
+sorted file list, for an `ArraySource` the array's rows). For
 `(id, draw)` the view's crop offsets and flip follow from `(seed, id,
 draw)` alone (a counter-based hash, so they do not depend on the shard
 size or the order of the build), and the teacher's outputs for that view
@@ -47,6 +48,8 @@ from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FORMAT_VERSION = shard_build.FORMAT_VERSION
 MANIFEST = "manifest.json"
+# The fingerprint of the source whose files all decoded (check_files).
+CHECKED = "checked-files.txt"
 DEFAULT_SHARD_SIZE = 10_000
 
 
@@ -108,6 +111,7 @@ class ShardedTeacherCache:
         teacher_dtype="auto",
         num_workers=1,
         batch_size=256,
+        check_files=True,
         rebuild=False,
         verbose=True,
     ):
@@ -122,7 +126,9 @@ class ShardedTeacherCache:
         Args:
             directory: str or path-like. The store's folder (created).
             teacher: the frozen `keras.Model` whose logits are cached.
-            source: an indexed source: `kd_toolkit.data.ImageFolder`.
+            source: a `kd_toolkit.data.IndexedSource`: an `ImageFolder`
+                (files), an `ArraySource` (an array in memory), or a
+                subclass of your own.
             augment: `AugmentSpec` (pad-crop-flip), `ResizedCropSpec`
                 (random-resized-crop + flip, ImageNet-style) or None (the
                 plain images; `draws` must be 1).
@@ -139,6 +145,15 @@ class ShardedTeacherCache:
                 the cores, writing disjoint shards (1: this process). The
                 teacher must round-trip through a `.keras` file.
             batch_size: int >= 1. Teacher inference batch size.
+            check_files: bool. Read every example once before the
+                teacher's pass (`source.verify()`), so an undecodable file
+                is named before any work; remembered per source in the
+                store's folder, so a resumed build does not repeat it. It
+                costs a decode of every file (10% of a resnet20 teacher's
+                inference at 64 px: `benchmarks/results/cache_scale.md`).
+                False: the build's own reads are the check, and a file that
+                fails stops the build there, named, its finished shards
+                kept.
             rebuild: bool. Replace a store made for other inputs, and a
                 damaged shard, instead of raising.
             verbose: bool. One line per shard.
@@ -180,10 +195,22 @@ class ShardedTeacherCache:
                     raise
                 manifest_path.unlink(missing_ok=True)
         directory.mkdir(parents=True, exist_ok=True)
-        source.verify()  # undecodable files are named before the pass
-        shards = shard_build.build_all(
-            directory, key, teacher, source, batch_size, num_workers, verbose
-        )
+        if check_files:
+            _check_files_once(directory, source, key["source"])
+        try:
+            shards = shard_build.build_all(
+                directory,
+                key,
+                teacher,
+                source,
+                batch_size,
+                num_workers,
+                verbose,
+            )
+        except Exception:
+            if not check_files:
+                source.verify()  # names the files a failed read hit
+            raise
         manifest = {"format": FORMAT_VERSION, "key": key, "shards": shards}
         atomic_write_text(
             manifest_path, json.dumps(manifest, indent=1), overwrite=True
@@ -274,7 +301,6 @@ class ShardedTeacherCache:
             )
         key = self.manifest["key"]
         draws = key["draws"]
-        paths = tf.constant(source.paths)
         labels = None if source.labels is None else tf.constant(source.labels)
         crop = key["view"] == "resized_crop"
         types = [tf.float32, tf.bool] if crop else [tf.int32, tf.int32, tf.bool]
@@ -302,9 +328,7 @@ class ShardedTeacherCache:
             params[0].set_shape([None, 4] if crop else [None])
             for t in params[1:]:
                 t.set_shape([None])
-            x = cache_views.make_views(
-                tf.cast(images, tf.float32) / 255.0, key, params
-            )
+            x = cache_views.make_views(images, key, params)
             x.set_shape([None, *source.input_shape])
             inputs = x
             if with_teacher_outputs:
@@ -322,7 +346,7 @@ class ShardedTeacherCache:
                 self.num_examples, seed=seed, reshuffle_each_iteration=True
             )
         decoded = ids.map(
-            lambda i: (i, source.decode(tf.gather(paths, i))),
+            lambda i: (i, source.example(i)),
             num_parallel_calls=tf.data.AUTOTUNE,
         ).batch(batch_size)
         seeds = tf.data.Dataset.random(
@@ -345,6 +369,16 @@ class ShardedTeacherCache:
             for f in shard["files"].values()
         )
         return total / (self.num_examples * self.draws)
+
+
+def _check_files_once(directory, source, fingerprint):
+    """`source.verify()`, skipped when this store's folder records that
+    the same source (by fingerprint) passed it."""
+    record = pathlib.Path(directory) / CHECKED
+    if record.exists() and record.read_text().strip() == fingerprint:
+        return
+    source.verify()
+    atomic_write_text(record, fingerprint, overwrite=True)
 
 
 def _check_shards(directory, manifest):

@@ -38,6 +38,7 @@ import dataclasses
 import keras
 
 from kd_toolkit.models import layer_factory as lf
+from kd_toolkit.models import onednn_issue
 from kd_toolkit.models import validation
 from kd_toolkit.utils import validation as common_validation
 
@@ -156,4 +157,6 @@ def resnet(
             )
         x = lf.identity(f"stage{i}_out")(x)
     outputs = lf.classifier_head(x, num_classes, weight_decay)
-    return keras.Model(inputs, outputs, name=name)
+    model = keras.Model(inputs, outputs, name=name)
+    onednn_issue.warn_if_training_would_crash(model)
+    return model

@@ -228,6 +228,40 @@ def test_an_undecodable_file_is_named_before_the_teacher_runs(
     assert not (tmp_path / "cache" / "manifest.json").exists()
 
 
+def test_without_the_check_a_failed_read_is_named_and_shards_are_kept(
+    tmp_path,
+):
+    folder_root = tmp_path / "img"
+    _folder(folder_root)
+    # Sorted last: the first two shards (ids 0..19) build, the third fails.
+    (folder_root / "c4" / "zz_broken.png").write_bytes(b"not an image")
+    folder = data.ImageFolder(folder_root, (8, 8))
+    with pytest.raises(ValueError, match=r"c4/zz_broken\.png"):
+        _build(tmp_path / "cache", _teacher(), folder, check_files=False)
+    cache = tmp_path / "cache"
+    assert not (cache / "manifest.json").exists()
+    assert sorted(p.name for p in cache.glob("shard-*.json")) == [
+        "shard-00000.json",
+        "shard-00001.json",
+    ]
+    assert not list(cache.glob(".*tmp*"))  # nothing half-written
+
+
+def test_the_file_check_is_remembered_for_the_same_source(
+    tmp_path, monkeypatch
+):
+    folder, teacher = _folder(tmp_path / "img"), _teacher()
+    checks = []
+    verify = folder.verify
+    monkeypatch.setattr(folder, "verify", lambda: checks.append(verify()))
+    _build(tmp_path / "cache", teacher, folder)
+    (tmp_path / "cache" / "manifest.json").unlink()  # as after a kill
+    _build(tmp_path / "cache", teacher, folder)
+    assert len(checks) == 1
+    _build(tmp_path / "other", teacher, folder)  # another store checks
+    assert len(checks) == 2
+
+
 def test_the_manifest_lists_every_shard_with_its_hashes(tmp_path):
     folder, teacher = _folder(tmp_path / "img"), _teacher()
     _build(tmp_path / "cache", teacher, folder, top_k=2)
