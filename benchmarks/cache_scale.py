@@ -66,11 +66,12 @@ SIZE = (64, 64)
 PAD = 8
 BATCH = 256
 STEP_BATCH = 128
+SHARD_SIZE = 10_000  # the library's default
 
 
 def _small_shards():
-    """Shard size of the stores of `--step_images` images: 10 shards, so
-    that a kill lands midway."""
+    """Shard size of the kill test's stores of `--step_images` images: 10
+    shards, so that a kill lands midway."""
     return max(1, FLAGS.step_images // 10)
 
 
@@ -397,7 +398,7 @@ def measure(work, sizes):
                 "n": t,
                 "top_k": 10,
                 "workers": workers,
-                "shard_size": _small_shards(),
+                "shard_size": SHARD_SIZE,
                 "store": fresh(f"throughput_w{workers}"),
             }
         )
@@ -409,13 +410,13 @@ def measure(work, sizes):
             "top_k": 10,
             "workers": 1,
             "check_files": False,
-            "shard_size": _small_shards(),
+            "shard_size": SHARD_SIZE,
             "store": fresh("throughput_unchecked"),
         }
     )
     print("peak RSS of builds and epochs; bytes per view", flush=True)
     for n in sizes:
-        shard_size = _small_shards()
+        shard_size = SHARD_SIZE
         key = f"build_{n}"
         if n == t:
             r[key] = r["build_w1"]
@@ -450,7 +451,7 @@ def measure(work, sizes):
                 "n": s,
                 "top_k": k,
                 "workers": 1,
-                "shard_size": _small_shards(),
+                "shard_size": SHARD_SIZE,
                 "store": fresh(f"top{k or 'all'}_{s}"),
             }
         )
@@ -459,13 +460,24 @@ def measure(work, sizes):
         **spec,
         "n": s,
         "store": _store(work, f"top10_{s}"),
-        "shard_size": _small_shards(),
+        "shard_size": SHARD_SIZE,
         "width": 16,
     }
     for rnd in range(2):  # interleaved
         for task in ("kd", "alone", "pipeline", "pipeline_plain"):
             r[f"{task}_{rnd}"] = _run_child({**small, "task": task})
     print("a build SIGKILLed midway, then resumed", flush=True)
+    r["reference"] = _run_child(
+        {
+            **spec,
+            "task": "build",
+            "n": s,
+            "top_k": 10,
+            "workers": 1,
+            "shard_size": _small_shards(),
+            "store": fresh("reference"),
+        }
+    )
     killed = fresh("killed")
     _run_child(
         {
@@ -573,7 +585,7 @@ def summarize(r, sizes):
             f"shards ({missing}) and equals an uninterrupted build",
             float(
                 r["resumed"]["built"] == missing
-                and r["resumed"]["hashes"] == r[f"build_{s}"]["hashes"]
+                and r["resumed"]["hashes"] == r["reference"]["hashes"]
             ),
             "1 (yes)",
             lambda v: v == 1.0,
@@ -671,8 +683,9 @@ def main(argv):
             f"1000 classes, random weights; student resnet8 width 16 (narrower "
             "ones crash TensorFlow at 64 px: kd_toolkit.models.onednn_issue);"
             " pad-crop-flip views (pad "
-            f"{PAD}), one draw; top-10 stores in shards of "
-            f"{_small_shards():,} images; batch {BATCH} for the teacher, "
+            f"{PAD}), one draw; stores in shards of "
+            f"{SHARD_SIZE:,} images ({_small_shards():,} for the kill "
+            "test); batch {BATCH} for the teacher, "
             f"{STEP_BATCH} for training; each figure from its own process; "
             f"the step and pipeline figures are medians of 2 interleaved "
             f"rounds. Folder generated in {generated['seconds']:.0f} s "
