@@ -520,7 +520,7 @@ def summarize(r, sizes, t, s, rounds):
     without = _median([s / r[f"pipeline_plain_{i}"]["seconds"] for i in (0, 1)])
     full = r["build_topall"]["bytes_per_view"]
     missing = sorted(
-        set(range(s // _small_shards()))
+        set(range(-(-s // max(1, s // 10))))
         - {int(n[6:11]) for n in r["killed_shards_before_resume"]}
     )
     rows = [
