@@ -199,17 +199,14 @@ def child(spec):
         out["seconds"] = time.perf_counter() - start
     elif task == "build":
         start = time.perf_counter()
-        cache = kd.ShardedTeacherCache.get_or_build(
-            spec["store"],
+        cache = _open_store(
+            kd,
+            spec,
             teacher,
             folder,
-            augment=augment,
-            draws=1,
             top_k=spec["top_k"],
-            shard_size=spec["shard_size"],
             num_workers=spec["workers"],
             check_files=spec.get("check_files", True),
-            batch_size=BATCH,
             verbose=True,
         )
         out.update(
@@ -219,16 +216,7 @@ def child(spec):
             hashes=[s["sha256"] for s in cache.manifest["shards"]],
         )
     elif task in ("kd", "alone", "pipeline", "pipeline_plain"):
-        cache = kd.ShardedTeacherCache.get_or_build(
-            spec["store"],
-            teacher,
-            folder,
-            augment=augment,
-            draws=1,
-            top_k=10,
-            shard_size=spec["shard_size"],
-            verbose=False,
-        )
+        cache = _open_store(kd, spec, teacher, folder, top_k=10, verbose=False)
         if task.startswith("pipeline"):
             data = cache.dataset(
                 folder,
@@ -243,6 +231,20 @@ def child(spec):
             out.update(_train(kd, spec, teacher, cache, folder, augment, task))
     out["peak_rss_mb"] = _peak_rss_mb()
     return out
+
+
+def _open_store(kd, spec, teacher, folder, **kwargs):
+    """The spec's store (built if missing): pad-crop-flip, one draw."""
+    return kd.ShardedTeacherCache.get_or_build(
+        spec["store"],
+        teacher,
+        folder,
+        augment=kd.data.AugmentSpec(pad=PAD, flip=True),
+        draws=1,
+        shard_size=spec["shard_size"],
+        batch_size=BATCH,
+        **kwargs,
+    )
 
 
 class _StepClock:

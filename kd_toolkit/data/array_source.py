@@ -1,12 +1,11 @@
 """An array of images in memory as an indexed source."""
 
-import hashlib
-
 import numpy as np
 import tensorflow as tf
 
 from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.indexed_source import IndexedSource
+from kd_toolkit.utils.array_digest import array_digest
 
 
 class ArraySource(IndexedSource):
@@ -72,12 +71,7 @@ class ArraySource(IndexedSource):
     def fingerprint(self):
         """SHA-256 of the images' shape, dtype and bytes, and the labels
         (an array in memory hashes at memory speed)."""
-        digest = hashlib.sha256()
-        digest.update(f"{self.images.shape}{self.images.dtype}".encode())
-        digest.update(np.ascontiguousarray(self.images).tobytes())
-        if self.labels is not None:
-            digest.update(self.labels.tobytes())
-        return digest.hexdigest()
+        return array_digest(self.images, self.labels)
 
     def example(self, index):
         image = tf.gather(self._tensor(), index)

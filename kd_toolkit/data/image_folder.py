@@ -302,8 +302,7 @@ class ImageFolder(IndexedSource):
         resized."""
         with tf.init_scope():  # one eager constant, captured once a trace
             paths = tf.constant(self.paths)
-        image = self.decode(tf.gather(paths, index))
-        return tf.cast(image, tf.float32) / 255.0
+        return self._floats(tf.gather(paths, index))
 
     def examples(self, ids):
         """The images of `ids` in that order, decoded in parallel; the
@@ -311,10 +310,13 @@ class ImageFolder(IndexedSource):
         folder's)."""
         paths = [self.paths[i] for i in np.asarray(ids)]
         return tf.data.Dataset.from_tensor_slices(paths).map(
-            lambda p: tf.cast(self.decode(p), tf.float32) / 255.0,
+            self._floats,
             num_parallel_calls=tf.data.AUTOTUNE,
             deterministic=True,
         )
+
+    def _floats(self, path):
+        return tf.cast(self.decode(path), tf.float32) / 255.0
 
     def _raw(self, path):
         return tf.io.decode_image(

@@ -40,6 +40,7 @@ from kd_toolkit.data import pipeline
 from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import feature_taps
+from kd_toolkit.utils.array_digest import array_digest
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
 
 # Keys of the input dict that cached datasets yield; see `split_inputs`.
@@ -434,7 +435,7 @@ class TeacherLogitsCache:
             ValueError: if `labels` do not match `images` in length.
         """
         images = _check_images(images)
-        if _fingerprint_array(images) != self.key.data:
+        if array_digest(images) != self.key.data:
             raise StaleCacheError(
                 "`images` are not the images this teacher-output cache was "
                 f"built from. Received: images of shape {images.shape}, "
@@ -560,7 +561,7 @@ def make_key(teacher, images, augment, draws, seed, feature_layers=()):
     )
     return CacheKey(
         teacher=fingerprint_model(teacher),
-        data=_fingerprint_array(images),
+        data=array_digest(images),
         num_examples=len(images),
         pad=pad,
         flip=flip,
@@ -712,13 +713,6 @@ def _check_feature_size(taps, key):
             "losses that read activation maps run the teacher. Received: "
             f"feature_layers={list(key.features)}"
         )
-
-
-def _fingerprint_array(array):
-    digest = hashlib.sha256()
-    digest.update(f"{array.shape}{array.dtype}".encode())
-    digest.update(np.ascontiguousarray(array).tobytes())
-    return digest.hexdigest()
 
 
 def _check_images(images):
