@@ -63,161 +63,173 @@ from benchmarks import machine
 from kd_toolkit.utils.atomic_io import atomic_write_text
 
 FLAGS = flags.FLAGS
-flags.DEFINE_bool("quick", False, "Smoke run: tiny student and data.")
-flags.DEFINE_list(
-    "methods",
-    ["alone", "kd", "keras_fair", "ama"],
-    f"Methods to run, of {list(am.METHOD_NAMES)}.",
-)
-flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Student seeds.")
-flags.DEFINE_string(
-    "teacher",
-    "fashion_mnist_resnet20",
-    "Shipped teacher (kd_toolkit.pretrained.names()).",
-)
-flags.DEFINE_string("student", "resnet8", "Student zoo name.")
-flags.DEFINE_integer("student_width", 8, "Student base_width (0: default).")
-flags.DEFINE_integer("epochs", 20, "Student epochs.")
-flags.DEFINE_integer(
-    "train_limit",
-    0,
-    "Students train on the first N training images (0: all"
-    ", or the first 50k with --tune).",
-)
-flags.DEFINE_integer("test_limit", 0, "Evaluate on N images (0: all).")
-flags.DEFINE_integer(
-    "labeled",
-    0,
-    "Protocol v3's few labels: only N training images keep their label "
-    "(N / 10 per class, the same images for every seed and method); the "
-    "others are unlabeled (-1) and teach through the distillation terms "
-    "alone. The student alone trains on the N labeled images. 0: all "
-    "labeled.",
-    lower_bound=0,
-)
-flags.DEFINE_integer(
-    "alone_steps",
-    0,
-    "With --labeled: the student alone's steps per epoch over its N "
-    "labeled images, repeated (0: the distilled students' steps per "
-    "epoch over the whole training set).",
-    lower_bound=0,
-)
-flags.DEFINE_integer("batch_size", 128, "Batch size.")
-flags.DEFINE_float("learning_rate", 2e-3, "Peak Adam learning rate.")
-flags.DEFINE_integer(
-    "cache_draws",
-    8,
-    "Augmented views per training image in the teacher-"
-    "output cache (shared by every method and seed).",
-)
 _M = kd.recipes.MethodSettings()  # the defaults of kd-train
-flags.DEFINE_float(
-    "temperature",
-    _M.temperature,
-    "KD temperature (validation search: tune_kd_search.md).",
-)
-flags.DEFINE_float(
-    "kd_weight", _M.kd_weight, "KD weight (hard labels: 1 - it)."
-)
-# The --ama_* flags override the settings of both AMA methods ("ama" and
-# "ama_cached"); unset, each method keeps its own defaults (shown: "ama").
-flags.DEFINE_list(
-    "ama_start", list(_M.ama.start), "AMA start cuts, one per replacement."
-)
-flags.DEFINE_list(
-    "ama_end", list(_M.ama.end), "AMA end cuts, one per replacement."
-)
-flags.DEFINE_list(
-    "ama_student_layer",
-    list(_M.ama.student_layer),
-    "Student layer each adapter supervises.",
-)
-flags.DEFINE_float(
-    "ama_map_weight", _M.ama.map_weight, "AMA student map-loss weight."
-)
-flags.DEFINE_float("ama_gamma", _M.ama.gamma, "AMA adapter map-loss weight γ.")
-flags.DEFINE_integer(
-    "ama_warmup_steps", _M.ama.warmup_steps, "AMA adapter warm-up steps."
-)
-flags.DEFINE_enum(
-    "ama_kind",
-    _M.ama.kind,
-    ["separable", "conv"],
-    "AMA adapter architecture (ActivationMapAdapter kind).",
-)
-flags.DEFINE_integer(
-    "ama_kernel_size",
-    _M.ama.kernel_size,
-    "AMA adapter kernel size.",
-    lower_bound=1,
-)
-flags.DEFINE_bool(
-    "ama_local_gradients",
-    _M.ama.local_gradients,
-    "Each AMA adapter learns from its own terms only.",
-)
-flags.DEFINE_float(
-    "dkd_temperature", _M.dkd_temperature, "DKD temperature (paper: 4)."
-)
-flags.DEFINE_float(
-    "dkd_beta", _M.dkd_beta, "DKD non-target weight β (paper: 8)."
-)
-flags.DEFINE_float(
-    "ls_temperature",
-    _M.ls_temperature,
-    "Base temperature of KD on standardized logits, kd_ls (paper: 2).",
-)
-flags.DEFINE_integer(
-    "review_mid_channels",
-    _M.review_mid_channels,
-    "Channels of ReviewKD's fused maps (0: the loss's default).",
-    lower_bound=0,
-)
-flags.DEFINE_bool(
-    "tune", False, "Evaluate on the last 10k training images instead of test."
-)
-flags.DEFINE_string("tag", "v2", "Name of this protocol's run folder.")
-flags.DEFINE_string(
-    "cache_dir", "benchmarks/cache", "Teacher-output cache folder."
-)
-flags.DEFINE_string(
-    "runs_dir",
-    "benchmarks/results/runs",
-    "Per-run result files go to <runs_dir>/<tag>/.",
-)
-flags.DEFINE_string(
-    "out_dir",
-    "benchmarks/results",
-    "Aggregated table, JSON and PNG: <out_dir>/accuracy_<tag>.*",
-)
-flags.DEFINE_string(
-    "readme",
-    "",
-    "Also write the table into this file (README.md) between its "
-    "`<!-- results:<tag> -->` and `<!-- /results:<tag> -->` lines "
-    "(empty: only <out_dir>).",
-)
-flags.DEFINE_bool(
-    "aggregate_only", False, "Only rebuild the table from the finished runs."
-)
-flags.DEFINE_bool(
-    "report_gap",
-    False,
-    "Add the share of the teacher-minus-alone gap each method recovers "
-    "to the table (protocol v3).",
-)
-flags.DEFINE_integer(
-    "threads",
-    0,
-    "TensorFlow threads per op (0: its default, every core). With "
-    "JOBS=2, `run_v2.sh` runs two single-thread runs at a time: the small "
-    "convolutions here use a second thread poorly, so on 2 cores that "
-    "finishes more runs per hour. The thread count goes into each run's "
-    "machine line (its seconds per epoch are not comparable with a "
-    "two-thread run's).",
-    lower_bound=0,
-)
+
+
+def define_flags():
+    """The command line's flags; defined only when run as a script, since
+    absl flags are global and the benchmarks share names."""
+    flags.DEFINE_bool("quick", False, "Smoke run: tiny student and data.")
+    flags.DEFINE_list(
+        "methods",
+        ["alone", "kd", "keras_fair", "ama"],
+        f"Methods to run, of {list(am.METHOD_NAMES)}.",
+    )
+    flags.DEFINE_list("seeds", ["0", "1", "2", "3", "4"], "Student seeds.")
+    flags.DEFINE_string(
+        "teacher",
+        "fashion_mnist_resnet20",
+        "Shipped teacher (kd_toolkit.pretrained.names()).",
+    )
+    flags.DEFINE_string("student", "resnet8", "Student zoo name.")
+    flags.DEFINE_integer("student_width", 8, "Student base_width (0: default).")
+    flags.DEFINE_integer("epochs", 20, "Student epochs.")
+    flags.DEFINE_integer(
+        "train_limit",
+        0,
+        "Students train on the first N training images (0: all"
+        ", or the first 50k with --tune).",
+    )
+    flags.DEFINE_integer("test_limit", 0, "Evaluate on N images (0: all).")
+    flags.DEFINE_integer(
+        "labeled",
+        0,
+        "Protocol v3's few labels: only N training images keep their label "
+        "(N / 10 per class, the same images for every seed and method); the "
+        "others are unlabeled (-1) and teach through the distillation terms "
+        "alone. The student alone trains on the N labeled images. 0: all "
+        "labeled.",
+        lower_bound=0,
+    )
+    flags.DEFINE_integer(
+        "alone_steps",
+        0,
+        "With --labeled: the student alone's steps per epoch over its N "
+        "labeled images, repeated (0: the distilled students' steps per "
+        "epoch over the whole training set).",
+        lower_bound=0,
+    )
+    flags.DEFINE_integer("batch_size", 128, "Batch size.")
+    flags.DEFINE_float("learning_rate", 2e-3, "Peak Adam learning rate.")
+    flags.DEFINE_integer(
+        "cache_draws",
+        8,
+        "Augmented views per training image in the teacher-"
+        "output cache (shared by every method and seed).",
+    )
+    flags.DEFINE_float(
+        "temperature",
+        _M.temperature,
+        "KD temperature (validation search: tune_kd_search.md).",
+    )
+    flags.DEFINE_float(
+        "kd_weight", _M.kd_weight, "KD weight (hard labels: 1 - it)."
+    )
+    # The --ama_* flags override the settings of both AMA methods ("ama" and
+    # "ama_cached"); unset, each method keeps its own defaults (shown: "ama").
+    flags.DEFINE_list(
+        "ama_start", list(_M.ama.start), "AMA start cuts, one per replacement."
+    )
+    flags.DEFINE_list(
+        "ama_end", list(_M.ama.end), "AMA end cuts, one per replacement."
+    )
+    flags.DEFINE_list(
+        "ama_student_layer",
+        list(_M.ama.student_layer),
+        "Student layer each adapter supervises.",
+    )
+    flags.DEFINE_float(
+        "ama_map_weight", _M.ama.map_weight, "AMA student map-loss weight."
+    )
+    flags.DEFINE_float(
+        "ama_gamma", _M.ama.gamma, "AMA adapter map-loss weight γ."
+    )
+    flags.DEFINE_integer(
+        "ama_warmup_steps", _M.ama.warmup_steps, "AMA adapter warm-up steps."
+    )
+    flags.DEFINE_enum(
+        "ama_kind",
+        _M.ama.kind,
+        ["separable", "conv"],
+        "AMA adapter architecture (ActivationMapAdapter kind).",
+    )
+    flags.DEFINE_integer(
+        "ama_kernel_size",
+        _M.ama.kernel_size,
+        "AMA adapter kernel size.",
+        lower_bound=1,
+    )
+    flags.DEFINE_bool(
+        "ama_local_gradients",
+        _M.ama.local_gradients,
+        "Each AMA adapter learns from its own terms only.",
+    )
+    flags.DEFINE_float(
+        "dkd_temperature", _M.dkd_temperature, "DKD temperature (paper: 4)."
+    )
+    flags.DEFINE_float(
+        "dkd_beta", _M.dkd_beta, "DKD non-target weight β (paper: 8)."
+    )
+    flags.DEFINE_float(
+        "ls_temperature",
+        _M.ls_temperature,
+        "Base temperature of KD on standardized logits, kd_ls (paper: 2).",
+    )
+    flags.DEFINE_integer(
+        "review_mid_channels",
+        _M.review_mid_channels,
+        "Channels of ReviewKD's fused maps (0: the loss's default).",
+        lower_bound=0,
+    )
+    flags.DEFINE_bool(
+        "tune",
+        False,
+        "Evaluate on the last 10k training images instead of test.",
+    )
+    flags.DEFINE_string("tag", "v2", "Name of this protocol's run folder.")
+    flags.DEFINE_string(
+        "cache_dir", "benchmarks/cache", "Teacher-output cache folder."
+    )
+    flags.DEFINE_string(
+        "runs_dir",
+        "benchmarks/results/runs",
+        "Per-run result files go to <runs_dir>/<tag>/.",
+    )
+    flags.DEFINE_string(
+        "out_dir",
+        "benchmarks/results",
+        "Aggregated table, JSON and PNG: <out_dir>/accuracy_<tag>.*",
+    )
+    flags.DEFINE_string(
+        "readme",
+        "",
+        "Also write the table into this file (README.md) between its "
+        "`<!-- results:<tag> -->` and `<!-- /results:<tag> -->` lines "
+        "(empty: only <out_dir>).",
+    )
+    flags.DEFINE_bool(
+        "aggregate_only",
+        False,
+        "Only rebuild the table from the finished runs.",
+    )
+    flags.DEFINE_bool(
+        "report_gap",
+        False,
+        "Add the share of the teacher-minus-alone gap each method recovers "
+        "to the table (protocol v3).",
+    )
+    flags.DEFINE_integer(
+        "threads",
+        0,
+        "TensorFlow threads per op (0: its default, every core). With "
+        "JOBS=2, `run_v2.sh` runs two single-thread runs at a time: the small "
+        "convolutions here use a second thread poorly, so on 2 cores that "
+        "finishes more runs per hour. The thread count goes into each run's "
+        "machine line (its seconds per epoch are not comparable with a "
+        "two-thread run's).",
+        lower_bound=0,
+    )
+
 
 DATASET = "fashion_mnist"
 VALIDATION_SIZE = 10000
@@ -560,4 +572,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

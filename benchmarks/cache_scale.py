@@ -47,20 +47,28 @@ from absl import app
 from absl import flags
 
 FLAGS = flags.FLAGS
-flags.DEFINE_integer("images", 200_000, "PNG files to generate.")
-flags.DEFINE_list("sizes", ["20000", "100000", "200000"], "RSS sizes.")
-flags.DEFINE_integer(
-    "throughput_images", 50_000, "Images of the throughput builds."
-)
-flags.DEFINE_integer("step_images", 20_000, "Images of the step timings.")
-flags.DEFINE_integer("rounds", 3, "Interleaved rounds of the throughput runs.")
-flags.DEFINE_string(
-    "work_dir", "benchmarks/cache/cache_scale", "Generated data (ignored)."
-)
-flags.DEFINE_string(
-    "out", "benchmarks/results/cache_scale", "Output path without suffix."
-)
-flags.DEFINE_string("child", "", "Internal: one measurement, as JSON.")
+
+
+def define_flags():
+    """The command line's flags; defined only when run as a script, since
+    absl flags are global and the benchmarks share names."""
+    flags.DEFINE_integer("images", 200_000, "PNG files to generate.")
+    flags.DEFINE_list("sizes", ["20000", "100000", "200000"], "RSS sizes.")
+    flags.DEFINE_integer(
+        "throughput_images", 50_000, "Images of the throughput builds."
+    )
+    flags.DEFINE_integer("step_images", 20_000, "Images of the step timings.")
+    flags.DEFINE_integer(
+        "rounds", 3, "Interleaved rounds of the throughput runs."
+    )
+    flags.DEFINE_string(
+        "work_dir", "benchmarks/cache/cache_scale", "Generated data (ignored)."
+    )
+    flags.DEFINE_string(
+        "out", "benchmarks/results/cache_scale", "Output path without suffix."
+    )
+    flags.DEFINE_string("child", "", "Internal: one measurement, as JSON.")
+
 
 CLASSES = 1000
 SIZE = (64, 64)
@@ -720,4 +728,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

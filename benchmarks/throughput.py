@@ -68,70 +68,75 @@ from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string("teacher", "resnet20", "Teacher zoo name.")
-flags.DEFINE_string("student", "resnet8", "Student zoo name.")
-flags.DEFINE_integer("student_width", 8, "Student base_width (0: default).")
-flags.DEFINE_integer("batch_size", 128, "Batch size.")
-flags.DEFINE_integer("rounds", 7, "Interleaved measurement rounds.")
-flags.DEFINE_integer("steps", 10, "Steps per method per round.")
-flags.DEFINE_float("temperature", 4.0, "KD temperature.")
-flags.DEFINE_list(
-    "ama_start",
-    ["stage3_block1_out"],
-    "AMA replacement start cuts (teacher layers).",
-)
-flags.DEFINE_list(
-    "ama_end", ["stage3_out"], "AMA replacement end cuts (teacher layers)."
-)
-flags.DEFINE_enum(
-    "ama_kind",
-    "separable",
-    ["separable", "conv"],
-    "AMA adapter architecture (ActivationMapAdapter kind).",
-)
-flags.DEFINE_integer(
-    "ama_kernel_size", 3, "AMA adapter kernel size.", lower_bound=1
-)
-flags.DEFINE_bool("ama", True, "Also time the adapted-teacher step.")
-flags.DEFINE_bool(
-    "fold_rows",
-    True,
-    "Also time teacher inference and our KD step without batch norm folded "
-    "into the teacher's convolutions.",
-)
-flags.DEFINE_list(
-    "loss_methods",
-    [
-        "dkd",
-        "fitnets",
-        "at",
-        "rkd",
-        "sp",
-        "pkt",
-        "crd",
-        "review_kd",
-        "ama_cached",
-    ],
-    "Registry methods also timed (no XLA), as cost over kd.",
-)
-flags.DEFINE_integer(
-    "review_mid_channels",
-    0,
-    "Channels of ReviewKD's fused maps (0: the method's default).",
-    lower_bound=0,
-)
-flags.DEFINE_bool("xla", True, "Also time every step with XLA.")
-flags.DEFINE_integer(
-    "cache_draws",
-    8,
-    "Draws per example assumed for the amortised cost of "
-    "building the teacher-output cache.",
-)
-flags.DEFINE_integer(
-    "cache_epochs", 30, "Epochs assumed for the amortised cache cost."
-)
-flags.DEFINE_bool("quick", False, "Smoke run: 2 rounds of 2 steps.")
-flags.DEFINE_string("out_dir", "benchmarks/results", "Output directory.")
+
+
+def define_flags():
+    """The command line's flags; defined only when run as a script, since
+    absl flags are global and the benchmarks share names."""
+    flags.DEFINE_string("teacher", "resnet20", "Teacher zoo name.")
+    flags.DEFINE_string("student", "resnet8", "Student zoo name.")
+    flags.DEFINE_integer("student_width", 8, "Student base_width (0: default).")
+    flags.DEFINE_integer("batch_size", 128, "Batch size.")
+    flags.DEFINE_integer("rounds", 7, "Interleaved measurement rounds.")
+    flags.DEFINE_integer("steps", 10, "Steps per method per round.")
+    flags.DEFINE_float("temperature", 4.0, "KD temperature.")
+    flags.DEFINE_list(
+        "ama_start",
+        ["stage3_block1_out"],
+        "AMA replacement start cuts (teacher layers).",
+    )
+    flags.DEFINE_list(
+        "ama_end", ["stage3_out"], "AMA replacement end cuts (teacher layers)."
+    )
+    flags.DEFINE_enum(
+        "ama_kind",
+        "separable",
+        ["separable", "conv"],
+        "AMA adapter architecture (ActivationMapAdapter kind).",
+    )
+    flags.DEFINE_integer(
+        "ama_kernel_size", 3, "AMA adapter kernel size.", lower_bound=1
+    )
+    flags.DEFINE_bool("ama", True, "Also time the adapted-teacher step.")
+    flags.DEFINE_bool(
+        "fold_rows",
+        True,
+        "Also time teacher inference and our KD step without batch norm folded "
+        "into the teacher's convolutions.",
+    )
+    flags.DEFINE_list(
+        "loss_methods",
+        [
+            "dkd",
+            "fitnets",
+            "at",
+            "rkd",
+            "sp",
+            "pkt",
+            "crd",
+            "review_kd",
+            "ama_cached",
+        ],
+        "Registry methods also timed (no XLA), as cost over kd.",
+    )
+    flags.DEFINE_integer(
+        "review_mid_channels",
+        0,
+        "Channels of ReviewKD's fused maps (0: the method's default).",
+        lower_bound=0,
+    )
+    flags.DEFINE_bool("xla", True, "Also time every step with XLA.")
+    flags.DEFINE_integer(
+        "cache_draws",
+        8,
+        "Draws per example assumed for the amortised cost of "
+        "building the teacher-output cache.",
+    )
+    flags.DEFINE_integer(
+        "cache_epochs", 30, "Epochs assumed for the amortised cache cost."
+    )
+    flags.DEFINE_bool("quick", False, "Smoke run: 2 rounds of 2 steps.")
+    flags.DEFINE_string("out_dir", "benchmarks/results", "Output directory.")
 
 
 def _ce():
@@ -532,4 +537,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

@@ -32,11 +32,16 @@ from kd_toolkit.distiller import sharded_cache
 from kd_toolkit.utils.atomic_io import atomic_write_texts
 
 FLAGS = flags.FLAGS
-flags.DEFINE_string(
-    "out", "benchmarks/results/top_k_error", "Output path without suffix."
-)
-flags.DEFINE_list("k", ["1", "2", "3", "5"], "Kept logits per view.")
-flags.DEFINE_list("temperatures", ["1", "2", "4"], "KD temperatures.")
+
+
+def define_flags():
+    """The command line's flags; defined only when run as a script, since
+    absl flags are global and the benchmarks share names."""
+    flags.DEFINE_string(
+        "out", "benchmarks/results/top_k_error", "Output path without suffix."
+    )
+    flags.DEFINE_list("k", ["1", "2", "3", "5"], "Kept logits per view.")
+    flags.DEFINE_list("temperatures", ["1", "2", "4"], "KD temperatures.")
 
 
 def _log_softmax(z):
@@ -122,4 +127,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    define_flags()
     app.run(main)

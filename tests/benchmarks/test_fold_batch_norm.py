@@ -53,13 +53,3 @@ def test_run_writes_both_files(tmp_path):
         .startswith("Teacher inference")
     )
     keras.backend.clear_session()
-
-
-def test_it_imports_beside_the_throughput_benchmark():
-    # absl flags are global, and the throughput benchmark defines
-    # `batch_size`, `rounds`, `steps` and `out_dir` at import: this module
-    # defines its flags only when run as a script.
-    from benchmarks import throughput
-
-    assert throughput.FLAGS["rounds"].default == 7
-    assert bench.FLAGS is throughput.FLAGS
