@@ -699,7 +699,7 @@ def main(argv):
             " pad-crop-flip views (pad "
             f"{PAD}), one draw; stores in shards of "
             f"{SHARD_SIZE:,} images ({_small_shards():,} for the kill "
-            "test); batch {BATCH} for the teacher, "
+            f"test); batch {BATCH} for the teacher, "
             f"{STEP_BATCH} for training; each figure from its own process; "
             f"the inference and build figures are medians of "
             f"{FLAGS.rounds} interleaved rounds over "
