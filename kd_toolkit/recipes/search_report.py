@@ -151,8 +151,9 @@ def to_markdown(records, budget, winner, info):
 
 
 def plot_png(records, budget, winner):
-    """Accuracy against latency (log scale), marker area by flash, the
-    latency budget as a line, the Pareto front joined; PNG bytes."""
+    """Accuracy against latency (log scale over a wide range), marker
+    area by flash, the latency budget as a line, the Pareto front joined;
+    PNG bytes."""
     import io
 
     import matplotlib
@@ -206,9 +207,11 @@ def plot_png(records, budget, winner):
             lw=1,
             label=f"latency budget {budget.latency_ms:g} ms",
         )
-    ax.set_xscale("log")
+    latencies = [r["latency_ms"] for r in done]
+    if latencies and max(latencies) > 5 * min(latencies):
+        ax.set_xscale("log")
     ax.set_xlabel(
-        f"LiteRT latency, ms ({budget.threads} thread, "
+        f"LiteRT median latency, ms ({budget.threads} thread, "
         f"{'XNNPACK' if budget.xnnpack else 'built-in kernels'})"
     )
     ax.set_ylabel(f"top-1, % ({budget.format})")

@@ -377,7 +377,7 @@ def _export(student, budget, folder, val, source, class_names, thresholds):
         "export_seconds": time.perf_counter() - start,
         "passed": artifact.passed,
         "failed_checks": list(artifact.failed_checks)
-        + ([artifact.error] if artifact.error else []),
+        or ([artifact.error] if artifact.error else []),
         "artifact": artifact.path,
         "flash_bytes": artifact.size_bytes,
         "accuracy": None
