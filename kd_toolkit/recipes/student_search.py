@@ -5,7 +5,8 @@ that fits.
 
 One result file per candidate (`<out_dir>/candidates/<name>.json`,
 written atomically when the candidate is done), so a search stopped
-midway resumes at the first unfinished candidate; the table, the plot and
+midway resumes at the first unfinished candidate (a candidate is known by
+its name: rename one whose builder changed); the table, the plot and
 the report are rebuilt from the files (`kd_toolkit.recipes.search_report`).
 """
 
@@ -166,6 +167,7 @@ def search_students(
         "learning_rate": learning_rate,
         "format": budget.format,
         "threads": budget.threads,
+        "xnnpack": budget.xnnpack,
         "thresholds": repr(thresholds),
     }
     steps = -(-source.num_examples // batch_size)
