@@ -334,31 +334,19 @@ def build_shard(directory, index, start, stop, key, source, infer, batch_size):
     writes the shard's arrays, then its record (each atomically)."""
     directory = pathlib.Path(directory)
     ids = np.arange(start, stop)
-    params = tuple(cache_views.view_parameters(key, ids, source.input_shape))
-    draws = key["draws"]
-
-    def views(x, p):
-        return tuple(
-            cache_views.make_views(x, key, [q[:, d] for q in p])
-            for d in range(draws)
-        )
-
-    # The views are made inside tf.data, in parallel with the teacher.
-    batches = (
-        tf.data.Dataset.zip(
-            source.examples(ids).batch(batch_size),
-            tf.data.Dataset.from_tensor_slices(params).batch(batch_size),
-        )
-        .map(views, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(2)
-    )
+    params = cache_views.view_parameters(key, ids, source.input_shape)
     parts = {n: [] for n in shard_files(index, key)}
     offset = 0
-    for batch_views in batches:
-        n = int(batch_views[0].shape[0])
+    for x in source.examples(ids).batch(batch_size).prefetch(2):
+        n = int(x.shape[0])
         per_draw = []
-        for d in range(draws):
-            logits = infer(batch_views[d]).numpy()
+        for d in range(key["draws"]):
+            view = cache_views.make_views(
+                x,
+                key,
+                [tf.constant(p[offset : offset + n, d]) for p in params],
+            )
+            logits = infer(view).numpy()
             teacher_cache._check_finite(
                 [logits], start + offset, d, key["draws"]
             )
