@@ -70,6 +70,7 @@ setuptools.setup(
             "kd-train=kd_toolkit.cli.train:run",
             "kd-export=kd_toolkit.cli.export:run",
             "kd-compress=kd_toolkit.cli.compress:run",
+            "kd-search=kd_toolkit.cli.search:run",
         ],
     },
 )

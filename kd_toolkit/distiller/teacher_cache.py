@@ -572,15 +572,33 @@ def make_key(teacher, images, augment, draws, seed, feature_layers=()):
 
 
 def fingerprint_model(model):
-    """SHA-256 of a model's architecture config and every weight."""
+    """SHA-256 of a model's architecture config and every weight.
+
+    Whether a layer is trainable does not change what the model computes,
+    and a `Distiller` freezes its teacher: the config is hashed with every
+    `trainable` flag set to True, so a teacher fingerprints the same
+    before and after it is frozen."""
     digest = hashlib.sha256()
-    config = json.dumps(model.get_config(), sort_keys=True, default=str)
+    config = json.dumps(
+        _as_trainable(model.get_config()), sort_keys=True, default=str
+    )
     digest.update(config.encode("utf-8"))
     for weight in model.weights:
         value = np.ascontiguousarray(np.asarray(weight.numpy()))
         digest.update(weight.path.encode("utf-8"))
         digest.update(value.tobytes())
     return digest.hexdigest()
+
+
+def _as_trainable(config):
+    if isinstance(config, dict):
+        return {
+            k: True if k == "trainable" else _as_trainable(v)
+            for k, v in config.items()
+        }
+    if isinstance(config, (list, tuple)):
+        return [_as_trainable(v) for v in config]
+    return config
 
 
 def _read_archive(path):

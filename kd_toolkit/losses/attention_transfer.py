@@ -24,9 +24,13 @@ class AttentionTransfer(DistillationLoss):
 
     The paper writes the p-norm of the difference; its reference code takes
     the mean of squared differences with `β = 1000`, which we follow
-    (`weight` defaults to `1000`). When a pair's spatial sizes differ, the
-    larger activation is average-pooled to the smaller size first (our
-    choice). The math runs in float32.
+    (`weight` defaults to `1000`). **Scale**: the authors' code adds
+    `β/2 ·` the mean, as here; mdistiller's `at_loss` adds `weight ·` the
+    mean, so `weight = 2 · w` reproduces mdistiller's `w` (checked against
+    its code on fixtures, `tests/losses/reference`). When a pair's spatial
+    sizes differ, the larger activation is adaptive-average-pooled to the
+    smaller size first, as mdistiller does (overlapping bins when the sizes
+    do not divide). The math runs in float32.
 
     Args:
         layer_pairs: list of `(teacher_layer, student_layer)` name pairs.

@@ -43,7 +43,12 @@ class CRD(RelationalLoss):
     Both directions, as the paper contrasts the student against teacher
     embeddings and the teacher against student ones. Defaults are the
     paper's CIFAR-100 settings (`feat_dim = 128`, `τ = 0.07`, weight `0.8`
-    beside the cross-entropy). The two layers may have any sizes.
+    beside the cross-entropy). **Scale**: the references add the two
+    directions (`s + t`), we average them (`½(s + t)`), so our weight 0.8
+    is half the paper's per direction: `weight = 1.6` gives the
+    references' scale. No fixture checks the value: the references'
+    memory-bank NCE estimator is another objective than this in-batch one.
+    The two layers may have any sizes.
 
     Args:
         teacher_layer: str. Teacher layer name (penultimate embedding).

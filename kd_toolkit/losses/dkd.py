@@ -43,7 +43,9 @@ class DKD(DistillationLoss):
     training): pass `warmup_steps` for that (0, our default, turns the ramp
     off). With soft or one-hot labels, the target class is the arg-max.
     `standardize=True` z-scores both logit vectors first (Sun et al.,
-    CVPR 2024; see `KD`).
+    CVPR 2024; see `KD`). `tckd_loss + nckd_loss` is the authors'
+    `dkd_loss` (mdistiller; logit standardization's with `standardize`)
+    at the same weights (checked on fixtures, `tests/losses/reference`).
 
     Args:
         alpha: float >= 0. Weight `α` of TCKD. Defaults to `1.0`.

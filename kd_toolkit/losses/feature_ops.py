@@ -12,10 +12,10 @@ def spatial_size(shape):
 
 
 def match_spatial(x, target_hw):
-    """Resizes a `(batch, h, w, c)` tensor to `target_hw`.
-
-    Integer down-scaling uses average pooling (exact block means); anything
-    else uses bilinear resizing.
+    """Resizes a `(batch, h, w, c)` tensor to `target_hw` by adaptive
+    average pooling (`adaptive_average_pool`), as the reference
+    implementations of attention transfer and ReviewKD do: exact block
+    means when the sizes divide, overlapping bins when they do not.
     """
     h, w = int(x.shape[1]), int(x.shape[2])
     th, tw = target_hw
@@ -28,7 +28,30 @@ def match_spatial(x, target_hw):
             strides=(h // th, w // tw),
             padding="valid",
         )
-    return ops.image.resize(x, (th, tw), interpolation="bilinear")
+    return adaptive_average_pool(x, target_hw)
+
+
+def adaptive_average_pool(x, size):
+    """Adaptive average pooling of `x` `(batch, h, w, c)` to `size`
+    `(rows, cols)`, PyTorch's `adaptive_avg_pool2d`: output row `i`
+    averages input rows `floor(i·h/rows)` to `ceil((i+1)·h/rows) − 1` (and
+    the same for columns), so the bins overlap when `rows` does not divide
+    `h`, and repeat rows when `rows > h`. Written as two averaging
+    matrices, which every backend differentiates (TensorFlow's area resize
+    has no gradient)."""
+    h, w = spatial_size(x.shape)
+    rows, cols = _bin_matrix(h, size[0]), _bin_matrix(w, size[1])
+    return ops.einsum("ih,jw,bhwc->bijc", rows, cols, x)
+
+
+def _bin_matrix(length, size):
+    """`(size, length)` float32 matrix averaging each adaptive bin."""
+    matrix = np.zeros((size, length), dtype="float32")
+    for i in range(size):
+        start = (i * length) // size
+        end = -(-((i + 1) * length) // size)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return ops.convert_to_tensor(matrix)
 
 
 def resize_nearest(x, size):
@@ -69,8 +92,8 @@ def attention_map(x, p=2):
 def matched_attention_maps(teacher_map, student_map, p=2):
     """Attention maps of two activations at their common spatial size.
 
-    The larger map's features are average-pooled (or resized) to the
-    smaller one's size before the attention is taken.
+    The larger map's features are average-pooled to the smaller one's
+    size (`match_spatial`) before the attention is taken.
 
     Returns:
         `(teacher attention, student attention)`, each `(batch, h·w)`.
@@ -96,7 +119,8 @@ def conv_connector(teacher_shape, student_shape, name="connector"):
 
     A 1×1 convolution followed by batch normalization, strided when the
     student map is an integer multiple of the teacher's; any remaining size
-    difference is left to `match_spatial` at the returned size.
+    difference is left to `match_spatial` (adaptive average pooling) at the
+    returned size.
 
     Args:
         teacher_shape: `(batch, h, w, c)` of the teacher map.

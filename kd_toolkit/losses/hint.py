@@ -25,11 +25,16 @@ class Hint(DistillationLoss):
     ```
 
     The paper uses `½‖u − r(v)‖²` summed over elements; we average over
-    elements so the scale does not grow with the map size (our choice). The
-    connector is a 1×1 convolution followed by batch normalization, with a
-    stride when the student map is an integer multiple of the teacher map;
-    when the student map is smaller, the teacher map is average-pooled down
-    to it. Vector features (rank 2) use a `Dense` connector.
+    elements so the scale does not grow with the map size, as the
+    reference code does (mdistiller's and torchdistill's `mse_loss`, batch
+    mean: equal at the same `weight`, checked on fixtures with an identity
+    connector, `tests/losses/reference`). The connector is a 1×1
+    convolution followed by batch normalization, with a stride when the
+    student map is an integer multiple of the teacher map; any size left
+    over is matched by adaptive average pooling of the larger map (as
+    attention transfer's reference code does; the FitNets references
+    compare maps of one size only). Vector features (rank 2) use a `Dense`
+    connector.
     The connector trains with the student and is not part of the student.
 
     Args:

@@ -24,7 +24,11 @@ class KD(DistillationLoss):
 
     The `τ²` factor keeps the gradient magnitude of the soft term comparable
     to the hard-label cross-entropy when `τ` changes (section 2 of the
-    paper). The math runs in float32 even under mixed precision.
+    paper). **Scale**: mdistiller's `kd_loss` (and logit standardization's)
+    is this batch mean at the same weight; torchdistill's `KDLoss`
+    returns the KL without `τ²`, which `weight = 1/τ²` reproduces (both
+    checked on fixtures, `tests/losses/reference`). The math runs in
+    float32 even under mixed precision.
 
     With `standardize=True`, both logit vectors are z-scored before the
     temperature (Sun, Ren, Li, Wang, Cao, "Logit Standardization in

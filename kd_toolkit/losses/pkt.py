@@ -26,8 +26,10 @@ class PKT(RelationalLoss):
     loss_i = weight · Σ_j P^T_j|i · log(P^T_j|i / P^S_j|i)
     ```
 
-    a KL divergence per example (the authors' code averages the same
-    terms over both `i` and `j`, which divides our value by the batch size).
+    a KL divergence per example. **Scale**: the authors' code (and
+    torchdistill's `PKTLoss`) averages the same terms over both `i` and
+    `j`, which divides our value by the batch size `b`: `weight = 1/b`
+    reproduces it (checked on fixtures, `tests/losses/reference`).
     The two layers may have any sizes.
 
     Args:

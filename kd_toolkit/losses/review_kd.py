@@ -2,11 +2,11 @@
 levels, with the hierarchical context loss."""
 
 import keras
-import numpy as np
 from keras import layers
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
+from kd_toolkit.losses.feature_ops import adaptive_average_pool
 from kd_toolkit.losses.feature_ops import match_spatial
 from kd_toolkit.losses.feature_ops import resize_nearest
 from kd_toolkit.losses.feature_ops import spatial_size
@@ -16,6 +16,8 @@ from kd_toolkit.utils.validation import check_positive_int
 
 # Pyramid sizes of the hierarchical context loss, coarsest last.
 PYRAMID = (4, 2, 1)
+# The reference ABF's nn.BatchNorm2d epsilon (Keras defaults to 1e-3).
+_BN_EPSILON = 1e-5
 
 
 @register("review_kd")
@@ -41,7 +43,8 @@ class ReviewKD(DistillationLoss):
 
     and the hierarchical context loss compares each `o_i` with `t_i` at
     full size (weight 1) and average-pooled to 4×4, 2×2 and 1×1, keeping
-    the sizes below the map's, each kept level weighing half the one
+    the sizes below the map's height (the reference code's rule: an 8×4
+    map keeps its 4×4 level), each kept level weighing half the one
     before (½, ¼, ⅛ on an 8×8 map), normalised by the sum of the weights:
 
     ```
@@ -49,10 +52,13 @@ class ReviewKD(DistillationLoss):
     loss = weight · warm · Σ_i HCL(o_i, t_i),  warm = min(step / W, 1)
     ```
 
-    per example (the batch mean is the paper's). Pooling is adaptive
-    average pooling (overlapping bins where the size does not divide the
-    map). An `o_i` whose size
-    differs from `t_i`'s is resized to it first. The fusion layers are the
+    per example (the batch mean is the reference code's `hcl_loss`, which
+    this equals at `weight` 1). Pooling is adaptive average pooling
+    (overlapping bins where the size does not divide the map). An `o_i`
+    whose size differs from `t_i`'s is average-pooled to it (the reference
+    code instead resizes `x_i` before the 3×3 convolution; pairs of one
+    size, the reference's setting, agree). The batch normalizations use
+    the reference's epsilon, 1e-5. The fusion layers are the
     loss's own trainable parts, trained with the student. Defaults follow
     the paper's CIFAR-100 settings: weight 1, `mid_channels` = the
     deepest student map's channels capped at 512; the paper ramps the
@@ -176,40 +182,22 @@ class ReviewKD(DistillationLoss):
 
 def hierarchical_context_loss(student_map, teacher_map):
     """Per-sample HCL of two float32 maps `(batch, h, w, c)` of one size."""
-    h, w = spatial_size(teacher_map.shape)
+    h = spatial_size(teacher_map.shape)[0]
     diff = ops.square(student_map - teacher_map)
     total, weights, level_weight = ops.mean(diff, axis=(1, 2, 3)), 1.0, 1.0
     for size in PYRAMID:
-        if size >= min(h, w):
+        if size >= h:  # the reference's rule: a 8x4 map keeps its 4x4 level
             continue
         level_weight /= 2.0
-        pooled = [pool_to(m, size) for m in (student_map, teacher_map)]
+        pooled = [
+            adaptive_average_pool(m, (size, size))
+            for m in (student_map, teacher_map)
+        ]
         total += level_weight * ops.mean(
             ops.square(pooled[0] - pooled[1]), axis=(1, 2, 3)
         )
         weights += level_weight
     return total / weights
-
-
-def pool_to(x, size):
-    """Adaptive average pooling of `x` `(batch, h, w, c)` to `size × size`:
-    output cell `i` averages rows `floor(i·h/size)` to `ceil((i+1)·h/size)
-    − 1` (and the same for columns), so the bins overlap when `size` does
-    not divide the map. Written as two averaging matrices, which every
-    backend differentiates (TensorFlow's area resize has no gradient)."""
-    h, w = spatial_size(x.shape)
-    rows, cols = _bin_matrix(h, size), _bin_matrix(w, size)
-    return ops.einsum("ih,jw,bhwc->bijc", rows, cols, x)
-
-
-def _bin_matrix(length, size):
-    """`(size, length)` float32 matrix averaging each adaptive bin."""
-    matrix = np.zeros((size, length), dtype="float32")
-    for i in range(size):
-        start = (i * length) // size
-        end = -(-((i + 1) * length) // size)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return ops.convert_to_tensor(matrix)
 
 
 class _AttentionFusion(layers.Layer):
@@ -223,7 +211,7 @@ class _AttentionFusion(layers.Layer):
         self.reduce = keras.Sequential(
             [
                 layers.Conv2D(mid_channels, 1, use_bias=False),
-                layers.BatchNormalization(),
+                layers.BatchNormalization(epsilon=_BN_EPSILON),
             ],
             name="reduce",
         )
@@ -235,7 +223,7 @@ class _AttentionFusion(layers.Layer):
         self.expand = keras.Sequential(
             [
                 layers.Conv2D(out_channels, 3, padding="same", use_bias=False),
-                layers.BatchNormalization(),
+                layers.BatchNormalization(epsilon=_BN_EPSILON),
             ],
             name="expand",
         )

@@ -32,7 +32,9 @@ class RKD(RelationalLoss):
 
     so the batch mean is the paper's average over pairs and triplets (pairs
     with `i = j` contribute 0 to both models' distances). Defaults are the
-    paper's (`w_D = 25`, `w_A = 50`). The two layers may have any sizes.
+    paper's (`w_D = 25`, `w_A = 50`); torchdistill's `RKDLoss` at the same
+    weights (checked on fixtures, `tests/losses/reference`). The two
+    layers may have any sizes.
     Angles cost `O(b³ · d)` memory and time per batch.
 
     Args:

@@ -25,7 +25,10 @@ class SimilarityPreserving(RelationalLoss):
     ```
 
     returned per sample as `weight / b · Σ_j (G_T − G_S)²_ij`, whose batch
-    mean is the formula. The paper's CIFAR weight is `γ = 3000`. Relations
+    mean is the formula: mdistiller's `sp_loss` at the same weight
+    (checked on fixtures, `tests/losses/reference`; torchdistill's
+    `SPKDLoss` divides the rows of `G` by their L1 norm, not the paper's
+    L2 norm, so it differs). The paper's CIFAR weight is `γ = 3000`. Relations
     between examples need no connector: the two layers may have any sizes.
 
     Args:

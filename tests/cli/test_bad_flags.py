@@ -1,4 +1,4 @@
-"""Every flag of the three command lines, given a bad value, ends the
+"""Every flag of the four command lines, given a bad value, ends the
 command with one `error:` line that names the flag, and exit status 2.
 
 The driver (`tests/cli/bad_flags_driver.py`) adds a bad value for every
@@ -107,6 +107,35 @@ def _specs(tmp):
                 ["formats", ["--formats=tflite_float32,nope"]],
                 ["latency_threads", ["--report=full", "--latency_threads=x"]],
                 *[[n, [f"--{n}=word"]] for n in thresholds],
+            ],
+        },
+        "kd_toolkit.cli.search": {
+            "base_args": [
+                f"--out_dir={tmp / 'search'}",
+                "--train_limit=96",
+                "--val_size=32",
+                "--epochs=1",
+                "--candidate=simple_cnn:filters=(2,)",
+            ],
+            "cases": [
+                ["teacher", ["--teacher=nope"]],
+                ["teacher_path", [f"--teacher_path={not_keras}"]],
+                ["dataset", ["--dataset=nope"]],
+                ["data_dir", [f"--data_dir={tmp / 'no_such_dir'}"]],
+                ["val_dir", [f"--val_dir={tmp}"]],
+                [
+                    "image_size",
+                    [
+                        f"--data_dir={tmp}",
+                        f"--val_dir={tmp}",
+                        "--image_size=8,x",
+                    ],
+                ],
+                ["candidate", ["--candidate=nope:base_width=4"]],
+                ["method", ["--method=fitnets"]],
+                ["format", ["--format=onnx"]],
+                ["latency_ms", ["--latency_ms=-1"]],
+                ["val_size", ["--val_size=96"]],
             ],
         },
         "kd_toolkit.cli.compress": {

@@ -11,6 +11,7 @@ MODULES = {
     "kd-train": "kd_toolkit.cli.train",
     "kd-export": "kd_toolkit.cli.export",
     "kd-compress": "kd_toolkit.cli.compress",
+    "kd-search": "kd_toolkit.cli.search",
 }
 
 
@@ -50,6 +51,7 @@ def test_help_shows_every_default():
         "(default: 'prune50,prune80,qat,ptq_int8')"
         in outputs["kd_toolkit.cli.compress"]
     )
+    assert "(default: 'tflite_int8')" in outputs["kd_toolkit.cli.search"]
 
 
 @pytest.mark.parametrize(

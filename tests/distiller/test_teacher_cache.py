@@ -256,3 +256,17 @@ def test_uint8_images_are_refused():
 def test_default_path_sits_beside_the_teacher():
     path = teacher_cache.default_path("runs/demo/teacher.keras", "fm-d8")
     assert str(path) == os.path.join("runs", "demo", "teacher.fm-d8.logits.npz")
+
+
+def test_a_frozen_teacher_fingerprints_as_before():
+    # A Distiller freezes its teacher; the cache must still recognise it.
+    from kd_toolkit.distiller.teacher_cache import fingerprint_model
+
+    teacher = kd.models.get("simple_cnn", input_shape=(8, 8, 1), num_classes=3)
+    before = fingerprint_model(teacher)
+    student = kd.models.get("simple_cnn", input_shape=(8, 8, 1), num_classes=3)
+    kd.Distiller(teacher, student, losses=["kd"])
+    assert not teacher.trainable
+    assert fingerprint_model(teacher) == before
+    teacher.layers[1].kernel.assign(teacher.layers[1].kernel + 1.0)
+    assert fingerprint_model(teacher) != before

@@ -12,6 +12,7 @@ EXPECTED_OUTPUT = {
     "ama_walkthrough": ("adapted teacher top-1:", "student top-1: AMA + KD"),
     "compression": ("zeros in the pruned weights:", "| QAT int8 |"),
     "quickstart": ("| tflite_int8 |",),
+    "student_search": ("| candidate | params |", "Winner: **"),
 }
 # What each notebook must write into its working directory.
 EXPECTED_FILES = {
@@ -21,6 +22,7 @@ EXPECTED_FILES = {
         "compression/pruned50/export_report.md",
     ),
     "quickstart": ("student.keras", "export_artifacts/export_report.md"),
+    "student_search": ("search/search.png", "search/winner/model_card.md"),
 }
 
 
