@@ -378,8 +378,11 @@ def _export(student, budget, folder, val, source, class_names, thresholds):
     out = {
         "export_seconds": time.perf_counter() - start,
         "passed": artifact.passed,
-        "failed_checks": list(artifact.failed_checks)
-        or ([artifact.error] if artifact.error else []),
+        # The error in full, not its one-word check line.
+        "failed_checks": [
+            c for c in artifact.failed_checks if not c.startswith("error:")
+        ]
+        + ([artifact.error] if artifact.error else []),
         "artifact": artifact.path,
         "flash_bytes": artifact.size_bytes,
         "accuracy": None
