@@ -80,6 +80,17 @@ flags.DEFINE_integer(
 )
 flags.DEFINE_bool("edge_tpu", False, "Budget: pass the static Edge TPU check.")
 flags.DEFINE_string("format", "tflite_int8", "Artifact format shipped.")
+flags.DEFINE_list(
+    "refine",
+    [],
+    "Compress the winner too: qat and/or prune<NN>, ranked with the rest.",
+)
+flags.DEFINE_integer(
+    "refine_epochs",
+    None,
+    "Fine-tuning epochs (default --epochs).",
+    lower_bound=1,
+)
 flags.DEFINE_string("out_dir", "student_search", "Output directory.")
 flags.DEFINE_integer("seed", 0, "Seed.", lower_bound=0)
 
@@ -210,6 +221,8 @@ def main(argv):
         class_names=class_names,
         out_dir=FLAGS.out_dir,
         seed=FLAGS.seed,
+        refine=FLAGS.refine,
+        refine_epochs=FLAGS.refine_epochs,
     )
     with open(result.report_path) as f:
         print(f.read())

@@ -122,6 +122,25 @@ def _check_threshold_keys(formats, thresholds):
         )
 
 
+def _check_prebuilt(formats, prebuilt):
+    """`prebuilt` as a dict of bytes for formats being exported."""
+    prebuilt = dict(prebuilt or {})
+    names = [f.name for f in formats]
+    for name, content in prebuilt.items():
+        if name not in names:
+            raise ValueError(
+                f"`prebuilt` names formats that are not exported; expected "
+                f"some of {names}. Received: prebuilt key {name!r}"
+            )
+        if not isinstance(content, bytes) or not content:
+            raise TypeError(
+                "`prebuilt` must map format names to non-empty bytes. "
+                f"Received: prebuilt[{name!r}] of type "
+                f"{type(content).__name__}"
+            )
+    return prebuilt
+
+
 def _thresholds_for(fmt, thresholds, size_basis):
     if thresholds is None or fmt.name not in thresholds:
         return default_thresholds(fmt, size_basis)
@@ -219,6 +238,8 @@ def export_and_verify(
     per_layer_error=False,
     edge_tpu=False,
     write_report=True,
+    prebuilt=None,
+    reference_model=None,
 ):
     """Exports `model` to every format, runs each artifact and checks it.
 
@@ -279,6 +300,17 @@ def export_and_verify(
             to `False`.
         write_report: bool. Write `export_report.md` and `.json` to
             `out_dir`. Defaults to `True`.
+        prebuilt: mapping of format name to artifact bytes made elsewhere
+            (e.g. the int8 file of a quantization-aware-trained copy of
+            `model`, `kd_toolkit.compress.qat_to_tflite`), or None. Each is
+            written, verified and measured as a converted one is, instead
+            of converting `model`.
+        reference_model: a model or None (`model`): the one whose outputs,
+            accuracy and latency the artifacts are checked against, when
+            it is not the one converted: the fake-quantized `tf_keras`
+            model of `quantize_aware_train`, whose int8 file comes in
+            `prebuilt` (`model`, its float original, then only sizes the
+            float32 reference).
 
     Returns:
         `ExportReport` (`.passed`, `.to_markdown()`, `.to_json()`).
@@ -316,6 +348,7 @@ def export_and_verify(
             f"out_dir={str(out_dir)!r} (an existing file)"
         )
     _check_threshold_keys(formats, thresholds)
+    prebuilt = _check_prebuilt(formats, prebuilt)
     latency_threads = check_latency_threads(latency_threads)
     size_basis, basis_reason = resolve_size_basis(size_basis, model)
     per_format = {
@@ -336,7 +369,9 @@ def export_and_verify(
     )
     # Only now, with every argument and input checked, create `out_dir`.
     out_dir.mkdir(parents=True, exist_ok=True)
-    keras_runner = KerasRunner(model)
+    keras_runner = KerasRunner(
+        model if reference_model is None else reference_model
+    )
     reference = keras_runner.predict(x)
     keras_latency = measure_latency(
         keras_runner.single_call(x[:1]), latency_runs, latency_warmup
@@ -352,8 +387,10 @@ def export_and_verify(
     artifacts = []
     for fmt in formats:
         path = paths[fmt.name]
-        content = converted.pop(fmt.name, None) or _try_convert(
-            model, fmt, samples, allow_select_tf_ops, opset
+        content = (
+            prebuilt.get(fmt.name)
+            or converted.pop(fmt.name, None)
+            or _try_convert(model, fmt, samples, allow_select_tf_ops, opset)
         )
         if not isinstance(content, bytes):
             artifacts.append(failed_report(fmt, content, per_format[fmt.name]))

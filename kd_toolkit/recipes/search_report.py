@@ -49,9 +49,13 @@ def rank(records, budget):
 
 def next_larger(records, winner):
     """The passing candidate with the fewest parameters above the
-    winner's, or None."""
+    winner's, or None (refinements of the winner are not candidates)."""
     larger = [
-        r for r in records if r.get("passed") and r["params"] > winner["params"]
+        r
+        for r in records
+        if r.get("passed")
+        and r.get("refined_from") is None
+        and r["params"] > winner["params"]
     ]
     return min(larger, key=lambda r: r["params"]) if larger else None
 

@@ -12,7 +12,6 @@ the report are rebuilt from the files (`kd_toolkit.recipes.search_report`).
 
 import dataclasses
 import hashlib
-import json
 import pathlib
 import shutil
 import time
@@ -24,16 +23,18 @@ from kd_toolkit.data.array_source import ArraySource
 from kd_toolkit.data.indexed_source import IndexedSource
 from kd_toolkit.distiller.distiller import Distiller
 from kd_toolkit.distiller.sharded_cache import ShardedTeacherCache
-from kd_toolkit.export.model_card import write_model_card
-from kd_toolkit.export.pipeline import export_and_verify
 from kd_toolkit.recipes import methods
 from kd_toolkit.recipes import search_report
 from kd_toolkit.recipes import training
-from kd_toolkit.recipes.search_space import FULL_INTEGER_FORMATS
+from kd_toolkit.recipes.search_refine import check_refine
+from kd_toolkit.recipes.search_refine import refine_winner
+from kd_toolkit.recipes.search_run import SearchRun
+from kd_toolkit.recipes.search_run import export_student
+from kd_toolkit.recipes.search_run import finished
+from kd_toolkit.recipes.search_run import save_record
 from kd_toolkit.recipes.search_space import Budget
 from kd_toolkit.recipes.search_space import check_candidates
 from kd_toolkit.utils.atomic_io import atomic_save_model
-from kd_toolkit.utils.atomic_io import atomic_write_text
 from kd_toolkit.utils.validation import check_int
 from kd_toolkit.utils.validation import check_positive
 
@@ -77,6 +78,8 @@ def search_students(
     thresholds=None,
     out_dir="student_search",
     seed=0,
+    refine=None,
+    refine_epochs=None,
     verbose=True,
 ):
     """Distils every candidate, exports and measures it, picks the best
@@ -116,6 +119,16 @@ def search_students(
         out_dir: str. Cache, result files, artifacts, report.
         seed: int >= 0. Seeds the cache's views, the order and the
             candidates' initial weights.
+        refine: None, or compression methods for the winner: `"qat"`
+            (quantization-aware training, full-integer formats only),
+            `"prune<NN>"` (pruning to NN% sparsity), a comma-separated
+            string or a list (`kd_toolkit.recipes.search_refine`). Each
+            fine-tunes the winner from its distilled weights, distilling
+            the teacher live, and is exported, verified and measured as
+            the candidates are; its row (`<winner>+qat`) is ranked with
+            them, so a refinement that is more accurate within budget
+            becomes the winner.
+        refine_epochs: int >= 1 or None (`epochs`). Fine-tuning epochs.
         verbose: bool. One line per candidate.
 
     Returns:
@@ -123,7 +136,8 @@ def search_students(
 
     Raises:
         ValueError: on an unknown method or one that needs the live
-            teacher, bad candidates or budget, or data of the wrong shape.
+            teacher, bad candidates, budget or refinements, or data of the
+            wrong shape.
     """
     budget = Budget() if budget is None else budget
     if not isinstance(budget, Budget):
@@ -140,9 +154,13 @@ def search_students(
     settings = methods.MethodSettings() if settings is None else settings
     source = _source(train, class_names)
     x_val, y_val = _val(val, source)
-    num_classes = int(teacher.outputs[0].shape[-1])
     out_dir = pathlib.Path(out_dir)
     (out_dir / CANDIDATES_DIR).mkdir(parents=True, exist_ok=True)
+
+    refinements = check_refine(refine, budget)
+    refine_epochs = check_int(
+        "refine_epochs", epochs if refine_epochs is None else refine_epochs, 1
+    )
 
     start = time.perf_counter()
     cache = ShardedTeacherCache.get_or_build(
@@ -170,11 +188,29 @@ def search_students(
         "xnnpack": budget.xnnpack,
         "thresholds": repr(thresholds),
     }
-    steps = -(-source.num_examples // batch_size)
+    run = SearchRun(
+        teacher=teacher,
+        cache=cache,
+        source=source,
+        val=(x_val, y_val),
+        budget=budget,
+        method=method_entry,
+        settings=settings,
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        seed=seed,
+        thresholds=thresholds,
+        class_names=None
+        if source.class_names is None
+        else list(source.class_names),
+        key=key,
+    )
+    folder = out_dir / CANDIDATES_DIR
     records = []
     for candidate in candidates:
-        path = out_dir / CANDIDATES_DIR / f"{candidate.file_stem}.json"
-        record = _finished(path, key)
+        path = folder / f"{candidate.file_stem}.json"
+        record = finished(path, key)
         if record is not None:
             if verbose:
                 print(
@@ -182,32 +218,24 @@ def search_students(
                 )
         else:
             record = _run_candidate(
-                candidate,
-                teacher,
-                cache,
-                source,
-                (x_val, y_val),
-                method_entry,
-                settings,
-                budget,
-                steps,
-                epochs,
-                batch_size,
-                learning_rate,
-                seed,
-                num_classes,
-                out_dir / CANDIDATES_DIR / candidate.file_stem,
-                thresholds,
+                run, candidate, folder / candidate.file_stem
             )
-            record["key"] = key
-            atomic_write_text(
-                path, json.dumps(record, indent=1), overwrite=True
-            )
+            record = save_record(path, record, key)
             if verbose:
                 print(f"[kd_toolkit] search: {search_report.one_line(record)}")
         records.append(record)
 
     winner = search_report.rank(records, budget)
+    if winner is not None and refinements:
+        records += refine_winner(
+            run,
+            winner,
+            refinements,
+            folder,
+            epochs=refine_epochs,
+            verbose=verbose,
+        )
+        winner = search_report.rank(records, budget)
     if winner is not None:
         _ship(out_dir, winner)
     report_path, plot_path = search_report.write(
@@ -275,146 +303,37 @@ def _digest(*arrays):
     return h.hexdigest()[:16]
 
 
-def _finished(path, key):
-    """The record in `path` when it was made with these settings."""
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if record.get("key") == key else None
-
-
-def _run_candidate(
-    candidate,
-    teacher,
-    cache,
-    source,
-    val,
-    method,
-    settings,
-    budget,
-    steps,
-    epochs,
-    batch_size,
-    learning_rate,
-    seed,
-    num_classes,
-    folder,
-    thresholds,
-):
-    keras.utils.set_random_seed(seed)
-    student = candidate.build(tuple(source.input_shape), num_classes)
-    plan = method.plan(settings, teacher, student, total_steps=steps * epochs)
+def _run_candidate(run, candidate, folder):
+    """Distils `candidate` from the cache, then exports and measures it."""
+    keras.utils.set_random_seed(run.seed)
+    student = candidate.build(tuple(run.source.input_shape), run.num_classes)
+    total = run.steps_per_epoch * run.epochs
+    plan = run.method.plan(
+        run.settings, run.teacher, student, total_steps=total
+    )
     distiller = Distiller(
-        teacher,
+        run.teacher,
         student,
         losses=plan.losses,
-        student_loss_weight=1.0 - settings.kd_weight,
+        student_loss_weight=1.0 - run.settings.kd_weight,
     )
     distiller.compile(
-        training.cosine_adam(learning_rate, steps * epochs),
-        metrics=["accuracy"],
+        training.cosine_adam(run.learning_rate, total), metrics=["accuracy"]
     )
     start = time.perf_counter()
-    distiller.fit(
-        cache.dataset(source, batch_size, seed=seed), epochs=epochs, verbose=0
-    )
-    train_seconds = time.perf_counter() - start
-    x_val, y_val = val
-    logits = student.predict(x_val, batch_size=256, verbose=0)
+    distiller.fit(run.batches(), epochs=run.epochs, verbose=0)
     record = {
         "name": candidate.name,
         "params": int(student.count_params()),
-        "keras_accuracy": float(np.mean(np.argmax(logits, -1) == y_val) * 100),
-        "train_seconds": train_seconds,
+        "keras_accuracy": run.accuracy(student),
+        "train_seconds": time.perf_counter() - start,
     }
     if folder.exists():
         shutil.rmtree(folder)  # a killed run's artifacts
     folder.mkdir(parents=True)
     atomic_save_model(student, folder / "student.keras", overwrite=True)
-    record.update(
-        _export(
-            student,
-            budget,
-            folder,
-            val,
-            source,
-            cache_class_names(source),
-            thresholds,
-        )
-    )
+    record.update(export_student(run, student, folder))
     return record
-
-
-def cache_class_names(source):
-    names = source.class_names
-    return None if names is None else list(names)
-
-
-def _export(student, budget, folder, val, source, class_names, thresholds):
-    """Exports in the budget's format, verifies and measures it."""
-    sample = min(200, source.num_examples)
-    representative = np.stack(
-        [source.example(i).numpy() for i in range(sample)]
-    )
-    start = time.perf_counter()
-    report = export_and_verify(
-        student,
-        [budget.format],
-        folder,
-        eval_data=val,
-        representative_data=representative,
-        basename="student",
-        overwrite=True,
-        num_threads=budget.threads,
-        latency_threads=(budget.threads,),
-        thresholds=thresholds,
-        # Cheap for a full-integer artifact, so always measured: a rerun
-        # under another budget re-ranks the same records.
-        microcontroller=budget.format in FULL_INTEGER_FORMATS,
-        edge_tpu=budget.format in FULL_INTEGER_FORMATS,
-    )
-    (artifact,) = [a for a in report.artifacts if a.format == budget.format]
-    out = {
-        "export_seconds": time.perf_counter() - start,
-        "passed": artifact.passed,
-        # The error in full, not its one-word check line.
-        "failed_checks": [
-            c for c in artifact.failed_checks if not c.startswith("error:")
-        ]
-        + ([artifact.error] if artifact.error else []),
-        "artifact": artifact.path,
-        "flash_bytes": artifact.size_bytes,
-        "accuracy": None
-        if artifact.parity is None
-        else artifact.parity.accuracy,
-        "latency_ms": None,
-        "arena_bytes": None,
-        "arena_measured": None,
-        "edge_tpu_ready": None,
-        "edge_tpu_problem": None,
-    }
-    for row in report.latency_table:
-        if (
-            row.artifact == budget.format
-            and row.threads == budget.threads
-            and row.delegate == budget.delegate
-        ):
-            out["latency_ms"] = row.median_ms
-    deployment = report.deployment
-    for fit in deployment.micro if deployment else ():
-        if fit.artifact == budget.format:
-            out["arena_bytes"] = fit.arena_bytes
-            out["arena_measured"] = fit.measured
-    if deployment is not None and deployment.edge_tpu is not None:
-        out["edge_tpu_ready"] = deployment.edge_tpu.ready
-        problems = deployment.edge_tpu.problems
-        out["edge_tpu_problem"] = problems[0] if problems else None
-    if artifact.passed:
-        write_model_card(
-            report, folder, class_names=class_names, overwrite=True
-        )
-    return out
 
 
 def _ship(out_dir, winner):

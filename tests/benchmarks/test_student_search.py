@@ -32,6 +32,7 @@ def test_the_page_shows_the_ratio_the_winners_and_every_candidate():
             "one_by_one_train_seconds": 24.0,
             "train_ratio": 0.5,
             "whole_ratio": 30.0 / 39.0,
+            "refine_seconds": 12.0,
         },
         "winners": {
             "0.01": {"budget_ms": 0.01, "winner": None},
@@ -53,6 +54,13 @@ def test_the_page_shows_the_ratio_the_winners_and_every_candidate():
             _record("a", 1000, 80.0, 0.05),
             _record("b", 5000, 85.0, 0.2),
         ],
+        "refined": [
+            dict(
+                _record("b+qat", 5000, 85.25, 0.2),
+                refined_from="b",
+                refinement="qat",
+            )
+        ],
     }
     text = student_search.to_markdown(payload, recipes.Budget(threads=1))
     assert "**0.50×**" in text and "0.77×" in text
@@ -63,3 +71,5 @@ def test_the_page_shows_the_ratio_the_winners_and_every_candidate():
     )
     assert "| b | 5,000 | 85.50 | 85.00 | 0.2000 |" in text
     assert "CPU flags avx2" in text
+    assert "refined by qat" in text and "12.0 s in all" in text
+    assert "| b+qat | 5,000 | 85.75 | 85.25 | 0.2000 |" in text

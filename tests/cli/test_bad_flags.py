@@ -136,6 +136,7 @@ def _specs(tmp):
                 ["format", ["--format=onnx"]],
                 ["latency_ms", ["--latency_ms=-1"]],
                 ["val_size", ["--val_size=96"]],
+                ["refine", ["--refine=ptq_int8"]],
             ],
         },
         "kd_toolkit.cli.compress": {

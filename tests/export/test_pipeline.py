@@ -443,3 +443,56 @@ def test_a_model_with_a_dynamic_spatial_input_passes(tiny_data, tmp_path):
     assert not list(tmp_path.glob("*.failed"))
     for artifact in report.artifacts:
         assert artifact.latency is not None and artifact.latency.runs > 0
+
+
+def test_prebuilt_bytes_are_verified_in_place_of_a_conversion(
+    tiny_model, tiny_data, tmp_path
+):
+    from kd_toolkit.export import convert_to_tflite
+
+    # Another model's file, handed in as this model's artifact: verified
+    # against this model, it fails parity (it was not converted again).
+    other = keras.models.clone_model(tiny_model)
+    other.set_weights([w * -1.0 for w in tiny_model.get_weights()])
+    report = export_and_verify(
+        tiny_model,
+        ["tflite_float32"],
+        tmp_path / "other",
+        eval_data=tiny_data,
+        prebuilt={"tflite_float32": convert_to_tflite(other)},
+        latency_threads=(),
+        **FAST,
+    )
+    assert not report.passed
+    assert report.artifacts[0].path.endswith(".failed")
+    # This model's own bytes pass.
+    own = export_and_verify(
+        tiny_model,
+        ["tflite_float32"],
+        tmp_path / "own",
+        eval_data=tiny_data,
+        prebuilt={"tflite_float32": convert_to_tflite(tiny_model)},
+        latency_threads=(),
+        **FAST,
+    )
+    assert own.passed, own.to_markdown()
+
+
+@pytest.mark.parametrize(
+    "prebuilt, error, match",
+    [
+        ({"onnx": b"x"}, ValueError, "Received: prebuilt key 'onnx'"),
+        ({"tflite_float32": "x"}, TypeError, "of type str"),
+        ({"tflite_float32": b""}, TypeError, "non-empty bytes"),
+    ],
+)
+def test_bad_prebuilt(tiny_model, tiny_data, tmp_path, prebuilt, error, match):
+    with pytest.raises(error, match=match):
+        export_and_verify(
+            tiny_model,
+            ["tflite_float32"],
+            tmp_path,
+            eval_data=tiny_data,
+            prebuilt=prebuilt,
+        )
+    assert not tmp_path.joinpath("export_report.md").exists()

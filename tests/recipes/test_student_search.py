@@ -12,6 +12,7 @@ import tensorflow as tf
 
 import kd_toolkit as kd
 from kd_toolkit import recipes
+from kd_toolkit.recipes import search_report
 
 SMALL = "simple_cnn:filters=(4, 8)"
 LARGER = "simple_cnn:filters=(8, 16)"
@@ -93,7 +94,9 @@ def test_a_rerun_skips_finished_candidates_and_honours_each_budget(
     search, capsys
 ):
     run, first, out = search
-    files = sorted((out / "candidates").glob("*.json"))
+    files = sorted(
+        f for f in (out / "candidates").glob("*.json") if "+" not in f.name
+    )
     assert len(files) == 3
     stamps = {f: f.stat().st_mtime_ns for f in files}
     by_name = {r["name"]: r for r in first.records}
@@ -118,6 +121,45 @@ def test_a_rerun_skips_finished_candidates_and_honours_each_budget(
     winner = run(arena).winner
     assert winner is not None
     assert winner["arena_bytes"] <= small["arena_bytes"]
+
+
+@pytest.mark.slow
+def test_the_winner_refined_by_qat_and_pruning_joins_the_table(search, capsys):
+    run, first, out = search
+    winner = first.winner
+    result = run(refine="qat,prune50", refine_epochs=1)
+    assert "finished, skipped" in capsys.readouterr().out
+    by_name = {r["name"]: r for r in result.records}
+    qat, pruned = (
+        by_name[f"{winner['name']}+qat"],
+        by_name[f"{winner['name']}+prune50"],
+    )
+    for r in (qat, pruned):
+        assert r["refined_from"] == winner["name"]
+        assert r["params"] == winner["params"]
+        assert r["passed"], r["failed_checks"]
+        assert r["latency_ms"] > 0 and r["arena_bytes"] > 0
+        assert 0 <= r["accuracy"] <= 100
+    # The QAT artifact is verified against the QAT model it came from.
+    bound = kd.export.default_thresholds("tflite_int8").max_accuracy_drop
+    assert qat["keras_accuracy"] - qat["accuracy"] <= bound
+    assert pruned["zero_fraction"] > 0.3
+    # Ranked with the candidates: the winner is the most accurate of all.
+    passing = [r for r in result.records if r["passed"]]
+    assert result.winner["accuracy"] == max(r["accuracy"] for r in passing)
+    with open(result.report_path) as f:
+        text = f.read()
+    assert f"{winner['name']}+qat" in text and "+prune50" in text
+    # Refinements are not candidates: none is the winner's "next larger".
+    nxt = search_report.next_larger(result.records, winner)
+    assert nxt is None or nxt.get("refined_from") is None
+    # A rerun skips them too.
+    files = sorted((out / "candidates").glob("*+*.json"))
+    assert len(files) == 2
+    stamps = [f.stat().st_mtime_ns for f in files]
+    again = run(refine="qat,prune50", refine_epochs=1)
+    assert [f.stat().st_mtime_ns for f in files] == stamps
+    assert len(again.records) == 5
 
 
 def test_methods_that_need_the_live_teacher_are_refused(tmp_path):
