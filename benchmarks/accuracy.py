@@ -23,16 +23,16 @@ Each (method, seed) run writes its own JSON under
 `benchmarks/results/runs/<tag>/` when it finishes; a rerun skips finished
 runs, so the benchmark survives interruption. The aggregation (table with
 paired 95% confidence intervals, convergence, PNG) is rebuilt from
-whatever runs exist, marking missing ones; `--readme=README.md` also
-writes the table into README's Results (between the `<!-- results:<tag>
--->` lines), which `run_v2.sh` does after each run. `--tune` evaluates on a
-validation split (the last 10k training images; students train on the
-first 50k), never the test set.
+whatever runs exist, marking missing ones; `--pages=docs/results.md`
+also writes the table into that page (between its `<!-- results:<tag>
+-->` lines), which `run_v2.sh` and `run_v3.sh` do after each run.
+`--tune` evaluates on a validation split (the last 10k training images;
+students train on the first 50k), never the test set.
 
-Reproduce the README table (in the background; resumable):
+Reproduce the tables of docs/results.md (in the background; resumable):
 
 ```
-bash benchmarks/run_v2.sh   # or one row: --methods=kd --seeds=0
+bash benchmarks/run_v3.sh   # v2: run_v2.sh; a row: --methods=kd --seeds=0
 ```
 
 Smoke run (also in the test suite): `python -m benchmarks.accuracy --quick`.
@@ -200,12 +200,12 @@ def define_flags():
         "benchmarks/results",
         "Aggregated table, JSON and PNG: <out_dir>/accuracy_<tag>.*",
     )
-    flags.DEFINE_string(
-        "readme",
-        "",
-        "Also write the table into this file (README.md) between its "
-        "`<!-- results:<tag> -->` and `<!-- /results:<tag> -->` lines "
-        "(empty: only <out_dir>).",
+    flags.DEFINE_list(
+        "pages",
+        [],
+        "Also write the table into these Markdown pages (README.md, "
+        "docs/results.md) between their `<!-- results:<tag> -->` and "
+        "`<!-- /results:<tag> -->` lines (none: only <out_dir>).",
     )
     flags.DEFINE_bool(
         "aggregate_only",
@@ -382,9 +382,9 @@ def aggregate(run_dir, meta):
     paths = accuracy_report.write(
         result, FLAGS.out_dir, f"accuracy_{FLAGS.tag}"
     )
-    if FLAGS.readme:
-        accuracy_report.update_readme(FLAGS.readme, result)
-        paths.append(FLAGS.readme)
+    for page in FLAGS.pages:
+        accuracy_report.update_page(page, result)
+        paths.append(page)
     print("wrote " + ", ".join(paths))
     return result
 
@@ -395,15 +395,15 @@ def main(argv):
     if FLAGS.threads:
         tf.config.threading.set_intra_op_parallelism_threads(FLAGS.threads)
         tf.config.threading.set_inter_op_parallelism_threads(FLAGS.threads)
-    if FLAGS.readme:
-        if FLAGS.tune:
-            raise app.UsageError(
-                "--readme takes the test-set table; --tune runs are "
-                "summarised by benchmarks.tune_summary. Received: "
-                f"readme={FLAGS.readme!r}, tune=True"
-            )
-        # Before any run: a README without the table's markers fails now.
-        accuracy_report.readme_with(FLAGS.readme, FLAGS.tag, "")
+    if FLAGS.pages and FLAGS.tune:
+        raise app.UsageError(
+            "--pages take the test-set table; --tune runs are summarised "
+            f"by benchmarks.tune_summary. Received: pages={FLAGS.pages!r}, "
+            "tune=True"
+        )
+    for page in FLAGS.pages:
+        # Before any run: a page without the table's markers fails now.
+        accuracy_report.page_with(page, FLAGS.tag, "")
     unknown = sorted(set(FLAGS.methods) - set(am.METHOD_NAMES))
     if unknown:
         raise app.UsageError(

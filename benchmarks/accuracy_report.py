@@ -250,25 +250,25 @@ def _share_text(share):
     )
 
 
-def to_markdown(result, readme=False):
+def to_markdown(result, compact=False):
     """The Results table: one row per method, missing runs marked.
 
-    With `readme=True`, the block README's Results shows: no protocol
-    description (README gives it) and no seconds per epoch (runs from
-    different machines and loads; README's Speed section has the
-    interleaved ratios).
+    With `compact=True`, the block the Results pages show: no protocol
+    description (the page gives it) and no seconds per epoch (runs from
+    different machines and loads; docs/speed.md has the interleaved
+    ratios).
     """
     meta, summary = result["meta"], result["summary"]
     gap = any("gap_recovered" in e for e in summary["methods"].values())
-    lines = [] if readme else [meta["description"], ""]
+    lines = [] if compact else [meta["description"], ""]
     lines += [
         "| method | seeds | top-1 % (mean ± std) | Δ vs alone, 95% CI "
         + ("| gap recovered, 95% CI " if gap else "")
         + "| Δ vs KD, 95% CI | test CE (Δ vs alone) | epochs to alone's "
-        "final acc." + (" |" if readme else " | s/epoch |"),
+        "final acc." + (" |" if compact else " | s/epoch |"),
         "|---|---|---|---|---|---|---|"
         + ("---|" if gap else "")
-        + ("" if readme else "---|"),
+        + ("" if compact else "---|"),
     ]
     for method, entry in summary["methods"].items():
         want = HEADLINE_SEEDS if method in HEADLINE else OTHER_SEEDS
@@ -295,7 +295,11 @@ def to_markdown(result, readme=False):
             f"{_ci_text(entry.get('vs_alone'))} | "
             + (f"{_share_text(entry.get('gap_recovered'))} | " if gap else "")
             + f"{_ci_text(entry.get('vs_kd'))} | {ce_text} | {conv_text} |"
-            + ("" if readme else f" {entry['seconds_per_epoch']['mean']:.1f} |")
+            + (
+                ""
+                if compact
+                else f" {entry['seconds_per_epoch']['mean']:.1f} |"
+            )
         )
     missing = [
         m for m in meta.get("methods", []) if m not in summary["methods"]
@@ -321,24 +325,24 @@ def to_markdown(result, readme=False):
         "",
         f"Command: `{meta['command']}`",
     ]
-    if not readme:
+    if not compact:
         lines.append("")
     return "\n".join(lines)
 
 
-def readme_markers(tag):
-    """The two lines that enclose protocol `tag`'s table in README."""
+def page_markers(tag):
+    """The two lines that enclose protocol `tag`'s table in a page."""
     return f"<!-- results:{tag} -->", f"<!-- /results:{tag} -->"
 
 
 def replace_block(text, tag, block):
-    """`text` with the lines between `readme_markers(tag)` replaced by
+    """`text` with the lines between `page_markers(tag)` replaced by
     `block`.
 
     Raises:
         ValueError: if the markers are missing, repeated or out of order.
     """
-    begin, end = readme_markers(tag)
+    begin, end = page_markers(tag)
     lines = text.split("\n")
     starts = [i for i, line in enumerate(lines) if line.strip() == begin]
     ends = [i for i, line in enumerate(lines) if line.strip() == end]
@@ -358,27 +362,27 @@ def replace_block(text, tag, block):
     )
 
 
-def update_readme(path, result):
-    """Rewrites the block of `result`'s protocol in the file `path` (README
-    Results) with `to_markdown(result, readme=True)`, atomically.
+def update_page(path, result):
+    """Rewrites the block of `result`'s protocol in the Markdown page
+    `path` with `to_markdown(result, compact=True)`, atomically.
 
     Raises:
         ValueError: naming `path` if its markers are missing, repeated or
             out of order.
     """
-    block = to_markdown(result, readme=True)
-    text = readme_with(path, result["meta"]["tag"], block)
+    block = to_markdown(result, compact=True)
+    text = page_with(path, result["meta"]["tag"], block)
     atomic_write_texts({str(path): text}, overwrite=True)
 
 
-def readme_with(path, tag, block):
+def page_with(path, tag, block):
     """The text of the file `path` with protocol `tag`'s block replaced by
     `block` (`replace_block`), the error naming `path`."""
     text = pathlib.Path(path).read_text("utf-8")
     try:
         return replace_block(text, tag, block)
     except ValueError as err:
-        raise ValueError(f"{err} in readme={str(path)!r}") from None
+        raise ValueError(f"{err} in page={str(path)!r}") from None
 
 
 def plot(result, path):

@@ -7,7 +7,7 @@
 # registry, and Keras's default string). Every (method, seed) is one
 # resumable run file; rerun this script to continue after a stop. After
 # each run the table (benchmarks/results/accuracy_v2.* and the block of
-# README's Results) is rebuilt from every run so far.
+# docs/results.md) is rebuilt from every run so far.
 #
 # JOBS=2 runs two (method, seed) runs at a time, each on one thread
 # (--threads=1): on a 2-core machine that finishes more runs per hour than
@@ -26,9 +26,9 @@ for arg in "${EXTRA[@]}"; do
   if [[ "$arg" == --runs_dir=* ]]; then RUNS_ROOT="${arg#--runs_dir=}"; fi
 done
 RUNS="$RUNS_ROOT/v2"
-# README's table shows the repository's runs only.
-README=()
-[[ "$RUNS_ROOT" == benchmarks/results/runs ]] && README=(--readme=README.md)
+# docs/results.md shows the repository's runs only.
+PAGES=()
+[[ "$RUNS_ROOT" == benchmarks/results/runs ]] && PAGES=(--pages=docs/results.md)
 ALL=alone,kd,dkd,keras_fair,ama,ama_cached,kd_ls,keras_default,fitnets,at,rkd,sp,pkt,crd,review_kd
 # DKD at the setting the validation search picked (tune_dkd_t1_b2: τ 1, β 2).
 DKD=(--dkd_temperature=1 --dkd_beta=2)
@@ -70,7 +70,7 @@ worker() {
     [[ -e "$RUNS/$method-seed$seed.json" ]] && continue
     mkdir "$CLAIMS/$method-$seed" 2> /dev/null || continue
     bench --methods="$method" --seeds="$seed"
-    bench --aggregate_only --methods="$ALL" "${README[@]}"
+    bench --aggregate_only --methods="$ALL" "${PAGES[@]}"
   done
 }
 for ((j = 0; j < JOBS; j++)); do worker & done

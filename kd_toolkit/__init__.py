@@ -18,6 +18,12 @@ The public API:
 - `kd_toolkit.recipes`: the end-to-end runs behind the command lines.
 """
 
+# TensorFlow first, with its native start-up lines kept off stderr
+# (kd_toolkit.console.native_logs says how to get them back).
+from kd_toolkit.console import quiet_tensorflow
+
+# isort: split
+
 from kd_toolkit import adaptation
 from kd_toolkit import callbacks
 from kd_toolkit import compress

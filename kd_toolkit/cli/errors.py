@@ -12,6 +12,8 @@ import sys
 from absl import app
 from absl import flags
 
+from kd_toolkit.console import native_logs
+
 # Bad flags, files that are missing or unreadable, settings out of range:
 # every check in kd_toolkit raises one of these with a message that names
 # the argument, what was expected and what was received.
@@ -52,5 +54,8 @@ def parse_flags_or_exit(argv):
 
 
 def run_main(main):
-    """`app.run(main)` with `parse_flags_or_exit` as the flag parser."""
-    app.run(main, flags_parser=parse_flags_or_exit)
+    """`app.run(main)` with `parse_flags_or_exit` as the flag parser, and
+    TensorFlow's native log lines kept off stderr (`--verbosity=1` shows
+    them: `kd_toolkit.console.native_logs`)."""
+    with native_logs.filtered():
+        app.run(main, flags_parser=parse_flags_or_exit)

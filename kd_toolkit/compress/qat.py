@@ -23,6 +23,7 @@ from kd_toolkit.compress import model_graph
 from kd_toolkit.compress import optional_imports
 from kd_toolkit.compress import tf_keras_bridge
 from kd_toolkit.compress.distill_finetune import distill_finetune
+from kd_toolkit.console import native_logs
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
 from kd_toolkit.export.representative import collect_representative_samples
@@ -193,7 +194,8 @@ def qat_to_tflite(
     if int8_io:
         converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    return bytes(converter.convert())
+    with native_logs.filtered():
+        return bytes(converter.convert())
 
 
 def export_qat_tflite(

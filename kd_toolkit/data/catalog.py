@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from kd_toolkit.utils import validation
+from kd_toolkit.utils.registry import Registry
 
 SPLITS = ("train", "test")
 # The class id of an example without a label (label-free and
@@ -124,7 +124,7 @@ _FASHION_MNIST_CLASSES = (
 
 _MNIST_CLASSES = tuple(str(i) for i in range(10))
 
-_CATALOG = {
+_INFO = {
     "cifar10": DatasetInfo(
         "cifar10", (32, 32, 3), 10, _CIFAR10_CLASSES, 50000, 10000
     ),
@@ -139,6 +139,10 @@ _CATALOG = {
     ),
 }
 
+_CATALOG = Registry("dataset name", "name")
+for _name, _info in _INFO.items():
+    _CATALOG.register(_name, _info)
+
 # Digits must never be mirrored; clothes and CIFAR objects may be.
 _AUGMENT = {
     "cifar10": AugmentSpec(pad=4, flip=True),
@@ -150,7 +154,7 @@ _AUGMENT = {
 
 def names():
     """Sorted list of the dataset names `kd_toolkit.data.load` accepts."""
-    return sorted(_CATALOG)
+    return _CATALOG.names()
 
 
 def dataset_info(name):
@@ -171,8 +175,7 @@ def dataset_info(name):
     kd_toolkit.data.dataset_info("cifar10").num_classes  # 10
     ```
     """
-    validation.check_choice("name", name, names(), what="dataset name")
-    return _CATALOG[name]
+    return _CATALOG.get(name)
 
 
 def check_augment(augment):
@@ -191,5 +194,4 @@ def check_augment(augment):
 
 def augment_spec(name):
     """Returns the `AugmentSpec` of a named dataset."""
-    validation.check_choice("name", name, names(), what="dataset name")
-    return _AUGMENT[name]
+    return _AUGMENT[_CATALOG.get(name).name]

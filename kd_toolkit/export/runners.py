@@ -12,6 +12,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from kd_toolkit.console import native_logs
 from kd_toolkit.export.optional_imports import require
 
 DEFAULT_BATCH_SIZE = 256
@@ -129,12 +130,13 @@ class LiteRTRunner(Runner):
         self._batch_size = None
 
     def _new_interpreter(self):
-        interpreter = self._interpreter_class(
-            model_path=str(self.path),
-            num_threads=self.num_threads,
-            experimental_op_resolver_type=self._resolver,
-        )
-        interpreter.allocate_tensors()
+        with native_logs.filtered():
+            interpreter = self._interpreter_class(
+                model_path=str(self.path),
+                num_threads=self.num_threads,
+                experimental_op_resolver_type=self._resolver,
+            )
+            interpreter.allocate_tensors()
         return interpreter
 
     @property

@@ -26,6 +26,7 @@ import tensorflow as tf
 # under `tf.lite`; this module path is stable since TF 2.7.
 from tensorflow.lite.python.convert_phase import ConverterError
 
+from kd_toolkit.console import native_logs
 from kd_toolkit.export.quantization import Quantization
 from kd_toolkit.export.quantization import get_quantization
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
@@ -146,7 +147,10 @@ def convert_to_tflite(
         samples = collect_representative_samples(
             representative_data, input_shape, representative_samples
         )
-    with tempfile.TemporaryDirectory(prefix="kd_toolkit_export_") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="kd_toolkit_export_") as tmp,
+        native_logs.filtered(),
+    ):
         model.export(tmp, format="tf_saved_model", verbose=False)
         converter = tf.lite.TFLiteConverter.from_saved_model(tmp)
         _configure(converter, quantization, samples, allow_select_tf_ops)

@@ -10,16 +10,12 @@ from kd_toolkit.losses.hint import Hint
 from kd_toolkit.losses.kd import KD
 from kd_toolkit.losses.pkt import PKT
 from kd_toolkit.losses.registry import get
+from kd_toolkit.losses.registry import get_class
 from kd_toolkit.losses.registry import names
 from kd_toolkit.losses.registry import register
 from kd_toolkit.losses.review_kd import ReviewKD
 from kd_toolkit.losses.rkd import RKD
 from kd_toolkit.losses.similarity_preserving import SimilarityPreserving
-
-register("kd", KD)
-register("hint", Hint)
-register("attention_transfer", AttentionTransfer)
-register("ama", ActivationMapAdaptation)
 
 __all__ = [
     "CRD",
@@ -35,6 +31,7 @@ __all__ = [
     "ReviewKD",
     "SimilarityPreserving",
     "get",
+    "get_class",
     "names",
     "register",
 ]

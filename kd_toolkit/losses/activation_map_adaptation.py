@@ -9,6 +9,7 @@ from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.feature_ops import conv_connector
 from kd_toolkit.losses.feature_ops import match_spatial
 from kd_toolkit.losses.feature_ops import matched_attention_maps
+from kd_toolkit.losses.registry import register
 from kd_toolkit.utils.validation import check_non_negative
 from kd_toolkit.utils.validation import check_positive
 
@@ -16,7 +17,7 @@ MAP_LOSSES = ("attention", "feature")
 REDUCTIONS = ("sum", "mean")
 
 
-@keras.saving.register_keras_serializable(package="kd_toolkit")
+@register("ama")
 class ActivationMapAdaptation(DistillationLoss):
     """Activation map adaptation (AMA): the adapted teacher's maps teach.
 

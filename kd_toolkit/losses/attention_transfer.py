@@ -1,13 +1,12 @@
 """Attention transfer between teacher and student activation maps."""
 
-import keras
-
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.feature_ops import attention_distance
+from kd_toolkit.losses.registry import register
 from kd_toolkit.utils.validation import check_positive
 
 
-@keras.saving.register_keras_serializable(package="kd_toolkit")
+@register("attention_transfer")
 class AttentionTransfer(DistillationLoss):
     """Attention transfer: the student mimics the teacher's spatial attention.
 

@@ -11,7 +11,6 @@ from kd_toolkit.utils.validation import check_positive_int
 
 
 @register("crd")
-@keras.saving.register_keras_serializable(package="kd_toolkit")
 class CRD(RelationalLoss):
     """Contrastive representation distillation: the student's embedding of
     an image must pick out the teacher's embedding of the same image among

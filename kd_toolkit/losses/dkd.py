@@ -1,6 +1,5 @@
 """Decoupled knowledge distillation: target and non-target terms apart."""
 
-import keras
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
@@ -17,7 +16,6 @@ _MASK = 1000.0
 
 
 @register("dkd")
-@keras.saving.register_keras_serializable(package="kd_toolkit")
 class DKD(DistillationLoss):
     """Decoupled KD: the target-class and non-target-class terms of KD,
     weighted separately.

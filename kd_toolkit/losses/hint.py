@@ -1,16 +1,16 @@
 """FitNets hint: regress a teacher activation from a student activation."""
 
-import keras
 from keras import layers
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.feature_ops import conv_connector
 from kd_toolkit.losses.feature_ops import match_spatial
+from kd_toolkit.losses.registry import register
 from kd_toolkit.utils.validation import check_name
 
 
-@keras.saving.register_keras_serializable(package="kd_toolkit")
+@register("hint")
 class Hint(DistillationLoss):
     """FitNets hint loss with a trainable connector (regressor).
 

@@ -1,14 +1,14 @@
 """Hinton knowledge distillation on softened logits."""
 
-import keras
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
+from kd_toolkit.losses.registry import register
 from kd_toolkit.utils.validation import check_bool
 from kd_toolkit.utils.validation import check_positive
 
 
-@keras.saving.register_keras_serializable(package="kd_toolkit")
+@register("kd")
 class KD(DistillationLoss):
     """Hinton knowledge distillation: match the teacher's softened outputs.
 

@@ -1,6 +1,5 @@
 """Probabilistic knowledge transfer."""
 
-import keras
 from keras import ops
 
 from kd_toolkit.losses.registry import register
@@ -11,7 +10,6 @@ _EPSILON = 1e-7
 
 
 @register("pkt")
-@keras.saving.register_keras_serializable(package="kd_toolkit")
 class PKT(RelationalLoss):
     """Probabilistic knowledge transfer: match the distributions of
     cosine similarities between the examples of a batch.

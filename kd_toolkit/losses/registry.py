@@ -2,31 +2,46 @@
 
 import inspect
 
-_REGISTRY = {}
+import keras
+
+from kd_toolkit.utils.registry import Registry
+
+_LOSSES = Registry("distillation loss", "loss")
 
 
-def register(name, cls=None):
-    """Makes `cls` available as `kd_toolkit.losses.get(name, ...)`.
+def register(name):
+    """Class decorator: the loss becomes `kd_toolkit.losses.get(name)`,
+    and Keras-serializable (`keras.saving.register_keras_serializable`,
+    package `"kd_toolkit"`), in one step.
 
-    As a decorator: `@register("dkd")` above the class.
+    ```python
+    @register("dkd")
+    class DKD(DistillationLoss): ...
+    ```
 
     Raises:
         ValueError: if `name` is already taken by another class.
     """
-    if cls is None:
-        return lambda c: register(name, c)
-    if _REGISTRY.get(name, cls) is not cls:
-        raise ValueError(
-            f"The loss name {name!r} is taken by "
-            f"{_REGISTRY[name].__name__}. Received: cls={cls.__name__}"
+
+    def wrap(cls):
+        if name in _LOSSES and _LOSSES.get(name) is cls:
+            return cls
+        _LOSSES.register(name, cls)
+        return keras.saving.register_keras_serializable(package="kd_toolkit")(
+            cls
         )
-    _REGISTRY[name] = cls
-    return cls
+
+    return wrap
 
 
 def names():
     """Sorted list of the registered loss names."""
-    return sorted(_REGISTRY)
+    return _LOSSES.names()
+
+
+def get_class(name):
+    """The loss class registered as `name` (see `names()`)."""
+    return _LOSSES.get(name)
 
 
 def get(identifier, **kwargs):
@@ -38,28 +53,24 @@ def get(identifier, **kwargs):
         **kwargs: constructor arguments when `identifier` is a name.
 
     Raises:
-        ValueError: naming the valid choices when the name is unknown.
+        ValueError: naming close matches and the valid choices when the
+            name is unknown.
     """
     from kd_toolkit.losses.base import DistillationLoss
 
     if isinstance(identifier, DistillationLoss):
         return identifier
-    if isinstance(identifier, str) and identifier in _REGISTRY:
-        cls = _REGISTRY[identifier]
-        missing = required_arguments(cls, kwargs)
-        if missing:
-            given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
-            raise ValueError(
-                f"The loss {identifier!r} ({cls.__name__}) has no default "
-                f"for {missing}: pass them, e.g. kd_toolkit.losses.get("
-                f"{identifier!r}, {missing[0]}=...). Received: "
-                f"{given or 'no arguments'}"
-            )
-        return cls(**kwargs)
-    raise ValueError(
-        f"Unknown distillation loss. Expected one of {names()} or a "
-        f"DistillationLoss instance. Received: loss={identifier!r}"
-    )
+    cls = _LOSSES.get(identifier)
+    missing = required_arguments(cls, kwargs)
+    if missing:
+        given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+        raise ValueError(
+            f"The loss {identifier!r} ({cls.__name__}) has no default "
+            f"for {missing}: pass them, e.g. kd_toolkit.losses.get("
+            f"{identifier!r}, {missing[0]}=...). Received: "
+            f"{given or 'no arguments'}"
+        )
+    return cls(**kwargs)
 
 
 def required_arguments(cls, given=()):

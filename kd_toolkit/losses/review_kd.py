@@ -21,7 +21,6 @@ _BN_EPSILON = 1e-5
 
 
 @register("review_kd")
-@keras.saving.register_keras_serializable(package="kd_toolkit")
 class ReviewKD(DistillationLoss):
     """Knowledge review: each teacher level is matched by a fusion of the
     student's features at that level and every deeper one.
@@ -162,7 +161,10 @@ class ReviewKD(DistillationLoss):
                 residual,
                 training=inputs.training,
             )
+            # Float32 math under a mixed policy (the fusion runs in its
+            # compute dtype).
             teacher = ops.cast(inputs.teacher_features[t_name], "float32")
+            output = ops.cast(output, "float32")
             output = match_spatial(output, spatial_size(teacher.shape))
             total = total + hierarchical_context_loss(output, teacher)
         scale = self.weight * self.warm_up_scale(inputs.training)

@@ -1,6 +1,5 @@
 """Relational knowledge distillation: distances and angles."""
 
-import keras
 from keras import ops
 
 from kd_toolkit.losses.registry import register
@@ -12,7 +11,6 @@ from kd_toolkit.utils.validation import check_non_negative
 
 
 @register("rkd")
-@keras.saving.register_keras_serializable(package="kd_toolkit")
 class RKD(RelationalLoss):
     """Relational KD: the student keeps the teacher's distances between
     examples and the angles they form.

@@ -1,6 +1,5 @@
 """Similarity-preserving knowledge distillation."""
 
-import keras
 from keras import ops
 
 from kd_toolkit.losses.registry import register
@@ -9,7 +8,6 @@ from kd_toolkit.losses.relational import l2_normalize
 
 
 @register("sp")
-@keras.saving.register_keras_serializable(package="kd_toolkit")
 class SimilarityPreserving(RelationalLoss):
     """Similarity preserving: examples similar for the teacher stay similar
     for the student.

@@ -16,7 +16,7 @@ from kd_toolkit.models.resnet import resnet
 from kd_toolkit.models.simple_cnn import simple_cnn
 from kd_toolkit.models.wide_resnet import WRN_CONFIGS
 from kd_toolkit.models.wide_resnet import wide_resnet
-from kd_toolkit.utils import validation as common_validation
+from kd_toolkit.utils.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +28,7 @@ class _Entry:
 _RESNET_OPTIONS = ("base_width", "weight_decay")
 _WRN_OPTIONS = ("dropout", "weight_decay")
 
-_ZOO = {
+_ENTRIES = {
     **{
         n: _Entry(functools.partial(resnet, n), _RESNET_OPTIONS)
         for n in RESNET_NAMES
@@ -45,9 +45,14 @@ _ZOO = {
 }
 
 
+_ZOO = Registry("model name", "name")
+for _name, _entry in _ENTRIES.items():
+    _ZOO.register(_name, _entry)
+
+
 def names():
     """The sorted list of model names that `get()` accepts."""
-    return sorted(_ZOO)
+    return _ZOO.names()
 
 
 def get(name, input_shape=None, num_classes=10, **kwargs):
@@ -82,8 +87,7 @@ def get(name, input_shape=None, num_classes=10, **kwargs):
                                     base_width=8)
     ```
     """
-    common_validation.check_choice("name", name, tuple(_ZOO), what="model name")
-    entry = _ZOO[name]
+    entry = _ZOO.get(name)
     unknown = sorted(set(kwargs) - set(entry.options))
     if unknown:
         raise ValueError(

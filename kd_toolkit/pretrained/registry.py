@@ -14,26 +14,27 @@ import pathlib
 
 import keras
 
+from kd_toolkit.utils.registry import Registry
+
 _DIR = pathlib.Path(__file__).resolve().parent
+_SHIPPED = Registry("pretrained model", "name")
+for _record in sorted(_DIR.glob("*.json")):
+    _SHIPPED.register(_record.stem, _record.with_suffix(".keras"))
 
 
 def names():
     """Names of the shipped models, sorted."""
-    return sorted(p.stem for p in _DIR.glob("*.json"))
+    return _SHIPPED.names()
 
 
 def path(name):
     """Path of a shipped model's `.keras` file.
 
     Raises:
-        ValueError: for an unknown name, listing the valid ones.
+        ValueError: for an unknown name, listing close matches and the
+            valid ones.
     """
-    if name not in names():
-        raise ValueError(
-            f"Unknown pretrained model. Expected one of {names()}. "
-            f"Received: name={name!r}"
-        )
-    return _DIR / f"{name}.keras"
+    return _SHIPPED.get(name)
 
 
 def info(name):

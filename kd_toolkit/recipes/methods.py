@@ -25,6 +25,7 @@ from kd_toolkit import adaptation
 from kd_toolkit import losses
 from kd_toolkit import models
 from kd_toolkit.utils.model_graph import layer_names
+from kd_toolkit.utils.registry import Registry
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +164,7 @@ class Method:
         return self.build(settings, teacher, student, train_ds, total_steps)
 
 
-_METHODS = {}
+_METHODS = Registry("method", "method")
 
 
 def method(
@@ -179,20 +180,21 @@ def method(
     `logits_only`, or True with `cached_features`)."""
 
     def register(build):
-        if name in _METHODS:
-            raise ValueError(f"Method {name!r} is already registered.")
-        _METHODS[name] = Method(
+        _METHODS.register(
             name,
-            label,
-            build,
-            logits_only,
-            warms_up,
-            (
-                logits_only or bool(cached_features)
-                if teacher_cache is None
-                else teacher_cache
+            Method(
+                name,
+                label,
+                build,
+                logits_only,
+                warms_up,
+                (
+                    logits_only or bool(cached_features)
+                    if teacher_cache is None
+                    else teacher_cache
+                ),
+                tuple(cached_features),
             ),
-            tuple(cached_features),
         )
         return build
 
@@ -200,22 +202,18 @@ def method(
 
 
 def names():
-    """The registered method names, in registration order."""
-    return tuple(_METHODS)
+    """The registered method names, sorted."""
+    return _METHODS.names()
 
 
 def get(name):
     """Returns the registered `Method` called `name`.
 
     Raises:
-        ValueError: listing the valid names when `name` is unknown.
+        ValueError: listing close matches and the valid names when `name`
+            is unknown.
     """
-    if name not in _METHODS:
-        raise ValueError(
-            f"Unknown method. Expected one of {list(_METHODS)}. "
-            f"Received: method={name!r}"
-        )
-    return _METHODS[name]
+    return _METHODS.get(name)
 
 
 def _kd(s):

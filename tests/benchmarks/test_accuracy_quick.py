@@ -179,7 +179,7 @@ def test_readme_block_is_replaced_and_nothing_else(tmp_path):
         "# Title\n\n<!-- results:v2 -->\nold table\n<!-- /results:v2 -->\n"
         "\nprose\n<!-- results:v1 -->\nv1 table\n<!-- /results:v1 -->\n"
     )
-    accuracy_report.update_readme(readme, result)
+    accuracy_report.update_page(readme, result)
     text = readme.read_text()
     before, rest = text.split("<!-- results:v2 -->\n")
     block, after = rest.split("<!-- /results:v2 -->\n")
@@ -196,32 +196,32 @@ def test_readme_block_is_replaced_and_nothing_else(tmp_path):
     assert "| 82.50 ± 2.12 | +1.50 [" in block
     assert "s/epoch" not in block and "\nd\n" not in block
     # Writing again gives the same file.
-    accuracy_report.update_readme(readme, result)
+    accuracy_report.update_page(readme, result)
     assert readme.read_text() == text
 
 
 @pytest.mark.parametrize(
     "text, found",
     [
-        ("no markers\n", "Received: 0 and 0 such lines in readme="),
+        ("no markers\n", "Received: 0 and 0 such lines in page="),
         (
             "<!-- /results:v2 -->\n<!-- results:v2 -->\n",
             "Received: the two lines in the wrong order",
         ),
         (
             "<!-- results:v2 -->\n<!-- results:v2 -->\n<!-- /results:v2 -->\n",
-            "Received: 2 and 1 such lines in readme=",
+            "Received: 2 and 1 such lines in page=",
         ),
     ],
 )
-def test_readme_without_one_block_is_refused_untouched(tmp_path, text, found):
+def test_page_without_one_block_is_refused_untouched(tmp_path, text, found):
     result = _result(tmp_path / "runs")
     readme = tmp_path / "README.md"
     readme.write_text(text)
     with pytest.raises(ValueError, match=found) as err:
-        accuracy_report.update_readme(readme, result)
+        accuracy_report.update_page(readme, result)
     assert "<!-- results:v2 -->" in str(err.value)
-    assert f"readme={str(readme)!r}" in str(err.value)
+    assert f"page={str(readme)!r}" in str(err.value)
     assert readme.read_text() == text
 
 
@@ -248,7 +248,7 @@ def _quick(tmp_path, *extra):
 def test_quick_mode_runs_skips_finished_runs_and_aggregates(tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("<!-- results:quick -->\n<!-- /results:quick -->\n")
-    first = _quick(tmp_path, f"--readme={readme}")
+    first = _quick(tmp_path, f"--pages={readme}")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "| student alone | 1 (of 5: runs missing) |" in readme.read_text()
     runs = sorted((tmp_path / "runs" / "quick").glob("*.json"))

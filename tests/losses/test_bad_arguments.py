@@ -44,7 +44,7 @@ MAY_BE_ZERO = {
 def _numeric_arguments():
     cases = []
     for name in registry.names():
-        cls = registry._REGISTRY[name]
+        cls = registry.get_class(name)
         for param in inspect.signature(cls.__init__).parameters.values():
             default = param.default
             if isinstance(default, bool) or not isinstance(

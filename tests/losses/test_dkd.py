@@ -151,8 +151,8 @@ def test_by_name_config_round_trip_and_fit():
         keras.saving.serialize_keras_object(loss)
     )
     assert clone.get_config() == loss.get_config()
-    with pytest.raises(ValueError, match=r"taken by DKD"):
-        losses.register("dkd", losses.KD)
+    with pytest.raises(ValueError, match=r"already registered, for DKD"):
+        losses.register("dkd")(losses.KD)
 
     rng = np.random.default_rng(0)
     y = rng.integers(0, 3, 64)
