@@ -71,7 +71,7 @@ def to_markdown(report):
             "",
             f"**Distillation: {gain:+.2f} points** of test top-1 "
             "over the same student trained alone (same initialisation"
-            ", data and epochs; one seed: see the README's Results for"
+            ", data and epochs; one seed: see docs/results.md for"
             f" paired seeds), at {time_ratio:.2f}× its seconds per "
             "epoch.",
         ]
