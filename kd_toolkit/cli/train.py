@@ -22,9 +22,9 @@ from kd_toolkit.cli.errors import exits_cleanly_on_user_error
 from kd_toolkit.cli.errors import run_main
 from kd_toolkit.distiller.teacher_dtype import TEACHER_DTYPES
 from kd_toolkit.recipes import distill
+from kd_toolkit.recipes import distill_report as report_lib
 from kd_toolkit.recipes import methods
 from kd_toolkit.recipes import model_spec
-from kd_toolkit.recipes import report as report_lib
 
 _D = distill.DistillConfig()
 FLAGS = flags.FLAGS

@@ -17,10 +17,12 @@ Install with `pip install 'kd_toolkit[compress]'`.
 
 from kd_toolkit.compress.compare import compress_and_compare
 from kd_toolkit.compress.compare import gzipped_size
+from kd_toolkit.compress.compression_methods import CompressionMethod
+from kd_toolkit.compress.compression_methods import parse_methods
+from kd_toolkit.compress.compression_report import CompressionReport
+from kd_toolkit.compress.compression_report import CompressionRow
 from kd_toolkit.compress.distill_finetune import FinetuneHistory
 from kd_toolkit.compress.distill_finetune import distill_finetune
-from kd_toolkit.compress.methods import Method
-from kd_toolkit.compress.methods import parse_methods
 from kd_toolkit.compress.pruning import PruningResult
 from kd_toolkit.compress.pruning import PruningSchedule
 from kd_toolkit.compress.pruning import make_schedule
@@ -30,8 +32,6 @@ from kd_toolkit.compress.qat import export_qat_tflite
 from kd_toolkit.compress.qat import qat_to_tflite
 from kd_toolkit.compress.qat import quantize_aware_train
 from kd_toolkit.compress.qat import quantize_model
-from kd_toolkit.compress.report import CompressionReport
-from kd_toolkit.compress.report import CompressionRow
 from kd_toolkit.compress.sparsity import SparsityReport
 from kd_toolkit.compress.sparsity import sparsity_report
 from kd_toolkit.compress.tf_keras_bridge import SUPPORTED_LAYERS
@@ -44,10 +44,10 @@ from kd_toolkit.compress.tf_keras_bridge import to_tf_keras
 
 __all__ = [
     "SUPPORTED_LAYERS",
+    "CompressionMethod",
     "CompressionReport",
     "CompressionRow",
     "FinetuneHistory",
-    "Method",
     "ParityError",
     "PruningResult",
     "PruningSchedule",

@@ -7,22 +7,22 @@ import pathlib
 
 from absl import logging
 
-from kd_toolkit.compress import methods as methods_lib
+from kd_toolkit.compress import compression_methods as methods_lib
+from kd_toolkit.compress.compression_report import REPORT_JSON
+from kd_toolkit.compress.compression_report import REPORT_MARKDOWN
+from kd_toolkit.compress.compression_report import CompressionReport
+from kd_toolkit.compress.compression_report import CompressionRow
 from kd_toolkit.compress.pruning import prune
 from kd_toolkit.compress.qat import export_qat_tflite
 from kd_toolkit.compress.qat import quantize_aware_train
-from kd_toolkit.compress.report import REPORT_JSON
-from kd_toolkit.compress.report import REPORT_MARKDOWN
-from kd_toolkit.compress.report import CompressionReport
-from kd_toolkit.compress.report import CompressionRow
 from kd_toolkit.compress.sparsity import sparsity_report
 from kd_toolkit.export import KerasRunner
 from kd_toolkit.export import default_thresholds
 from kd_toolkit.export import export_and_verify
 from kd_toolkit.export import resolve_size_basis
 from kd_toolkit.export import verify_artifact
-from kd_toolkit.export.pipeline import FAILED_SUFFIX
 from kd_toolkit.export.tflite_inspect import weight_bytes
+from kd_toolkit.export.verified_export import FAILED_SUFFIX
 from kd_toolkit.utils import validation
 from kd_toolkit.utils.atomic_io import atomic_save_model
 from kd_toolkit.utils.atomic_io import check_output_path

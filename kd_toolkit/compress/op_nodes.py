@@ -16,7 +16,7 @@ with.
 
 import re
 
-from kd_toolkit.compress.model_graph import TensorRef
+from kd_toolkit.compress.config_graph import TensorRef
 
 _MERGE = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply"}
 

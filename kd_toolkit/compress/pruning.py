@@ -2,12 +2,12 @@
 
 import dataclasses
 
-from kd_toolkit.compress import model_graph
-from kd_toolkit.compress import optional_imports
+from kd_toolkit.compress import config_graph
 from kd_toolkit.compress import tf_keras_bridge
 from kd_toolkit.compress.distill_finetune import distill_finetune
 from kd_toolkit.compress.sparsity import sparsity_report
 from kd_toolkit.distiller.output_kind import detect_output_kind
+from kd_toolkit.utils import optional_imports
 from kd_toolkit.utils import validation
 
 _WEIGHTED_LAYERS = ("Conv2D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
@@ -242,7 +242,7 @@ def _all_but_first_weighted_layer(legacy):
     """Every layer but the input and the first conv/dense (graph order)."""
     specs = [
         spec
-        for spec in model_graph.read_graph(legacy).layers
+        for spec in config_graph.read_graph(legacy).layers
         if spec["class_name"] != "InputLayer"
     ]
     weighted = [s["name"] for s in specs if s["class_name"] in _WEIGHTED_LAYERS]

@@ -18,9 +18,8 @@ import functools
 
 import tensorflow as tf
 
+from kd_toolkit.compress import config_graph
 from kd_toolkit.compress import layer_translation
-from kd_toolkit.compress import model_graph
-from kd_toolkit.compress import optional_imports
 from kd_toolkit.compress import tf_keras_bridge
 from kd_toolkit.compress.distill_finetune import distill_finetune
 from kd_toolkit.console import native_logs
@@ -28,6 +27,7 @@ from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
 from kd_toolkit.export.representative import collect_representative_samples
 from kd_toolkit.export.representative import model_input_shape
+from kd_toolkit.utils import optional_imports
 from kd_toolkit.utils import validation
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
 
@@ -246,7 +246,7 @@ def _output_only(layer):
 
 def _standalone_batch_norms(legacy):
     """BatchNormalization layers tfmot's default scheme cannot fold."""
-    graph = model_graph.read_graph(legacy)
+    graph = config_graph.read_graph(legacy)
     classes = {spec["name"]: spec["class_name"] for spec in graph.layers}
     configs = {spec["name"]: spec["config"] for spec in graph.layers}
     consumers = {}

@@ -20,8 +20,8 @@ import logging
 import keras
 import numpy as np
 
+from kd_toolkit.compress import config_graph
 from kd_toolkit.compress import layer_translation
-from kd_toolkit.compress import model_graph
 from kd_toolkit.compress import op_nodes
 from kd_toolkit.compress.layer_translation import SUPPORTED_LAYERS
 from kd_toolkit.compress.layer_translation import UnsupportedLayerError
@@ -339,7 +339,7 @@ def _convert(model, module, target_name, tolerance, parity_input_shape):
         # Bad tolerances fail before the (slow) rebuild.
         parity_args = dict(atol=tolerance[0], rtol=tolerance[1])
         _check_tolerance(**parity_args)
-    graph = model_graph.read_graph(model)
+    graph = config_graph.read_graph(model)
     specs, call_args, problems = {}, {}, []
     for layer in graph.layers:
         name = layer["name"]
@@ -425,7 +425,7 @@ def _key(ref):
 
 
 def _resolve(obj, tensors):
-    if isinstance(obj, model_graph.TensorRef):
+    if isinstance(obj, config_graph.TensorRef):
         return tensors[_key(obj)]
     if isinstance(obj, dict):
         return {k: _resolve(v, tensors) for k, v in obj.items()}

@@ -15,7 +15,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
-from kd_toolkit.data import pipeline
+from kd_toolkit.data import batching
 from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.data.indexed_source import IndexedSource
@@ -286,7 +286,7 @@ class ImageFolder(IndexedSource):
             lambda p, y: (self.decode(p), y),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        batches = pipeline.build(
+        batches = batching.build(
             source,
             num_classes=self.num_classes or 1,
             batch_size=batch_size,

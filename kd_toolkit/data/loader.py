@@ -5,9 +5,9 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from kd_toolkit.data import batching
 from kd_toolkit.data import catalog
 from kd_toolkit.data import local_source
-from kd_toolkit.data import pipeline
 from kd_toolkit.data import tfds_source
 from kd_toolkit.utils import validation
 
@@ -104,7 +104,7 @@ def load(
         num_examples = min(
             limit or info.num_examples(split), info.num_examples(split)
         )
-    return pipeline.build(
+    return batching.build(
         dataset,
         num_classes=info.num_classes,
         batch_size=batch_size,

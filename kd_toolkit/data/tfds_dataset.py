@@ -9,7 +9,7 @@ in the batch contract of `load`.
 
 import tensorflow as tf
 
-from kd_toolkit.data import pipeline
+from kd_toolkit.data import batching
 from kd_toolkit.data import tfds_source
 from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.data.image_folder import check_image_size
@@ -104,7 +104,7 @@ def from_tfds(
         return image, y
 
     dataset = dataset.map(resize, num_parallel_calls=tf.data.AUTOTUNE)
-    batches = pipeline.build(
+    batches = batching.build(
         dataset,
         num_classes=label.num_classes,
         batch_size=batch_size,

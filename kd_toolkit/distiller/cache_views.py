@@ -13,7 +13,7 @@ student sees it), so the two are the same image, bit for bit.
 import numpy as np
 import tensorflow as tf
 
-from kd_toolkit.data import pipeline
+from kd_toolkit.data import batching
 
 __all__ = [
     "make_views",
@@ -98,4 +98,4 @@ def make_views(x, key, params):
         flipped = tf.reverse(out, axis=[2])
         return tf.where(tf.reshape(mirror, [-1, 1, 1, 1]), flipped, out)
     rows, cols, mirror = params
-    return pipeline.crop_and_flip(x, rows, cols, mirror, key["pad"])
+    return batching.crop_and_flip(x, rows, cols, mirror, key["pad"])

@@ -23,7 +23,7 @@ from kd_toolkit.distiller.output_kind import one_hot_labels
 from kd_toolkit.distiller.output_kind import to_logits
 from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.resume import replay_epochs
-from kd_toolkit.losses import registry
+from kd_toolkit.losses import loss_registry
 from kd_toolkit.losses.base import LossInputs
 from kd_toolkit.utils import cpu
 from kd_toolkit.utils.validation import check_non_negative
@@ -117,7 +117,7 @@ class Distiller(keras.Model):
             losses, (list, tuple)
         ):
             losses = [losses]
-        self.distillation_losses = [registry.get(loss) for loss in losses]
+        self.distillation_losses = [loss_registry.get(loss) for loss in losses]
         self.student_loss_weight = check_non_negative(
             "student_loss_weight", student_loss_weight
         )

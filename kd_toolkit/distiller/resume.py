@@ -32,7 +32,7 @@ class BackupAndRestore(keras.callbacks.BackupAndRestore):
     Exactness needs the data of each epoch to follow from the seed alone:
     a `tf.data` pipeline seeded once (`shuffle(seed=...)`,
     `Dataset.random(seed=...)`, stateless random ops), built afresh in the
-    resuming process, like `kd_toolkit.data.pipeline.build` and
+    resuming process, like `kd_toolkit.data.batching.build` and
     `TeacherLogitsCache.dataset`, with `steps_per_epoch=None`. `tf.data`
     mixes TensorFlow's global seed into a pipeline's seeds when it is
     built: call `keras.utils.set_random_seed` just before building it. Such a

@@ -36,7 +36,7 @@ import zipfile
 import numpy as np
 import tensorflow as tf
 
-from kd_toolkit.data import pipeline
+from kd_toolkit.data import batching
 from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.distiller import batch_norm_folding
 from kd_toolkit.distiller import feature_taps
@@ -233,7 +233,7 @@ class TeacherLogitsCache:
             chunks = []
             for start in range(0, key.num_examples, batch_size):
                 end = min(start + batch_size, key.num_examples)
-                view = pipeline.crop_and_flip(
+                view = batching.crop_and_flip(
                     tf.constant(images[start:end]),
                     rows[start:end, d],
                     cols[start:end, d],
@@ -461,7 +461,7 @@ class TeacherLogitsCache:
                 tf.shape(index), pair, 0, draws, dtype=tf.int32
             )
             at = tf.stack([index, pick], axis=-1)
-            x = pipeline.crop_and_flip(
+            x = batching.crop_and_flip(
                 tf.gather(images_t, index),
                 tf.gather_nd(rows_t, at),
                 tf.gather_nd(cols_t, at),

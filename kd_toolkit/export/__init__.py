@@ -21,6 +21,7 @@ from kd_toolkit.export.deployment import DeploymentChecks
 from kd_toolkit.export.deployment import deployment_checks
 from kd_toolkit.export.edgetpu_check import EdgeTpuCheck
 from kd_toolkit.export.edgetpu_check import edgetpu_check
+from kd_toolkit.export.export_report import ExportReport
 from kd_toolkit.export.latency import LatencyStats
 from kd_toolkit.export.latency import measure_latency
 from kd_toolkit.export.latency_table import LatencyRow
@@ -36,11 +37,9 @@ from kd_toolkit.export.onnx_export import convert_to_onnx
 from kd_toolkit.export.onnx_export import export_onnx
 from kd_toolkit.export.parity import Parity
 from kd_toolkit.export.parity import compare_outputs
-from kd_toolkit.export.pipeline import export_and_verify
 from kd_toolkit.export.quantization import Quantization
 from kd_toolkit.export.quantization import get_quantization
 from kd_toolkit.export.quantization import quantization_names
-from kd_toolkit.export.report import ExportReport
 from kd_toolkit.export.runners import KerasRunner
 from kd_toolkit.export.runners import LiteRTRunner
 from kd_toolkit.export.runners import OnnxRunner
@@ -58,6 +57,7 @@ from kd_toolkit.export.thresholds import default_thresholds
 from kd_toolkit.export.thresholds import resolve_size_basis
 from kd_toolkit.export.verification import ArtifactReport
 from kd_toolkit.export.verification import verify_artifact
+from kd_toolkit.export.verified_export import export_and_verify
 
 __all__ = [
     "SMALL_MODEL_PARAMS",

@@ -6,12 +6,12 @@ import pathlib
 
 import numpy as np
 
-from kd_toolkit.export.optional_imports import require
 from kd_toolkit.export.runners import dequantize
 from kd_toolkit.export.runners import fit_input
 from kd_toolkit.export.runners import quantize
 from kd_toolkit.export.tflite_inspect import operator_outputs
 from kd_toolkit.utils import validation
+from kd_toolkit.utils.optional_imports import require
 
 
 @dataclasses.dataclass(frozen=True)

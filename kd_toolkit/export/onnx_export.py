@@ -13,10 +13,10 @@ import pathlib
 
 import tensorflow as tf
 
-from kd_toolkit.export.optional_imports import require
 from kd_toolkit.export.representative import model_input_shape
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
 from kd_toolkit.utils.atomic_io import check_output_path
+from kd_toolkit.utils.optional_imports import require
 
 DEFAULT_OPSET = 17
 # Oldest opset whose Conv/BatchNorm/Gemm semantics tf2onnx 1.17 handles for

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from kd_toolkit.console import native_logs
-from kd_toolkit.export.optional_imports import require
+from kd_toolkit.utils.optional_imports import require
 
 DEFAULT_BATCH_SIZE = 256
 _ONNX_TYPES = {

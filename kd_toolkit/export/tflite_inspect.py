@@ -2,7 +2,7 @@
 
 import collections
 
-from kd_toolkit.export.optional_imports import require
+from kd_toolkit.utils.optional_imports import require
 
 ConstantTensor = collections.namedtuple(
     "ConstantTensor", ["name", "dtype", "shape", "num_bytes"]

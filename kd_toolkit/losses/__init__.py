@@ -8,11 +8,11 @@ from kd_toolkit.losses.crd import CRD
 from kd_toolkit.losses.dkd import DKD
 from kd_toolkit.losses.hint import Hint
 from kd_toolkit.losses.kd import KD
+from kd_toolkit.losses.loss_registry import get
+from kd_toolkit.losses.loss_registry import get_class
+from kd_toolkit.losses.loss_registry import names
+from kd_toolkit.losses.loss_registry import register
 from kd_toolkit.losses.pkt import PKT
-from kd_toolkit.losses.registry import get
-from kd_toolkit.losses.registry import get_class
-from kd_toolkit.losses.registry import names
-from kd_toolkit.losses.registry import register
 from kd_toolkit.losses.review_kd import ReviewKD
 from kd_toolkit.losses.rkd import RKD
 from kd_toolkit.losses.similarity_preserving import SimilarityPreserving

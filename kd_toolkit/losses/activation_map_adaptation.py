@@ -9,7 +9,7 @@ from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.feature_ops import conv_connector
 from kd_toolkit.losses.feature_ops import match_spatial
 from kd_toolkit.losses.feature_ops import matched_attention_maps
-from kd_toolkit.losses.registry import register
+from kd_toolkit.losses.loss_registry import register
 from kd_toolkit.utils.validation import check_non_negative
 from kd_toolkit.utils.validation import check_positive
 

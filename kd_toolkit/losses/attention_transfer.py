@@ -2,7 +2,7 @@
 
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.feature_ops import attention_distance
-from kd_toolkit.losses.registry import register
+from kd_toolkit.losses.loss_registry import register
 from kd_toolkit.utils.validation import check_positive
 
 

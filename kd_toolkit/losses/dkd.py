@@ -4,7 +4,7 @@ from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
 from kd_toolkit.losses.kd import standardize_logits
-from kd_toolkit.losses.registry import register
+from kd_toolkit.losses.loss_registry import register
 from kd_toolkit.utils.validation import check_bool
 from kd_toolkit.utils.validation import check_non_negative
 from kd_toolkit.utils.validation import check_positive

@@ -3,7 +3,7 @@
 from keras import ops
 
 from kd_toolkit.losses.base import DistillationLoss
-from kd_toolkit.losses.registry import register
+from kd_toolkit.losses.loss_registry import register
 from kd_toolkit.utils.validation import check_bool
 from kd_toolkit.utils.validation import check_positive
 

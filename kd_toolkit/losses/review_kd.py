@@ -10,7 +10,7 @@ from kd_toolkit.losses.feature_ops import adaptive_average_pool
 from kd_toolkit.losses.feature_ops import match_spatial
 from kd_toolkit.losses.feature_ops import resize_nearest
 from kd_toolkit.losses.feature_ops import spatial_size
-from kd_toolkit.losses.registry import register
+from kd_toolkit.losses.loss_registry import register
 from kd_toolkit.utils.validation import check_name
 from kd_toolkit.utils.validation import check_positive_int
 

@@ -2,7 +2,7 @@
 
 from keras import ops
 
-from kd_toolkit.losses.registry import register
+from kd_toolkit.losses.loss_registry import register
 from kd_toolkit.losses.relational import RelationalLoss
 from kd_toolkit.losses.relational import l2_normalize
 from kd_toolkit.losses.relational import pairwise_distances

@@ -23,11 +23,11 @@ last block of stage `i`); `pool`; `logits`. `stem_out`,
 from kd_toolkit.models.layer_names import block_output_names
 from kd_toolkit.models.layer_names import stage_output_names
 from kd_toolkit.models.mobilenet_tiny import mobilenet_tiny
-from kd_toolkit.models.registry import get
-from kd_toolkit.models.registry import names
 from kd_toolkit.models.resnet import resnet
 from kd_toolkit.models.simple_cnn import simple_cnn
 from kd_toolkit.models.wide_resnet import wide_resnet
+from kd_toolkit.models.zoo import get
+from kd_toolkit.models.zoo import names
 
 __all__ = [
     "block_output_names",

@@ -26,8 +26,8 @@ the graph (the network is a plain stack).
 
 import keras
 
+from kd_toolkit.models import builder_checks
 from kd_toolkit.models import layer_factory as lf
-from kd_toolkit.models import validation
 from kd_toolkit.utils import validation as common_validation
 
 
@@ -90,11 +90,11 @@ def mobilenet_tiny(
     stem_filters = common_validation.check_positive_int(
         "stem_filters", stem_filters
     )
-    input_shape = validation.check_input_shape(
+    input_shape = builder_checks.check_input_shape(
         input_shape, 2 ** (len(filters) - 1)
     )
-    num_classes = validation.check_num_classes(num_classes)
-    weight_decay = validation.check_weight_decay(weight_decay)
+    num_classes = builder_checks.check_num_classes(num_classes)
+    weight_decay = builder_checks.check_weight_decay(weight_decay)
 
     inputs = lf.image_input(input_shape)
     x = lf.conv(stem_filters, 3, 1, "stem_conv", weight_decay)(inputs)

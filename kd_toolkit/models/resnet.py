@@ -37,9 +37,9 @@ import dataclasses
 
 import keras
 
+from kd_toolkit.models import builder_checks
 from kd_toolkit.models import layer_factory as lf
 from kd_toolkit.models import onednn_issue
-from kd_toolkit.models import validation
 from kd_toolkit.utils import validation as common_validation
 
 
@@ -131,9 +131,9 @@ def resnet(
         "name", name, RESNET_NAMES, what="model name"
     )
     spec = _SPECS[name]
-    input_shape = validation.check_input_shape(input_shape, _DOWNSAMPLING)
-    num_classes = validation.check_num_classes(num_classes)
-    weight_decay = validation.check_weight_decay(weight_decay)
+    input_shape = builder_checks.check_input_shape(input_shape, _DOWNSAMPLING)
+    num_classes = builder_checks.check_num_classes(num_classes)
+    weight_decay = builder_checks.check_weight_decay(weight_decay)
     stem_width, width = spec.stem_width, spec.stage1_width
     if base_width is not None:
         width = common_validation.check_positive_int("base_width", base_width)

@@ -19,8 +19,8 @@ sequential stack is a cut; `stage{i}_out` are the documented ones.
 
 import keras
 
+from kd_toolkit.models import builder_checks
 from kd_toolkit.models import layer_factory as lf
-from kd_toolkit.models import validation
 from kd_toolkit.utils import validation as common_validation
 
 
@@ -59,9 +59,11 @@ def simple_cnn(
     ```
     """
     filters = common_validation.check_ints("filters", filters)
-    input_shape = validation.check_input_shape(input_shape, 2 ** len(filters))
-    num_classes = validation.check_num_classes(num_classes)
-    weight_decay = validation.check_weight_decay(weight_decay)
+    input_shape = builder_checks.check_input_shape(
+        input_shape, 2 ** len(filters)
+    )
+    num_classes = builder_checks.check_num_classes(num_classes)
+    weight_decay = builder_checks.check_weight_decay(weight_decay)
 
     inputs = lf.image_input(input_shape)
     x = inputs

@@ -36,8 +36,8 @@ the graph: the only tensor through which earlier layers reach later ones.
 
 import keras
 
+from kd_toolkit.models import builder_checks
 from kd_toolkit.models import layer_factory as lf
-from kd_toolkit.models import validation
 from kd_toolkit.utils import validation as common_validation
 
 WRN_CONFIGS = {
@@ -129,10 +129,10 @@ def wide_resnet(
     width_factor = common_validation.check_positive_int(
         "width_factor", width_factor
     )
-    input_shape = validation.check_input_shape(input_shape, _DOWNSAMPLING)
-    num_classes = validation.check_num_classes(num_classes)
-    dropout = validation.check_rate(dropout, "dropout")
-    weight_decay = validation.check_weight_decay(weight_decay)
+    input_shape = builder_checks.check_input_shape(input_shape, _DOWNSAMPLING)
+    num_classes = builder_checks.check_num_classes(num_classes)
+    dropout = builder_checks.check_rate(dropout, "dropout")
+    weight_decay = builder_checks.check_weight_decay(weight_decay)
     blocks_per_stage = (depth - 4) // 6
 
     inputs = lf.image_input(input_shape)

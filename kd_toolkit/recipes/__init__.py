@@ -7,11 +7,11 @@ from kd_toolkit.recipes import methods
 from kd_toolkit.recipes import training
 from kd_toolkit.recipes.distill import DistillConfig
 from kd_toolkit.recipes.distill import run_distillation
+from kd_toolkit.recipes.distill_report import write_report
 from kd_toolkit.recipes.methods import AMASettings
 from kd_toolkit.recipes.methods import Method
 from kd_toolkit.recipes.methods import MethodSettings
 from kd_toolkit.recipes.methods import Plan
-from kd_toolkit.recipes.report import write_report
 from kd_toolkit.recipes.search_space import Budget
 from kd_toolkit.recipes.search_space import Candidate
 from kd_toolkit.recipes.search_space import default_ladder

@@ -10,7 +10,7 @@ import time
 
 import keras
 
-from kd_toolkit.compress import methods as compress_methods
+from kd_toolkit.compress import compression_methods as compress_methods
 from kd_toolkit.recipes.search_run import export_student
 from kd_toolkit.recipes.search_run import finished
 from kd_toolkit.recipes.search_run import save_record
@@ -28,7 +28,7 @@ def check_refine(refine, budget):
     """Parses `refine` (`"qat"`, `"prune50,qat"`, a sequence, or None).
 
     Returns:
-        tuple of `kd_toolkit.compress.methods.Method` (empty for None).
+        tuple of `kd_toolkit.compress.CompressionMethod` (empty for None).
 
     Raises:
         ValueError: on an unknown name, `ptq_int8` (every candidate is

@@ -8,7 +8,7 @@ import time
 import numpy as np
 
 from kd_toolkit.export.model_card import write_model_card
-from kd_toolkit.export.pipeline import export_and_verify
+from kd_toolkit.export.verified_export import export_and_verify
 from kd_toolkit.recipes.search_space import FULL_INTEGER_FORMATS
 from kd_toolkit.utils.atomic_io import atomic_write_text
 

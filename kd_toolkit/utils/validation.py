@@ -12,7 +12,8 @@ import math
 import numbers
 
 
-def _is_int(value):
+def is_int(value):
+    """True for an integer that is not a bool."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -70,7 +71,7 @@ def check_int(name, value, minimum=None, allow_none=False):
         + ("" if minimum is None else f" >= {minimum}")
         + (" or None" if allow_none else "")
     )
-    if not _is_int(value):
+    if not is_int(value):
         raise _type_error(name, value, expected)
     if minimum is not None and value < minimum:
         raise ValueError(
@@ -89,7 +90,7 @@ def check_ints(name, values, minimum=1):
     expected = f"a non-empty tuple of ints >= {minimum}"
     if not isinstance(values, (tuple, list)):
         raise _type_error(name, values, expected)
-    if not values or not all(_is_int(v) and v >= minimum for v in values):
+    if not values or not all(is_int(v) and v >= minimum for v in values):
         raise ValueError(
             f"`{name}` must be {expected}. Received: {name}={values!r}"
         )

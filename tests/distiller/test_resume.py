@@ -9,7 +9,7 @@ from keras import layers
 import kd_toolkit as kd
 from kd_toolkit.adaptation import Replacement
 from kd_toolkit.adaptation import adapt_teacher
-from kd_toolkit.data import pipeline
+from kd_toolkit.data import batching
 from kd_toolkit.distiller.resume import replay_epochs
 from tests.adaptation.toy_models import tiny_resnet
 
@@ -31,7 +31,7 @@ def _dataset():
     y = rng.integers(0, 3, 8 * BATCHES)
     x = rng.integers(0, 256, (8 * BATCHES, 8, 8, 1)).astype("uint8")
     source = tf.data.Dataset.from_tensor_slices((x, y))
-    return pipeline.build(
+    return batching.build(
         source,
         num_classes=3,
         batch_size=8,

@@ -13,7 +13,7 @@ import pytest
 
 from kd_toolkit import losses
 from kd_toolkit.adaptation import Replacement
-from kd_toolkit.losses import registry
+from kd_toolkit.losses import loss_registry
 
 # Arguments without a default, per loss: the smallest valid values.
 REQUIRED = {
@@ -43,8 +43,8 @@ MAY_BE_ZERO = {
 
 def _numeric_arguments():
     cases = []
-    for name in registry.names():
-        cls = registry.get_class(name)
+    for name in loss_registry.names():
+        cls = loss_registry.get_class(name)
         for param in inspect.signature(cls.__init__).parameters.values():
             default = param.default
             if isinstance(default, bool) or not isinstance(
@@ -79,4 +79,4 @@ def test_every_numeric_setting_refuses_bad_values(loss, arg, default):
 
 
 def test_every_registered_loss_is_covered():
-    assert {c[0] for c in CASES} == set(registry.names())
+    assert {c[0] for c in CASES} == set(loss_registry.names())

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from kd_toolkit.compress.report import CompressionReport
-from kd_toolkit.compress.report import CompressionRow
+from kd_toolkit.compress.compression_report import CompressionReport
+from kd_toolkit.compress.compression_report import CompressionRow
 
 
 def _row(method, accuracy, passed=True, notes=""):

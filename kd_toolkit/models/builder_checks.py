@@ -7,9 +7,7 @@ names the argument, says what was expected and ends with
 
 import numbers
 
-
-def _is_int(value):
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+from kd_toolkit.utils.validation import is_int
 
 
 def check_input_shape(input_shape, min_size, arg="input_shape"):
@@ -42,7 +40,7 @@ def check_input_shape(input_shape, min_size, arg="input_shape"):
     for label, dim in (("height", height), ("width", width)):
         if dim is None:
             continue
-        if not _is_int(dim) or dim <= 0:
+        if not is_int(dim) or dim <= 0:
             raise ValueError(
                 f"`{arg}` {label} must be a positive int or None. "
                 f"Received: {arg}={input_shape!r}"
@@ -53,7 +51,7 @@ def check_input_shape(input_shape, min_size, arg="input_shape"):
                 f"strides downsample by {min_size}: height and width must be"
                 f" at least {min_size}. Received: {arg}={input_shape!r}"
             )
-    if not _is_int(channels) or channels <= 0:
+    if not is_int(channels) or channels <= 0:
         raise ValueError(
             f"`{arg}` channels (last dimension) must be a positive int. "
             f"Received: {arg}={input_shape!r}"
@@ -63,7 +61,7 @@ def check_input_shape(input_shape, min_size, arg="input_shape"):
 
 def check_num_classes(num_classes):
     """Raises a `ValueError` unless `num_classes` is an int >= 2."""
-    if not _is_int(num_classes) or num_classes < 2:
+    if not is_int(num_classes) or num_classes < 2:
         raise ValueError(
             "`num_classes` must be an int >= 2. "
             f"Received: num_classes={num_classes!r}"

@@ -4,8 +4,8 @@ import keras
 import pytest
 import tf_keras
 
-from kd_toolkit.compress import model_graph
-from kd_toolkit.compress.model_graph import TensorRef
+from kd_toolkit.compress import config_graph
+from kd_toolkit.compress.config_graph import TensorRef
 
 
 def _keras3_residual():
@@ -26,7 +26,7 @@ def _tf_keras_residual():
 
 @pytest.mark.parametrize("build", [_keras3_residual, _tf_keras_residual])
 def test_both_kerases_read_to_the_same_graph(build):
-    graph = model_graph.read_graph(build())
+    graph = config_graph.read_graph(build())
     assert graph.name == "residual"
     assert [spec["name"] for spec in graph.layers] == [
         "input",
@@ -54,7 +54,7 @@ def test_sequential_becomes_a_chain_from_an_input_layer(module):
         name="seq",
     )
     model.build((None, 5))
-    graph = model_graph.read_graph(model)
+    graph = config_graph.read_graph(model)
     first = graph.layers[0]
     assert first["class_name"] == "InputLayer"
     shape = first["config"].get("batch_shape") or first["config"].get(
@@ -77,4 +77,4 @@ def test_subclassed_model_has_no_graph():
     with pytest.raises(
         ValueError, match="Received: a subclassed model of type Net"
     ):
-        model_graph.read_graph(Net())
+        config_graph.read_graph(Net())

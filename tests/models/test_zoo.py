@@ -1,4 +1,4 @@
-"""Tests for kd_toolkit.models.registry (`get`, `names`)."""
+"""Tests for kd_toolkit.models.zoo (`get`, `names`)."""
 
 import pytest
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from kd_toolkit.data import batching
 from kd_toolkit.data import catalog
-from kd_toolkit.data import pipeline
 from tests.data.fakes import tiny_images
 
 
@@ -24,7 +24,7 @@ def _placements(out, image, pad):
 @pytest.mark.parametrize("pad, flip", [(2, False), (2, True), (4, True)])
 def test_augment_batch_is_a_shifted_crop(pad, flip):
     images = tiny_images(64, 12, 10, 3, seed=1)
-    out = pipeline.augment_batch(
+    out = batching.augment_batch(
         tf.constant(images), tf.constant([3, 4]), pad, flip
     ).numpy()
     assert out.shape == images.shape and out.dtype == np.uint8
@@ -45,9 +45,9 @@ def test_augment_batch_is_a_shifted_crop(pad, flip):
 
 def test_augment_batch_is_a_function_of_the_seed():
     images = tf.constant(tiny_images(16, 8, 8, 1, seed=2))
-    a = pipeline.augment_batch(images, tf.constant([1, 2]), 2, True)
-    b = pipeline.augment_batch(images, tf.constant([1, 2]), 2, True)
-    c = pipeline.augment_batch(images, tf.constant([1, 3]), 2, True)
+    a = batching.augment_batch(images, tf.constant([1, 2]), 2, True)
+    b = batching.augment_batch(images, tf.constant([1, 2]), 2, True)
+    c = batching.augment_batch(images, tf.constant([1, 3]), 2, True)
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
 
@@ -60,7 +60,7 @@ def _examples(n=10):
 
 def test_build_without_augmentation_scales_exactly():
     images, labels, ds = _examples()
-    out = pipeline.build(ds, num_classes=4, batch_size=4)
+    out = batching.build(ds, num_classes=4, batch_size=4)
     batches = list(out.as_numpy_iterator())
     assert [b[0].shape[0] for b in batches] == [4, 4, 2]
     x = np.concatenate([b[0] for b in batches])
@@ -72,7 +72,7 @@ def test_build_without_augmentation_scales_exactly():
 
 def test_build_one_hot_drop_remainder_and_static_batch():
     _, labels, ds = _examples()
-    out = pipeline.build(
+    out = batching.build(
         ds,
         num_classes=4,
         batch_size=4,
@@ -93,7 +93,7 @@ def test_shuffle_is_seeded_and_reshuffles_each_epoch():
     _, _, ds = _examples(32)
 
     def epochs(seed):
-        out = pipeline.build(
+        out = batching.build(
             ds, num_classes=4, batch_size=32, shuffle_buffer=32, seed=seed
         )
         return [next(iter(out))[0].numpy() for _ in range(2)]

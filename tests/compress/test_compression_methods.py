@@ -2,16 +2,16 @@
 
 import pytest
 
-from kd_toolkit.compress.methods import Method
-from kd_toolkit.compress.methods import parse_methods
+from kd_toolkit.compress.compression_methods import CompressionMethod
+from kd_toolkit.compress.compression_methods import parse_methods
 
 
 def test_parse_string_and_sequence():
     expected = (
-        Method("prune50", "prune", 0.5),
-        Method("prune5", "prune", 0.05),
-        Method("qat", "qat"),
-        Method("ptq_int8", "ptq_int8"),
+        CompressionMethod("prune50", "prune", 0.5),
+        CompressionMethod("prune5", "prune", 0.05),
+        CompressionMethod("qat", "qat"),
+        CompressionMethod("ptq_int8", "ptq_int8"),
     )
     assert parse_methods("prune50, prune5,qat,ptq_int8") == expected
     assert parse_methods(["prune50", "prune5", "qat", "ptq_int8"]) == expected

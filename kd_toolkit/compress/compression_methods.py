@@ -12,7 +12,7 @@ _CHOICES = "prune<NN> (NN = target sparsity in percent, 1-99), qat, ptq_int8"
 
 
 @dataclasses.dataclass(frozen=True)
-class Method:
+class CompressionMethod:
     """One compression method.
 
     Args:
@@ -33,7 +33,7 @@ def parse_methods(methods):
         methods: str (comma-separated) or sequence of str.
 
     Returns:
-        tuple of distinct `Method`s, in the given order.
+        tuple of distinct `CompressionMethod`s, in the given order.
 
     Raises:
         ValueError: if empty, a name is unknown, or one is repeated.
@@ -42,7 +42,8 @@ def parse_methods(methods):
 
     ```python
     parse_methods("prune50,qat")
-    # (Method("prune50", "prune", 0.5), Method("qat", "qat"))
+    # (CompressionMethod("prune50", "prune", 0.5),
+    #  CompressionMethod("qat", "qat"))
     ```
     """
     items = (
@@ -61,9 +62,11 @@ def parse_methods(methods):
             _PRUNE_PATTERN.fullmatch(item) if isinstance(item, str) else None
         )
         if match:
-            parsed.append(Method(item, PRUNE, int(match.group(1)) / 100))
+            parsed.append(
+                CompressionMethod(item, PRUNE, int(match.group(1)) / 100)
+            )
         elif item in (QAT, PTQ_INT8):
-            parsed.append(Method(item, item))
+            parsed.append(CompressionMethod(item, item))
         else:
             raise ValueError(
                 f"Unknown compression method {item!r}. Expected one of "

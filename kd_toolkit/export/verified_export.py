@@ -10,6 +10,9 @@ from kd_toolkit.export.artifact_format import FLOAT32_REFERENCE
 from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import parse_formats
 from kd_toolkit.export.deployment import deployment_checks
+from kd_toolkit.export.export_report import REPORT_JSON
+from kd_toolkit.export.export_report import REPORT_MARKDOWN
+from kd_toolkit.export.export_report import ExportReport
 from kd_toolkit.export.latency import DEFAULT_RUNS
 from kd_toolkit.export.latency import DEFAULT_WARMUP
 from kd_toolkit.export.latency import measure_latency
@@ -26,9 +29,6 @@ from kd_toolkit.export.onnx_export import DEFAULT_OPSET
 from kd_toolkit.export.onnx_export import check_opset
 from kd_toolkit.export.onnx_export import convert_to_onnx
 from kd_toolkit.export.parity import top1_accuracy
-from kd_toolkit.export.report import REPORT_JSON
-from kd_toolkit.export.report import REPORT_MARKDOWN
-from kd_toolkit.export.report import ExportReport
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
 from kd_toolkit.export.representative import collect_representative_samples
 from kd_toolkit.export.representative import model_input_shape
