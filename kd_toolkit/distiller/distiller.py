@@ -7,7 +7,6 @@ import keras
 import tensorflow as tf
 from keras import ops
 from keras import tree
-from tensorflow.python.framework.config import is_op_determinism_enabled
 
 from kd_toolkit.data.catalog import UNLABELED
 from kd_toolkit.distiller import batch_norm_folding
@@ -15,9 +14,12 @@ from kd_toolkit.distiller import feature_taps
 from kd_toolkit.distiller import fingerprint
 from kd_toolkit.distiller import input_check
 from kd_toolkit.distiller import label_check
+from kd_toolkit.distiller import loss_reduction
+from kd_toolkit.distiller import pair_checks
 from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller import teacher_check
 from kd_toolkit.distiller.callbacks import StopOnNonFiniteLoss
+from kd_toolkit.distiller.jit import auto_jit_compile
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.distiller.output_kind import one_hot_labels
 from kd_toolkit.distiller.output_kind import to_logits
@@ -25,7 +27,6 @@ from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.resume import replay_epochs
 from kd_toolkit.losses import loss_registry
 from kd_toolkit.losses.base import LossInputs
-from kd_toolkit.utils import cpu
 from kd_toolkit.utils.validation import check_non_negative
 
 
@@ -112,7 +113,7 @@ class Distiller(keras.Model):
         **kwargs,
     ):
         super().__init__(name=name, **kwargs)
-        input_shape, num_classes = _check_models(teacher, student)
+        input_shape, num_classes = pair_checks.check_models(teacher, student)
         if isinstance(losses, (str, bytes)) or not isinstance(
             losses, (list, tuple)
         ):
@@ -222,7 +223,9 @@ class Distiller(keras.Model):
                 probabilities, or the reverse, or `jit_compile` is not a
                 bool or `"auto"`.
         """
-        self._student_loss_fn = _check_student_loss(loss, self.student_outputs)
+        self._student_loss_fn = pair_checks.check_student_loss(
+            loss, self.student_outputs
+        )
         self._student_loss_arg = loss
         if jit_compile == "auto":
             jit_compile = auto_jit_compile(self)
@@ -554,7 +557,9 @@ class Distiller(keras.Model):
             fn = self._student_loss_fn
             if isinstance(fn, keras.losses.Loss):
                 fn = fn.call  # unreduced: sample weights apply below
-            ce = ops.cast(fn(_known(y), student_out[0]), "float32")
+            ce = ops.cast(
+                fn(loss_reduction.known_labels(y), student_out[0]), "float32"
+            )
         per_sample = {"student_loss": self.student_loss_weight * ce}
         sg_inputs = LossInputs(
             labels=labels,
@@ -576,9 +581,9 @@ class Distiller(keras.Model):
             ).items():
                 per_sample[name] = per_sample.get(name, 0.0) + value
         terms = {
-            n: _labeled_mean(v, labeled, sample_weight)
+            n: loss_reduction.labeled_mean(v, labeled, sample_weight)
             if n in self._label_terms
-            else _reduce(v, sample_weight)
+            else loss_reduction.batch_mean(v, sample_weight)
             for n, v in per_sample.items()
         }
         total = sum(terms.values())
@@ -600,8 +605,8 @@ class Distiller(keras.Model):
             # Class 0 everywhere at weight 0: the metrics see no example
             # (and are built, as Keras builds them on their first batch).
             y = ops.zeros_like(labeled, dtype="int32")
-        _update_compiled_metrics(
-            self, _known(y), y_pred, labeled, sample_weight
+        loss_reduction.update_compiled_metrics(
+            self, loss_reduction.known_labels(y), y_pred, labeled, sample_weight
         )
         logs = self.get_metrics_result()
         if isinstance(
@@ -712,182 +717,6 @@ class Distiller(keras.Model):
         return cls(**config)
 
 
-def auto_jit_compile(model):
-    """What `jit_compile="auto"` resolves to for a Distiller.
-
-    With an accelerator it follows Keras's own `"auto"` and turns XLA on.
-    On a CPU-only machine Keras keeps it off; we turn it on where we
-    measured it faster, on x86 CPUs with AVX2 and without AVX-512
-    (`kd_toolkit.utils.cpu`; the environment variable `KD_TOOLKIT_CPU_XLA`
-    set to `"1"` or `"0"` overrides that rule). It is always off under a
-    multi-replica `tf.distribute` strategy (Keras's rule), with op
-    determinism enabled (not every op has a deterministic XLA kernel), and
-    when a layer declares `supports_jit = False`.
-    """
-    if tf.distribute.has_strategy() and (
-        tf.distribute.get_strategy().num_replicas_in_sync > 1
-    ):
-        return False
-    if is_op_determinism_enabled():
-        return False
-    if not all(layer.supports_jit for layer in model._flatten_layers()):
-        return False
-    if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
-        return True
-    return cpu.xla_on_cpu()
-
-
-def _reduce(per_sample, sample_weight):
-    """Weighted mean over the global batch, as Keras losses reduce."""
-    per_sample = ops.cast(per_sample, "float32")
-    if sample_weight is not None:
-        sample_weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
-    if per_sample.shape.rank == 0:
-        replicas = tf.distribute.get_strategy().num_replicas_in_sync
-        return per_sample / replicas
-    return tf.nn.compute_average_loss(per_sample, sample_weight=sample_weight)
-
-
-def _update_compiled_metrics(model, y, y_pred, labeled, sample_weight):
-    """`compute_metrics` that skips unlabeled examples.
-
-    Keras updates `compile(metrics=...)` without sample weights and
-    `weighted_metrics` with them; here both also weigh each example by
-    `labeled` (0 for an unlabeled one), so accuracy counts labeled
-    examples only. Keras keeps the compiled metrics in private attributes
-    (`_compile_metrics`, its flat lists; Keras 3.15): this is the one place
-    that reads them.
-    """
-    compiled = model._compile_metrics
-    if compiled is None:
-        return
-    if not compiled.built:
-        compiled.build(y, y_pred)
-    weighted = labeled
-    if sample_weight is not None:
-        weighted = labeled * ops.reshape(
-            ops.cast(sample_weight, "float32"), (-1,)
-        )
-    for metric in compiled._flat_metrics:
-        if metric:
-            metric.update_state(y, y_pred, sample_weight=labeled)
-    for metric in compiled._flat_weighted_metrics:
-        if metric:
-            metric.update_state(y, y_pred, sample_weight=weighted)
-
-
-def _labeled_mean(per_sample, labeled, sample_weight):
-    """Mean of a hard-label term over the labeled examples of the batch.
-
-    `sum(value * weight * labeled) / sum(labeled)`: with every example
-    labeled it equals `_reduce` (Keras's sum over the batch size), and an
-    unlabeled example neither adds to it nor dilutes it. A batch without
-    labels gives 0. Each replica averages its own examples; their mean is
-    the global one for evenly split batches.
-    """
-    per_sample = ops.cast(per_sample, "float32")
-    if per_sample.shape.rank == 0:
-        return _reduce(per_sample, sample_weight)
-    weight = labeled
-    if sample_weight is not None:
-        weight = weight * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
-    replicas = tf.distribute.get_strategy().num_replicas_in_sync
-    return (
-        tf.math.divide_no_nan(ops.sum(per_sample * weight), ops.sum(labeled))
-        / replicas
-    )
-
-
-def _known(y):
-    """Labels with the class id of an unlabeled example (-1) replaced by 0,
-    for functions that cannot take it; those examples are weighted 0."""
-    y = tf.convert_to_tensor(y)
-    if y.dtype.is_integer:
-        return tf.where(y < 0, tf.zeros_like(y), y)
-    return y
-
-
-def _check_models(teacher, student):
-    """Checks the pair; returns `(input shape, student class count)`, each
-    None when it cannot be known without a built model."""
-    for role, model in (("teacher", teacher), ("student", student)):
-        if not isinstance(model, keras.Model):
-            raise TypeError(
-                f"`{role}` must be a keras.Model. "
-                f"Received: {role}={model!r} of type {type(model).__name__}"
-            )
-        if feature_taps.is_graph_model(model) and len(model.outputs) != 1:
-            names = [t.name for t in model.outputs]
-            raise ValueError(
-                f"The Distiller needs a {role} with one output (the class "
-                f"scores). Choose one, e.g. keras.Model({role}.inputs, "
-                f"{role}.outputs[0]). Received: {role} '{model.name}' with "
-                f"{len(names)} outputs {names}"
-            )
-    if teacher is student:
-        raise ValueError(
-            "`teacher` and `student` must be two models: the same object "
-            "passed as both would have nothing to learn (the teacher is "
-            "frozen, so the student would not train either). Build a new "
-            "student, e.g. with keras.models.clone_model(teacher). "
-            f"Received: teacher=student={teacher.name!r}"
-        )
-    teacher_vars = {id(v) for v in teacher.weights}
-    shared = [v.path for v in student.weights if id(v) in teacher_vars]
-    if shared:
-        raise ValueError(
-            "`student` shares weights with `teacher`: training the student "
-            "would change the frozen teacher. Build the student with its own "
-            "layers (e.g. keras.models.clone_model). Received: "
-            f"{len(shared)} shared weights, e.g. {shared[:3]}"
-        )
-    t_in, s_in = _input_shape(teacher), _input_shape(student)
-    if t_in is not None and s_in is not None and not _compatible(t_in, s_in):
-        raise ValueError(
-            "Teacher and student must take the same input shape. Received: "
-            f"teacher input shape {t_in}, student input shape {s_in}"
-        )
-    shape = s_in if s_in is not None else t_in
-    t_out = _output_classes(teacher, "teacher", shape)
-    s_out = _output_classes(student, "student", shape)
-    if t_out is not None and s_out is not None and t_out != s_out:
-        raise ValueError(
-            "Teacher and student must predict the same number of classes. "
-            f"Received: teacher num_classes={t_out}, student "
-            f"num_classes={s_out}"
-        )
-    return shape, s_out
-
-
-def _output_classes(model, role, shape):
-    """Class count of a model: from its graph, or a probe run."""
-    if feature_taps.is_graph_model(model):
-        return model.outputs[0].shape[-1]
-    if shape is None or any(d is None for d in shape):
-        return None
-    output = model(ops.zeros((1,) + tuple(shape)))
-    if isinstance(output, (list, tuple, dict)):
-        raise ValueError(
-            f"The Distiller needs a {role} with one output (the class "
-            f"scores). Received: {role} '{model.name}' returning a "
-            f"{type(output).__name__} of {len(output)} outputs"
-        )
-    return int(output.shape[-1])
-
-
-def _input_shape(model):
-    if not feature_taps.is_graph_model(model):
-        return None
-    shape = model.input_shape
-    return tuple(shape[1:]) if isinstance(shape, tuple) else None
-
-
-def _compatible(a, b):
-    return len(a) == len(b) and all(
-        x is None or y is None or x == y for x, y in zip(a, b)
-    )
-
-
 def _shapes(model, names):
     return {n: feature_taps.feature_shape(model, n) for n in names}
 
@@ -906,32 +735,6 @@ def _unique(items):
         if item not in seen:
             seen.append(item)
     return seen
-
-
-def _check_student_loss(loss, student_outputs):
-    if loss is None:
-        return None
-    fn = keras.losses.get(loss)
-    from_logits = None
-    if isinstance(fn, keras.losses.Loss):
-        from_logits = fn.get_config().get("from_logits")
-    elif isinstance(loss, str) and "crossentropy" in loss:
-        from_logits = False  # Keras's string losses assume probabilities.
-    expects = "logits" if from_logits else "probabilities"
-    if from_logits is not None and expects != student_outputs:
-        fix = (
-            "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"
-            if student_outputs == "logits"
-            else "keras.losses.SparseCategoricalCrossentropy()"
-        )
-        raise ValueError(
-            f"`loss` expects the student to output {expects} "
-            f"(from_logits={from_logits}), but the student outputs "
-            f"{student_outputs}: it would train on the wrong quantity. Pass "
-            f"loss=None (cross-entropy matched to the student) or {fix}. "
-            f"Received: loss={_describe(loss, from_logits)}"
-        )
-    return fn
 
 
 class _Untracked:
@@ -962,9 +765,3 @@ def _describe_data(x):
         if shape is not None
         else (type(x).__name__)
     )
-
-
-def _describe(loss, from_logits):
-    if isinstance(loss, keras.losses.Loss):
-        return f"{type(loss).__name__}(from_logits={from_logits})"
-    return repr(loss)

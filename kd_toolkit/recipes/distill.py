@@ -18,7 +18,7 @@ from kd_toolkit.data.image_folder import check_image_size
 from kd_toolkit.distiller import Distiller
 from kd_toolkit.distiller import ShardedTeacherCache
 from kd_toolkit.distiller import teacher_cache
-from kd_toolkit.distiller.distiller import auto_jit_compile
+from kd_toolkit.distiller.jit import auto_jit_compile
 from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.teacher_dtype import TEACHER_DTYPES
 from kd_toolkit.recipes import methods

@@ -60,7 +60,7 @@ def test_cached_views_are_the_teachers_outputs_on_the_views(tmp_path):
     rows, cols, mirror = cache_views.view_params(0, ids, 3, 2, True)
     x, _ = folder.arrays()
     for d in range(3):
-        view = data.pipeline.crop_and_flip(
+        view = data.batching.crop_and_flip(
             x, rows[:, d], cols[:, d], mirror[:, d], 2
         )
         np.testing.assert_allclose(

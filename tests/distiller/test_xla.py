@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import kd_toolkit as kd
-from kd_toolkit.distiller.distiller import auto_jit_compile
+from kd_toolkit.distiller.jit import auto_jit_compile
 from tests.adaptation import toy_models
 
 

@@ -64,7 +64,7 @@ def test_shipped_teacher_and_cache_on_real_data(tmp_path, capsys):
     assert "from the teacher-output cache" in capsys.readouterr().out
     # The suite runs without XLA (tests/conftest.py); the report says so.
     assert report["distilled"]["xla"] is False
-    assert ", XLA off," in recipes.report.to_markdown(report)
+    assert ", XLA off," in recipes.distill_report.to_markdown(report)
     # A second run finds the file: same teacher, images and views.
     x, _ = data.load_numpy("fashion_mnist", "train", limit=4096)
     again = TeacherLogitsCache.get_or_build(

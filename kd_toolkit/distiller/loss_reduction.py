@@ -1,0 +1,75 @@
+"""How the Distiller reduces its per-sample terms over a (global) batch,
+and updates the compiled metrics, with unlabeled examples weighted 0."""
+
+import tensorflow as tf
+from keras import ops
+
+
+def batch_mean(per_sample, sample_weight):
+    """Weighted mean over the global batch, as Keras losses reduce."""
+    per_sample = ops.cast(per_sample, "float32")
+    if sample_weight is not None:
+        sample_weight = ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+    if per_sample.shape.rank == 0:
+        replicas = tf.distribute.get_strategy().num_replicas_in_sync
+        return per_sample / replicas
+    return tf.nn.compute_average_loss(per_sample, sample_weight=sample_weight)
+
+
+def update_compiled_metrics(model, y, y_pred, labeled, sample_weight):
+    """`compute_metrics` that skips unlabeled examples.
+
+    Keras updates `compile(metrics=...)` without sample weights and
+    `weighted_metrics` with them; here both also weigh each example by
+    `labeled` (0 for an unlabeled one), so accuracy counts labeled
+    examples only. Keras keeps the compiled metrics in private attributes
+    (`_compile_metrics`, its flat lists; Keras 3.15): this is the one place
+    that reads them.
+    """
+    compiled = model._compile_metrics
+    if compiled is None:
+        return
+    if not compiled.built:
+        compiled.build(y, y_pred)
+    weighted = labeled
+    if sample_weight is not None:
+        weighted = labeled * ops.reshape(
+            ops.cast(sample_weight, "float32"), (-1,)
+        )
+    for metric in compiled._flat_metrics:
+        if metric:
+            metric.update_state(y, y_pred, sample_weight=labeled)
+    for metric in compiled._flat_weighted_metrics:
+        if metric:
+            metric.update_state(y, y_pred, sample_weight=weighted)
+
+
+def labeled_mean(per_sample, labeled, sample_weight):
+    """Mean of a hard-label term over the labeled examples of the batch.
+
+    `sum(value * weight * labeled) / sum(labeled)`: with every example
+    labeled it equals `batch_mean` (Keras's sum over the batch size), and an
+    unlabeled example neither adds to it nor dilutes it. A batch without
+    labels gives 0. Each replica averages its own examples; their mean is
+    the global one for evenly split batches.
+    """
+    per_sample = ops.cast(per_sample, "float32")
+    if per_sample.shape.rank == 0:
+        return batch_mean(per_sample, sample_weight)
+    weight = labeled
+    if sample_weight is not None:
+        weight = weight * ops.reshape(ops.cast(sample_weight, "float32"), (-1,))
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    return (
+        tf.math.divide_no_nan(ops.sum(per_sample * weight), ops.sum(labeled))
+        / replicas
+    )
+
+
+def known_labels(y):
+    """Labels with the class id of an unlabeled example (-1) replaced by 0,
+    for functions that cannot take it; those examples are weighted 0."""
+    y = tf.convert_to_tensor(y)
+    if y.dtype.is_integer:
+        return tf.where(y < 0, tf.zeros_like(y), y)
+    return y
