@@ -12,7 +12,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1] / "kd_toolkit"
 
 # Lower layers first; a package may import only packages of lower layers.
 LAYERS = [
-    {"utils", "version"},
+    {"console", "utils", "version"},
     {"data", "models"},
     {"adaptation", "export"},
     {"losses"},
