@@ -20,7 +20,8 @@
 # Every (protocol, method, seed) is one resumable run file under
 # benchmarks/results/runs/<tag>/; rerun this script to continue after a
 # stop; after each run the protocol's table (benchmarks/results/
-# accuracy_<tag>.*) is rebuilt from every run so far. JOBS=2 runs two
+# accuracy_<tag>.*, and its block in docs/results.md and, for v3_n1000,
+# README.md) is rebuilt from every run so far. JOBS=2 runs two
 # single-thread runs at a time (see run_v2.sh). Touch
 # benchmarks/results/runs/.stop_v3 to let the running runs finish and
 # start no new one.
@@ -39,6 +40,12 @@ declare -A FLAGS_OF=(
   [v3_n1000]="--labeled=1000 --alone_steps=$ALONE_STEPS_1000"
   [v3_n6000]="--labeled=6000 --alone_steps=$ALONE_STEPS_6000"
   [v3_gap]="--student_width=4"
+)
+# The pages that quote each protocol's table (checked by the suite).
+declare -A PAGES_OF=(
+  [v3_n1000]=README.md,docs/results.md
+  [v3_n6000]=docs/results.md
+  [v3_gap]=docs/results.md
 )
 declare -A METHODS_OF=(
   [v3_n1000]=alone,kd,ama_cached,fitnets,dkd,ama
@@ -80,7 +87,8 @@ worker() {
     [[ -e "$RUNS/$tag/$method-seed$seed.json" ]] && continue
     mkdir "$CLAIMS/$tag-$method-$seed" 2> /dev/null || continue
     bench "$tag" --methods="$method" --seeds="$seed"
-    bench "$tag" --aggregate_only --methods="${METHODS_OF[$tag]}"
+    bench "$tag" --aggregate_only --methods="${METHODS_OF[$tag]}" \
+      --pages="${PAGES_OF[$tag]}"
   done
 }
 for ((j = 0; j < JOBS; j++)); do worker & done
