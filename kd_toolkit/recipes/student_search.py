@@ -154,13 +154,12 @@ def search_students(
     settings = methods.MethodSettings() if settings is None else settings
     source = _source(train, class_names)
     x_val, y_val = _val(val, source)
-    out_dir = pathlib.Path(out_dir)
-    (out_dir / CANDIDATES_DIR).mkdir(parents=True, exist_ok=True)
-
     refinements = check_refine(refine, budget)
     refine_epochs = check_int(
         "refine_epochs", epochs if refine_epochs is None else refine_epochs, 1
     )
+    out_dir = pathlib.Path(out_dir)
+    (out_dir / CANDIDATES_DIR).mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
     cache = ShardedTeacherCache.get_or_build(
