@@ -222,8 +222,30 @@ def _paired_curves(runs, baseline):
     ]
 
 
+# The tables' row order: the baselines, then the methods from the
+# simplest to the most involved (a method missing here goes last).
+TABLE_ORDER = (
+    "alone",
+    "kd_live",
+    "keras_fair",
+    "keras_default",
+    "kd",
+    "kd_ls",
+    "dkd",
+    "fitnets",
+    "at",
+    "rkd",
+    "sp",
+    "pkt",
+    "crd",
+    "review_kd",
+    "ama",
+    "ama_cached",
+)
+
+
 def _order(method):
-    names = list(LABELS)
+    names = list(TABLE_ORDER)
     return (names.index(method) if method in names else len(names), method)
 
 
