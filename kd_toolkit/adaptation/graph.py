@@ -6,6 +6,7 @@ import difflib
 
 import keras
 
+from kd_toolkit.utils import compat
 from kd_toolkit.utils.model_graph import inline_nested
 from kd_toolkit.utils.model_graph import is_graph_model
 
@@ -150,8 +151,8 @@ class LayerGraph:
 
     # -- construction ---------------------------------------------------
     def _node_of(self, tensor):
-        op, node_index, _ = tensor._keras_history
-        return op._inbound_nodes[node_index]
+        op, node_index, _ = compat.keras_history(tensor)
+        return compat.inbound_nodes(op)[node_index]
 
     def _visit(self):
         """Iterative post-order walk from the outputs: topological order."""
@@ -194,7 +195,7 @@ class LayerGraph:
 
     def tensor_name(self, tensor):
         """Readable name: the producing layer, with an index if ambiguous."""
-        op, _, index = tensor._keras_history
+        op, _, index = compat.keras_history(tensor)
         node = self.producer(tensor)
         if node is not None and len(node.output_tensors) > 1:
             return f"{op.name}[{index}]"
@@ -202,7 +203,7 @@ class LayerGraph:
 
     def layer_names(self):
         """Names of the layers in the graph, topological order, inputs first."""
-        names = [t._keras_history[0].name for t in self.inputs]
+        names = [compat.producing_layer(t).name for t in self.inputs]
         for node in self.nodes:
             if node.operation.name not in names:
                 names.append(node.operation.name)
@@ -217,7 +218,7 @@ class LayerGraph:
                 output is not one tensor.
         """
         for tensor in self.inputs:
-            if tensor._keras_history[0].name == name:
+            if compat.producing_layer(tensor).name == name:
                 return tensor
         nodes = [n for n in self.nodes if n.operation.name == name]
         if not nodes:
@@ -363,7 +364,7 @@ def find_cuts(model, blocks_only=False):
     counts = collections.Counter(id(n.operation) for n in graph.nodes)
     found = []
     for position, tensor in enumerate(candidates):
-        operation = tensor._keras_history[0]
+        operation = compat.producing_layer(tensor)
         name = paths.get(id(tensor), operation.name)
         if counts.get(id(operation), 0) > 1:
             continue  # shared layer: its name does not pick one tensor
@@ -394,7 +395,7 @@ def feature_maps(model):
         tensor = node.output_tensors[0]
         if _squeezed(tensor):
             continue
-        name = paths.get(id(tensor), tensor._keras_history[0].name)
+        name = paths.get(id(tensor), compat.producing_layer(tensor).name)
         maps.append((name, tuple(tensor.shape[1:]), _is_merge(node)))
     return maps
 

@@ -5,6 +5,7 @@ import re
 
 from kd_toolkit.adaptation.graph import feature_maps
 from kd_toolkit.adaptation.graph import find_cuts
+from kd_toolkit.utils import compat
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,7 +169,7 @@ _AUTO_NAME = (
 def _stage_outputs(model):
     """`{(h, w): ((name, shape), reason)}`: the map of `model` to pair at
     each size (see `propose_layer_pairs`)."""
-    inputs = {t._keras_history[0].name for t in model.inputs}
+    inputs = {compat.producing_layer(t).name for t in model.inputs}
     cuts = {
         r: [c for c in group if c.layer not in inputs]
         for r, group in find_cuts(model).by_resolution().items()

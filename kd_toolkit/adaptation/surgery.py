@@ -12,6 +12,7 @@ from kd_toolkit.adaptation.frozen_layer import unwrap
 from kd_toolkit.adaptation.graph import LayerGraph
 from kd_toolkit.adaptation.graph import check_graph_model
 from kd_toolkit.adaptation.replacement import as_replacement
+from kd_toolkit.utils import compat
 from kd_toolkit.utils.model_graph import inline_nested
 from kd_toolkit.utils.validation import check_bool
 
@@ -304,7 +305,7 @@ def _rebuild(graph, subs, name):
         new = keras.Input(
             batch_shape=tuple(tensor.shape),
             dtype=tensor.dtype,
-            name=tensor._keras_history[0].name,
+            name=compat.producing_layer(tensor).name,
         )
         values[id(tensor)] = new
         inputs.append(new)

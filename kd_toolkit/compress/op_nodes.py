@@ -17,6 +17,7 @@ with.
 import re
 
 from kd_toolkit.compress.config_graph import TensorRef
+from kd_toolkit.utils import compat
 
 _MERGE = {"Add": "Add", "Subtract": "Subtract", "Multiply": "Multiply"}
 
@@ -27,7 +28,7 @@ class OpNodeError(ValueError):
 
 def is_op_node(layer):
     """Whether a serialized layer entry is a `keras.ops` call."""
-    return str(layer.get("module", "")).startswith("keras.src.ops")
+    return str(layer.get("module", "")).startswith(compat.KERAS_OPS_MODULE)
 
 
 def op_name(layer):

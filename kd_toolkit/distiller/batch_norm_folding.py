@@ -24,6 +24,7 @@ equals the original's.
 import keras
 from keras import ops
 
+from kd_toolkit.utils import compat
 from kd_toolkit.utils.model_graph import is_graph_model
 
 __all__ = ["FoldedConvBatchNorm", "fold_batch_norm", "foldable_pairs"]
@@ -112,14 +113,17 @@ def foldable_pairs(model, keep=()):
     for bn in model.layers:
         if not isinstance(bn, keras.layers.BatchNormalization):
             continue
-        if len(bn._inbound_nodes) != 1 or bn.name in keep:
+        if len(compat.inbound_nodes(bn)) != 1 or bn.name in keep:
             continue
         if bn.axis not in (-1, len(bn.input.shape) - 1):
             continue
-        conv = bn.input._keras_history.operation
+        conv = compat.producing_layer(bn.input)
         if not _foldable_conv(conv) or conv.name in keep:
             continue
-        if len(conv._inbound_nodes) != 1 or len(conv._outbound_nodes) != 1:
+        if (
+            len(compat.inbound_nodes(conv)) != 1
+            or len(compat.outbound_nodes(conv)) != 1
+        ):
             continue
         pairs[bn.name] = conv.name
     return pairs

@@ -27,6 +27,7 @@ from kd_toolkit.distiller.resume import BackupAndRestore
 from kd_toolkit.distiller.resume import replay_epochs
 from kd_toolkit.losses import loss_registry
 from kd_toolkit.losses.base import LossInputs
+from kd_toolkit.utils import compat
 from kd_toolkit.utils.validation import check_non_negative
 
 
@@ -357,7 +358,10 @@ class Distiller(keras.Model):
         # MultiWorkerMirroredStrategy ("Attempt to convert a value
         # (PerReplica...) to a Tensor"; Keras 3.15, TF 2.21). One replica's
         # batch has the same shapes: build from it instead.
-        if iterator is not None and self._distribute_strategy is not None:
+        if (
+            iterator is not None
+            and compat.distribute_strategy_or_none(self) is not None
+        ):
             strategy = self.distribute_strategy
             for _, _, batches in iterator:
                 data_batch = tree.map_structure(

@@ -16,6 +16,8 @@ import json
 
 import numpy as np
 
+from kd_toolkit.utils import compat
+
 
 def weights_digest(weights):
     """SHA-256 (hex) of a list of variables' shapes, dtypes and values."""
@@ -34,7 +36,7 @@ def frozen_weights(model):
     if not model.trainable:
         return list(model.weights)
     seen, out = set(), []
-    for layer in model._flatten_layers(include_self=False):
+    for layer in compat.flatten_layers(model, include_self=False):
         if layer.trainable:
             continue
         for weight in layer.weights:
@@ -48,7 +50,7 @@ def architecture_digest(model):
     """SHA-256 (hex) of a model's layer classes and weight shapes."""
     layers = [
         type(layer).__name__
-        for layer in model._flatten_layers(include_self=False)
+        for layer in compat.flatten_layers(model, include_self=False)
     ]
     shapes = [list(w.shape) for w in model.weights]
     text = json.dumps({"layers": layers, "weights": shapes})

@@ -17,6 +17,7 @@ import numpy as np
 import tensorflow as tf
 
 from kd_toolkit.distiller import teacher_cache
+from kd_toolkit.utils import compat
 
 
 def check_inputs(x, y, distiller):
@@ -103,7 +104,7 @@ def _rescales(model):
     """Whether a model scales its own input (a Rescaling layer)."""
     return any(
         isinstance(layer, keras.layers.Rescaling)
-        for layer in model._flatten_layers(include_self=False)
+        for layer in compat.flatten_layers(model, include_self=False)
     )
 
 

@@ -1,8 +1,8 @@
 """What `jit_compile="auto"` means for a Distiller."""
 
 import tensorflow as tf
-from tensorflow.python.framework.config import is_op_determinism_enabled
 
+from kd_toolkit.utils import compat
 from kd_toolkit.utils import cpu
 
 
@@ -22,9 +22,9 @@ def auto_jit_compile(model):
         tf.distribute.get_strategy().num_replicas_in_sync > 1
     ):
         return False
-    if is_op_determinism_enabled():
+    if compat.op_determinism_enabled():
         return False
-    if not all(layer.supports_jit for layer in model._flatten_layers()):
+    if not all(layer.supports_jit for layer in compat.flatten_layers(model)):
         return False
     if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
         return True

@@ -4,6 +4,8 @@ and updates the compiled metrics, with unlabeled examples weighted 0."""
 import tensorflow as tf
 from keras import ops
 
+from kd_toolkit.utils import compat
+
 
 def batch_mean(per_sample, sample_weight):
     """Weighted mean over the global batch, as Keras losses reduce."""
@@ -22,11 +24,10 @@ def update_compiled_metrics(model, y, y_pred, labeled, sample_weight):
     Keras updates `compile(metrics=...)` without sample weights and
     `weighted_metrics` with them; here both also weigh each example by
     `labeled` (0 for an unlabeled one), so accuracy counts labeled
-    examples only. Keras keeps the compiled metrics in private attributes
-    (`_compile_metrics`, its flat lists; Keras 3.15): this is the one place
-    that reads them.
+    examples only. Keras keeps the compiled metrics private (read through
+    `kd_toolkit.utils.compat`).
     """
-    compiled = model._compile_metrics
+    compiled = compat.compiled_metrics(model)
     if compiled is None:
         return
     if not compiled.built:
@@ -36,10 +37,11 @@ def update_compiled_metrics(model, y, y_pred, labeled, sample_weight):
         weighted = labeled * ops.reshape(
             ops.cast(sample_weight, "float32"), (-1,)
         )
-    for metric in compiled._flat_metrics:
+    metrics, weighted_metrics = compat.flat_metric_lists(compiled)
+    for metric in metrics:
         if metric:
             metric.update_state(y, y_pred, sample_weight=labeled)
-    for metric in compiled._flat_weighted_metrics:
+    for metric in weighted_metrics:
         if metric:
             metric.update_state(y, y_pred, sample_weight=weighted)
 

@@ -3,6 +3,8 @@
 import numpy as np
 from keras import ops
 
+from kd_toolkit.utils import compat
+
 LOGITS = "logits"
 PROBABILITIES = "probabilities"
 _CHOICES = ("auto", LOGITS, PROBABILITIES)
@@ -10,10 +12,9 @@ _CHOICES = ("auto", LOGITS, PROBABILITIES)
 
 def _output_layer(model):
     try:
-        history = model.outputs[0]._keras_history
+        return compat.producing_layer(model.outputs[0])
     except (AttributeError, IndexError, TypeError, ValueError):
         return None
-    return history[0]
 
 
 def _layer_applies_softmax(layer):

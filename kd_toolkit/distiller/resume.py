@@ -5,9 +5,9 @@ import os
 import pathlib
 
 import keras
-from keras.src.backend.tensorflow.trainer import TFEpochIterator
 
 from kd_toolkit.distiller import fingerprint
+from kd_toolkit.utils import compat
 from kd_toolkit.utils.atomic_io import atomic_save_weights
 from kd_toolkit.utils.atomic_io import atomic_write_text
 
@@ -234,11 +234,7 @@ def replay_epochs(model, dataset, epochs):
         dataset: `tf.data.Dataset`, as it will be passed to `fit`.
         epochs: int >= 0. Epochs to replay.
     """
-    iterator = TFEpochIterator(
-        x=dataset,
-        distribute_strategy=model.distribute_strategy,
-        steps_per_execution=model.steps_per_execution,
-    )
+    iterator = compat.epoch_iterator(dataset, model)
     iterator.reset()
     for _ in range(epochs):
         with iterator.catch_stop_iteration():

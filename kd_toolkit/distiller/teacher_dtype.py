@@ -20,6 +20,7 @@ the cache's key: a store built in bfloat16 is not reused for float32.
 import keras
 import tensorflow as tf
 
+from kd_toolkit.utils import compat
 from kd_toolkit.utils import cpu
 from kd_toolkit.utils import validation
 from kd_toolkit.utils.model_graph import is_graph_model
@@ -70,7 +71,7 @@ def cast_model(teacher, dtype):
     """
     if dtype == "float32":
         return teacher
-    outputs = {t._keras_history.operation.name for t in teacher.outputs}
+    outputs = {compat.producing_layer(t).name for t in teacher.outputs}
 
     def clone(layer):
         config = layer.get_config()

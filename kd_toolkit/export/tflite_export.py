@@ -22,16 +22,13 @@ import tempfile
 import numpy as np
 import tensorflow as tf
 
-# The converter's structured error (op names, error codes) is not re-exported
-# under `tf.lite`; this module path is stable since TF 2.7.
-from tensorflow.lite.python.convert_phase import ConverterError
-
 from kd_toolkit.console import native_logs
 from kd_toolkit.export.quantization import Quantization
 from kd_toolkit.export.quantization import get_quantization
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
 from kd_toolkit.export.representative import collect_representative_samples
 from kd_toolkit.export.representative import model_input_shape
+from kd_toolkit.utils import compat
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
 from kd_toolkit.utils.atomic_io import check_output_path
 
@@ -156,7 +153,7 @@ def convert_to_tflite(
         _configure(converter, quantization, samples, allow_select_tf_ops)
         try:
             flatbuffer = converter.convert()
-        except ConverterError as error:
+        except compat.ConverterError as error:
             _raise_unsupported(error, allow_select_tf_ops)
             raise
     return bytes(flatbuffer)

@@ -8,6 +8,7 @@ from keras import layers
 
 import kd_toolkit as kd
 from kd_toolkit.distiller import feature_taps
+from kd_toolkit.utils import compat
 
 
 def _backbone(name, filters):
@@ -53,7 +54,7 @@ def test_a_view_taps_a_layer_inside_a_nested_model(sequential):
     assert {id(v) for v in view.weights} == {id(v) for v in model.weights}
     convs = [
         layer
-        for layer in view._flatten_layers()
+        for layer in compat.flatten_layers(view)
         if isinstance(layer, layers.Conv2D)
     ]
     assert len({id(c) for c in convs}) == 2
