@@ -61,3 +61,23 @@ def config_digest(config):
     """SHA-256 (hex) of a JSON-serialisable config (keys sorted)."""
     text = json.dumps(config, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def run_fingerprint(teacher, student, losses):
+    """What a `BackupAndRestore` backup of a distillation run must match.
+
+    A backup holds the teacher's weights too: restoring one made for
+    another teacher would silently distil from the old one. The
+    fingerprint names what makes two runs the same: the teacher's frozen
+    weights, the student's architecture and the losses.
+
+    Returns:
+        A dict of str digests, `{"teacher", "student", "losses"}`.
+    """
+    return {
+        "teacher": weights_digest(frozen_weights(teacher)),
+        "student": architecture_digest(student),
+        "losses": config_digest(
+            [[type(loss).__name__, loss.get_config()] for loss in losses]
+        ),
+    }

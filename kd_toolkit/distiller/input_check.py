@@ -59,7 +59,7 @@ def check_inputs(x, y, distiller):
             )
     if (
         y_shape is not None
-        and _is_sparse(distiller._student_loss_fn)
+        and _is_sparse(distiller._assembly.student_loss_fn)
         and (
             len(y_shape) == 2
             and y_shape[-1] == distiller.num_classes
@@ -72,7 +72,7 @@ def check_inputs(x, y, distiller):
             "Distiller matches the cross-entropy to the labels), a "
             "CategoricalCrossentropy, or integer labels. Received: labels "
             f"of shape {tuple(y_shape)} and loss="
-            f"{_loss_name(distiller._student_loss_fn)}"
+            f"{_loss_name(distiller._assembly.student_loss_fn)}"
         )
 
 

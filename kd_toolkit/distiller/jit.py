@@ -29,3 +29,19 @@ def auto_jit_compile(model):
     if any(d.device_type != "CPU" for d in tf.config.list_physical_devices()):
         return True
     return cpu.xla_on_cpu()
+
+
+def resolve_jit_compile(model, jit_compile):
+    """`compile(jit_compile=...)` of a Distiller as a bool.
+
+    Raises:
+        ValueError: if `jit_compile` is not a bool or `"auto"`.
+    """
+    if jit_compile == "auto":
+        return auto_jit_compile(model)
+    if not isinstance(jit_compile, bool):
+        raise ValueError(
+            "`jit_compile` must be True, False or 'auto'. Received: "
+            f"jit_compile={jit_compile!r}"
+        )
+    return jit_compile

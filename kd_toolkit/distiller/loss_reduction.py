@@ -75,3 +75,31 @@ def known_labels(y):
     if y.dtype.is_integer:
         return tf.where(y < 0, tf.zeros_like(y), y)
     return y
+
+
+def step_logs(model, trackers, batch, losses):
+    """Updates a Distiller's trackers and compiled metrics; returns the
+    step's logs.
+
+    Args:
+        model: the Distiller.
+        trackers: `(total tracker, [term trackers])`, `keras.metrics.Mean`s
+            named after the total (`"loss"`) and each term.
+        batch: `(y or None, sample_weight or None, student output)`.
+        losses: the step's `StepLosses`. Label-based metrics count its
+            labeled examples only.
+    """
+    total_tracker, term_trackers = trackers
+    y, sample_weight, y_pred = batch
+    replicas = tf.distribute.get_strategy().num_replicas_in_sync
+    total_tracker.update_state(losses.total * replicas)
+    for tracker in term_trackers:
+        tracker.update_state(losses.terms[tracker.name] * replicas)
+    if y is None:
+        # Class 0 everywhere at weight 0: the metrics see no example (and
+        # are built, as Keras builds them on their first batch).
+        y = ops.zeros_like(losses.labeled, dtype="int32")
+    update_compiled_metrics(
+        model, known_labels(y), y_pred, losses.labeled, sample_weight
+    )
+    return model.get_metrics_result()

@@ -9,8 +9,15 @@ from kd_toolkit.distiller import feature_taps
 
 
 def check_models(teacher, student):
-    """Checks the pair; returns `(input shape, student class count)`, each
-    None when it cannot be known without a built model."""
+    """Checks the pair; returns `(input shape, student class count)`; the
+    shape is None when it cannot be known without a built model.
+
+    Raises:
+        TypeError: if either is not a `keras.Model`.
+        ValueError: on a model with several outputs, the same model (or
+            shared weights) as both, different input shapes or class
+            counts, or a student whose class count cannot be inferred.
+    """
     for role, model in (("teacher", teacher), ("student", student)):
         if not isinstance(model, keras.Model):
             raise TypeError(
@@ -57,7 +64,12 @@ def check_models(teacher, student):
             f"Received: teacher num_classes={t_out}, student "
             f"num_classes={s_out}"
         )
-    return shape, s_out
+    if s_out is None:
+        raise ValueError(
+            f"Cannot infer the number of classes of subclassed model "
+            f"'{student.name}': build it with a known input shape first."
+        )
+    return shape, int(s_out)
 
 
 def _output_classes(model, role, shape):

@@ -241,3 +241,20 @@ def replay_epochs(model, dataset, epochs):
             for _, _, batches in iterator:
                 for _ in range(model.steps_per_execution):
                     next(batches)
+
+
+def skipping_batches(model, train_function):
+    """`train_function` that first reads past `model._batches_to_skip`
+    batches without training on them (those of the resumed epoch that the
+    backup already trained on), then trains as before."""
+
+    def train_or_skip(iterator):
+        if model._batches_to_skip <= 0:
+            return train_function(iterator)
+        # One call covers `steps_per_execution` batches.
+        for _ in range(model.steps_per_execution):
+            next(iterator)
+        model._batches_to_skip -= model.steps_per_execution
+        return {}
+
+    return train_or_skip

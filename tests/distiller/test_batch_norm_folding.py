@@ -192,7 +192,7 @@ def test_the_distiller_folds_the_frozen_teacher(hint):
             fold_teacher_batch_norm=fold,
             check_teacher=False,
         )
-        assert (distiller._frozen_teacher.model is not None) == fold
+        assert (distiller._teacher_source.folded is not None) == fold
         distiller.compile("sgd")
         logs[fold] = distiller.evaluate(
             x, y, batch_size=16, verbose=0, return_dict=True
@@ -227,7 +227,7 @@ def test_a_trained_teacher_is_not_folded():
     distiller = kd.Distiller(
         teacher, student, losses=[_TrainsTeacher()], check_teacher=False
     )
-    assert distiller._frozen_teacher.model is None
+    assert distiller._teacher_source.folded is None
     distiller.compile("sgd")
     before = teacher.get_layer("logits").kernel.numpy().copy()
     distiller.fit(_inputs(n=8), np.arange(8) % 5, epochs=1, verbose=0)
