@@ -170,20 +170,25 @@ def main(argv):
     compress.parse_methods(FLAGS.methods)
     student = _load(FLAGS.student, "student")
     teacher = None if FLAGS.teacher is None else _load(FLAGS.teacher, "teacher")
+    tuning = compress.FineTuning(
+        epochs=FLAGS.epochs,
+        learning_rate=FLAGS.learning_rate,
+        temperature=FLAGS.temperature,
+        ce_weight=FLAGS.ce_weight,
+        kd_weight=FLAGS.kd_weight,
+    )
     report = compress.compress_and_compare(
         student,
         teacher,
         FLAGS.out_dir,
         dataset=FLAGS.dataset,
         methods=FLAGS.methods,
-        epochs=FLAGS.epochs,
-        qat_epochs=FLAGS.qat_epochs,
+        fine_tuning=tuning,
+        qat_fine_tuning=tuning.replace(
+            epochs=FLAGS.qat_epochs or FLAGS.epochs,
+            learning_rate=FLAGS.qat_learning_rate,
+        ),
         batch_size=FLAGS.batch_size,
-        learning_rate=FLAGS.learning_rate,
-        qat_learning_rate=FLAGS.qat_learning_rate,
-        temperature=FLAGS.temperature,
-        ce_weight=FLAGS.ce_weight,
-        kd_weight=FLAGS.kd_weight,
         train_limit=FLAGS.train_limit,
         eval_limit=FLAGS.eval_limit,
         augment=FLAGS.augment,

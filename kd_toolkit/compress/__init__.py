@@ -23,6 +23,9 @@ from kd_toolkit.compress.compression_report import CompressionReport
 from kd_toolkit.compress.compression_report import CompressionRow
 from kd_toolkit.compress.distill_finetune import FinetuneHistory
 from kd_toolkit.compress.distill_finetune import distill_finetune
+from kd_toolkit.compress.fine_tuning import PRUNE_FINE_TUNING
+from kd_toolkit.compress.fine_tuning import QAT_FINE_TUNING
+from kd_toolkit.compress.fine_tuning import FineTuning
 from kd_toolkit.compress.pruning import PruningResult
 from kd_toolkit.compress.pruning import PruningSchedule
 from kd_toolkit.compress.pruning import make_schedule
@@ -43,10 +46,13 @@ from kd_toolkit.compress.tf_keras_bridge import to_keras3
 from kd_toolkit.compress.tf_keras_bridge import to_tf_keras
 
 __all__ = [
+    "PRUNE_FINE_TUNING",
+    "QAT_FINE_TUNING",
     "SUPPORTED_LAYERS",
     "CompressionMethod",
     "CompressionReport",
     "CompressionRow",
+    "FineTuning",
     "FinetuneHistory",
     "ParityError",
     "PruningResult",

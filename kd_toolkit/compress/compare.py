@@ -12,6 +12,9 @@ from kd_toolkit.compress.compression_report import REPORT_JSON
 from kd_toolkit.compress.compression_report import REPORT_MARKDOWN
 from kd_toolkit.compress.compression_report import CompressionReport
 from kd_toolkit.compress.compression_report import CompressionRow
+from kd_toolkit.compress.fine_tuning import PRUNE_FINE_TUNING
+from kd_toolkit.compress.fine_tuning import QAT_FINE_TUNING
+from kd_toolkit.compress.fine_tuning import check_fine_tuning
 from kd_toolkit.compress.pruning import prune
 from kd_toolkit.compress.qat import export_qat_tflite
 from kd_toolkit.compress.qat import quantize_aware_train
@@ -37,14 +40,9 @@ def compress_and_compare(
     *,
     dataset="fashion_mnist",
     methods=methods_lib.DEFAULT_METHODS,
-    epochs=2,
-    qat_epochs=None,
+    fine_tuning=None,
+    qat_fine_tuning=None,
     batch_size=128,
-    learning_rate=1e-3,
-    qat_learning_rate=1e-4,
-    temperature=4.0,
-    ce_weight=1.0,
-    kd_weight=1.0,
     train_limit=None,
     eval_limit=None,
     augment=True,
@@ -76,14 +74,11 @@ def compress_and_compare(
             `"fashion_mnist"`.
         methods: str or sequence. See `parse_methods`. Defaults to
             `"prune50,prune80,qat,ptq_int8"`.
-        epochs: int >= 1. Pruning fine-tuning epochs. Defaults to `2`.
-        qat_epochs: int >= 1 or None (same as `epochs`).
+        fine_tuning: `FineTuning` or None: the pruning fine-tuning. None
+            means `PRUNE_FINE_TUNING` (2 epochs at 1e-3, cosine, Adam, τ 4).
+        qat_fine_tuning: `FineTuning` or None: QAT's. None means
+            `fine_tuning` at QAT's learning rate, 1e-4.
         batch_size: int >= 1. Defaults to `128`.
-        learning_rate: float > 0. Initial (cosine-decayed) rate of the
-            pruning fine-tuning. Defaults to `1e-3`.
-        qat_learning_rate: float > 0. Initial (cosine-decayed) rate of
-            QAT. Defaults to `1e-4`.
-        temperature, ce_weight, kd_weight: see `distill_finetune`.
         train_limit: int or None. Fine-tune on the first N training images.
         eval_limit: int or None. Evaluate on the first N test images.
         augment: bool. Augment the fine-tuning batches. Defaults to `True`.
@@ -118,9 +113,11 @@ def compress_and_compare(
     from kd_toolkit import data
 
     parsed = methods_lib.parse_methods(methods)
-    epochs = validation.check_int("epochs", epochs, 1)
-    qat_epochs = validation.check_int(
-        "qat_epochs", qat_epochs, 1, allow_none=True
+    tuning = check_fine_tuning(fine_tuning, PRUNE_FINE_TUNING)
+    qat_tuning = check_fine_tuning(
+        qat_fine_tuning,
+        tuning.replace(learning_rate=QAT_FINE_TUNING.learning_rate),
+        "qat_fine_tuning",
     )
     for name, value in (
         ("batch_size", batch_size),
@@ -143,11 +140,6 @@ def compress_and_compare(
         seed=seed,
     )
     calibration = data.representative_dataset(dataset, representative_samples)
-    tune = {
-        "temperature": temperature,
-        "ce_weight": ce_weight,
-        "kd_weight": kd_weight,
-    }
     size_basis = resolve_size_basis(size_basis, student)[0].value
     common = {
         "eval_data": (x, y),
@@ -182,8 +174,7 @@ def compress_and_compare(
                 student,
                 teacher,
                 train,
-                epochs,
-                dict(tune, learning_rate=learning_rate),
+                tuning,
                 out_dir,
                 common,
             )
@@ -193,8 +184,7 @@ def compress_and_compare(
                 student,
                 teacher,
                 train,
-                qat_epochs or epochs,
-                dict(tune, learning_rate=qat_learning_rate),
+                qat_tuning,
                 out_dir,
                 x,
                 y,
@@ -208,16 +198,15 @@ def compress_and_compare(
         dataset=dataset,
         num_eval_samples=len(x),
         settings={
-            "epochs": epochs,
-            "qat_epochs": qat_epochs or epochs,
             "batch_size": batch_size,
             "train_limit": train_limit,
             "augment": augment,
             "teacher": None if teacher is None else teacher.name,
-            "learning_rate": learning_rate,
-            "qat_learning_rate": qat_learning_rate,
             "size_basis": size_basis,
-            **tune,
+            **dataclasses.asdict(tuning),
+            **{
+                f"qat_{k}": v for k, v in dataclasses.asdict(qat_tuning).items()
+            },
         },
         rows=tuple(rows[name] for name in order),
         command=command,
@@ -257,14 +246,13 @@ def gzipped_size(path):
     return len(gzip.compress(pathlib.Path(path).read_bytes(), compresslevel=9))
 
 
-def _pruned_row(method, student, teacher, train, epochs, tune, out_dir, common):
+def _pruned_row(method, student, teacher, train, tuning, out_dir, common):
     result = prune(
         student,
         teacher,
         train,
         target_sparsity=method.sparsity,
-        epochs=epochs,
-        **tune,
+        fine_tuning=tuning,
     )
     target = out_dir / method.name
     target.mkdir(exist_ok=True)
@@ -299,8 +287,7 @@ def _qat_row(
     student,
     teacher,
     train,
-    epochs,
-    tune,
+    tuning,
     out_dir,
     x,
     y,
@@ -308,9 +295,7 @@ def _qat_row(
     float_path,
     common,
 ):
-    result = quantize_aware_train(
-        student, teacher, train, epochs=epochs, **tune
-    )
+    result = quantize_aware_train(student, teacher, train, tuning)
     target = out_dir / "qat"
     target.mkdir(exist_ok=True)
     path = export_qat_tflite(

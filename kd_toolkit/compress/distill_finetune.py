@@ -7,16 +7,16 @@ import tensorflow as tf
 from absl import logging
 
 from kd_toolkit.compress import tf_keras_bridge
+from kd_toolkit.compress.fine_tuning import FineTuning
+from kd_toolkit.compress.fine_tuning import check_fine_tuning
 from kd_toolkit.distiller.output_kind import LOGITS
 from kd_toolkit.distiller.output_kind import PROBABILITIES
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.distiller.output_kind import one_hot_labels
 from kd_toolkit.distiller.output_kind import to_logits
 from kd_toolkit.losses.kd import kd_divergence
-from kd_toolkit.utils import validation
 
 _OUTPUT_KINDS = (LOGITS, PROBABILITIES)
-_LR_SCHEDULES = ("cosine", "constant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,15 +46,8 @@ def distill_finetune(
     model,
     teacher,
     dataset,
+    fine_tuning=None,
     *,
-    epochs=1,
-    steps_per_epoch=None,
-    learning_rate=1e-4,
-    lr_schedule="cosine",
-    optimizer="adam",
-    temperature=4.0,
-    ce_weight=1.0,
-    kd_weight=1.0,
     teacher_outputs="auto",
     student_outputs=LOGITS,
     callbacks=(),
@@ -71,6 +64,8 @@ def distill_finetune(
          + Σ model.losses
     ```
 
+    (the weights, `τ` and the schedule from `fine_tuning`).
+
     The loop is a plain `tf.function` step; tf_keras callbacks such as
     `tfmot.sparsity.keras.UpdatePruningStep` get the usual
     `on_train_begin`/`on_train_batch_begin`/`on_epoch_end` calls.
@@ -82,16 +77,9 @@ def distill_finetune(
             probabilities, or None for cross-entropy only.
         dataset: `tf.data.Dataset` of `(images, labels)` batches; labels
             are int class ids `(B,)` or one-hot `(B, C)`.
-        epochs: int >= 1. Defaults to `1`.
-        steps_per_epoch: int >= 1 or None (the whole dataset per epoch).
-        learning_rate: float > 0. Initial rate. Defaults to `1e-4`.
-        lr_schedule: str. `"cosine"` (default: decay to 0 over all the
-            steps; the dataset's length must then be known, or
-            `steps_per_epoch` given) or `"constant"`.
-        optimizer: str. `"adam"` or `"sgd"`. Defaults to `"adam"`.
-        temperature: float > 0. KD temperature `τ`. Defaults to `4.0`.
-        ce_weight: float >= 0. Defaults to `1.0`.
-        kd_weight: float >= 0. Defaults to `1.0`.
+        fine_tuning: `FineTuning` or None: epochs, steps, learning rate
+            and its schedule, optimizer, temperature and the two weights.
+            None means `FineTuning()` (1 epoch, 1e-4, cosine, Adam, τ 4).
         teacher_outputs: str. `"auto"`, `"logits"` or `"probabilities"`.
         student_outputs: str. `"logits"` (default) or `"probabilities"`.
         callbacks: sequence of `tf_keras.callbacks.Callback`.
@@ -100,23 +88,22 @@ def distill_finetune(
         `FinetuneHistory`.
 
     Raises:
-        ValueError: for a bad argument value.
+        ValueError: for a bad argument value, or a cosine schedule over a
+            dataset of unknown length without `steps_per_epoch`.
+        TypeError: if `fine_tuning` is not a `FineTuning`.
 
     Example:
 
     ```python
     legacy = to_tf_keras(student)
     qat = tfmot.quantization.keras.quantize_model(legacy)
-    distill_finetune(qat, teacher, train_ds, epochs=1)
+    distill_finetune(qat, teacher, train_ds, FineTuning(epochs=1))
     ```
     """
-    epochs = validation.check_int("epochs", epochs, 1)
-    steps_per_epoch = validation.check_int(
-        "steps_per_epoch", steps_per_epoch, 1, allow_none=True
-    )
-    temperature = validation.check_positive("temperature", temperature)
-    ce_weight = validation.check_non_negative("ce_weight", ce_weight)
-    kd_weight = validation.check_non_negative("kd_weight", kd_weight)
+    tuning = check_fine_tuning(fine_tuning, FineTuning())
+    epochs, steps_per_epoch = tuning.epochs, tuning.steps_per_epoch
+    temperature = tuning.temperature
+    ce_weight, kd_weight = tuning.ce_weight, tuning.kd_weight
     if student_outputs not in _OUTPUT_KINDS:
         raise ValueError(
             f"`student_outputs` must be one of {list(_OUTPUT_KINDS)}. "
@@ -127,13 +114,8 @@ def distill_finetune(
         if teacher is None
         else detect_output_kind(teacher, teacher_outputs, "teacher")
     )
-    if lr_schedule not in _LR_SCHEDULES:
-        raise ValueError(
-            f"`lr_schedule` must be one of {list(_LR_SCHEDULES)}. "
-            f"Received: lr_schedule={lr_schedule!r}"
-        )
     decay_steps = None
-    if lr_schedule == "cosine":
+    if tuning.lr_schedule == "cosine":
         steps = steps_per_epoch or int(dataset.cardinality())
         if steps < 0:  # tf.data.UNKNOWN_CARDINALITY or INFINITE_CARDINALITY
             raise ValueError(
@@ -143,7 +125,7 @@ def distill_finetune(
             )
         decay_steps = max(1, epochs * steps)
     opt = tf_keras_bridge.tf_keras_optimizer(
-        optimizer, learning_rate, decay_steps
+        tuning.optimizer, tuning.learning_rate, decay_steps
     )
     variables = model.trainable_variables
 

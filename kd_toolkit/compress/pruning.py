@@ -5,6 +5,8 @@ import dataclasses
 from kd_toolkit.compress import config_graph
 from kd_toolkit.compress import tf_keras_bridge
 from kd_toolkit.compress.distill_finetune import distill_finetune
+from kd_toolkit.compress.fine_tuning import PRUNE_FINE_TUNING
+from kd_toolkit.compress.fine_tuning import check_fine_tuning
 from kd_toolkit.compress.sparsity import sparsity_report
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.utils import optional_imports
@@ -55,19 +57,12 @@ def prune(
     dataset,
     *,
     target_sparsity=0.5,
-    epochs=2,
-    steps_per_epoch=None,
+    fine_tuning=None,
     begin_step=0,
     end_step=None,
     frequency=None,
     layer_names=None,
     keep_first_layer=True,
-    learning_rate=1e-3,
-    lr_schedule="cosine",
-    optimizer="adam",
-    temperature=4.0,
-    ce_weight=1.0,
-    kd_weight=1.0,
 ):
     """Prunes a student by weight magnitude while distilling the teacher.
 
@@ -93,8 +88,10 @@ def prune(
         dataset: `tf.data.Dataset` of `(images, labels)` training batches.
         target_sparsity: float in (0, 1). Fraction of zeros in every pruned
             kernel. Defaults to `0.5`.
-        epochs: int >= 1. Fine-tuning epochs. Defaults to `2`.
-        steps_per_epoch: int or None. Needed when the dataset's length is
+        fine_tuning: `FineTuning` or None. None means
+            `PRUNE_FINE_TUNING`: 2 epochs at 1e-3 (higher than for QAT: the
+            pruned network has to recover), cosine-decayed to 0, Adam, τ 4.
+            Its `steps_per_epoch` is needed when the dataset's length is
             unknown.
         begin_step: int >= 0. Defaults to `0`.
         end_step: int or None. Must satisfy `begin_step < end_step <=
@@ -108,11 +105,6 @@ def prune(
             conv/dense layer dense: it sees the raw image through few
             weights (72 in a 3×3×1×8 stem), so pruning it costs accuracy
             and saves almost nothing. Defaults to `True`.
-        learning_rate: float > 0. Initial rate, cosine-decayed to 0 by
-            default. Defaults to `1e-3`: higher than for QAT, the pruned
-            network has to recover.
-        lr_schedule, optimizer, temperature, ce_weight, kd_weight: see
-            `distill_finetune`.
 
     Returns:
         `PruningResult` with the Keras 3 pruned student.
@@ -136,10 +128,10 @@ def prune(
     target_sparsity = validation.check_fraction(
         "target_sparsity", target_sparsity
     )
-    epochs = validation.check_int("epochs", epochs, 1)
-    steps = _steps_per_epoch(dataset, steps_per_epoch)
+    tuning = check_fine_tuning(fine_tuning, PRUNE_FINE_TUNING)
+    steps = _steps_per_epoch(dataset, tuning.steps_per_epoch)
     schedule = make_schedule(
-        target_sparsity, epochs * steps, begin_step, end_step, frequency
+        target_sparsity, tuning.epochs * steps, begin_step, end_step, frequency
     )
     student_outputs = detect_output_kind(student, "auto", "student")
     legacy = tf_keras_bridge.to_tf_keras(student)
@@ -159,14 +151,7 @@ def prune(
         wrapped,
         teacher,
         dataset,
-        epochs=epochs,
-        steps_per_epoch=steps,
-        learning_rate=learning_rate,
-        lr_schedule=lr_schedule,
-        optimizer=optimizer,
-        temperature=temperature,
-        ce_weight=ce_weight,
-        kd_weight=kd_weight,
+        tuning.replace(steps_per_epoch=steps),
         student_outputs=student_outputs,
         callbacks=[tfmot.sparsity.keras.UpdatePruningStep()],
     )

@@ -22,6 +22,8 @@ from kd_toolkit.compress import config_graph
 from kd_toolkit.compress import layer_translation
 from kd_toolkit.compress import tf_keras_bridge
 from kd_toolkit.compress.distill_finetune import distill_finetune
+from kd_toolkit.compress.fine_tuning import QAT_FINE_TUNING
+from kd_toolkit.compress.fine_tuning import check_fine_tuning
 from kd_toolkit.console import native_logs
 from kd_toolkit.distiller.output_kind import detect_output_kind
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
@@ -85,15 +87,7 @@ def quantize_aware_train(
     student,
     teacher,
     dataset,
-    *,
-    epochs=1,
-    steps_per_epoch=None,
-    learning_rate=1e-4,
-    lr_schedule="cosine",
-    optimizer="adam",
-    temperature=4.0,
-    ce_weight=1.0,
-    kd_weight=1.0,
+    fine_tuning=None,
 ):
     """Quantization-aware fine-tuning of a student, distilling the teacher.
 
@@ -109,10 +103,8 @@ def quantize_aware_train(
         student: Keras 3 functional student.
         teacher: Keras 3 teacher, or None (cross-entropy only).
         dataset: `tf.data.Dataset` of `(images, labels)` training batches.
-        epochs: int >= 1. Defaults to `1`.
-        steps_per_epoch: int >= 1 or None (whole dataset).
-        learning_rate, lr_schedule, optimizer, temperature, ce_weight,
-            kd_weight: see `distill_finetune`.
+        fine_tuning: `FineTuning` or None. None means `QAT_FINE_TUNING`:
+            1 epoch at 1e-4, cosine-decayed to 0, Adam, τ 4.
 
     Returns:
         `QatResult`; `result.model` is a `tf_keras.Model`.
@@ -120,11 +112,13 @@ def quantize_aware_train(
     Raises:
         UnsupportedLayerError: if the bridge cannot rebuild the student.
         ValueError: for a bad argument value.
+        TypeError: if `fine_tuning` is not a `FineTuning`.
 
     Example:
 
     ```python
-    result = quantize_aware_train(student, teacher, train_ds, epochs=1)
+    result = quantize_aware_train(student, teacher, train_ds,
+                                  FineTuning(epochs=1, learning_rate=1e-4))
     export_qat_tflite(result.model, "student_qat_int8.tflite",
                       kd_toolkit.data.representative_dataset("fashion_mnist"))
     ```
@@ -135,14 +129,7 @@ def quantize_aware_train(
         qat_model,
         teacher,
         dataset,
-        epochs=epochs,
-        steps_per_epoch=steps_per_epoch,
-        learning_rate=learning_rate,
-        lr_schedule=lr_schedule,
-        optimizer=optimizer,
-        temperature=temperature,
-        ce_weight=ce_weight,
-        kd_weight=kd_weight,
+        check_fine_tuning(fine_tuning, QAT_FINE_TUNING),
         student_outputs=student_outputs,
     )
     return QatResult(qat_model, history, standalone)

@@ -11,6 +11,10 @@ import time
 import keras
 
 from kd_toolkit.compress import compression_methods as compress_methods
+
+# The compression stage's defaults (`kd-compress`), at the search's epochs.
+from kd_toolkit.compress.fine_tuning import PRUNE_FINE_TUNING
+from kd_toolkit.compress.fine_tuning import QAT_FINE_TUNING
 from kd_toolkit.recipes.search_run import export_student
 from kd_toolkit.recipes.search_run import finished
 from kd_toolkit.recipes.search_run import save_record
@@ -18,10 +22,6 @@ from kd_toolkit.recipes.search_space import FULL_INTEGER_FORMATS
 from kd_toolkit.utils.atomic_io import atomic_save_model
 
 REFINE_CHOICES = "qat, prune<NN> (NN = target sparsity in percent, 1-99)"
-# The compression stage's defaults (`kd-compress`): fine-tuning from a
-# trained student wants a smaller step than training from scratch.
-PRUNE_LEARNING_RATE = 1e-3
-QAT_LEARNING_RATE = 1e-4
 
 
 def check_refine(refine, budget):
@@ -142,9 +142,9 @@ def _refine(run, student, winner, method, target, epochs):
             run.teacher,
             data,
             target_sparsity=method.sparsity,
-            epochs=epochs,
-            steps_per_epoch=run.steps_per_epoch,
-            learning_rate=PRUNE_LEARNING_RATE,
+            fine_tuning=PRUNE_FINE_TUNING.replace(
+                epochs=epochs, steps_per_epoch=run.steps_per_epoch
+            ),
         )
         model = reference = result.model
         prebuilt = None
@@ -158,9 +158,9 @@ def _refine(run, student, winner, method, target, epochs):
             student,
             run.teacher,
             data,
-            epochs=epochs,
-            steps_per_epoch=run.steps_per_epoch,
-            learning_rate=QAT_LEARNING_RATE,
+            QAT_FINE_TUNING.replace(
+                epochs=epochs, steps_per_epoch=run.steps_per_epoch
+            ),
         )
         model, reference, extra = student, result.model, {}
         prebuilt = {fmt: qat_to_tflite(result.model, run.representative())}

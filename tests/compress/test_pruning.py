@@ -4,6 +4,8 @@ import keras
 import numpy as np
 import pytest
 
+from kd_toolkit.compress import PRUNE_FINE_TUNING
+from kd_toolkit.compress import FineTuning
 from kd_toolkit.compress.pruning import PruningSchedule
 from kd_toolkit.compress.pruning import make_schedule
 from kd_toolkit.compress.pruning import prune
@@ -70,7 +72,7 @@ def test_pruning_reaches_the_target_sparsity(target, keep_first_layer):
         teacher,
         dataset,
         target_sparsity=target,
-        epochs=2,
+        fine_tuning=FineTuning(epochs=2, learning_rate=1e-3),
         keep_first_layer=keep_first_layer,
     )
     assert isinstance(result.model, keras.Model)
@@ -102,7 +104,7 @@ def test_layer_names_restrict_pruning():
         None,
         dataset,
         target_sparsity=0.5,
-        epochs=2,
+        fine_tuning=FineTuning(epochs=2, learning_rate=1e-3),
         layer_names=["logits"],
     )
     assert list(result.sparsity.weights) == ["logits/kernel"]
@@ -129,7 +131,11 @@ def test_real_data_pruning_keeps_accuracy(fmnist, fmnist_pair):
     # τ = 4 it fell to 81.8%, and a lower learning rate did worse (77.2%):
     # the sparsity ramp needs steps to recover.
     result = prune(
-        student, teacher, train, target_sparsity=0.5, epochs=4, temperature=1.0
+        student,
+        teacher,
+        train,
+        target_sparsity=0.5,
+        fine_tuning=PRUNE_FINE_TUNING.replace(epochs=4, temperature=1.0),
     )
     after = conftest.accuracy(result.model.predict(x, verbose=0), y)
     assert abs(result.sparsity.zero_fraction - 0.5) <= 0.01

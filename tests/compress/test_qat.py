@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 
 from kd_toolkit import models
+from kd_toolkit.compress import FineTuning
 from kd_toolkit.compress import qat
 from kd_toolkit.export import LiteRTRunner
 from tests.compress import conftest
@@ -49,7 +50,7 @@ def _weight_types(content):
 def test_qat_model_exports_to_a_full_integer_tflite(tmp_path):
     dataset, x, _ = helpers.learnable_dataset(n=64)
     result = qat.quantize_aware_train(
-        helpers.tiny_cnn(), None, dataset, learning_rate=1e-3
+        helpers.tiny_cnn(), None, dataset, FineTuning(learning_rate=1e-3)
     )
     assert result.history.steps == 2
     path = qat.export_qat_tflite(result.model, tmp_path / "s.tflite", x[:16])
@@ -98,7 +99,7 @@ def test_real_data_qat_matches_the_float_student(fmnist, fmnist_pair, tmp_path):
     teacher, student = fmnist_pair
     float_accuracy = conftest.accuracy(student.predict(x, verbose=0), y)
     result = qat.quantize_aware_train(
-        student, teacher, train, epochs=1, steps_per_epoch=30
+        student, teacher, train, FineTuning(epochs=1, steps_per_epoch=30)
     )
     path = qat.export_qat_tflite(
         result.model,
