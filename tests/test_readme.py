@@ -15,7 +15,10 @@ SHORTER = {
     'kd.data.load_numpy("fashion_mnist", "test")': (
         'kd.data.load_numpy("fashion_mnist", "test", limit=1000)'
     ),
-    "epochs=10)": "epochs=2)",
+    # 2 epochs left the student at ~61% with unsettled batch-norm
+    # statistics, and its int8 file missed the 1-point accuracy bound on
+    # some runs (1.2 points); at 5 epochs it passes with room.
+    "epochs=10)": "epochs=5)",
 }
 
 

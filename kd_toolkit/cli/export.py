@@ -358,20 +358,22 @@ def main(argv):
         eval_data=eval_data,
         representative_data=calibration,
         eval_limit=FLAGS.eval_limit,
-        representative_samples=FLAGS.representative_samples,
         thresholds=_thresholds(formats, export, model, overrides),
         size_basis=FLAGS.size_basis,
         basename=FLAGS.basename,
         overwrite=FLAGS.overwrite,
-        allow_select_tf_ops=FLAGS.allow_select_tf_ops,
-        opset=FLAGS.opset,
-        latency_runs=FLAGS.latency_runs,
-        latency_warmup=FLAGS.latency_warmup,
-        num_threads=FLAGS.num_threads,
-        latency_threads=latency_threads,
-        microcontroller=full,
-        per_layer_error=full,
-        edge_tpu=full,
+        conversion=export.Conversion(
+            representative_samples=FLAGS.representative_samples,
+            allow_select_tf_ops=FLAGS.allow_select_tf_ops,
+            opset=FLAGS.opset,
+        ),
+        timing=export.Timing(
+            runs=FLAGS.latency_runs,
+            warmup=FLAGS.latency_warmup,
+            num_threads=FLAGS.num_threads,
+            table_threads=latency_threads,
+        ),
+        checks=export.ExtraChecks.all() if full else None,
     )
     print(report.to_markdown())
     if FLAGS.model_card and any(a.passed for a in report.artifacts):

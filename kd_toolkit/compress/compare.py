@@ -19,7 +19,9 @@ from kd_toolkit.compress.pruning import prune
 from kd_toolkit.compress.qat import export_qat_tflite
 from kd_toolkit.compress.qat import quantize_aware_train
 from kd_toolkit.compress.sparsity import sparsity_report
+from kd_toolkit.export import Conversion
 from kd_toolkit.export import KerasRunner
+from kd_toolkit.export import Timing
 from kd_toolkit.export import default_thresholds
 from kd_toolkit.export import export_and_verify
 from kd_toolkit.export import resolve_size_basis
@@ -144,9 +146,11 @@ def compress_and_compare(
     common = {
         "eval_data": (x, y),
         "representative_data": calibration,
-        "representative_samples": representative_samples,
-        "latency_runs": latency_runs,
-        "num_threads": num_threads,
+        "conversion": Conversion(representative_samples=representative_samples),
+        # The compression report has no latency table: skip measuring one.
+        "timing": Timing(
+            runs=latency_runs, num_threads=num_threads, table_threads=()
+        ),
         "overwrite": overwrite,
         "write_report": False,
         "size_basis": size_basis,
@@ -302,7 +306,7 @@ def _qat_row(
         result.model,
         target / f"{student.name}_qat_int8.tflite",
         calibration,
-        representative_samples=common["representative_samples"],
+        representative_samples=common["conversion"].representative_samples,
         overwrite=common["overwrite"],
     )
     reference = KerasRunner(student).predict(x)
@@ -317,8 +321,8 @@ def _qat_row(
             "tflite_int8", common["size_basis"]
         ).replace(max_accuracy_drop=QAT_MAX_ACCURACY_DROP),
         reference_size=len(float32),
-        latency_runs=common["latency_runs"],
-        num_threads=common["num_threads"],
+        latency_runs=common["timing"].runs,
+        num_threads=common["timing"].num_threads,
         reference_weight_bytes=weight_bytes(float32),
     )
     if not artifact.passed:  # as export_and_verify does: keep it, aside.

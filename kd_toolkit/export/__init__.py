@@ -21,6 +21,9 @@ from kd_toolkit.export.deployment import DeploymentChecks
 from kd_toolkit.export.deployment import deployment_checks
 from kd_toolkit.export.edgetpu_check import EdgeTpuCheck
 from kd_toolkit.export.edgetpu_check import edgetpu_check
+from kd_toolkit.export.export_options import Conversion
+from kd_toolkit.export.export_options import ExtraChecks
+from kd_toolkit.export.export_options import Timing
 from kd_toolkit.export.export_report import ExportReport
 from kd_toolkit.export.latency import LatencyStats
 from kd_toolkit.export.latency import measure_latency
@@ -65,9 +68,11 @@ __all__ = [
     "ArtifactFormat",
     "ArtifactReport",
     "ConstantTensor",
+    "Conversion",
     "DeploymentChecks",
     "EdgeTpuCheck",
     "ExportReport",
+    "ExtraChecks",
     "KerasRunner",
     "LatencyRow",
     "LatencyStats",
@@ -79,6 +84,7 @@ __all__ = [
     "Quantization",
     "Runtime",
     "SizeBasis",
+    "Timing",
     "UnsupportedOpsError",
     "compare_outputs",
     "constant_tensors",

@@ -143,13 +143,13 @@ def latency_table(
     return tuple(rows)
 
 
-def check_threads(threads):
+def check_threads(threads, name="latency_threads"):
     """Returns `threads` as a tuple of ints >= 1 (possibly empty), or raises
-    a `ValueError` naming it."""
+    a `ValueError` naming it `name`."""
     threads = tuple(threads)
     if not threads:
         return ()
-    return check_ints("latency_threads", threads, minimum=1)
+    return check_ints(name, threads, minimum=1)
 
 
 def to_markdown(rows):

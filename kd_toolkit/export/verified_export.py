@@ -10,26 +10,19 @@ from kd_toolkit.export.artifact_format import FLOAT32_REFERENCE
 from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import parse_formats
 from kd_toolkit.export.deployment import deployment_checks
+from kd_toolkit.export.export_options import Conversion
+from kd_toolkit.export.export_options import ExtraChecks
+from kd_toolkit.export.export_options import Timing
+from kd_toolkit.export.export_options import check_option
 from kd_toolkit.export.export_report import REPORT_JSON
 from kd_toolkit.export.export_report import REPORT_MARKDOWN
 from kd_toolkit.export.export_report import ExportReport
-from kd_toolkit.export.latency import DEFAULT_RUNS
-from kd_toolkit.export.latency import DEFAULT_WARMUP
 from kd_toolkit.export.latency import measure_latency
-from kd_toolkit.export.latency_table import (
-    DEFAULT_THREADS as DEFAULT_LATENCY_THREADS,
-)
-from kd_toolkit.export.latency_table import (
-    check_threads as check_latency_threads,
-)
 from kd_toolkit.export.latency_table import (
     latency_table as measure_latency_table,
 )
-from kd_toolkit.export.onnx_export import DEFAULT_OPSET
-from kd_toolkit.export.onnx_export import check_opset
 from kd_toolkit.export.onnx_export import convert_to_onnx
 from kd_toolkit.export.parity import top1_accuracy
-from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
 from kd_toolkit.export.representative import collect_representative_samples
 from kd_toolkit.export.representative import model_input_shape
 from kd_toolkit.export.runners import KerasRunner
@@ -153,15 +146,15 @@ def _thresholds_for(fmt, thresholds, size_basis):
     return value
 
 
-def _convert(model, fmt, samples, allow_select_tf_ops, opset):
+def _convert(model, fmt, samples, conversion):
     if fmt.runtime is Runtime.ONNXRUNTIME:
-        return convert_to_onnx(model, opset)
+        return convert_to_onnx(model, conversion.opset)
     return convert_to_tflite(
         model,
         fmt.quantization,
         samples,
         len(samples) if samples is not None else 1,
-        allow_select_tf_ops,
+        conversion.allow_select_tf_ops,
     )
 
 
@@ -175,7 +168,6 @@ def _write_and_verify(fmt, path, content, data, thresholds, float32, timing):
     keeps the deployable name. Interrupted, the candidate is removed.
     """
     reference, x, y = data
-    latency_runs, latency_warmup, num_threads = timing
     candidate = path.with_name(f".{path.name}.unverified")
     atomic_write_bytes(candidate, content, overwrite=True)
     try:
@@ -187,9 +179,9 @@ def _write_and_verify(fmt, path, content, data, thresholds, float32, timing):
             y,
             thresholds,
             None if float32 is None else len(float32),
-            latency_runs,
-            latency_warmup,
-            num_threads,
+            timing.runs,
+            timing.warmup,
+            timing.num_threads,
             None if float32 is None else weight_bytes(float32),
         )
     except BaseException:
@@ -204,10 +196,10 @@ def _write_and_verify(fmt, path, content, data, thresholds, float32, timing):
     return dataclasses.replace(report, path=str(failed_path))
 
 
-def _try_convert(model, fmt, samples, allow_select_tf_ops, opset):
+def _try_convert(model, fmt, samples, conversion):
     """Returns the artifact bytes, or the exception that stopped them."""
     try:
-        return _convert(model, fmt, samples, allow_select_tf_ops, opset)
+        return _convert(model, fmt, samples, conversion)
     except ImportError:
         raise  # A missing converter is a set-up problem: say so at once.
     except Exception as error:  # Recorded as a failed artifact.
@@ -223,20 +215,13 @@ def export_and_verify(
     eval_data=None,
     eval_limit=None,
     representative_data=None,
-    representative_samples=DEFAULT_REPRESENTATIVE_SAMPLES,
     thresholds=None,
     size_basis=SizeBasis.AUTO,
     basename=None,
     overwrite=False,
-    allow_select_tf_ops=False,
-    opset=DEFAULT_OPSET,
-    latency_runs=DEFAULT_RUNS,
-    latency_warmup=DEFAULT_WARMUP,
-    num_threads=1,
-    latency_threads=DEFAULT_LATENCY_THREADS,
-    microcontroller=False,
-    per_layer_error=False,
-    edge_tpu=False,
+    conversion=None,
+    timing=None,
+    checks=None,
     write_report=True,
     prebuilt=None,
     reference_model=None,
@@ -264,9 +249,8 @@ def export_and_verify(
         eval_limit: int or None. Use only the first `eval_limit` samples.
         representative_data: calibration data for the int8 formats (see
             `collect_representative_samples`), or None to draw
-            `representative_samples` images from `dataset`'s training split.
-        representative_samples: int > 0. Calibration samples. Defaults to
-            `200`.
+            `conversion.representative_samples` images from `dataset`'s
+            training split.
         thresholds: mapping of format name to `AcceptanceThresholds`, or
             None; missing formats use `default_thresholds(format,
             size_basis)`.
@@ -279,25 +263,13 @@ def export_and_verify(
         basename: str or None. File stem; defaults to the model's name.
         overwrite: bool. Replace existing artifacts and reports. Defaults
             to `False`.
-        allow_select_tf_ops: bool. Allow select TF (Flex) ops in LiteRT
-            artifacts. Defaults to `False`.
-        opset: int. ONNX opset. Defaults to `17`.
-        latency_runs: int. Timed single-image runs. Defaults to `200`.
-        latency_warmup: int. Untimed runs first. Defaults to `20`.
-        num_threads: int. LiteRT / onnxruntime threads of the parity and
-            latency checks. Defaults to `1`.
-        latency_threads: iterable of int >= 1. Thread counts of the
-            report's latency table (each LiteRT artifact with and without
-            XNNPACK, ONNX in onnxruntime); empty skips the table. Defaults
-            to `(1, 2)`.
-        microcontroller: bool. Tensor arena and flash of each full-integer
-            artifact in the TFLM interpreter, with its parity to LiteRT
-            (an estimate without `tflite-micro`). Defaults to `False`.
-        per_layer_error: bool. Each op output of `tflite_int8` against the
-            float32 `.tflite` (cosine, SNR); the worst five in the report.
-            Defaults to `False`.
-        edge_tpu: bool. Static Edge TPU check of `tflite_int8`. Defaults
-            to `False`.
+        conversion: `Conversion` or None (its defaults): calibration
+            samples, select TF ops, ONNX opset.
+        timing: `Timing` or None (its defaults): timed and warm-up runs,
+            threads of the checks, thread counts of the latency table.
+        checks: `ExtraChecks` or None (none): microcontroller arena
+            and flash, per-layer int8 error, Edge TPU
+            (`ExtraChecks.all()` for all three).
         write_report: bool. Write `export_report.md` and `.json` to
             `out_dir`. Defaults to `True`.
         prebuilt: mapping of format name to artifact bytes made elsewhere
@@ -335,10 +307,9 @@ def export_and_verify(
     """
     formats = parse_formats(formats)
     check_positive_int("eval_limit", eval_limit, allow_none=True)
-    check_positive_int("num_threads", num_threads)
-    check_positive_int("representative_samples", representative_samples)
-    if any(f.runtime is Runtime.ONNXRUNTIME for f in formats):
-        check_opset(opset)
+    conversion = check_option(conversion, Conversion, "conversion")
+    timing = check_option(timing, Timing, "timing")
+    checks = check_option(checks, ExtraChecks, "checks")
     shape = model_input_shape(model)
     basename = basename or model.name
     out_dir = pathlib.Path(out_dir)
@@ -349,7 +320,6 @@ def export_and_verify(
         )
     _check_threshold_keys(formats, thresholds)
     prebuilt = _check_prebuilt(formats, prebuilt)
-    latency_threads = check_latency_threads(latency_threads)
     size_basis, basis_reason = resolve_size_basis(size_basis, model)
     per_format = {
         f.name: _thresholds_for(f, thresholds, size_basis) for f in formats
@@ -365,7 +335,11 @@ def export_and_verify(
     x, y = _load_eval_data(dataset, eval_data, eval_limit)
     _check_eval_shape(x, shape, dataset)
     samples = _representative(
-        formats, dataset, representative_data, representative_samples, shape
+        formats,
+        dataset,
+        representative_data,
+        conversion.representative_samples,
+        shape,
     )
     # Only now, with every argument and input checked, create `out_dir`.
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -374,11 +348,11 @@ def export_and_verify(
     )
     reference = keras_runner.predict(x)
     keras_latency = measure_latency(
-        keras_runner.single_call(x[:1]), latency_runs, latency_warmup
+        keras_runner.single_call(x[:1]), timing.runs, timing.warmup
     )
     converted = {
         FLOAT32_REFERENCE.name: _try_convert(
-            model, FLOAT32_REFERENCE, None, allow_select_tf_ops, opset
+            model, FLOAT32_REFERENCE, None, conversion
         )
     }
     float32_tflite = converted[FLOAT32_REFERENCE.name]
@@ -390,7 +364,7 @@ def export_and_verify(
         content = (
             prebuilt.get(fmt.name)
             or converted.pop(fmt.name, None)
-            or _try_convert(model, fmt, samples, allow_select_tf_ops, opset)
+            or _try_convert(model, fmt, samples, conversion)
         )
         if not isinstance(content, bytes):
             artifacts.append(failed_report(fmt, content, per_format[fmt.name]))
@@ -403,25 +377,25 @@ def export_and_verify(
                 (reference, x, y),
                 per_format[fmt.name],
                 float32_tflite,
-                (latency_runs, latency_warmup, num_threads),
+                timing,
             )
         )
     table = ()
-    if latency_threads:
+    if timing.table_threads:
         table = measure_latency_table(
             {a.format: a.path for a in artifacts if a.passed},
             x[:1],
-            latency_threads,
-            latency_runs,
-            latency_warmup,
+            timing.table_threads,
+            timing.runs,
+            timing.warmup,
         )
-    checks = deployment_checks(
+    deployment = deployment_checks(
         artifacts,
         float32_tflite,
         x,
-        microcontroller=microcontroller,
-        per_layer_error=per_layer_error,
-        edge_tpu=edge_tpu,
+        microcontroller=checks.microcontroller,
+        per_layer_error=checks.per_layer_error,
+        edge_tpu=checks.edge_tpu,
     )
     report = ExportReport(
         model_name=model.name,
@@ -429,10 +403,10 @@ def export_and_verify(
         num_eval_samples=len(x),
         keras_accuracy=None if y is None else top1_accuracy(reference, y),
         keras_latency=keras_latency,
-        num_threads=num_threads,
+        num_threads=timing.num_threads,
         artifacts=tuple(artifacts),
         latency_table=table,
-        deployment=checks,
+        deployment=deployment,
         size_basis=f"{size_basis.value} ({basis_reason})",
     )
     if write_report:

@@ -7,6 +7,8 @@ import time
 
 import numpy as np
 
+from kd_toolkit.export.export_options import ExtraChecks
+from kd_toolkit.export.export_options import Timing
 from kd_toolkit.export.model_card import write_model_card
 from kd_toolkit.export.verified_export import export_and_verify
 from kd_toolkit.recipes.search_space import FULL_INTEGER_FORMATS
@@ -117,13 +119,16 @@ def export_student(run, student, folder, prebuilt=None, reference_model=None):
         representative_data=run.representative(),
         basename="student",
         overwrite=True,
-        num_threads=budget.threads,
-        latency_threads=(budget.threads,),
+        timing=Timing(
+            num_threads=budget.threads, table_threads=(budget.threads,)
+        ),
         thresholds=run.thresholds,
         # Cheap for a full-integer artifact, so always measured: a rerun
         # under another budget re-ranks the same records.
-        microcontroller=budget.format in FULL_INTEGER_FORMATS,
-        edge_tpu=budget.format in FULL_INTEGER_FORMATS,
+        checks=ExtraChecks(
+            microcontroller=budget.format in FULL_INTEGER_FORMATS,
+            edge_tpu=budget.format in FULL_INTEGER_FORMATS,
+        ),
         prebuilt=prebuilt,
         reference_model=reference_model,
     )

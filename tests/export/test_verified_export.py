@@ -6,14 +6,17 @@ import numpy as np
 import pytest
 
 from kd_toolkit.export import AcceptanceThresholds
+from kd_toolkit.export import Conversion
+from kd_toolkit.export import ExtraChecks
 from kd_toolkit.export import LiteRTRunner
+from kd_toolkit.export import Timing
 from kd_toolkit.export import constant_tensors
 from kd_toolkit.export import default_thresholds
 from kd_toolkit.export import export_and_verify
 from kd_toolkit.export import format_names
 from tests.export import helpers
 
-FAST = {"latency_runs": 5, "latency_warmup": 1}
+FAST = {"timing": Timing(runs=5, warmup=1)}
 
 
 def test_float_formats_pass_and_are_written(tiny_model, tiny_data, tmp_path):
@@ -109,7 +112,12 @@ def test_refuses_to_overwrite_before_converting(
             r"eval_data=None",
         ),
         ({"formats": "tflite_bf16"}, ValueError, r"Expected one of \["),
-        ({"num_threads": 0}, ValueError, r"Received: num_threads=0"),
+        (
+            {"timing": {"runs": 5}},
+            TypeError,
+            r"`timing` must be a kd_toolkit\.export\.Timing\. Received: "
+            r"timing=\{'runs': 5\} of type dict",
+        ),
         (
             {"eval_data": (np.zeros((0, 8, 8, 1)), None)},
             ValueError,
@@ -121,7 +129,12 @@ def test_refuses_to_overwrite_before_converting(
             r"Received: 3 images and 2 labels",
         ),
         ({"eval_limit": -1}, ValueError, r"Received: eval_limit=-1"),
-        ({"opset": 5, "formats": "onnx"}, ValueError, r"Received: opset=5"),
+        (
+            {"conversion": 17, "formats": "onnx"},
+            TypeError,
+            r"`conversion` must be a kd_toolkit\.export\.Conversion",
+        ),
+        ({"checks": True}, TypeError, r"`checks` must be"),
         (
             {"thresholds": {"tflite_float32": {"max_abs_diff": 1.0}}},
             TypeError,
@@ -156,13 +169,12 @@ def exported(fashion_student, tmp_path_factory):
         out_dir,
         dataset="fashion_mnist",
         eval_data=eval_data,
-        representative_samples=helpers.REAL_REPRESENTATIVE,
+        conversion=Conversion(
+            representative_samples=helpers.REAL_REPRESENTATIVE
+        ),
         basename="student",
-        latency_runs=50,
-        latency_warmup=5,
-        microcontroller=True,
-        per_layer_error=True,
-        edge_tpu=True,
+        timing=Timing(runs=50, warmup=5),
+        checks=ExtraChecks.all(),
     )
     print(report.to_markdown())
     return report, out_dir
@@ -436,7 +448,6 @@ def test_a_model_with_a_dynamic_spatial_input_passes(tiny_data, tmp_path):
         "tflite_float32,tflite_dynamic_int8,onnx",
         tmp_path,
         eval_data=(x, y),
-        per_layer_error=False,
         **FAST,
     )
     assert report.passed, [a.failed_checks for a in report.artifacts]
@@ -460,8 +471,7 @@ def test_prebuilt_bytes_are_verified_in_place_of_a_conversion(
         tmp_path / "other",
         eval_data=tiny_data,
         prebuilt={"tflite_float32": convert_to_tflite(other)},
-        latency_threads=(),
-        **FAST,
+        timing=Timing(runs=5, warmup=1, table_threads=()),
     )
     assert not report.passed
     assert report.artifacts[0].path.endswith(".failed")
@@ -472,8 +482,7 @@ def test_prebuilt_bytes_are_verified_in_place_of_a_conversion(
         tmp_path / "own",
         eval_data=tiny_data,
         prebuilt={"tflite_float32": convert_to_tflite(tiny_model)},
-        latency_threads=(),
-        **FAST,
+        timing=Timing(runs=5, warmup=1, table_threads=()),
     )
     assert own.passed, own.to_markdown()
 

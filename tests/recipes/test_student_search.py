@@ -55,12 +55,25 @@ def search(tmp_path_factory):
             **kwargs,
         )
 
-    return run, run(), out
+    first = run()
+    # What the first (unbudgeted) search wrote, read now: the tests that
+    # rerun it under budgets rewrite the report and the winner's folder,
+    # in whatever order the tests run.
+    with open(first.report_path) as f:
+        written = {"report": f.read()}
+    winner = out / "winner"
+    written["artifact_bytes"] = (
+        (winner / "student_tflite_int8.tflite").stat().st_size
+    )
+    written["card"] = (winner / "model_card.md").read_text()
+    with open(first.plot_path, "rb") as f:
+        written["plot_magic"] = f.read(8)
+    return run, first, out, written
 
 
 @pytest.mark.slow
 def test_ranks_verified_candidates_and_never_a_failed_one(search):
-    _, result, out = search
+    _, result, _, written = search
     by_name = {r["name"]: r for r in result.records}
     assert set(by_name) == {SMALL, LARGER, "determinant"}
     failed = by_name["determinant"]
@@ -76,14 +89,10 @@ def test_ranks_verified_candidates_and_never_a_failed_one(search):
     # No budget: the most accurate verified candidate.
     best = max((by_name[SMALL], by_name[LARGER]), key=lambda r: r["accuracy"])
     assert result.winner["name"] == best["name"]
-    winner = out / "winner"
-    assert (winner / "student_tflite_int8.tflite").stat().st_size > 0
-    card = (winner / "model_card.md").read_text()
-    assert "T-shirt/top" in card
-    with open(result.plot_path, "rb") as f:
-        assert f.read(8) == b"\x89PNG\r\n\x1a\n"
-    with open(result.report_path) as f:
-        text = f.read()
+    assert written["artifact_bytes"] > 0
+    assert "T-shirt/top" in written["card"]
+    assert written["plot_magic"] == b"\x89PNG\r\n\x1a\n"
+    text = written["report"]
     assert (
         "failed verification" in text and f"Winner: **{best['name']}**" in text
     )
@@ -93,7 +102,7 @@ def test_ranks_verified_candidates_and_never_a_failed_one(search):
 def test_a_rerun_skips_finished_candidates_and_honours_each_budget(
     search, capsys
 ):
-    run, first, out = search
+    run, first, out, _ = search
     files = sorted(
         f for f in (out / "candidates").glob("*.json") if "+" not in f.name
     )
@@ -125,7 +134,7 @@ def test_a_rerun_skips_finished_candidates_and_honours_each_budget(
 
 @pytest.mark.slow
 def test_the_winner_refined_by_qat_and_pruning_joins_the_table(search, capsys):
-    run, first, out = search
+    run, first, out, _ = search
     winner = first.winner
     result = run(refine="qat,prune50", refine_epochs=1)
     assert "finished, skipped" in capsys.readouterr().out
