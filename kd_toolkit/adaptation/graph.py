@@ -1,4 +1,8 @@
-"""The layer graph of a functional teacher, and the cuts through it."""
+"""The layer graph of a functional teacher, and the cuts through it.
+
+Size: one class, the functional-graph walker that cuts and surgery share: its
+queries and its rewiring read the same producer and consumer maps.
+"""
 
 import collections
 import dataclasses

@@ -15,6 +15,9 @@ Example:
 Threshold flags (`--max_abs_diff`, ...) override that threshold for every
 exported format; pass `none` to disable it. Defaults come from the design's
 export acceptance table (`kd_toolkit.export.default_thresholds`).
+
+Size: the absl flag definitions (about 150 lines) sit beside the command they
+configure, as in the other command lines.
 """
 
 import os
@@ -305,6 +308,11 @@ def _load_model(keras, path):
 
 @exits_cleanly_on_user_error
 def main(argv):
+    """Exports and verifies a `.keras` model; exit code 1 if any fails.
+
+    Size: the command's steps in order (load, data, export, card, exit
+    code), each a call, read in one place.
+    """
     del argv
     logging.set_verbosity(logging.WARNING)
     import keras

@@ -111,6 +111,10 @@ def compress_and_compare(
                                   methods="prune50,qat,ptq_int8")
     print(report.to_markdown())
     ```
+
+    Size: the stage's steps in order (checks, data, float export, one row per
+    method, report); to split next: the per-method rows into a loop over
+    CompressionMethod.
     """
     from kd_toolkit import data
 

@@ -99,6 +99,9 @@ def distill_finetune(
     qat = tfmot.quantization.keras.quantize_model(legacy)
     distill_finetune(qat, teacher, train_ds, FineTuning(epochs=1))
     ```
+
+    Size: the loop with its tf.function step and the tf_keras callback hooks,
+    which must share the optimizer and the callbacks list.
     """
     tuning = check_fine_tuning(fine_tuning, FineTuning())
     epochs, steps_per_epoch = tuning.epochs, tuning.steps_per_epoch

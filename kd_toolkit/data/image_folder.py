@@ -6,6 +6,9 @@ are listed once, sorted by their relative path, so example `i` is the same
 file on every machine and in every run (the id the teacher-output cache
 keys on). Images are read and decoded inside `tf.data`, in parallel, never
 loaded whole.
+
+Size: one class and its scan; to split next: the file scan and split (pure
+Python) from the tf.data pipeline.
 """
 
 import hashlib

@@ -13,6 +13,9 @@ shards that are missing, its stale claims taken over.
 A shard's arrays depend only on the key and the ids it holds (its views
 come from `(seed, id, draw)`, `cache_views`), so the store is the same
 whichever process built which shard.
+
+Size: the resumable build of one sharded cache, one pass in order (plan,
+teacher passes, shard files, manifest); to split next: the manifest checks.
 """
 
 import concurrent.futures
@@ -31,8 +34,8 @@ from kd_toolkit.data.catalog import ResizedCropSpec
 from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.data.indexed_source import IndexedSource
 from kd_toolkit.distiller import batch_norm_folding
+from kd_toolkit.distiller import cache_files
 from kd_toolkit.distiller import cache_views
-from kd_toolkit.distiller import teacher_cache
 from kd_toolkit.distiller import teacher_dtype
 from kd_toolkit.utils import validation
 from kd_toolkit.utils.atomic_io import atomic_save_model
@@ -78,7 +81,7 @@ def make_key(
         top_k = None  # every logit: exact
     return {
         "format": FORMAT_VERSION,
-        "teacher": teacher_cache.fingerprint_model(teacher),
+        "teacher": cache_files.fingerprint_model(teacher),
         "teacher_dtype": teacher_dtype.resolve(dtype, teacher),
         "source": source.fingerprint(),
         "num_examples": int(source.num_examples),
@@ -262,7 +265,7 @@ def _worker(directory, key, model_path, source, batch_size, threads, verbose):
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)
     teacher = keras.models.load_model(model_path, compile=False)
-    if teacher_cache.fingerprint_model(teacher) != key["teacher"]:
+    if cache_files.fingerprint_model(teacher) != key["teacher"]:
         raise ValueError(
             "The teacher saved for the build workers loads as another model "
             "(its fingerprint differs): its layers do not round-trip "
@@ -347,9 +350,7 @@ def build_shard(directory, index, start, stop, key, source, infer, batch_size):
                 [tf.constant(p[offset : offset + n, d]) for p in params],
             )
             logits = infer(view).numpy()
-            teacher_cache._check_finite(
-                [logits], start + offset, d, key["draws"]
-            )
+            cache_files.check_finite([logits], start + offset, d, key["draws"])
             per_draw.append(logits)
         logits = np.stack(per_draw, axis=1)  # (n, draws, C)
         if key["top_k"] is None:

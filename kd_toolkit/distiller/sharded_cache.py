@@ -32,6 +32,9 @@ its total softmax mass at τ = 1 exactly and spreads it evenly, so KD's
 target at τ = 1 is exact on the top k classes and on the rest's total,
 and at other temperatures an approximation (the docs give the measured
 error). `top_k=None` (or the class count) stores every logit: exact.
+
+Size: one class over the shard files (open, check, stream); to split next: the
+streaming dataset.
 """
 
 import json
@@ -40,6 +43,7 @@ import pathlib
 import numpy as np
 import tensorflow as tf
 
+from kd_toolkit.distiller import cache_files
 from kd_toolkit.distiller import cache_views
 from kd_toolkit.distiller import shard_build
 from kd_toolkit.distiller import teacher_cache
@@ -188,7 +192,7 @@ class ShardedTeacherCache:
                 if verbose:
                     print(f"[kd_toolkit] sharded cache hit: {directory}")
                 return cache
-            except teacher_cache.StaleCacheError:
+            except cache_files.StaleCacheError:
                 # Stale or damaged: only `rebuild` goes on, and rebuilds
                 # only the shards that are not whole and of this key.
                 if not rebuild:
@@ -222,7 +226,7 @@ class ShardedTeacherCache:
         stored = _read_json(manifest_path)
         diffs = _differences(key, stored.get("key", {}))
         if diffs:
-            raise teacher_cache.StaleCacheError(
+            raise cache_files.StaleCacheError(
                 f"The sharded teacher-output cache {str(directory)!r} was "
                 f"made for other inputs: {'; '.join(diffs)}. Pass "
                 "rebuild=True (or delete it) to recompute it."
@@ -294,7 +298,7 @@ class ShardedTeacherCache:
             StaleCacheError: if `source` is not the source of the store.
         """
         if source.fingerprint() != self.manifest["key"]["source"]:
-            raise teacher_cache.StaleCacheError(
+            raise cache_files.StaleCacheError(
                 "`source` is not the source this sharded cache was built "
                 f"from (its manifest fingerprint differs). Received: "
                 f"source with {source.num_examples} examples"
@@ -389,7 +393,7 @@ def _check_shards(directory, manifest):
                 not path.exists()
                 or shard_build.sha256(path) != shard["sha256"][name]
             ):
-                raise teacher_cache.CorruptCacheError(
+                raise cache_files.CorruptCacheError(
                     f"The shard file {str(path)!r} of the sharded "
                     "teacher-output cache is missing or damaged (its hash "
                     "differs from the manifest). Pass rebuild=True to "
@@ -423,7 +427,7 @@ def _read_json(path):
     try:
         return json.loads(pathlib.Path(path).read_text())
     except (ValueError, UnicodeDecodeError) as error:
-        raise teacher_cache.CorruptCacheError(
+        raise cache_files.CorruptCacheError(
             f"The manifest {str(path)!r} of the sharded teacher-output cache "
             f"is not readable ({type(error).__name__}). Pass rebuild=True to "
             f"rebuild the store. Received: path={str(path)!r}"

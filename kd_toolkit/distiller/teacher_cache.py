@@ -21,25 +21,30 @@ the `Distiller` still runs the teacher for its features, and every loss
 reads the cached logits in place of the teacher's own. This is how AMA
 trains cheaply ("ama_cached"): KD reads the original teacher's cached
 logits while only the cheaper adapted teacher runs.
+
+Size: one class (build, load, save, stream); its key, file and checks are in
+cache_files; to split next: the streaming dataset, shared with the sharded
+cache.
 """
 
 import dataclasses
-import errno
-import hashlib
 import io
 import json
 import pathlib
-import shutil
-import tempfile
-import zipfile
 
 import numpy as np
 import tensorflow as tf
 
 from kd_toolkit.data import batching
-from kd_toolkit.data.catalog import check_augment
 from kd_toolkit.distiller import batch_norm_folding
+from kd_toolkit.distiller import cache_files
 from kd_toolkit.distiller import feature_taps
+from kd_toolkit.distiller.cache_files import MAX_FEATURE_BYTES
+from kd_toolkit.distiller.cache_files import CacheKey
+from kd_toolkit.distiller.cache_files import CorruptCacheError
+from kd_toolkit.distiller.cache_files import StaleCacheError
+from kd_toolkit.distiller.cache_files import default_path
+from kd_toolkit.distiller.cache_files import make_key
 from kd_toolkit.utils.array_digest import array_digest
 from kd_toolkit.utils.atomic_io import atomic_write_bytes
 
@@ -48,55 +53,6 @@ INPUTS_KEY = "inputs"
 TEACHER_OUTPUTS_KEY = "teacher_outputs"
 TEACHER_FEATURES_KEY = "teacher_features"
 FORMAT_VERSION = 1
-# Cached features are held in memory and inside the input pipeline: cap
-# them well below TensorFlow's 2 GiB limit on one constant.
-MAX_FEATURE_BYTES = 1 << 30
-
-
-class StaleCacheError(ValueError):
-    """A cache file was made for another teacher, data or augmentation."""
-
-
-class CorruptCacheError(StaleCacheError):
-    """A cache file cannot be read: truncated, damaged, empty, or not a
-    teacher-output cache. `rebuild=True` replaces it, as a stale one."""
-
-
-@dataclasses.dataclass(frozen=True)
-class CacheKey:
-    """What a cache was computed from; any difference makes it stale.
-
-    Args:
-        teacher: str. SHA-256 of the teacher's architecture and weights.
-        data: str. SHA-256 of the image array (shape, dtype and bytes).
-        num_examples: int. Number of training examples.
-        pad: int. Crop padding of the augmentation (0: none).
-        flip: bool. Whether views may be flipped left-right.
-        draws: int. Augmented views per example.
-        seed: int. Seed of the crop offsets and flips.
-        features: tuple of str. Teacher layers whose outputs are cached
-            besides the logits (empty: logits only).
-    """
-
-    teacher: str
-    data: str
-    num_examples: int
-    pad: int
-    flip: bool
-    draws: int
-    seed: int
-    features: tuple = ()
-
-    def differences(self, other):
-        """Human-readable list of the fields where `other` differs."""
-        out = []
-        for field in dataclasses.fields(self):
-            mine, theirs = getattr(self, field.name), getattr(other, field.name)
-            if mine != theirs:
-                if isinstance(mine, str):
-                    mine, theirs = mine[:12], theirs[:12]
-                out.append(f"{field.name}: cache has {theirs}, expected {mine}")
-        return out
 
 
 class TeacherLogitsCache:
@@ -199,7 +155,7 @@ class TeacherLogitsCache:
                 unknown layer name (listing close valid names) or features
                 too large to cache.
         """
-        images = _check_images(images)
+        images = cache_files.check_images(images)
         key = make_key(teacher, images, augment, draws, seed, feature_layers)
         return cls._build(teacher, images, key, batch_size, verbose)
 
@@ -210,7 +166,7 @@ class TeacherLogitsCache:
             teacher, key.features, "teacher", arg="feature_layers"
         )
         if taps is not None:
-            _check_feature_size(taps, key)
+            cache_files.check_feature_size(taps, key)
         # The same function with batch norm folded into the convolutions:
         # one pass over each activation less.
         model = batch_norm_folding.fold_batch_norm(
@@ -243,7 +199,7 @@ class TeacherLogitsCache:
                 out = infer(view)
                 out = out if isinstance(out, (list, tuple)) else [out]
                 out = [t.numpy() for t in out]
-                _check_finite(out, start, d, key.draws)
+                cache_files.check_finite(out, start, d, key.draws)
                 chunks.append(out)
             outputs.append([np.concatenate(c) for c in zip(*chunks)])
             if verbose:
@@ -277,7 +233,7 @@ class TeacherLogitsCache:
                 other images, augmentation, number of draws, seed or
                 cached feature layers; the message lists every difference.
         """
-        images = _check_images(images)
+        images = cache_files.check_images(images)
         expected = make_key(
             teacher, images, augment, draws, seed, feature_layers
         )
@@ -291,7 +247,7 @@ class TeacherLogitsCache:
                 f"No teacher-output cache at {str(path)!r}. Received: "
                 f"path={str(path)!r}"
             )
-        meta, arrays = _read_archive(path)
+        meta, arrays = cache_files.read_archive(path)
         if meta.get("format") != FORMAT_VERSION:
             raise StaleCacheError(
                 f"The teacher-output cache {str(path)!r} has format "
@@ -299,7 +255,7 @@ class TeacherLogitsCache:
                 f"{FORMAT_VERSION}. Delete it (or pass rebuild=True) to "
                 "rebuild it."
             )
-        stored = _stored_key(meta, path)
+        stored = cache_files.stored_key(meta, path)
         diffs = expected.differences(stored)
         if diffs:
             raise StaleCacheError(
@@ -316,10 +272,13 @@ class TeacherLogitsCache:
                 arrays["rows"],
                 arrays["cols"],
                 arrays["mirror"],
-                {n: arrays[_feature_entry(n)] for n in stored.features},
+                {
+                    n: arrays[cache_files.feature_entry(n)]
+                    for n in stored.features
+                },
             )
         except (KeyError, ValueError) as error:
-            raise _corrupt(path, error) from error
+            raise cache_files.corrupt(path, error) from error
 
     @classmethod
     def get_or_build(
@@ -352,8 +311,8 @@ class TeacherLogitsCache:
                 `rebuild` is False.
         """
         path = pathlib.Path(path)
-        _check_cache_path(path)
-        images = _check_images(images)
+        cache_files.check_cache_path(path)
+        images = cache_files.check_images(images)
         key = make_key(teacher, images, augment, draws, seed, feature_layers)
         if path.exists():
             try:
@@ -369,7 +328,7 @@ class TeacherLogitsCache:
                     raise
                 if verbose:
                     print(f"[kd_toolkit] rebuilding: {error}", flush=True)
-        _check_room(path, key, _output_width(teacher))
+        cache_files.check_room(path, key, cache_files.output_width(teacher))
         cache = cls._build(teacher, images, key, batch_size, verbose)
         cache.save(path, overwrite=True)
         return cache
@@ -390,7 +349,10 @@ class TeacherLogitsCache:
             rows=self.rows,
             cols=self.cols,
             mirror=self.mirror,
-            **{_feature_entry(n): a for n, a in self.features.items()},
+            **{
+                cache_files.feature_entry(n): a
+                for n, a in self.features.items()
+            },
         )
         return atomic_write_bytes(path, buffer.getvalue(), overwrite)
 
@@ -434,7 +396,7 @@ class TeacherLogitsCache:
             StaleCacheError: if `images` are not the images of the cache.
             ValueError: if `labels` do not match `images` in length.
         """
-        images = _check_images(images)
+        images = cache_files.check_images(images)
         if array_digest(images) != self.key.data:
             raise StaleCacheError(
                 "`images` are not the images this teacher-output cache was "
@@ -509,244 +471,6 @@ def split_inputs(x):
         features = dict(x.get(TEACHER_FEATURES_KEY, {}))
         return x[INPUTS_KEY], x[TEACHER_OUTPUTS_KEY], features
     return x, None, {}
-
-
-def default_path(teacher_path, tag):
-    """Where the cache of a `.keras` teacher file lives: beside it.
-
-    `runs/teacher.keras` with tag `fashion_mnist-train-d8` gives
-    `runs/teacher.fashion_mnist-train-d8.logits.npz`.
-    """
-    teacher_path = pathlib.Path(teacher_path)
-    stem = teacher_path.name.removesuffix(".keras")
-    return teacher_path.with_name(f"{stem}.{tag}.logits.npz")
-
-
-def make_key(teacher, images, augment, draws, seed, feature_layers=()):
-    """The `CacheKey` of a teacher, image array, augmentation and the
-    cached feature layers."""
-    if isinstance(feature_layers, str) or not all(
-        isinstance(n, str) for n in feature_layers
-    ):
-        raise ValueError(
-            "`feature_layers` must be a list of layer names. Received: "
-            f"feature_layers={feature_layers!r}"
-        )
-    feature_layers = tuple(feature_layers)
-    if len(set(feature_layers)) != len(feature_layers):
-        raise ValueError(
-            "`feature_layers` must not repeat a name. Received: "
-            f"feature_layers={list(feature_layers)}"
-        )
-    check_augment(augment)
-    for name, value, minimum in (("draws", draws, 1), ("seed", seed, 0)):
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, np.integer))
-            or value < minimum
-        ):
-            raise ValueError(
-                f"`{name}` must be an int >= {minimum}. "
-                f"Received: {name}={value!r}"
-            )
-    if augment is None and draws != 1:
-        raise ValueError(
-            "Without augmentation every draw is the same image: pass "
-            f"draws=1 or an `augment` spec. Received: draws={draws}"
-        )
-    pad, flip = (
-        (0, False)
-        if augment is None
-        else (int(augment.pad), bool(augment.flip))
-    )
-    return CacheKey(
-        teacher=fingerprint_model(teacher),
-        data=array_digest(images),
-        num_examples=len(images),
-        pad=pad,
-        flip=flip,
-        draws=int(draws),
-        seed=int(seed),
-        features=feature_layers,
-    )
-
-
-def fingerprint_model(model):
-    """SHA-256 of a model's architecture config and every weight.
-
-    Whether a layer is trainable does not change what the model computes,
-    and a `Distiller` freezes its teacher: the config is hashed with every
-    `trainable` flag set to True, so a teacher fingerprints the same
-    before and after it is frozen."""
-    digest = hashlib.sha256()
-    config = json.dumps(
-        _as_trainable(model.get_config()), sort_keys=True, default=str
-    )
-    digest.update(config.encode("utf-8"))
-    for weight in model.weights:
-        value = np.ascontiguousarray(np.asarray(weight.numpy()))
-        digest.update(weight.path.encode("utf-8"))
-        digest.update(value.tobytes())
-    return digest.hexdigest()
-
-
-def _as_trainable(config):
-    if isinstance(config, dict):
-        return {
-            k: True if k == "trainable" else _as_trainable(v)
-            for k, v in config.items()
-        }
-    if isinstance(config, (list, tuple)):
-        return [_as_trainable(v) for v in config]
-    return config
-
-
-def _read_archive(path):
-    """`(meta, arrays)` of a cache file; anything unreadable is a
-    `CorruptCacheError` naming the file."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-        if not isinstance(archive, np.lib.npyio.NpzFile):
-            raise ValueError("a single array, not an .npz archive")
-        with archive:
-            arrays = {name: archive[name] for name in archive.files}
-        meta = json.loads(str(arrays.pop("meta")))
-        if not isinstance(meta, dict):
-            raise ValueError("its metadata is not a dict")
-    except (
-        OSError,
-        EOFError,
-        KeyError,
-        ValueError,
-        zipfile.BadZipFile,
-    ) as error:
-        raise _corrupt(path, error) from error
-    return meta, arrays
-
-
-def _stored_key(meta, path):
-    try:
-        stored = dict(meta["key"])
-        stored["features"] = tuple(stored.get("features", ()))
-        return CacheKey(**stored)
-    except (KeyError, TypeError, ValueError) as error:
-        raise _corrupt(path, error) from error
-
-
-def _corrupt(path, error):
-    return CorruptCacheError(
-        f"The file {str(path)!r} is not a readable teacher-output cache "
-        f"({type(error).__name__}: {str(error)[:200]}): it is truncated, "
-        "damaged, empty or another program's file. Delete it, or pass "
-        f"rebuild=True to replace it. Received: path={str(path)!r}"
-    )
-
-
-def _check_cache_path(path):
-    """What can go wrong with `path` after the teacher pass, checked before
-    it: the suffix, and a directory that can be created and written."""
-    if path.suffix != ".npz":
-        raise ValueError(
-            "The teacher-output cache path must end in '.npz'. Received: "
-            f"path={str(path)!r}"
-        )
-    if path.is_dir():
-        raise IsADirectoryError(
-            "The teacher-output cache path is a directory, expected a file "
-            f"path. Received: path={str(path)!r}"
-        )
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
-    except OSError as error:
-        raise PermissionError(
-            f"Cannot write the teacher-output cache in {str(path.parent)!r} "
-            f"({type(error).__name__}: {error.strerror or error}). Choose a "
-            f"writable directory. Received: path={str(path)!r}"
-        ) from error
-
-
-def _output_width(teacher):
-    try:
-        return int(teacher.outputs[0].shape[-1])
-    except (AttributeError, IndexError, TypeError, ValueError):
-        return 1000  # a subclassed model: assume a large head
-
-
-def _check_room(path, key, num_classes):
-    """Refuses a build whose file would not fit on the disk."""
-    per_view = num_classes * 4 + 2 * 4 + 1
-    needed = key.num_examples * key.draws * per_view
-    free = shutil.disk_usage(path.parent).free
-    # Saving holds the archive in memory, then writes it once.
-    if needed > free:
-        raise OSError(
-            errno.ENOSPC,
-            f"The teacher-output cache needs about {needed / 2**20:.1f} MiB "
-            f"but {str(path.parent)!r} has {free / 2**20:.1f} MiB free. Free "
-            f"some space or choose another path. Received: path={str(path)!r}",
-        )
-
-
-def _check_finite(outputs, start, draw, draws):
-    """Refuses teacher outputs that are NaN or inf: they would be cached
-    and distilled into the student as NaN."""
-    for k, array in enumerate(outputs):
-        bad = ~np.isfinite(array.reshape(len(array), -1)).all(axis=1)
-        if bad.any():
-            first = start + int(np.flatnonzero(bad)[0])
-            what = "outputs" if k == 0 else f"cached feature {k}"
-            raise ValueError(
-                f"The teacher's {what} are not finite (NaN or inf) for "
-                f"{int(bad.sum())} views of the batch starting at example "
-                f"{start} (draw {draw + 1}/{draws}); nothing was cached. "
-                "Check the teacher on those images (its weights, its "
-                "preprocessing). Received: a non-finite teacher output for "
-                f"example {first}"
-            )
-
-
-def _feature_entry(name):
-    """The `.npz` entry of the cached feature `name`."""
-    return f"feature:{name}"
-
-
-def _check_feature_size(taps, key):
-    """Refuses features whose cache would exceed `MAX_FEATURE_BYTES`."""
-    sizes = {}
-    for name, tensor in zip(key.features, taps.outputs[1:]):
-        per_view = int(np.prod(tensor.shape[1:]))
-        sizes[name] = per_view * 4 * key.num_examples * key.draws
-    total = sum(sizes.values())
-    if total > MAX_FEATURE_BYTES:
-        listed = ", ".join(
-            f"{n}: {b / 2**20:.0f} MiB" for n, b in sizes.items()
-        )
-        raise ValueError(
-            f"The cached features would take {total / 2**20:.0f} MiB "
-            f"({listed}) for {key.num_examples} images × {key.draws} "
-            f"draws; at most {MAX_FEATURE_BYTES // 2**20} MiB are "
-            "cached. Cache small features (a pooled embedding) and let "
-            "losses that read activation maps run the teacher. Received: "
-            f"feature_layers={list(key.features)}"
-        )
-
-
-def _check_images(images):
-    images = np.asarray(images)
-    if images.ndim != 4:
-        raise ValueError(
-            "`images` must be an array of shape (N, H, W, C). Received: "
-            f"images.shape={images.shape}"
-        )
-    if not np.issubdtype(images.dtype, np.floating):
-        raise ValueError(
-            "`images` must be floats as the models take them (e.g. from "
-            "kd_toolkit.data.load_numpy, in [0, 1]). Received: images of "
-            f"dtype {images.dtype}"
-        )
-    return images
 
 
 __all__ = [

@@ -87,7 +87,11 @@ class ExportReport(SavesReportFiles):
         return json.dumps(self.to_dict(), indent=indent)
 
     def to_markdown(self):
-        """Returns the report as a Markdown table with a short header."""
+        """Returns the report as a Markdown table with a short header.
+
+        Size: one Markdown page, section after section in the order a reader
+        meets them.
+        """
         lat = self.keras_latency
         lines = [
             f"# Export report: {self.model_name}",

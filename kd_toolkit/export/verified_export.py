@@ -4,8 +4,7 @@ import dataclasses
 import os
 import pathlib
 
-import numpy as np
-
+from kd_toolkit.export import export_inputs
 from kd_toolkit.export.artifact_format import FLOAT32_REFERENCE
 from kd_toolkit.export.artifact_format import Runtime
 from kd_toolkit.export.artifact_format import parse_formats
@@ -23,14 +22,11 @@ from kd_toolkit.export.latency_table import (
 )
 from kd_toolkit.export.onnx_export import convert_to_onnx
 from kd_toolkit.export.parity import top1_accuracy
-from kd_toolkit.export.representative import collect_representative_samples
 from kd_toolkit.export.representative import model_input_shape
 from kd_toolkit.export.runners import KerasRunner
 from kd_toolkit.export.tflite_export import convert_to_tflite
 from kd_toolkit.export.tflite_inspect import weight_bytes
-from kd_toolkit.export.thresholds import AcceptanceThresholds
 from kd_toolkit.export.thresholds import SizeBasis
-from kd_toolkit.export.thresholds import default_thresholds
 from kd_toolkit.export.thresholds import resolve_size_basis
 from kd_toolkit.export.verification import failed_report
 from kd_toolkit.export.verification import verify_artifact
@@ -39,111 +35,6 @@ from kd_toolkit.utils.atomic_io import check_output_path
 from kd_toolkit.utils.validation import check_positive_int
 
 FAILED_SUFFIX = ".failed"
-
-
-def _load_eval_data(dataset, eval_data, eval_limit):
-    if eval_data is not None:
-        x, y = eval_data
-        x = np.asarray(x, np.float32)[:eval_limit]
-        y = None if y is None else np.asarray(y)[:eval_limit]
-        if not len(x) or (y is not None and len(y) != len(x)):
-            raise ValueError(
-                "`eval_data` must be non-empty `(x, y)` with one label per "
-                f"image. Received: {len(x)} images and "
-                f"{'no' if y is None else len(y)} labels"
-            )
-        return x, y
-    if dataset is None:
-        raise ValueError(
-            "Pass `dataset` (a kd_toolkit.data name such as "
-            "'fashion_mnist') or `eval_data=(x, y)` to verify the artifacts "
-            "on. Received: dataset=None, eval_data=None"
-        )
-    from kd_toolkit import data
-
-    x, y = data.load_numpy(dataset, split="test", limit=eval_limit)
-    return np.asarray(x, np.float32), np.asarray(y)
-
-
-def _check_eval_shape(x, shape, dataset):
-    """Refuses evaluation images the model cannot take, naming both."""
-    want = tuple(shape[1:])
-    got = tuple(x.shape[1:])
-    if len(want) != len(got) or any(
-        w is not None and w != g for w, g in zip(want, got)
-    ):
-        source = f"dataset {dataset!r}" if dataset else "`eval_data`"
-        raise ValueError(
-            f"The evaluation images do not fit the model: the model takes "
-            f"{want}, {source} has images of shape {got}. Pass the dataset "
-            "the model was trained on (or `eval_data`). Received: "
-            f"images of shape {got} for a model input of {want}"
-        )
-
-
-def _representative(formats, dataset, representative_data, samples, shape):
-    needing = [
-        f.name for f in formats if f.quantization.needs_representative_data
-    ]
-    if not needing:
-        return None
-    if representative_data is None:
-        if dataset is None:
-            raise ValueError(
-                f"The full-integer formats {needing} need "
-                "`representative_data` or a `dataset` whose training split "
-                "provides it. Received: representative_data=None, "
-                "dataset=None"
-            )
-        from kd_toolkit import data
-
-        representative_data = data.representative_dataset(
-            dataset, num_samples=samples, split="train"
-        )
-    return collect_representative_samples(representative_data, shape, samples)
-
-
-def _check_threshold_keys(formats, thresholds):
-    if thresholds is None:
-        return
-    unknown = sorted(set(thresholds) - {f.name for f in formats})
-    if unknown:
-        raise ValueError(
-            f"`thresholds` has entries for formats that are not exported: "
-            f"{unknown}. Expected a subset of {[f.name for f in formats]}. "
-            f"Received: thresholds keys={sorted(thresholds)}"
-        )
-
-
-def _check_prebuilt(formats, prebuilt):
-    """`prebuilt` as a dict of bytes for formats being exported."""
-    prebuilt = dict(prebuilt or {})
-    names = [f.name for f in formats]
-    for name, content in prebuilt.items():
-        if name not in names:
-            raise ValueError(
-                f"`prebuilt` names formats that are not exported; expected "
-                f"some of {names}. Received: prebuilt key {name!r}"
-            )
-        if not isinstance(content, bytes) or not content:
-            raise TypeError(
-                "`prebuilt` must map format names to non-empty bytes. "
-                f"Received: prebuilt[{name!r}] of type "
-                f"{type(content).__name__}"
-            )
-    return prebuilt
-
-
-def _thresholds_for(fmt, thresholds, size_basis):
-    if thresholds is None or fmt.name not in thresholds:
-        return default_thresholds(fmt, size_basis)
-    value = thresholds[fmt.name]
-    if not isinstance(value, AcceptanceThresholds):
-        raise TypeError(
-            f"`thresholds[{fmt.name!r}]` must be an AcceptanceThresholds. "
-            f"Received: {type(value).__name__}"
-        )
-    return value
 
 
 def _convert(model, fmt, samples, conversion):
@@ -304,6 +195,9 @@ def export_and_verify(
     print(report.to_markdown())
     assert report.passed, report.failed
     ```
+
+    Size: the export's steps in order (checks before any write, data,
+    reference, one verified artifact per format, table, checks, report).
     """
     formats = parse_formats(formats)
     check_positive_int("eval_limit", eval_limit, allow_none=True)
@@ -318,11 +212,12 @@ def export_and_verify(
             "`out_dir` must be a directory. Received: "
             f"out_dir={str(out_dir)!r} (an existing file)"
         )
-    _check_threshold_keys(formats, thresholds)
-    prebuilt = _check_prebuilt(formats, prebuilt)
+    export_inputs.check_format_keys("thresholds", thresholds, formats)
+    prebuilt = export_inputs.check_prebuilt(formats, prebuilt)
     size_basis, basis_reason = resolve_size_basis(size_basis, model)
     per_format = {
-        f.name: _thresholds_for(f, thresholds, size_basis) for f in formats
+        f.name: export_inputs.thresholds_for(f, thresholds, size_basis)
+        for f in formats
     }
     paths = {f.name: out_dir / f.filename(basename) for f in formats}
     outputs = list(paths.values())
@@ -332,9 +227,9 @@ def export_and_verify(
         for path in outputs:
             check_output_path(path, overwrite)
 
-    x, y = _load_eval_data(dataset, eval_data, eval_limit)
-    _check_eval_shape(x, shape, dataset)
-    samples = _representative(
+    x, y = export_inputs.load_eval_data(dataset, eval_data, eval_limit)
+    export_inputs.check_eval_shape(x, shape, dataset)
+    samples = export_inputs.representative(
         formats,
         dataset,
         representative_data,

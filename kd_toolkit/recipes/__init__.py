@@ -5,8 +5,8 @@ benchmarks: the method registry (`methods`), shared training blocks
 
 from kd_toolkit.recipes import methods
 from kd_toolkit.recipes import training
-from kd_toolkit.recipes.distill import DistillConfig
 from kd_toolkit.recipes.distill import run_distillation
+from kd_toolkit.recipes.distill_config import DistillConfig
 from kd_toolkit.recipes.distill_report import write_report
 from kd_toolkit.recipes.methods import AMASettings
 from kd_toolkit.recipes.methods import Method

@@ -15,6 +15,9 @@ plan = kd.recipes.methods.get("dkd").plan(
 distiller = kd.Distiller(plan.teacher or teacher, student,
                          losses=plan.losses, student_loss_weight=0.5)
 ```
+
+Size: the registry of the recipe's methods, one short plan function per method,
+read side by side; to split next: the AMA plans.
 """
 
 import dataclasses

@@ -138,6 +138,9 @@ def search_students(
         ValueError: on an unknown method or one that needs the live
             teacher, bad candidates, budget or refinements, or data of the
             wrong shape.
+
+    Size: the search's steps in order (checks, cache, one run per candidate,
+    refinement, ranking, winner, report).
     """
     budget = Budget() if budget is None else budget
     if not isinstance(budget, Budget):

@@ -15,8 +15,8 @@ import pytest
 
 from kd_toolkit.distiller import shard_build
 from kd_toolkit.distiller import teacher_dtype
+from kd_toolkit.distiller.cache_files import StaleCacheError
 from kd_toolkit.distiller.sharded_cache import ShardedTeacherCache
-from kd_toolkit.distiller.teacher_cache import StaleCacheError
 from tests.distiller.test_sharded_cache import SPEC
 from tests.distiller.test_sharded_cache import _build
 from tests.distiller.test_sharded_cache import _folder

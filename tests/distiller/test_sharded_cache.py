@@ -11,9 +11,9 @@ import kd_toolkit as kd
 from kd_toolkit import data
 from kd_toolkit.distiller import cache_views
 from kd_toolkit.distiller import shard_build
+from kd_toolkit.distiller.cache_files import CorruptCacheError
+from kd_toolkit.distiller.cache_files import StaleCacheError
 from kd_toolkit.distiller.sharded_cache import ShardedTeacherCache
-from kd_toolkit.distiller.teacher_cache import CorruptCacheError
-from kd_toolkit.distiller.teacher_cache import StaleCacheError
 from tests.data.image_files import write_image
 
 SPEC = data.AugmentSpec(pad=2, flip=True)

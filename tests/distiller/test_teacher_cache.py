@@ -9,7 +9,7 @@ import pytest
 import kd_toolkit as kd
 from kd_toolkit.data.catalog import AugmentSpec
 from kd_toolkit.distiller import teacher_cache
-from kd_toolkit.distiller.teacher_cache import StaleCacheError
+from kd_toolkit.distiller.cache_files import StaleCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
 from tests.distiller.cache_helpers import SPEC
 from tests.distiller.cache_helpers import images
@@ -260,7 +260,7 @@ def test_default_path_sits_beside_the_teacher():
 
 def test_a_frozen_teacher_fingerprints_as_before():
     # A Distiller freezes its teacher; the cache must still recognise it.
-    from kd_toolkit.distiller.teacher_cache import fingerprint_model
+    from kd_toolkit.distiller.cache_files import fingerprint_model
 
     teacher = kd.models.get("simple_cnn", input_shape=(8, 8, 1), num_classes=3)
     before = fingerprint_model(teacher)

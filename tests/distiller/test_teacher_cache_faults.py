@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import kd_toolkit as kd
-from kd_toolkit.distiller import teacher_cache
-from kd_toolkit.distiller.teacher_cache import CorruptCacheError
+from kd_toolkit.distiller import cache_files
+from kd_toolkit.distiller.cache_files import CorruptCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
 from tests.distiller.cache_helpers import SPEC
 from tests.distiller.cache_helpers import images
@@ -97,7 +97,7 @@ def test_an_unwritable_directory_is_refused_before_the_teacher_pass(
     def read_only(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(teacher_cache.tempfile, "TemporaryFile", read_only)
+    monkeypatch.setattr(cache_files.tempfile, "TemporaryFile", read_only)
     _fail_if_the_teacher_runs(monkeypatch)
     with pytest.raises(
         PermissionError, match=r"Cannot write.*locked.*Permission denied"
@@ -118,7 +118,7 @@ def test_a_directory_that_cannot_be_created_is_refused_before_the_pass(
 def test_a_full_disk_is_refused_before_the_teacher_pass(tmp_path, monkeypatch):
     _fail_if_the_teacher_runs(monkeypatch)
     monkeypatch.setattr(
-        teacher_cache.shutil,
+        cache_files.shutil,
         "disk_usage",
         lambda path: type("Usage", (), {"free": 100})(),
     )

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 import kd_toolkit as kd
+from kd_toolkit.distiller import cache_files
 from kd_toolkit.distiller import teacher_cache
-from kd_toolkit.distiller.teacher_cache import StaleCacheError
+from kd_toolkit.distiller.cache_files import StaleCacheError
 from kd_toolkit.distiller.teacher_cache import TeacherLogitsCache
 from tests.distiller.cache_helpers import SPEC
 from tests.distiller.cache_helpers import images
@@ -204,7 +205,7 @@ def test_feature_layer_errors(monkeypatch):
             teacher, x, feature_layers=["pool", "pool"], verbose=False
         )
     # 8 images x 1 draw x (8*8*4) floats = 8 KiB: over a 4 KiB cap.
-    monkeypatch.setattr(teacher_cache, "MAX_FEATURE_BYTES", 4096)
+    monkeypatch.setattr(cache_files, "MAX_FEATURE_BYTES", 4096)
     with pytest.raises(
         ValueError, match=r"feat: 0 MiB.*feature_layers=\['feat'\]"
     ):

@@ -490,7 +490,7 @@ def test_prebuilt_bytes_are_verified_in_place_of_a_conversion(
 @pytest.mark.parametrize(
     "prebuilt, error, match",
     [
-        ({"onnx": b"x"}, ValueError, "Received: prebuilt key 'onnx'"),
+        ({"onnx": b"x"}, ValueError, r"Received: prebuilt keys=\['onnx'\]"),
         ({"tflite_float32": "x"}, TypeError, "of type str"),
         ({"tflite_float32": b""}, TypeError, "non-empty bytes"),
     ],
