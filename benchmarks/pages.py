@@ -62,6 +62,64 @@ def throughput_table(payload):
     return "\n".join(lines)
 
 
+# Loss methods of docs/methods.md's cost tables, in the page's order.
+METHOD_LABELS = {
+    "dkd": "DKD",
+    "fitnets": "FitNets",
+    "at": "AT",
+    "rkd": "RKD",
+    "sp": "SP",
+    "pkt": "PKT",
+    "crd": "CRD",
+    "review_kd": "ReviewKD",
+    "ama_cached": "AMA (cached)",
+}
+
+
+def _methods_in(ratios, template):
+    return [m for m in METHOD_LABELS if template.format(m) in ratios]
+
+
+def method_cost_table(payload):
+    """docs/methods.md's step cost of each loss against KD with the teacher
+    run live, from a `benchmarks.throughput` result file."""
+    ratios = payload["ratios"]
+    names = _methods_in(ratios, "cost_{}_over_kd")
+    lines = [
+        "| method | " + " | ".join(METHOD_LABELS[m] for m in names) + " |",
+        "|---|" + "---|" * len(names),
+        "| step time / KD's | "
+        + " | ".join(f"{ratios[f'cost_{m}_over_kd']:.2f}" for m in names)
+        + " |",
+    ]
+    meta = payload["meta"]
+    lines += ["", f"Command: `{meta['command']}` ({meta['date']})."]
+    return "\n".join(lines)
+
+
+def cached_cost_table(payload):
+    """docs/methods.md's step cost of the losses that train from the cache,
+    against KD with the teacher live and KD from the cache."""
+    ratios = payload["ratios"]
+    names = _methods_in(ratios, "cost_{}_over_kd_cached")
+    lines = [
+        "| method | step / KD's, teacher live | step / KD's, from the cache |",
+        "|---|---|---|",
+    ]
+    for m in names:
+        lines.append(
+            f"| {METHOD_LABELS[m]} | {ratios[f'cost_{m}_over_kd']:.2f} | "
+            f"{ratios[f'cost_{m}_over_kd_cached']:.2f} |"
+        )
+    lines.append(
+        "| KD from the cache / the student alone | "
+        f"{ratios['cost_kd_cached_over_student']:.2f} | |"
+    )
+    meta = payload["meta"]
+    lines += ["", f"Command: `{meta['command']}` ({meta['date']})."]
+    return "\n".join(lines)
+
+
 # (page, tag, result file, table builder)
 TABLES = (
     (
@@ -69,6 +127,18 @@ TABLES = (
         "throughput",
         "benchmarks/results/throughput.json",
         throughput_table,
+    ),
+    (
+        "docs/methods.md",
+        "method_costs",
+        "benchmarks/results/throughput_methods/throughput.json",
+        method_cost_table,
+    ),
+    (
+        "docs/methods.md",
+        "cached_costs",
+        "benchmarks/results/throughput_fold/throughput.json",
+        cached_cost_table,
     ),
 )
 
