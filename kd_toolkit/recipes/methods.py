@@ -7,6 +7,13 @@ and adds the AMA map loss to KD, and so on. The command line
 benchmark all look methods up here, so a method added here is available to
 all three.
 
+A method named after a loss (`"kd"`, `"dkd"`, `"rkd"`, `"ama"`, ...) trains
+with that loss at the recipe's settings, and a feature or relation loss
+always with Hinton KD beside it, as its label says ("AMA + KD"): the loss
+`"ama"` is the map term alone (`Distiller(losses=["ama"])`), the method
+`"ama"` the paper's recipe, KD included. `tests/recipes/test_method_names.py`
+holds every shared name to that rule.
+
 Example:
 
 ```python
