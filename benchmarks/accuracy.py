@@ -445,6 +445,8 @@ def main(argv):
         "report_gap": FLAGS.report_gap,
         "settings": settings.to_json(),
         "methods": list(FLAGS.methods),
+        # The seeds planned: a table says "runs missing" below this count.
+        "seeds": [int(seed) for seed in FLAGS.seeds],
         "machine": machine.description()
         + (f", {FLAGS.threads} thread(s) per run" if FLAGS.threads else ""),
         "cpu_flags": machine.cpu_flags(),

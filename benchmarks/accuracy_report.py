@@ -294,6 +294,8 @@ def to_markdown(result, compact=False):
     ]
     for method, entry in summary["methods"].items():
         want = HEADLINE_SEEDS if method in HEADLINE else OTHER_SEEDS
+        # A protocol that plans fewer seeds (`--seeds`) asks for no more.
+        want = min(want, len(meta.get("seeds", range(want))))
         seeds = len(entry["seeds"])
         seeds_text = f"{seeds}" + (
             f" (of {want}: runs missing)" if seeds < want else ""

@@ -47,6 +47,12 @@ declare -A PAGES_OF=(
   [v3_n6000]=docs/results.md
   [v3_gap]=docs/results.md
 )
+# The seeds each protocol plans (the tables count missing runs from them).
+declare -A SEEDS_OF=(
+  [v3_n1000]=0,1,2,3,4
+  [v3_n6000]=0,1,2
+  [v3_gap]=0,1,2
+)
 declare -A METHODS_OF=(
   [v3_n1000]=alone,kd,ama_cached,fitnets,dkd,ama
   [v3_n6000]=alone,kd
@@ -88,7 +94,7 @@ worker() {
     mkdir "$CLAIMS/$tag-$method-$seed" 2> /dev/null || continue
     bench "$tag" --methods="$method" --seeds="$seed"
     bench "$tag" --aggregate_only --methods="${METHODS_OF[$tag]}" \
-      --pages="${PAGES_OF[$tag]}"
+      --seeds="${SEEDS_OF[$tag]}" --pages="${PAGES_OF[$tag]}"
   done
 }
 for ((j = 0; j < JOBS; j++)); do worker & done

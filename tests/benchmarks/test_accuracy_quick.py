@@ -152,6 +152,10 @@ def test_missing_runs_are_marked(tmp_path):
     table = accuracy_report.to_markdown(result)
     assert "| student alone | 1 (of 5: runs missing) |" in table
     assert "No finished runs yet: AMA + KD" in table
+    # A protocol that plans three seeds counts the missing ones from three.
+    result["meta"]["seeds"] = [0, 1, 2]
+    table = accuracy_report.to_markdown(result)
+    assert "| student alone | 1 (of 3: runs missing) |" in table
 
 
 def _result(tmp_path, tag="v2"):
@@ -250,7 +254,8 @@ def test_quick_mode_runs_skips_finished_runs_and_aggregates(tmp_path):
     readme.write_text("<!-- results:quick -->\n<!-- /results:quick -->\n")
     first = _quick(tmp_path, f"--pages={readme}")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert "| student alone | 1 (of 5: runs missing) |" in readme.read_text()
+    # The quick run plans one seed: none is missing.
+    assert "| student alone | 1 |" in readme.read_text()
     runs = sorted((tmp_path / "runs" / "quick").glob("*.json"))
     assert [p.name for p in runs] == ["alone-seed0.json", "kd-seed0.json"]
     for path in runs:
@@ -260,7 +265,7 @@ def test_quick_mode_runs_skips_finished_runs_and_aggregates(tmp_path):
         assert len(row["accuracy_per_epoch"]) == 1
     assert json.loads(runs[1].read_text())["uses_cached_teacher_logits"]
     table = (tmp_path / "out" / "accuracy_quick.md").read_text()
-    assert "| student alone | 1 (of 5: runs missing) |" in table
+    assert "| student alone | 1 |" in table
     assert "| Hinton KD (kd_toolkit, teacher-output cache) |" in table
     assert (tmp_path / "out" / "accuracy_quick.png").stat().st_size > 1000
     mtimes = [p.stat().st_mtime_ns for p in runs]

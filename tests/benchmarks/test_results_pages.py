@@ -37,6 +37,7 @@ def test_a_table_matches_the_run_files(page, tag, text):
     block = text.split(begin + "\n", 1)[1].split("\n" + end, 1)[0]
     command = re.search(r"^Command: `(.*)`$", block, re.MULTILINE).group(1)
     methods = re.search(r"--methods=(\S+)", command).group(1).split(",")
+    seeds = re.search(r"--seeds=(\S+)", command)
     runs = accuracy_report.load_runs(ROOT / "benchmarks/results/runs" / tag)
     assert runs, f"no {tag} run files"
     saved = json.loads(
@@ -44,7 +45,8 @@ def test_a_table_matches_the_run_files(page, tag, text):
     )["meta"]
     teacher = saved["teacher_accuracy"] if saved.get("report_gap") else None
     result = {
-        "meta": {"tag": tag, "command": command, "methods": methods},
+        "meta": {"tag": tag, "command": command, "methods": methods}
+        | ({"seeds": seeds.group(1).split(",")} if seeds else {}),
         "summary": accuracy_report.summarize(runs, teacher_accuracy=teacher),
     }
     # Rebuild it with `python -m benchmarks.accuracy --aggregate_only
