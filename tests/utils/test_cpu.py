@@ -3,7 +3,7 @@
 import pytest
 
 import kd_toolkit as kd
-from kd_toolkit.distiller.distiller import auto_jit_compile
+from kd_toolkit.distiller.jit import auto_jit_compile
 from kd_toolkit.utils import cpu
 
 
