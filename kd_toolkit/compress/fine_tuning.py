@@ -65,15 +65,8 @@ class FineTuning:
         validation.check_positive("temperature", self.temperature)
         validation.check_non_negative("ce_weight", self.ce_weight)
         validation.check_non_negative("kd_weight", self.kd_weight)
-        for name, value, choices in (
-            ("lr_schedule", self.lr_schedule, LR_SCHEDULES),
-            ("optimizer", self.optimizer, OPTIMIZERS),
-        ):
-            if value not in choices:
-                raise ValueError(
-                    f"`{name}` must be one of {list(choices)}. "
-                    f"Received: {name}={value!r}"
-                )
+        validation.check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        validation.check_choice("optimizer", self.optimizer, OPTIMIZERS)
 
     def replace(self, **changes):
         """A copy with `changes` (checked as a new one is)."""
@@ -83,14 +76,9 @@ class FineTuning:
 def check_fine_tuning(value, default, arg="fine_tuning"):
     """`value` if it is a `FineTuning`, `default` for None, else a TypeError
     naming `arg`."""
-    if value is None:
-        return default
-    if not isinstance(value, FineTuning):
-        raise TypeError(
-            f"`{arg}` must be a kd_toolkit.compress.FineTuning. Received: "
-            f"{arg}={value!r} of type {type(value).__name__}"
-        )
-    return value
+    return validation.check_option(
+        arg, value, FineTuning, default, "kd_toolkit.compress"
+    )
 
 
 # The defaults of `prune` and `quantize_aware_train`: a pruned network has

@@ -10,6 +10,7 @@ from kd_toolkit.export.latency_table import check_threads
 from kd_toolkit.export.onnx_export import DEFAULT_OPSET
 from kd_toolkit.export.onnx_export import check_opset
 from kd_toolkit.export.representative import DEFAULT_REPRESENTATIVE_SAMPLES
+from kd_toolkit.utils import validation
 from kd_toolkit.utils.validation import check_int
 
 
@@ -101,11 +102,4 @@ class ExtraChecks:
 def check_option(value, cls, arg):
     """`value` if it is a `cls`, `cls()` for None, else a TypeError naming
     `arg`."""
-    if value is None:
-        return cls()
-    if not isinstance(value, cls):
-        raise TypeError(
-            f"`{arg}` must be a kd_toolkit.export.{cls.__name__}. Received: "
-            f"{arg}={value!r} of type {type(value).__name__}"
-        )
-    return value
+    return validation.check_option(arg, value, cls, cls(), "kd_toolkit.export")

@@ -175,3 +175,24 @@ def check_choice(name, value, choices, what=None):
         f"Unknown {what or name}.{hint} Expected one of {choices}. "
         f"Received: {name}={value!r}"
     )
+
+
+def check_option(name, value, cls, default, namespace):
+    """An option object: `value` if it is a `cls`, `default` for None.
+
+    Args:
+        name: str. The argument's name.
+        value: the value to check.
+        cls: the option class (a frozen dataclass).
+        default: what None stands for.
+        namespace: str. Where users import `cls` from, for the message
+            (`"kd_toolkit.export"`).
+
+    Raises:
+        TypeError: naming the argument and the class it must be.
+    """
+    if value is None:
+        return default
+    if not isinstance(value, cls):
+        raise _type_error(name, value, f"a {namespace}.{cls.__name__}")
+    return value
