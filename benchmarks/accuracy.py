@@ -191,6 +191,13 @@ def define_flags():
         "cache_dir", "benchmarks/cache", "Teacher-output cache folder."
     )
     flags.DEFINE_string(
+        "backup_dir",
+        "benchmarks/cache/backups",
+        "Each unfinished run is backed up after every epoch to "
+        "<backup_dir>/<tag>/<method>-seed<seed>/; a rerun goes on from the "
+        "last finished epoch ('': no backups).",
+    )
+    flags.DEFINE_string(
         "runs_dir",
         "benchmarks/results/runs",
         "Per-run result files go to <runs_dir>/<tag>/.",
@@ -547,6 +554,10 @@ def main(argv):
                 train_eval_ds,
                 steps_per_epoch=(
                     alone_settings.steps_per_epoch if few_labels else None
+                ),
+                backup_dir=FLAGS.backup_dir
+                and os.path.join(
+                    FLAGS.backup_dir, FLAGS.tag, f"{method}-seed{seed}"
                 ),
             )
             row.update(

@@ -10,6 +10,8 @@ A method's setup returns `(model to fit, student, info, uses_cached_logits)`.
 """
 
 import dataclasses
+import json
+import os
 import time
 
 import keras
@@ -17,6 +19,7 @@ import keras
 import kd_toolkit as kd
 from kd_toolkit.recipes import training
 from kd_toolkit.recipes.training import evaluate
+from kd_toolkit.utils.atomic_io import atomic_write_text
 
 # Every model of the benchmark trains without XLA, whatever the machine:
 # the protocols' runs were made so, and a paired seed keeps its numerics
@@ -59,18 +62,38 @@ class Settings:
 
 
 class _EpochRecorder(keras.callbacks.Callback):
-    """Records training seconds and held-out accuracy after every epoch."""
+    """Records training seconds and held-out accuracy after every epoch.
 
-    def __init__(self, student, eval_ds):
+    With `state_path`, the lists are saved after every epoch and reloaded
+    by a resumed run. The recorder runs before the backup callback, so its
+    file is never behind the backup: the first epoch a run begins (0, or
+    the one its backup resumes) truncates the lists to that epoch.
+    """
+
+    FIELDS = ("seconds", "accuracy", "ce", "resumed_at_epoch")
+
+    def __init__(self, student, eval_ds, state_path=None):
         super().__init__()
         self.student = student
         self.eval_ds = eval_ds
-        self.seconds = []
-        self.accuracy = []
-        self.ce = []
+        self.state_path = state_path
+        state = {}
+        if state_path and os.path.exists(state_path):
+            with open(state_path) as f:
+                state = json.load(f)
+        for name in self.FIELDS:
+            setattr(self, name, list(state.get(name, [])))
+        self._begun = False
         self._start = 0.0
 
     def on_epoch_begin(self, epoch, logs=None):
+        if not self._begun:
+            self._begun = True
+            for name in ("seconds", "accuracy", "ce"):
+                setattr(self, name, getattr(self, name)[:epoch])
+            if epoch:
+                self.resumed_at_epoch.append(epoch)
+                print(f"  resumed at epoch {epoch + 1}", flush=True)
         self._start = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -78,6 +101,12 @@ class _EpochRecorder(keras.callbacks.Callback):
         accuracy, ce = evaluate(self.student, self.eval_ds)
         self.accuracy.append(accuracy)
         self.ce.append(ce)
+        if self.state_path:
+            os.makedirs(os.path.dirname(self.state_path), exist_ok=True)
+            state = {name: getattr(self, name) for name in self.FIELDS}
+            atomic_write_text(
+                self.state_path, json.dumps(state), overwrite=True
+            )
         print(
             f"  epoch {epoch + 1}: held-out top-1 {accuracy:.4f}, "
             f"CE {ce:.4f}, {self.seconds[-1]:.1f} s",
@@ -181,13 +210,17 @@ def train(
     eval_ds,
     train_eval_ds,
     steps_per_epoch=None,
+    backup_dir=None,
 ):
     """Trains one (method, seed) pair and returns its measured row.
 
     `make_train_ds(seed, with_teacher_outputs)` gives the seed's views;
     methods that warm up trainable parts (AMA) do so on seed 10000's views,
     the same for every student seed. `steps_per_epoch` is for a dataset
-    that repeats (None: one pass is an epoch).
+    that repeats (None: one pass is an epoch). With `backup_dir`, the run
+    is backed up after every epoch (`kd.callbacks.BackupAndRestore`) and a
+    rerun after an interruption goes on from the last finished epoch; the
+    row's `resumed_at_epoch` lists the epochs it resumed at.
     """
     warms_up = (
         method in kd.recipes.methods.names()
@@ -201,14 +234,22 @@ def train(
         info["adapted_teacher_accuracy_start"] = evaluate(
             adapted_model, eval_ds
         )[0]
-    recorder = _EpochRecorder(student, eval_ds)
+    callbacks = [_EpochRecorder(student, eval_ds)]
+    if backup_dir:
+        callbacks = [
+            _EpochRecorder(
+                student, eval_ds, os.path.join(backup_dir, "epochs.json")
+            ),
+            kd.callbacks.BackupAndRestore(backup_dir),
+        ]
+    recorder = callbacks[0]
     history = model.fit(
         make_train_ds(seed, cached),
         epochs=s.epochs,
         steps_per_epoch=steps_per_epoch,
         verbose=0,
         shuffle=False,
-        callbacks=[recorder],
+        callbacks=callbacks,
     )
     test_acc, test_ce = evaluate(student, eval_ds)
     _, train_ce = evaluate(student, train_eval_ds)
@@ -222,6 +263,7 @@ def train(
         "accuracy_per_epoch": recorder.accuracy,
         "ce_per_epoch": recorder.ce,
         "uses_cached_teacher_logits": cached,
+        "resumed_at_epoch": recorder.resumed_at_epoch,
         **info,
     }
     if adapted_model is not None:

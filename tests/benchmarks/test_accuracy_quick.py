@@ -239,6 +239,7 @@ def _quick(tmp_path, *extra):
             f"--runs_dir={tmp_path / 'runs'}",
             f"--out_dir={tmp_path / 'out'}",
             f"--cache_dir={tmp_path / 'cache'}",
+            f"--backup_dir={tmp_path / 'backups'}",
             *extra,
         ],
         capture_output=True,
@@ -263,6 +264,9 @@ def test_quick_mode_runs_skips_finished_runs_and_aggregates(tmp_path):
         assert 0.0 <= row["test_accuracy"] <= 1.0
         assert math.isfinite(row["test_ce"])
         assert len(row["accuracy_per_epoch"]) == 1
+        assert row["resumed_at_epoch"] == []
+    # A finished run leaves no backup behind.
+    assert not list((tmp_path / "backups" / "quick").iterdir())
     assert json.loads(runs[1].read_text())["uses_cached_teacher_logits"]
     table = (tmp_path / "out" / "accuracy_quick.md").read_text()
     assert "| student alone | 1 |" in table
