@@ -220,6 +220,13 @@ def define_flags():
         "Only rebuild the table from the finished runs.",
     )
     flags.DEFINE_bool(
+        "cache_only",
+        False,
+        "Only build (or check) the teacher-output cache every run reads, "
+        "then stop: `run_v3.sh` does so once before its workers start, so "
+        "they do not build the same file side by side.",
+    )
+    flags.DEFINE_bool(
         "report_gap",
         False,
         "Add the share of the teacher-minus-alone gap each method recovers "
@@ -499,6 +506,8 @@ def main(argv):
     start = time.perf_counter()
     cache_for(())
     meta["cache_seconds_this_run"] = time.perf_counter() - start
+    if FLAGS.cache_only:
+        return
 
     def make_train_ds(seed, with_teacher_outputs, features=()):
         cache = cache_for(features if with_teacher_outputs else ())

@@ -22,14 +22,18 @@
 # stop; after each run the protocol's table (benchmarks/results/
 # accuracy_<tag>.*, and its block in docs/results.md and, for v3_n1000,
 # README.md) is rebuilt from every run so far. JOBS=2 runs two
-# single-thread runs at a time (see run_v2.sh). Touch
+# single-thread runs at a time (see run_v2.sh); another invocation started
+# beside a running one adds workers (each run is locked while it trains).
+# An interrupted run goes on from its last finished epoch. Touch
 # benchmarks/results/runs/.stop_v3 to let the running runs finish and
 # start no new one.
 # Usage: PYTHON=.venv/bin/python [JOBS=2] bash benchmarks/run_v3.sh
+# (RUNS and LOCKS override the run-file and lock folders.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS="${JOBS:-1}"
-RUNS=benchmarks/results/runs
+RUNS="${RUNS:-benchmarks/results/runs}"
+LOCKS="${LOCKS:-benchmarks/cache/locks}"
 ALONE_STEPS_1000="${ALONE_STEPS_1000:-391}"
 ALONE_STEPS_6000="${ALONE_STEPS_6000:-391}"
 THREADS=()
@@ -81,21 +85,37 @@ for method in dkd fitnets ama; do
   for seed in 0 1 2; do QUEUE+=("v3_n1000 $method $seed"); done
 done
 
-# A worker takes the next run that has no file and that no other worker of
-# this invocation has claimed (claims are directories: mkdir is atomic).
-CLAIMS=$(mktemp -d)
-trap 'rm -rf "$CLAIMS"' EXIT
+# A worker takes the next run that has no file and that no other worker
+# holds: each run is held through a lock file (flock), released when its
+# process ends, killed or not (benchmarks.accuracy's --backup_dir keeps
+# its finished epochs).
+mkdir -p "$LOCKS"
+BUSY=75
 worker() {
-  local item tag method seed
+  local item tag method seed rc
   for item in "${QUEUE[@]}"; do
     [[ -e "$RUNS/.stop_v3" ]] && return 0
     read -r tag method seed <<< "$item"
     [[ -e "$RUNS/$tag/$method-seed$seed.json" ]] && continue
-    mkdir "$CLAIMS/$tag-$method-$seed" 2> /dev/null || continue
-    bench "$tag" --methods="$method" --seeds="$seed"
+    rc=0
+    (
+      flock -n 9 || exit "$BUSY"
+      # Finished by another worker since the check above?
+      [[ -e "$RUNS/$tag/$method-seed$seed.json" ]] && exit "$BUSY"
+      bench "$tag" --methods="$method" --seeds="$seed"
+    ) 9> "$LOCKS/$tag-$method-$seed" || rc=$?
+    [[ "$rc" -eq "$BUSY" ]] && continue
+    [[ "$rc" -eq 0 ]] || return "$rc"
     bench "$tag" --aggregate_only --methods="${METHODS_OF[$tag]}" \
       --seeds="${SEEDS_OF[$tag]}" --pages="${PAGES_OF[$tag]}"
   done
 }
+# The teacher-output cache every run reads (one file for the three
+# protocols), built once before the workers start; a second invocation
+# waits here for the first one's build, then finds the file.
+(
+  flock 9
+  bench v3_n1000 --cache_only --methods=kd
+) 9> "$LOCKS/cache"
 for ((j = 0; j < JOBS; j++)); do worker & done
 wait
