@@ -4,7 +4,6 @@ exported, verified and measured as the candidates are, and ranked with
 them in the same table."""
 
 import pathlib
-import re
 import shutil
 import time
 
@@ -19,6 +18,7 @@ from kd_toolkit.recipes.search_run import export_student
 from kd_toolkit.recipes.search_run import finished
 from kd_toolkit.recipes.search_run import save_record
 from kd_toolkit.recipes.search_space import FULL_INTEGER_FORMATS
+from kd_toolkit.recipes.search_space import file_stem
 from kd_toolkit.utils.atomic_io import atomic_save_model
 
 REFINE_CHOICES = "qat, prune<NN> (NN = target sparsity in percent, 1-99)"
@@ -95,7 +95,7 @@ def refine_winner(run, winner, refinements, folder, *, epochs, verbose):
     records = []
     for method in refinements:
         name = refined_name(winner["name"], method)
-        stem = re.sub(r"[^A-Za-z0-9._=+-]+", "_", name).strip("_")
+        stem = file_stem(name)
         path = folder / f"{stem}.json"
         key = dict(
             run.key,

@@ -95,8 +95,15 @@ class Candidate:
 
     @property
     def file_stem(self):
-        """The name with every character outside `[A-Za-z0-9._=-]` as `_`."""
-        return re.sub(r"[^A-Za-z0-9._=-]+", "_", self.name).strip("_")
+        """The name as a file name (`file_stem`)."""
+        return file_stem(self.name)
+
+
+def file_stem(name):
+    """`name` as a file name: each run of characters outside
+    `[A-Za-z0-9._=+-]` becomes one `_` (a candidate's or a refinement's
+    result file and folder)."""
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "_", name).strip("_")
 
 
 def default_ladder():

@@ -3,8 +3,11 @@
 import pytest
 
 from kd_toolkit import recipes
+from kd_toolkit.compress import compression_methods as compress_methods
+from kd_toolkit.recipes import search_refine
 from kd_toolkit.recipes import search_report
 from kd_toolkit.recipes.search_space import check_candidates
+from kd_toolkit.recipes.search_space import file_stem
 
 
 def test_candidates_parse_zoo_specs_with_literal_options():
@@ -16,6 +19,15 @@ def test_candidates_parse_zoo_specs_with_literal_options():
     model = c.build((16, 16, 1), 3)
     assert model.output_shape == (None, 3)
     assert recipes.Candidate.parse("resnet8").name == "resnet8"
+
+
+def test_a_refinement_names_its_files_as_a_candidate_does():
+    # The refinements' names join the winner's and the method's with "+".
+    name = search_refine.refined_name(
+        "resnet8:base_width=4", compress_methods.parse_methods("qat")[0]
+    )
+    assert file_stem(name) == "resnet8_base_width=4+qat"
+    assert file_stem(" a//b ") == "a_b"
 
 
 @pytest.mark.parametrize(
