@@ -28,6 +28,8 @@
 # benchmarks/results/runs/.stop_v3 to let the running runs finish and
 # start no new one.
 # Usage: PYTHON=.venv/bin/python [JOBS=2] bash benchmarks/run_v3.sh
+# Another worker beside a running invocation:
+#        PYTHON=.venv/bin/python RUN_THREADS=1 bash benchmarks/run_v3.sh
 # (RUNS and LOCKS override the run-file and lock folders.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +38,13 @@ RUNS="${RUNS:-benchmarks/results/runs}"
 LOCKS="${LOCKS:-benchmarks/cache/locks}"
 ALONE_STEPS_1000="${ALONE_STEPS_1000:-391}"
 ALONE_STEPS_6000="${ALONE_STEPS_6000:-391}"
+# Threads per run: 1 when two runs share the machine (JOBS=2, or
+# RUN_THREADS=1 for an invocation beside another); unset: TensorFlow's
+# default.
+RUN_THREADS="${RUN_THREADS:-}"
+[[ "$JOBS" -gt 1 ]] && RUN_THREADS="${RUN_THREADS:-1}"
 THREADS=()
-[[ "$JOBS" -gt 1 ]] && THREADS=(--threads=1)
+[[ -n "$RUN_THREADS" ]] && THREADS=(--threads="$RUN_THREADS")
 # DKD at the setting protocol v2's validation search picked (τ 1, β 2).
 COMMON=(--report_gap --dkd_temperature=1 --dkd_beta=2)
 declare -A FLAGS_OF=(
